@@ -1,0 +1,121 @@
+//! Talking to a driver: `submit` follows an application to its end; `status` shows
+//! the cluster. Both `run` and `submit` report an application the same way.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures::{Stream, StreamExt};
+use spindle_proto::driver_client::DriverClient;
+use spindle_proto::{AppEvent, StatusRequest, SubmitRequest, app_event};
+use tonic::transport::{Channel, Endpoint};
+
+/// Reads a job component, with a clear error for a missing file.
+pub fn read_job(job: &Path) -> Result<Vec<u8>> {
+    std::fs::read(job).with_context(|| format!("reading job component {}", job.display()))
+}
+
+async fn connect(url: &str) -> Result<DriverClient<Channel>> {
+    let channel = Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("`{url}` is not a driver URL (expected http://HOST:PORT)"))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the driver at {url}; is `spindle driver` running there?"))?;
+    Ok(DriverClient::new(channel)
+        .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
+}
+
+/// Prints an application's events as they come: job progress on stderr, then what
+/// `main` printed, then the result. Exit code 0 only if the application succeeded.
+pub async fn follow(mut events: impl Stream<Item = Result<AppEvent, String>> + Unpin) -> Result<ExitCode> {
+    let mut app_id = String::new();
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|e| anyhow::anyhow!("lost the driver while following {app_id}: {e}"))?;
+        match event.event {
+            Some(app_event::Event::Accepted(a)) => {
+                eprintln!("spindle: application {} accepted (artifact {})", a.app_id, &a.artifact[..16]);
+                app_id = a.app_id;
+            }
+            Some(app_event::Event::JobDone(j)) => {
+                eprintln!(
+                    "spindle: job {} ({}) done: {} stages, {} tasks, {:.3} s",
+                    j.job_id,
+                    j.action,
+                    j.stages,
+                    j.tasks,
+                    j.duration_us as f64 / 1e6
+                );
+            }
+            Some(app_event::Event::Finished(f)) => {
+                std::io::stdout().write_all(&f.stdout)?;
+                std::io::stdout().flush()?;
+                std::io::stderr().write_all(&f.stderr)?;
+                let secs = f.duration_us as f64 / 1e6;
+                if f.succeeded {
+                    eprintln!("spindle: application {app_id} succeeded in {secs:.3} s");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                eprintln!("spindle: application {app_id} failed after {secs:.3} s: {}", f.error);
+                return Ok(ExitCode::FAILURE);
+            }
+            None => {}
+        }
+    }
+    bail!("the driver closed the stream of {app_id} before it finished")
+}
+
+/// `spindle submit`.
+pub async fn submit(url: &str, job: &Path, args: Vec<String>) -> Result<ExitCode> {
+    let component = read_job(job)?;
+    let mut client = connect(url).await?;
+    let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stream = match client.submit(SubmitRequest { component, args, name }).await {
+        Ok(s) => s.into_inner(),
+        Err(status) => bail!("the driver refused {}: {}", job.display(), status.message()),
+    };
+    follow(stream.map(|r| r.map_err(|s| s.message().to_string()))).await
+}
+
+/// `spindle status`.
+pub async fn status(url: &str, json: bool) -> Result<ExitCode> {
+    let s = connect(url).await?.status(StatusRequest {}).await.context("asking the driver for its status")?.into_inner();
+    if json {
+        let executors: Vec<_> = s
+            .executors
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.executor_id, "address": e.address, "slots": e.slots,
+                    "running_tasks": e.running_tasks, "tasks_finished": e.tasks_finished,
+                    "tasks_failed": e.tasks_failed, "artifacts_compiled": e.artifacts_compiled,
+                    "artifacts_loaded_from_disk": e.artifacts_loaded_from_disk,
+                    "artifacts_fetched": e.artifacts_fetched, "blocks": e.blocks, "block_bytes": e.block_bytes,
+                })
+            })
+            .collect();
+        let apps: Vec<_> = s
+            .applications
+            .iter()
+            .map(|a| serde_json::json!({"id": a.app_id, "name": a.name, "state": a.state, "error": a.error, "jobs": a.jobs}))
+            .collect();
+        println!("{}", serde_json::json!({ "executors": executors, "applications": apps }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("EXECUTOR  ADDRESS               SLOTS  RUNNING  FINISHED  FAILED  COMPILED  BLOCKS");
+    for e in &s.executors {
+        println!(
+            "{:<9} {:<21} {:>5}  {:>7}  {:>8}  {:>6}  {:>8}  {:>6}",
+            e.executor_id, e.address, e.slots, e.running_tasks, e.tasks_finished, e.tasks_failed, e.artifacts_compiled, e.blocks
+        );
+    }
+    println!();
+    println!("APPLICATION  STATE      JOBS  NAME");
+    for a in &s.applications {
+        println!("{:<12} {:<10} {:>4}  {}  {}", a.app_id, a.state, a.jobs, a.name, a.error);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,75 @@
+//! Local mode: the driver and one executor in this process, joined by direct calls
+//! instead of gRPC.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use spindle_driver::{Driver, DriverConfig, ExecutorHandle};
+use spindle_executor::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
+use spindle_proto::ids::{AppId, ExecutorId};
+use spindle_proto::{ExecutorStatus, TaskResult, TaskSpec};
+use spindle_sandbox::ArtifactHash;
+
+/// The in-process executor, as the driver sees it.
+struct LocalExecutor(Arc<Executor>);
+
+impl ExecutorHandle for LocalExecutor {
+    fn launch(&self, spec: TaskSpec) -> BoxFuture<'_, TaskResult> {
+        let exec = self.0.clone();
+        // Its own tokio task, so tasks in different slots run on different threads.
+        Box::pin(async move {
+            tokio::spawn(async move { exec.launch(spec).await }).await.unwrap_or_else(|e| TaskResult {
+                ok: false,
+                retryable: true,
+                error: format!("task runner panicked: {e}"),
+                ..Default::default()
+            })
+        })
+    }
+
+    fn release_app(&self, app: AppId) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.0.release_app(&app);
+        })
+    }
+
+    fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>> {
+        Box::pin(async move { Some(self.0.status()) })
+    }
+}
+
+/// The driver's artifact store, as the in-process executor sees it.
+struct LocalArtifacts(Arc<Driver>);
+
+impl ArtifactSource for LocalArtifacts {
+    fn fetch(&self, hash: ArtifactHash) -> BoxFuture<'_, Result<Vec<u8>, ExecutorError>> {
+        Box::pin(async move {
+            self.0.artifacts.get(&hash).map(|b| b.to_vec()).ok_or_else(|| ExecutorError::Artifact {
+                hash: hash.to_string(),
+                reason: "not stored on the driver".into(),
+            })
+        })
+    }
+}
+
+/// `spindle run`: submits `job` to an in-process cluster and follows it.
+pub async fn run(job: &Path, slots: u32, cache: Option<PathBuf>, args: Vec<String>) -> Result<ExitCode> {
+    anyhow::ensure!(slots > 0, "--slots must be at least 1");
+    let component = crate::client::read_job(job)?;
+    let driver = Driver::new(DriverConfig::default(), cache.clone())?;
+    let config = ExecutorConfig { slots, compiled_cache_dir: cache, ..Default::default() };
+    let exec = Executor::new(config, Arc::new(LocalArtifacts(driver.clone())))?;
+    let id = driver.cluster.register("local".into(), slots, Arc::new(LocalExecutor(exec.clone())));
+    exec.set_identity(ExecutorId(id.0), "local".into());
+    let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let events = match driver.submit(Bytes::from(component), args, name).await {
+        Ok(rx) => rx,
+        Err(e) => anyhow::bail!("cannot run {}: {e}", job.display()),
+    };
+    let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(events);
+    crate::client::follow(futures::StreamExt::map(stream, Ok)).await
+}

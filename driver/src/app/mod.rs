@@ -1,0 +1,128 @@
+//! One application: its state across jobs, and its `main` running in a sandbox.
+//!
+//! - [`context`]: the host side of the `context` interface `main` imports.
+
+mod context;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use spindle_proto::ids::{AppId, JobId, ShuffleId};
+use spindle_proto::{AppEvent, AppFinished, JobDone, MapLocation, app_event};
+use spindle_sandbox::{ArtifactHash, CompiledArtifact, sandbox_wasi};
+use tokio::sync::mpsc::UnboundedSender;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Store, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::scheduler::dag::{Action, plan_job};
+use crate::scheduler::lineage::{Lineage, NodeId};
+use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
+use crate::{Driver, DriverError};
+
+/// Application-wide state, shared by `main`'s host calls and its jobs.
+pub struct AppCtx {
+    /// The application's id.
+    pub id: AppId,
+    /// Its component.
+    pub artifact: ArtifactHash,
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) lineage: Mutex<Lineage>,
+    map_outputs: Mutex<HashMap<ShuffleId, Vec<MapLocation>>>,
+    next_stage: AtomicU64,
+    next_job: AtomicU64,
+    events: UnboundedSender<AppEvent>,
+}
+
+impl AppCtx {
+    pub(crate) fn new(id: AppId, artifact: ArtifactHash, driver: Arc<Driver>, events: UnboundedSender<AppEvent>) -> Self {
+        AppCtx {
+            id,
+            artifact,
+            driver,
+            lineage: Mutex::default(),
+            map_outputs: Mutex::default(),
+            next_stage: AtomicU64::new(0),
+            next_job: AtomicU64::new(0),
+            events,
+        }
+    }
+
+    /// Runs the job for `action` on dataset `node`; blocks the calling `main` until done.
+    pub(crate) async fn run_action(&self, node: NodeId, action: Action) -> Result<ActionOutput, DriverError> {
+        let plan = plan_job(&self.lineage.lock().expect("lineage lock"), node, action.clone());
+        let job = JobId(self.next_job.fetch_add(1, Ordering::Relaxed));
+        let ctx = JobContext {
+            cluster: &self.driver.cluster,
+            config: &self.driver.config,
+            app: &self.id,
+            artifact: self.artifact,
+            job,
+            map_outputs: &self.map_outputs,
+            next_stage: &self.next_stage,
+        };
+        let started = Instant::now();
+        tracing::info!(app = %self.id, %job, action = action.name(), "job started");
+        let (output, stats) = run_job(&ctx, &plan).await?;
+        self.driver.note_job(&self.id);
+        let _ = self.events.send(AppEvent {
+            event: Some(app_event::Event::JobDone(JobDone {
+                job_id: job.0,
+                action: action.name().into(),
+                stages: stats.stages,
+                tasks: stats.tasks,
+                duration_us: started.elapsed().as_micros() as u64,
+            })),
+        });
+        Ok(output)
+    }
+}
+
+/// The store data of a sandboxed `main`.
+pub struct AppState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    app: Arc<AppCtx>,
+}
+
+impl WasiView for AppState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Adds WASI and the job world's imports (driver side) to the linker.
+pub fn add_to_linker(linker: &mut Linker<AppState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    spindle_sandbox::bindings::Job::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+}
+
+/// Runs `main(args)` to completion and reports how it ended.
+pub(crate) async fn run_main(app: Arc<AppCtx>, artifact: Arc<CompiledArtifact<AppState>>, args: Vec<String>) -> AppFinished {
+    let started = Instant::now();
+    let driver = app.driver.clone();
+    let (wasi, captured) = sandbox_wasi(&driver.config.main_limits);
+    let state = AppState { wasi, table: ResourceTable::new(), limits: driver.config.main_limits.store_limits(), app };
+    let mut store = Store::new(driver.engine(), state);
+    store.limiter(|s| &mut s.limits);
+    let outcome = async {
+        let job = artifact.pre.instantiate_async(&mut store).await?;
+        job.spindle_job_app().call_run(&mut store, &args).await
+    }
+    .await;
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(msg)) => Some(msg),
+        Err(trap) => Some(format!("main trapped: {trap:#}")),
+    };
+    AppFinished {
+        succeeded: error.is_none(),
+        error: error.unwrap_or_default(),
+        stdout: captured.stdout(),
+        stderr: captured.stderr(),
+        duration_us: started.elapsed().as_micros() as u64,
+    }
+}

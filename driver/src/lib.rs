@@ -1,0 +1,49 @@
+//! The Spindle driver: accepts applications, runs each one's `main()` in a sandbox,
+//! turns every action into a job of stages and tasks, and schedules those tasks on
+//! executor slots.
+//!
+//! # Layout
+//! - [`driver`]: [`Driver`], the long-running service state and application submission.
+//! - [`config`]: [`DriverConfig`], every setting with its default.
+//! - [`artifacts`]: the artifact store (component bytes named by blake3).
+//! - [`cluster`]: the executor registry, slot leases, and how executors are reached
+//!   ([`ExecutorHandle`]: over gRPC, or in-process in local mode).
+//! - [`app`]: one application: its sandboxed `main`, the host side of `context`.
+//! - [`scheduler`]: lineage, the DAG scheduler (stages cut at shuffles) and the
+//!   task scheduler (tasks on slots, retries, output commit).
+//! - [`sources`]: resolving and splitting text inputs.
+//! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].
+
+pub mod app;
+pub mod artifacts;
+pub mod cluster;
+pub mod config;
+pub mod driver;
+pub mod scheduler;
+pub mod service;
+pub mod sources;
+
+pub use cluster::{ExecutorHandle, RemoteExecutor};
+pub use config::DriverConfig;
+pub use driver::{AppEvent, Driver};
+
+use spindle_sandbox::SandboxError;
+
+/// Errors of the driver layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("input path {path}: {reason}")]
+    Input { path: String, reason: String },
+    #[error("output directory {path} already exists; choose another path or delete it first")]
+    OutputExists { path: String },
+    #[error("output directory {path}: {reason}")]
+    Output { path: String, reason: String },
+    #[error("{0}")]
+    Job(String),
+    #[error("artifact {0} is not stored on this driver")]
+    UnknownArtifact(String),
+    #[error("the application was cancelled: {0}")]
+    Cancelled(String),
+}

@@ -1,0 +1,126 @@
+//! Text inputs: a path (file, directory or glob) resolved to files, and files cut
+//! into splits. Executors read each split's lines (see the executor's text reader
+//! for the line-ownership rule), so splits may cut anywhere.
+
+use std::path::{Path, PathBuf};
+
+use spindle_proto::TextSplit;
+
+use crate::DriverError;
+
+fn input_err(path: &str, reason: impl Into<String>) -> DriverError {
+    DriverError::Input { path: path.to_string(), reason: reason.into() }
+}
+
+fn is_hidden(p: &Path) -> bool {
+    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+}
+
+/// The files `path` names: the file itself, a directory's visible files (sorted), or
+/// the files a glob matches (sorted). An empty match is an error.
+pub fn resolve(path: &str) -> Result<Vec<PathBuf>, DriverError> {
+    let has_glob = path.contains(['*', '?', '[']);
+    let mut files = Vec::new();
+    if has_glob {
+        let paths = glob::glob(path).map_err(|e| input_err(path, format!("bad glob pattern: {e}")))?;
+        for p in paths {
+            let p = p.map_err(|e| input_err(path, e.to_string()))?;
+            if p.is_file() && !is_hidden(&p) {
+                files.push(p);
+            }
+        }
+        if files.is_empty() {
+            return Err(input_err(path, "the pattern matches no files"));
+        }
+    } else {
+        let p = Path::new(path);
+        let meta = std::fs::metadata(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => input_err(path, "does not exist"),
+            _ => input_err(path, e.to_string()),
+        })?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(p).map_err(|e| input_err(path, e.to_string()))? {
+                let entry = entry.map_err(|e| input_err(path, e.to_string()))?;
+                let f = entry.path();
+                if f.is_file() && !is_hidden(&f) {
+                    files.push(f);
+                }
+            }
+            if files.is_empty() {
+                return Err(input_err(path, "the directory holds no input files"));
+            }
+        } else {
+            files.push(p.to_path_buf());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Cuts files into splits: at least `min_partitions` overall when the data allows,
+/// none larger than `max_split`. Empty files contribute no split.
+pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<Vec<TextSplit>, DriverError> {
+    let mut sizes = Vec::with_capacity(files.len());
+    for f in files {
+        let meta = std::fs::metadata(f).map_err(|e| input_err(&f.display().to_string(), e.to_string()))?;
+        sizes.push(meta.len());
+    }
+    let total: u64 = sizes.iter().sum();
+    let goal = total.div_ceil(u64::from(min_partitions.max(1))).clamp(1, max_split.max(1));
+    let mut splits = Vec::new();
+    for (f, &len) in files.iter().zip(&sizes) {
+        let path = f.display().to_string();
+        let mut start = 0;
+        while start < len {
+            // Avoid a tiny tail split: the last one may be up to 10% over the goal.
+            let end = if len - start <= goal + goal / 10 { len } else { start + goal };
+            splits.push(TextSplit { path: path.clone(), start, end });
+            start = end;
+        }
+    }
+    Ok(splits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_files_directories_and_globs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("b.txt"), "x").unwrap();
+        std::fs::write(d.join("a.txt"), "y").unwrap();
+        std::fs::write(d.join("_SUCCESS"), "").unwrap();
+        std::fs::write(d.join(".hidden"), "z").unwrap();
+        let names = |v: Vec<PathBuf>| v.iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(resolve(d.to_str().unwrap()).unwrap()), ["a.txt", "b.txt"]);
+        assert_eq!(names(resolve(&format!("{}/b*", d.display())).unwrap()), ["b.txt"]);
+        assert_eq!(names(resolve(d.join("a.txt").to_str().unwrap()).unwrap()), ["a.txt"]);
+        let missing = resolve(d.join("nope").to_str().unwrap()).unwrap_err().to_string();
+        assert!(missing.contains("does not exist"), "{missing}");
+        assert!(resolve(&format!("{}/*.csv", d.display())).is_err());
+    }
+
+    #[test]
+    fn splits_cover_files_and_respect_min_partitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        let small = dir.path().join("small");
+        let empty = dir.path().join("empty");
+        std::fs::write(&big, vec![b'a'; 1000]).unwrap();
+        std::fs::write(&small, vec![b'a'; 10]).unwrap();
+        std::fs::write(&empty, b"").unwrap();
+        let s = split(&[big.clone(), small.clone(), empty], 4, 1 << 20).unwrap();
+        // goal = ceil(1010 / 4) = 253: big -> 253, 253, 253, 241; small -> 10
+        let big_splits: Vec<_> = s.iter().filter(|x| x.path == big.display().to_string()).collect();
+        assert_eq!(big_splits.len(), 4);
+        assert_eq!(big_splits.last().unwrap().end, 1000);
+        for w in big_splits.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+        }
+        assert_eq!(s.len(), 5);
+        let capped = split(&[big], 1, 100).unwrap();
+        assert_eq!(capped.len(), 10);
+    }
+}

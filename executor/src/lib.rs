@@ -1,0 +1,62 @@
+//! The Spindle executor: runs tasks in fresh wasm sandboxes in parallel slots, keeps
+//! shuffle blocks in memory and serves them to peers.
+//!
+//! # Layout
+//! - [`executor`]: [`Executor`], the process-wide state (engine, slots, metrics) and
+//!   registration with the driver.
+//! - [`artifacts`]: pulling components from the driver once, compiling them once.
+//! - [`blocks`]: the in-memory block store (shuffle outputs), namespaced by application.
+//! - [`task`]: running one task: its input stream, the guest call, its output sink.
+//! - [`shuffle`]: fetching shuffle blocks from peers.
+//! - [`remote`]: running as a process: registration, pulling artifacts from the driver.
+//! - [`service`]: the gRPC service; it only translates to calls on [`Executor`].
+
+pub mod artifacts;
+pub mod blocks;
+pub mod executor;
+pub mod remote;
+pub mod service;
+pub mod shuffle;
+pub mod task;
+
+pub use artifacts::ArtifactSource;
+pub use executor::{Executor, ExecutorConfig};
+
+use spindle_sandbox::SandboxError;
+
+/// Errors of the executor layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error("artifact {hash}: {reason}")]
+    Artifact { hash: String, reason: String },
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("input {path}: {source}")]
+    Input { path: String, source: std::io::Error },
+    #[error("output {path}: {source}")]
+    Output { path: String, source: std::io::Error },
+    #[error("shuffle fetch from {address} failed: {reason}")]
+    Fetch { address: String, reason: String },
+    #[error("shuffle block {block} is not on this executor")]
+    MissingBlock { block: String },
+    #[error("task spec is malformed: {0}")]
+    BadSpec(String),
+    #[error("cannot reach the driver at {url}: {reason}")]
+    Driver { url: String, reason: String },
+}
+
+impl ExecutorError {
+    /// Whether the same task could succeed if tried again (possibly elsewhere):
+    /// infrastructure failures are retryable, a bad component or spec is not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ExecutorError::Artifact { .. }
+                | ExecutorError::Input { .. }
+                | ExecutorError::Output { .. }
+                | ExecutorError::Fetch { .. }
+                | ExecutorError::MissingBlock { .. }
+                | ExecutorError::Driver { .. }
+        )
+    }
+}

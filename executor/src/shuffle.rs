@@ -1,0 +1,149 @@
+//! Reading one reduce partition: local buckets straight from the block store, remote
+//! ones streamed from peers over gRPC in large chunks (one stream per peer).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use spindle_proto::executor_client::ExecutorClient;
+use spindle_proto::ids::{AppId, ShuffleId};
+use spindle_proto::{FetchShuffleRequest, MapLocation, ShuffleChunk};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::blocks::BlockId;
+use crate::{Executor, ExecutorError};
+
+/// Cached gRPC channels to peer executors.
+#[derive(Debug, Default)]
+pub struct PeerClients {
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl PeerClients {
+    /// A client for the executor at `address` (`host:port`), reusing its channel.
+    pub fn client(&self, address: &str) -> Result<ExecutorClient<Channel>, ExecutorError> {
+        let mut channels = self.channels.lock().expect("peer channel lock");
+        let channel = match channels.get(address) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Endpoint::from_shared(format!("http://{address}"))
+                    .map_err(|e| ExecutorError::Fetch { address: address.into(), reason: e.to_string() })?
+                    .connect_lazy();
+                channels.insert(address.to_string(), c.clone());
+                c
+            }
+        };
+        Ok(ExecutorClient::new(channel)
+            .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
+    }
+}
+
+/// One peer's share of a reduce partition.
+struct Remote {
+    address: String,
+    map_ids: Vec<u32>,
+}
+
+/// Streams the chunks of one reduce partition: local ones first, then each peer's.
+pub struct ShuffleReader {
+    exec: Arc<Executor>,
+    app: AppId,
+    shuffle: ShuffleId,
+    reduce: u32,
+    local: VecDeque<u32>,
+    remotes: VecDeque<Remote>,
+    queued: VecDeque<Bytes>,
+    stream: Option<(String, tonic::Streaming<ShuffleChunk>)>,
+}
+
+impl ShuffleReader {
+    pub fn new(exec: Arc<Executor>, app: AppId, shuffle: ShuffleId, reduce: u32, maps: &[MapLocation]) -> Self {
+        let me = exec.id();
+        let mut local = VecDeque::new();
+        let mut by_peer: HashMap<&str, Vec<u32>> = HashMap::new();
+        for m in maps {
+            if m.executor_id == me {
+                local.push_back(m.map_id);
+            } else {
+                by_peer.entry(&m.address).or_default().push(m.map_id);
+            }
+        }
+        let remotes = by_peer
+            .into_iter()
+            .map(|(address, map_ids)| Remote { address: address.to_string(), map_ids })
+            .collect();
+        ShuffleReader { exec, app, shuffle, reduce, local, remotes, queued: VecDeque::new(), stream: None }
+    }
+
+    /// The next non-empty chunk of framed records, `None` when all are read.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ExecutorError> {
+        loop {
+            if let Some(c) = self.queued.pop_front() {
+                return Ok(Some(c));
+            }
+            if let Some(map) = self.local.pop_front() {
+                let id = BlockId::Shuffle { app: self.app.clone(), shuffle: self.shuffle, map, reduce: self.reduce };
+                let block = self.exec.blocks.get(&id).ok_or_else(|| ExecutorError::MissingBlock { block: id.to_string() })?;
+                self.queued.extend(block.into_iter().filter(|c| !c.is_empty()));
+                continue;
+            }
+            if let Some((address, stream)) = &mut self.stream {
+                match stream.message().await {
+                    Ok(Some(chunk)) => {
+                        if !chunk.data.is_empty() {
+                            return Ok(Some(chunk.data.into()));
+                        }
+                        continue;
+                    }
+                    Ok(None) => self.stream = None,
+                    Err(status) => {
+                        return Err(ExecutorError::Fetch { address: address.clone(), reason: status.message().to_string() });
+                    }
+                }
+                continue;
+            }
+            let Some(remote) = self.remotes.pop_front() else { return Ok(None) };
+            let mut client = self.exec.peers.client(&remote.address)?;
+            let req = FetchShuffleRequest {
+                app_id: self.app.0.clone(),
+                shuffle_id: self.shuffle.0,
+                reduce_partition: self.reduce,
+                map_ids: remote.map_ids,
+            };
+            let stream = client
+                .fetch_shuffle(req)
+                .await
+                .map_err(|s| ExecutorError::Fetch { address: remote.address.clone(), reason: s.message().to_string() })?
+                .into_inner();
+            self.stream = Some((remote.address, stream));
+        }
+    }
+}
+
+/// Serves a peer's fetch: the chunks of the named buckets, coalesced into messages of
+/// about 1 MiB.
+pub fn serve_fetch(exec: &Executor, req: &FetchShuffleRequest) -> Result<Vec<ShuffleChunk>, ExecutorError> {
+    const MESSAGE: usize = 1 << 20;
+    let mut out = Vec::new();
+    for &map in &req.map_ids {
+        let id = BlockId::Shuffle {
+            app: AppId(req.app_id.clone()),
+            shuffle: ShuffleId(req.shuffle_id),
+            map,
+            reduce: req.reduce_partition,
+        };
+        let block = exec.blocks.get(&id).ok_or_else(|| ExecutorError::MissingBlock { block: id.to_string() })?;
+        let mut data = Vec::new();
+        for chunk in block {
+            if !data.is_empty() && data.len() + chunk.len() > MESSAGE {
+                out.push(ShuffleChunk { map_id: map, data: std::mem::take(&mut data) });
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if !data.is_empty() {
+            out.push(ShuffleChunk { map_id: map, data });
+        }
+    }
+    Ok(out)
+}

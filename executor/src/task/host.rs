@@ -1,0 +1,114 @@
+//! The store data of a task and the host side of `task-io`. The driver-side
+//! `context` API traps here: a task has no driver to talk to.
+
+use spindle_sandbox::DatasetRef;
+use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
+use wasmtime::StoreLimits;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::input::Input;
+use super::output::Output;
+
+/// Everything one task's store holds.
+pub struct TaskState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) input: Input,
+    pub(crate) output: Output,
+    /// Set when a host-side failure is turned into a trap, to report the real cause,
+    /// with whether retrying elsewhere could help.
+    pub(crate) host_error: Option<(String, bool)>,
+}
+
+impl WasiView for TaskState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl TaskState {
+    fn fail(&mut self, msg: String, retryable: bool) -> wasmtime::Error {
+        let err = wasmtime::format_err!("{msg}");
+        self.host_error = Some((msg, retryable));
+        err
+    }
+}
+
+impl types::Host for TaskState {}
+
+impl task_io::Host for TaskState {
+    async fn read(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        match self.input.next_batch().await {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                let retryable = e.is_retryable();
+                Err(self.fail(e.to_string(), retryable))
+            }
+        }
+    }
+
+    async fn write(&mut self, records: Vec<u8>) -> wasmtime::Result<()> {
+        match self.output.write(records).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e, false)),
+        }
+    }
+}
+
+const NO_CONTEXT: &str = "the driver-side `context` API was called from a task; \
+                          datasets can only be built and acted on in `main`";
+
+impl context::Host for TaskState {
+    async fn text_file(
+        &mut self,
+        _path: String,
+        _min_partitions: Option<u32>,
+    ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn parallelize(&mut self, _records: Vec<u8>, _partitions: u32) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn default_parallelism(&mut self) -> wasmtime::Result<u32> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+}
+
+impl context::HostDataset for TaskState {
+    async fn narrow(&mut self, _ds: Resource<DatasetRef>, _op: Vec<u8>) -> wasmtime::Result<Resource<DatasetRef>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn reduce_by_key(
+        &mut self,
+        _ds: Resource<DatasetRef>,
+        _op: Vec<u8>,
+        _partitions: Option<u32>,
+    ) -> wasmtime::Result<Resource<DatasetRef>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn num_partitions(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<u32> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn collect(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn count(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<Result<u64, String>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn save_as_text_file(&mut self, _ds: Resource<DatasetRef>, _path: String) -> wasmtime::Result<Result<(), String>> {
+        Err(self.fail(NO_CONTEXT.into(), false))
+    }
+
+    async fn drop(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! A task's input, handed to the guest in batches of about `batch_bytes`.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use spindle_frame::{BatchWriter, count_records};
+use spindle_proto::ids::{AppId, ShuffleId};
+use spindle_proto::{TaskSpec, task_input};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::shuffle::ShuffleReader;
+use crate::{Executor, ExecutorError};
+
+/// Where a task's records come from.
+pub enum Input {
+    /// Lines of a split of a text file.
+    Text(TextReader),
+    /// Records shipped inside the task (from `parallelize`), handed over once.
+    Records { batch: Option<Vec<u8>>, records: u64 },
+    /// The buckets of one reduce partition from every map task.
+    Shuffle { reader: ShuffleReader, records: u64 },
+}
+
+impl Input {
+    pub fn open(exec: &Arc<Executor>, spec: &TaskSpec) -> Result<Self, ExecutorError> {
+        let source = spec.input.as_ref().and_then(|i| i.source.as_ref());
+        Ok(match source {
+            Some(task_input::Source::Text(t)) => {
+                Input::Text(TextReader::new(t.path.clone(), t.start, t.end, exec.config.batch_bytes))
+            }
+            Some(task_input::Source::Records(r)) => {
+                let records = count_records(r).map_err(|e| ExecutorError::BadSpec(e.to_string()))?;
+                Input::Records { batch: Some(r.to_vec()), records }
+            }
+            Some(task_input::Source::Shuffle(s)) => Input::Shuffle {
+                reader: ShuffleReader::new(
+                    exec.clone(),
+                    AppId(spec.app_id.clone()),
+                    ShuffleId(s.shuffle_id),
+                    s.reduce_partition,
+                    &s.maps,
+                ),
+                records: 0,
+            },
+            None => return Err(ExecutorError::BadSpec("the task has no input".into())),
+        })
+    }
+
+    /// The next batch, `None` at the end.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+        match self {
+            Input::Text(t) => t.next_batch().await,
+            Input::Records { batch, .. } => Ok(batch.take()),
+            Input::Shuffle { reader, records } => {
+                let next: Option<Bytes> = reader.next_chunk().await?;
+                Ok(next.map(|b| {
+                    *records += count_records(&b).unwrap_or(0);
+                    b.to_vec()
+                }))
+            }
+        }
+    }
+
+    /// Records read so far.
+    pub fn records_in(&self) -> u64 {
+        match self {
+            Input::Text(t) => t.records,
+            Input::Records { records, .. } | Input::Shuffle { records, .. } => *records,
+        }
+    }
+}
+
+const READ_CHUNK: usize = 1 << 20;
+
+/// Reads the lines whose first byte lies in `[start, end)`: a split skips the line
+/// its start falls inside (the previous split owns it) and finishes the line its end
+/// falls inside, so every line is read exactly once.
+pub struct TextReader {
+    path: String,
+    start: u64,
+    end: u64,
+    batch_bytes: usize,
+    file: Option<tokio::fs::File>,
+    /// Absolute file offset of `buf[0]`.
+    buf_offset: u64,
+    buf: Vec<u8>,
+    eof: bool,
+    done: bool,
+    records: u64,
+}
+
+impl TextReader {
+    pub fn new(path: String, start: u64, end: u64, batch_bytes: usize) -> Self {
+        TextReader {
+            path,
+            start,
+            end,
+            batch_bytes,
+            file: None,
+            buf_offset: 0,
+            buf: Vec::new(),
+            eof: false,
+            done: false,
+            records: 0,
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> ExecutorError {
+        ExecutorError::Input { path: self.path.clone(), source }
+    }
+
+    async fn fill(&mut self) -> Result<(), ExecutorError> {
+        let file = self.file.as_mut().expect("opened");
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let n = match file.read(&mut self.buf[old..]).await {
+            Ok(n) => n,
+            Err(e) => return Err(self.io(e)),
+        };
+        self.buf.truncate(old + n);
+        self.eof = n == 0;
+        Ok(())
+    }
+
+    async fn open(&mut self) -> Result<(), ExecutorError> {
+        let mut file = tokio::fs::File::open(&self.path).await.map_err(|e| self.io(e))?;
+        // Start one byte early: if that byte is '\n', a line starts exactly at `start`.
+        let seek_to = self.start.saturating_sub(1);
+        file.seek(SeekFrom::Start(seek_to)).await.map_err(|e| self.io(e))?;
+        self.file = Some(file);
+        self.buf_offset = seek_to;
+        if self.start > 0 {
+            // Skip through the first '\n' at or after `start - 1`.
+            loop {
+                if let Some(i) = memchr::memchr(b'\n', &self.buf) {
+                    self.buf.drain(..=i);
+                    self.buf_offset += i as u64 + 1;
+                    break;
+                }
+                self.buf_offset += self.buf.len() as u64;
+                self.buf.clear();
+                if self.eof {
+                    self.done = true;
+                    break;
+                }
+                self.fill().await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+        if self.file.is_none() {
+            self.open().await?;
+        }
+        let mut out = BatchWriter::with_capacity(self.batch_bytes + 1024);
+        let mut cursor = 0;
+        while !self.done && out.len() < self.batch_bytes {
+            match memchr::memchr(b'\n', &self.buf[cursor..]) {
+                Some(i) => {
+                    if self.buf_offset + cursor as u64 >= self.end {
+                        self.done = true;
+                        break;
+                    }
+                    push_line(&mut out, &self.buf[cursor..cursor + i]);
+                    cursor += i + 1;
+                }
+                None if self.eof => {
+                    // A last line without '\n'.
+                    if cursor < self.buf.len() && self.buf_offset + (cursor as u64) < self.end {
+                        push_line(&mut out, &self.buf[cursor..]);
+                        cursor = self.buf.len();
+                    }
+                    self.done = true;
+                }
+                None => {
+                    self.buf.drain(..cursor);
+                    self.buf_offset += cursor as u64;
+                    cursor = 0;
+                    self.fill().await?;
+                }
+            }
+        }
+        self.buf.drain(..cursor);
+        self.buf_offset += cursor as u64;
+        self.records += out.records() as u64;
+        if out.is_empty() && self.done { Ok(None) } else { Ok(Some(out.finish())) }
+    }
+}
+
+#[inline]
+fn push_line(out: &mut BatchWriter, line: &[u8]) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    out.push(None, line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spindle_frame::BatchReader;
+
+    async fn lines(path: &str, start: u64, end: u64, batch: usize) -> Vec<String> {
+        let mut r = TextReader::new(path.into(), start, end, batch);
+        let mut out = vec![];
+        while let Some(b) = r.next_batch().await.unwrap() {
+            for rec in BatchReader::new(&b) {
+                out.push(String::from_utf8(rec.unwrap().value.to_vec()).unwrap());
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn splits_cover_every_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.txt");
+        let text = "alpha beta\r\n\ngamma\nδέλτα epsilon\nlast-no-newline";
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_str().unwrap();
+        let whole = lines(p, 0, text.len() as u64, 1 << 16).await;
+        assert_eq!(whole, vec!["alpha beta", "", "gamma", "δέλτα epsilon", "last-no-newline"]);
+        for cut in 0..=text.len() as u64 {
+            for batch in [1, 7, 1 << 16] {
+                let mut got = lines(p, 0, cut, batch).await;
+                got.extend(lines(p, cut, text.len() as u64, batch).await);
+                assert_eq!(got, whole, "cut at {cut}, batch {batch}");
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! # Spindle SDK: write Spindle jobs in Rust
+//!
+//! A job is an ordinary Rust library crate built as a `cdylib` for `wasm32-wasip2`.
+//! Its `main` builds [`Dataset`]s from sources, transforms them lazily, and runs
+//! actions on the cluster:
+//!
+//! ```ignore
+//! fn run(args: Vec<String>) -> spindle::Result<()> {
+//!     let counts = spindle::text_file(&args[0])?
+//!         .flat_map(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+//!         .map(|w: String| (w, 1u64))
+//!         .reduce_by_key(|a, b| a + b);
+//!     counts.map(|(w, n): (String, u64)| format!("{w}\t{n}")).save_as_text_file(&args[1])?;
+//!     Ok(())
+//! }
+//! spindle::main!(run);
+//! ```
+//!
+//! ## Closures
+//!
+//! The same component runs `main` on the driver and every task on executors, so a
+//! transformation is shipped as a reference to its code plus its captured values.
+//! Closures given to [`Dataset::map`] and friends must not capture variables (this
+//! is checked at compile time). To use a value inside a closure, pass it explicitly
+//! with the `_with` variants, e.g. [`Dataset::map_with`]: it is serialized, shipped
+//! with the task, and handed to the closure by reference.
+//!
+//! ## Data
+//!
+//! Elements are any `serde` type ([`Data`]). A dataset of pairs `(K, V)` is keyed:
+//! [`Dataset::reduce_by_key`] groups by the encoded bytes of `K`. The encoding is
+//! described in [`codec`] and in the WIT contract (`wit/job.wit`).
+//!
+//! # Layout
+//! - [`codec`]: the order-preserving record encoding.
+//! - `dataset`: [`Dataset`] and the sources, on the driver side.
+//! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
+//! - `task`: the executor-side task entry point.
+
+extern crate alloc;
+
+pub mod codec;
+mod dataset;
+mod error;
+mod pipeline;
+mod task;
+
+pub use dataset::{Dataset, default_parallelism, parallelize, text_file, text_file_with_partitions};
+pub use error::{Error, Result};
+
+/// A type that can be an element of a [`Dataset`]: anything serde can serialize and
+/// deserialize, owned.
+pub trait Data: serde::Serialize + serde::de::DeserializeOwned + 'static {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> Data for T {}
+
+/// Support for [`main!`]; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::task::run_task;
+
+    /// Generated guest bindings of the `spindle:job/job` world.
+    pub mod bindings {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "job",
+            pub_export_macro: true,
+            export_macro_name: "__export_job",
+            generate_all,
+        });
+    }
+
+    pub use bindings::exports::spindle::job::app::Guest as AppGuest;
+    pub use bindings::exports::spindle::job::task::Guest as TaskGuest;
+    pub use bindings::spindle::job::types::Step;
+
+    /// Runs the user's main and turns its error into the message `main` returns.
+    pub fn run_main(args: Vec<String>, main: fn(Vec<String>) -> crate::Result<()>) -> Result<(), String> {
+        main(args).map_err(|e| e.to_string())
+    }
+}
+
+/// Marks a job's entry point: `spindle::main!(run);` where
+/// `fn run(args: Vec<String>) -> spindle::Result<()>`.
+///
+/// It exports the component's `app` (your `run`, called on the driver) and `task`
+/// (the SDK's task runner, called on executors) interfaces.
+#[macro_export]
+macro_rules! main {
+    ($main:path) => {
+        #[doc(hidden)]
+        pub struct __SpindleJob;
+
+        impl $crate::__private::AppGuest for __SpindleJob {
+            fn run(args: ::std::vec::Vec<::std::string::String>) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__private::run_main(args, $main)
+            }
+        }
+
+        impl $crate::__private::TaskGuest for __SpindleJob {
+            fn run(
+                steps: ::std::vec::Vec<$crate::__private::Step>,
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__private::run_task(steps)
+            }
+        }
+
+        $crate::__private::bindings::__export_job!(__SpindleJob with_types_in $crate::__private::bindings);
+    };
+}

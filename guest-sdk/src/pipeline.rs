@@ -1,0 +1,385 @@
+//! Ops and the sinks that run them.
+//!
+//! An op is `[1u8][build fn: u64 LE][captured bytes]`. The build fn is a
+//! monomorphized function of this module; in wasm a function pointer is an index
+//! into the module's function table, identical in every instance of the same
+//! component, so the driver can name it and the executor can call it. A corrupt index
+//! can only trap inside the job's own sandbox.
+//!
+//! On an executor the ops of a task are built back to front into a chain of typed
+//! sinks: records are decoded once at the head, flow through the closures as values,
+//! and are encoded once at the tail.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use hashbrown::HashMap;
+use spindle_frame::BatchWriter;
+
+use crate::codec::{self, RecordBuf};
+use crate::{Data, Error, Result};
+
+const OP_VERSION: u8 = 1;
+
+/// Receives typed elements.
+pub(crate) trait Sink<T> {
+    fn push(&mut self, item: T) -> Result<()>;
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Receives encoded records: the head of a chain.
+pub(crate) trait RawSink {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()>;
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// What a build fn returns: a typed sink for the previous op to feed (a
+/// `Box<dyn Sink<T>>` inside `Any`), or, for the first op, a raw sink.
+pub(crate) enum Built {
+    Typed(Box<dyn Any>),
+    Raw(Box<dyn RawSink>),
+}
+
+/// Builds one op's sink from its captured bytes and the next op's sink (`None`:
+/// this op is last, and encodes into the task output).
+pub(crate) type BuildFn = fn(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>;
+
+/// Encodes an op.
+pub(crate) fn make_op(build: BuildFn, captured: &[u8]) -> Vec<u8> {
+    let mut op = Vec::with_capacity(9 + captured.len());
+    op.push(OP_VERSION);
+    op.extend_from_slice(&(build as usize as u64).to_le_bytes());
+    op.extend_from_slice(captured);
+    op
+}
+
+/// Decodes an op into its build fn and captured bytes.
+pub(crate) fn read_op(op: &[u8]) -> Result<(BuildFn, &[u8])> {
+    if op.len() < 9 || op[0] != OP_VERSION {
+        return Err(Error::msg("an op was not made by this version of the Spindle SDK"));
+    }
+    let index = u64::from_le_bytes(op[1..9].try_into().expect("8 bytes"));
+    let index = usize::try_from(index).map_err(|_| Error::msg("an op names a function out of range"))?;
+    // SAFETY: ops are made by `make_op` in this same component, from a `BuildFn`; in
+    // wasm a stale or forged index traps in `call_indirect` rather than misbehaving.
+    let build = unsafe { std::mem::transmute::<usize, BuildFn>(index) };
+    Ok((build, &op[9..]))
+}
+
+/// A value of a zero-sized closure type. The public API guarantees (at compile
+/// time) that every closure type reaching here captures nothing.
+fn conjure<F: Copy>() -> F {
+    assert_eq!(std::mem::size_of::<F>(), 0, "closures shipped to tasks must not capture");
+    // SAFETY: `F` is zero-sized, so it has no bytes to initialize.
+    unsafe { std::mem::zeroed() }
+}
+
+/// The next sink in the chain: the given one, or the encoder into the task output.
+fn downstream<U: Data>(next: Option<Box<dyn Any>>) -> Result<Box<dyn Sink<U>>> {
+    match next {
+        None => Ok(Box::new(Encode::<U>::new())),
+        Some(b) => b
+            .downcast::<Box<dyn Sink<U>>>()
+            .map(|b| *b)
+            .map_err(|_| Error::msg("the op chain's types do not line up (ops from another job?)")),
+    }
+}
+
+/// Wraps a typed sink as a build result: decoding at the head of the chain.
+fn wrap<T: Data>(sink: Box<dyn Sink<T>>, first: bool) -> Built {
+    if first { Built::Raw(Box::new(Decode { sink })) } else { Built::Typed(Box::new(sink)) }
+}
+
+/// Emits zero or more elements per input element.
+type Apply<T, U> = Box<dyn FnMut(T, &mut dyn Sink<U>) -> Result<()>>;
+
+struct Narrow<T, U> {
+    apply: Apply<T, U>,
+    next: Box<dyn Sink<U>>,
+}
+
+impl<T, U> Sink<T> for Narrow<T, U> {
+    fn push(&mut self, item: T) -> Result<()> {
+        (self.apply)(item, &mut *self.next)
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+}
+
+fn narrow<T: Data, U: Data>(next: Option<Box<dyn Any>>, first: bool, apply: Apply<T, U>) -> Result<Built> {
+    let next = downstream::<U>(next)?;
+    Ok(wrap::<T>(Box::new(Narrow { apply, next }), first))
+}
+
+// --- build fns, one per transformation shape ---------------------------------
+
+pub(crate) fn build_map<F, T, U>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(T) -> U + Copy + 'static,
+    T: Data,
+    U: Data,
+{
+    let f = conjure::<F>();
+    narrow(next, first, Box::new(move |t, out| out.push(f(t))))
+}
+
+pub(crate) fn build_map_with<F, C, T, U>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(&C, T) -> U + Copy + 'static,
+    C: Data,
+    T: Data,
+    U: Data,
+{
+    let f = conjure::<F>();
+    let c: C = codec::decode_top(captured)?;
+    narrow(next, first, Box::new(move |t, out| out.push(f(&c, t))))
+}
+
+pub(crate) fn build_filter<F, T>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(&T) -> bool + Copy + 'static,
+    T: Data,
+{
+    let f = conjure::<F>();
+    narrow(next, first, Box::new(move |t, out| if f(&t) { out.push(t) } else { Ok(()) }))
+}
+
+pub(crate) fn build_filter_with<F, C, T>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(&C, &T) -> bool + Copy + 'static,
+    C: Data,
+    T: Data,
+{
+    let f = conjure::<F>();
+    let c: C = codec::decode_top(captured)?;
+    narrow(next, first, Box::new(move |t, out| if f(&c, &t) { out.push(t) } else { Ok(()) }))
+}
+
+pub(crate) fn build_flat_map<F, T, U, I>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(T) -> I + Copy + 'static,
+    I: IntoIterator<Item = U>,
+    T: Data,
+    U: Data,
+{
+    let f = conjure::<F>();
+    narrow(
+        next,
+        first,
+        Box::new(move |t, out| {
+            for u in f(t) {
+                out.push(u)?;
+            }
+            Ok(())
+        }),
+    )
+}
+
+pub(crate) fn build_flat_map_with<F, C, T, U, I>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(&C, T) -> I + Copy + 'static,
+    I: IntoIterator<Item = U>,
+    C: Data,
+    T: Data,
+    U: Data,
+{
+    let f = conjure::<F>();
+    let c: C = codec::decode_top(captured)?;
+    narrow(
+        next,
+        first,
+        Box::new(move |t, out| {
+            for u in f(&c, t) {
+                out.push(u)?;
+            }
+            Ok(())
+        }),
+    )
+}
+
+pub(crate) fn build_map_values<F, K, V, W>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(V) -> W + Copy + 'static,
+    K: Data,
+    V: Data,
+    W: Data,
+{
+    let f = conjure::<F>();
+    narrow(next, first, Box::new(move |(k, v): (K, V), out| out.push((k, f(v)))))
+}
+
+/// Merges values of equal key bytes; emits one pair per key when its input ends.
+/// As the first op (the reduce side of a shuffle) it reads key bytes directly.
+pub(crate) fn build_combine<F, K, V>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(V, V) -> V + Copy + 'static,
+    K: Data,
+    V: Data,
+{
+    let combine = Combine::<F, K, V> {
+        f: conjure::<F>(),
+        groups: HashMap::new(),
+        scratch: Vec::new(),
+        next: downstream::<(K, V)>(next)?,
+        _k: PhantomData,
+    };
+    Ok(if first { Built::Raw(Box::new(combine)) } else { Built::Typed(Box::new(Box::new(combine) as Box<dyn Sink<(K, V)>>)) })
+}
+
+struct Combine<F, K, V> {
+    f: F,
+    /// Encoded key -> merged value (`None` only while merging).
+    groups: HashMap<Vec<u8>, Option<V>>,
+    scratch: Vec<u8>,
+    next: Box<dyn Sink<(K, V)>>,
+    _k: PhantomData<fn() -> K>,
+}
+
+impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
+    fn merge(&mut self, key: &[u8], v: V) {
+        match self.groups.get_mut(key) {
+            Some(slot) => {
+                let acc = slot.take().expect("merged values are always present");
+                *slot = Some((self.f)(acc, v));
+            }
+            None => {
+                self.groups.insert(key.to_vec(), Some(v));
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        for (key, v) in self.groups.drain() {
+            let k: K = codec::decode_top(&key)?;
+            self.next.push((k, v.expect("merged values are always present")))?;
+        }
+        self.next.finish()
+    }
+}
+
+impl<F: Fn(V, V) -> V, K: Data, V: Data> Sink<(K, V)> for Combine<F, K, V> {
+    fn push(&mut self, (k, v): (K, V)) -> Result<()> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        codec::encode_top(&k, &mut scratch)?;
+        self.merge(&scratch, v);
+        self.scratch = scratch;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.flush()
+    }
+}
+
+impl<F: Fn(V, V) -> V, K: Data, V: Data> RawSink for Combine<F, K, V> {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        let key = key.ok_or_else(|| Error::msg("reduce_by_key received a record without a key"))?;
+        let v: V = codec::decode_top(value)?;
+        self.merge(key, v);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.flush()
+    }
+}
+
+// --- head and tail of a chain ------------------------------------------------
+
+/// Decodes records into `T` for the first op.
+struct Decode<T> {
+    sink: Box<dyn Sink<T>>,
+}
+
+impl<T: Data> RawSink for Decode<T> {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        let item: T = codec::decode_record(key, value)?;
+        self.sink.push(item)
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.sink.finish()
+    }
+}
+
+/// Output batches are flushed to the host at about this size.
+pub(crate) const BATCH_BYTES: usize = 64 << 10;
+
+/// Writes framed records to the task's output.
+pub(crate) struct Output {
+    batch: BatchWriter,
+}
+
+impl Output {
+    pub(crate) fn new() -> Self {
+        Output { batch: BatchWriter::with_capacity(BATCH_BYTES + 4096) }
+    }
+
+    pub(crate) fn write(&mut self, key: Option<&[u8]>, value: &[u8]) {
+        self.batch.push(key, value);
+        if self.batch.len() >= BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    pub(crate) fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            crate::task::write_output(&self.batch.take());
+        }
+    }
+}
+
+/// Encodes elements into the task output: the tail of a chain.
+struct Encode<U> {
+    rec: RecordBuf,
+    out: Output,
+    _u: PhantomData<fn(U)>,
+}
+
+impl<U> Encode<U> {
+    fn new() -> Self {
+        Encode { rec: RecordBuf::default(), out: Output::new(), _u: PhantomData }
+    }
+}
+
+impl<U: Data> Sink<U> for Encode<U> {
+    fn push(&mut self, item: U) -> Result<()> {
+        self.rec.encode(&item)?;
+        self.out.write(self.rec.key(), &self.rec.value);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.out.flush();
+        Ok(())
+    }
+}
+
+/// Passes records through unchanged: a task with no ops.
+pub(crate) struct PassThrough(pub(crate) Output);
+
+impl RawSink for PassThrough {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        self.0.write(key, value);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.0.flush();
+        Ok(())
+    }
+}
+
+/// Builds the chain for a task's ops, back to front.
+pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Box<dyn RawSink>> {
+    if ops.is_empty() {
+        return Ok(Box::new(PassThrough(Output::new())));
+    }
+    let mut next = None;
+    for (i, op) in ops.iter().enumerate().rev() {
+        let (build, captured) = read_op(op)?;
+        match build(captured, next.take(), i == 0)? {
+            Built::Typed(b) => next = Some(b),
+            Built::Raw(head) if i == 0 => return Ok(head),
+            Built::Raw(_) => return Err(Error::msg("an op built a chain head in the middle of a chain")),
+        }
+    }
+    Err(Error::msg("the first op did not build a chain head"))
+}

@@ -1,0 +1,203 @@
+//! Artifacts: component bytes named by their blake3 hash, validated at submit,
+//! compiled once per process and kept compiled on disk for the next start.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::SandboxError;
+use crate::bindings::JobPre;
+
+/// Largest component accepted, in bytes.
+pub const MAX_COMPONENT_BYTES: usize = 256 << 20;
+
+/// The blake3 hash of a component's bytes: its name everywhere in the cluster.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArtifactHash(pub [u8; 32]);
+
+impl ArtifactHash {
+    /// Hashes component bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        ArtifactHash(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// Fails unless `bytes` hash to `self`.
+    pub fn verify(&self, bytes: &[u8]) -> Result<(), SandboxError> {
+        let actual = ArtifactHash::of(bytes);
+        if actual == *self { Ok(()) } else { Err(SandboxError::HashMismatch { hash: *self, actual }) }
+    }
+}
+
+impl fmt::Display for ArtifactHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ArtifactHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ArtifactHash({self})")
+    }
+}
+
+impl FromStr for ArtifactHash {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not an artifact hash (64 hex digits)");
+        if s.len() != 64 || !s.is_ascii() {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(ArtifactHash(out))
+    }
+}
+
+/// Cheap checks before compiling: the magic, the component layer, the size.
+pub fn check_header(what: &str, bytes: &[u8]) -> Result<(), SandboxError> {
+    if bytes.len() > MAX_COMPONENT_BYTES {
+        return Err(SandboxError::TooLarge {
+            what: what.to_string(),
+            size: bytes.len(),
+            limit: MAX_COMPONENT_BYTES,
+        });
+    }
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(SandboxError::NotWasm { what: what.to_string() });
+    }
+    // Core modules have layer 0 (version 1); components have layer 1.
+    if bytes[6..8] == [0, 0] {
+        return Err(SandboxError::CoreModule { what: what.to_string() });
+    }
+    Ok(())
+}
+
+/// How a process obtained a compiled artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileSource {
+    /// Compiled with Cranelift now.
+    Compiled,
+    /// Loaded from the on-disk compiled cache.
+    Disk,
+}
+
+/// A compiled, linked component ready to instantiate many times.
+pub struct CompiledArtifact<T: 'static> {
+    /// The artifact's name.
+    pub hash: ArtifactHash,
+    /// Pre-instantiated against the process's linker: instantiation is cheap.
+    pub pre: JobPre<T>,
+    /// Whether it was compiled or loaded.
+    pub source: CompileSource,
+}
+
+impl<T> fmt::Debug for CompiledArtifact<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledArtifact").field("hash", &self.hash).field("source", &self.source).finish()
+    }
+}
+
+impl<T: 'static> CompiledArtifact<T> {
+    /// Validates, compiles (or loads from `cache_dir`) and links a component.
+    ///
+    /// Fails with a clear error when the bytes are not a component, or when the
+    /// component does not implement the `job` world or needs imports the linker
+    /// does not provide.
+    pub fn prepare(
+        engine: &Engine,
+        linker: &Linker<T>,
+        what: &str,
+        hash: ArtifactHash,
+        bytes: &[u8],
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, SandboxError> {
+        check_header(what, bytes)?;
+        let (component, source) = load_or_compile(engine, what, hash, bytes, cache_dir)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| SandboxError::WrongWorld {
+            what: what.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+        let pre = JobPre::new(instance_pre)
+            .map_err(|e| SandboxError::WrongWorld { what: what.to_string(), reason: format!("{e:#}") })?;
+        Ok(CompiledArtifact { hash, pre, source })
+    }
+}
+
+fn compile(engine: &Engine, what: &str, bytes: &[u8]) -> Result<Component, SandboxError> {
+    let _span = tracing::info_span!("sandbox.compile", bytes = bytes.len()).entered();
+    Component::new(engine, bytes)
+        .map_err(|e| SandboxError::Invalid { what: what.to_string(), reason: format!("{e:#}") })
+}
+
+/// The file a compiled artifact is cached in: keyed by the artifact hash and the
+/// engine's compatibility hash, so an upgraded engine never loads stale code.
+pub fn cache_path(engine: &Engine, dir: &Path, hash: ArtifactHash) -> PathBuf {
+    let mut h = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    dir.join(format!("{hash}-{:016x}.cwasm", h.finish()))
+}
+
+fn load_or_compile(
+    engine: &Engine,
+    what: &str,
+    hash: ArtifactHash,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<(Component, CompileSource), SandboxError> {
+    let Some(dir) = cache_dir else {
+        return Ok((compile(engine, what, bytes)?, CompileSource::Compiled));
+    };
+    let path = cache_path(engine, dir, hash);
+    if path.exists() {
+        // SAFETY: the file was written by `Component::serialize` in this cache, named
+        // by the engine's compatibility hash; wasmtime checks its header again.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => return Ok((c, CompileSource::Disk)),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled artifact"),
+        }
+    }
+    let component = compile(engine, what, bytes)?;
+    let cache_err = |source| SandboxError::Cache { path: path.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(cache_err)?;
+    let serialized = component
+        .serialize()
+        .map_err(|e| SandboxError::Engine(format!("serializing compiled component: {e:#}")))?;
+    // Write then rename: a concurrent reader never sees half a file.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, serialized).map_err(cache_err)?;
+    std::fs::rename(&tmp, &path).map_err(cache_err)?;
+    Ok((component, CompileSource::Compiled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_round_trips_through_hex() {
+        let h = ArtifactHash::of(b"component bytes");
+        assert_eq!(h.to_string().parse::<ArtifactHash>().unwrap(), h);
+        assert!("xyz".parse::<ArtifactHash>().is_err());
+        assert!(h.verify(b"component bytes").is_ok());
+        assert!(matches!(h.verify(b"other"), Err(SandboxError::HashMismatch { .. })));
+    }
+
+    #[test]
+    fn header_checks_name_the_problem() {
+        assert!(matches!(check_header("x", b"hello world"), Err(SandboxError::NotWasm { .. })));
+        let core = b"\0asm\x01\0\0\0";
+        assert!(matches!(check_header("x", core), Err(SandboxError::CoreModule { .. })));
+        let component = b"\0asm\x0d\0\x01\0";
+        assert!(check_header("x", component).is_ok());
+    }
+}
