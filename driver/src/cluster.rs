@@ -188,7 +188,7 @@ mod tests {
         let _l4 = cluster.lease().await;
         let waiter = tokio::spawn({
             let c = cluster.clone();
-            async move { c.lease().await.executor.id }
+            async move { c.lease().await.executor.id.clone() }
         });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());

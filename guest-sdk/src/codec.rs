@@ -849,7 +849,7 @@ impl<'de> de::SeqAccess<'de> for PairDe<'de> {
 mod tests {
     use super::*;
     use alloc::vec;
-    use serde::Deserialize;
+    use serde::{Deserialize, Serialize};
 
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + fmt::Debug>(v: T) -> RecordBuf {
         let mut buf = RecordBuf::default();

@@ -1,0 +1,253 @@
+//! Helpers for end-to-end tests: start real `spindle` driver and executor processes
+//! on ports the OS picks, poll instead of sleeping, kill everything on drop, and
+//! compute reference results independently of Spindle.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// The `spindle` binary built next to this test (`cargo build -p spindle` first).
+pub fn spindle_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SPINDLE_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/spindle
+    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("spindle");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p spindle` (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// A guest component from `target/examples/` (built by scripts/build-examples.sh).
+pub fn example(name: &str) -> PathBuf {
+    let p = root().join("target").join("examples").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} is missing: run scripts/build-examples.sh (scripts/test.sh does)", p.display());
+    p
+}
+
+/// Polls `cond` every 20 ms until it returns `Some`, or fails after `timeout`.
+pub fn await_condition<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = cond() {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A driver and executors running as separate processes.
+pub struct Cluster {
+    /// The driver's URL.
+    pub url: String,
+    driver: Proc,
+    _driver_stdout: BufReader<std::process::ChildStdout>,
+    /// The executor processes.
+    pub executors: Vec<Proc>,
+    /// Scratch space (compiled caches) removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts a driver and `executors` executors with `slots` slots each, each with
+    /// its own (new) compiled-artifact cache, and waits until all have registered.
+    pub fn start(executors: usize, slots: u32) -> Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let caches = dir.path().to_path_buf();
+        Self::start_with_caches(executors, slots, &caches, dir)
+    }
+
+    /// Like [`Cluster::start`], with the compiled-artifact caches under `caches`
+    /// (executor `i` uses `caches/exec-cache-i`), so a later cluster can reuse them.
+    pub fn start_with_caches(executors: usize, slots: u32, caches: &Path, dir: tempfile::TempDir) -> Result<Cluster> {
+        let mut driver = Command::new(spindle_bin())
+            .args(["driver", "--listen", "127.0.0.1:0"])
+            .env("SPINDLE_CACHE_DIR", caches.join("driver-cache"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the driver")?;
+        let mut stdout = BufReader::new(driver.stdout.take().context("driver stdout")?);
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let url = line.trim().rsplit(' ').next().context("driver address line")?.to_string();
+        anyhow::ensure!(url.starts_with("http://"), "unexpected driver output: {line}");
+        let mut cluster = Cluster { url, driver: Proc(driver), _driver_stdout: stdout, executors: Vec::new(), dir };
+        for i in 0..executors {
+            cluster.add_executor(slots, &caches.join(format!("exec-cache-{i}")))?;
+        }
+        cluster.wait_for_executors(executors)?;
+        Ok(cluster)
+    }
+
+    /// Starts one more executor process using the compiled-artifact cache `cache`.
+    pub fn add_executor(&mut self, slots: u32, cache: &Path) -> Result<()> {
+        let child = Command::new(spindle_bin())
+            .args(["executor", "--driver", &self.url, "--slots", &slots.to_string()])
+            .env("SPINDLE_CACHE_DIR", cache)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting an executor")?;
+        self.executors.push(Proc(child));
+        Ok(())
+    }
+
+    /// Waits until `n` executors have registered.
+    pub fn wait_for_executors(&self, n: usize) -> Result<()> {
+        await_condition("executors to register", Duration::from_secs(30), || {
+            let s = self.status().ok()?;
+            (s["executors"].as_array()?.len() >= n).then_some(())
+        })
+    }
+
+    /// `spindle status --json`.
+    pub fn status(&self) -> Result<serde_json::Value> {
+        let out = Command::new(spindle_bin()).args(["status", "--json", "--driver", &self.url]).output()?;
+        anyhow::ensure!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// `spindle submit` of a component with arguments.
+    pub fn submit(&self, job: &Path, args: &[&str]) -> Result<Output> {
+        let mut cmd = Command::new(spindle_bin());
+        cmd.args(["submit", "--driver", &self.url]).arg(job).arg("--").args(args);
+        Ok(cmd.output()?)
+    }
+
+    /// Whether the driver process is still running.
+    pub fn driver_alive(&mut self) -> bool {
+        matches!(self.driver.0.try_wait(), Ok(None))
+    }
+}
+
+/// `spindle run` (local mode) of a component with arguments.
+pub fn run_local(job: &Path, slots: u32, cache: &Path, args: &[&str]) -> Result<Output> {
+    let out = Command::new(spindle_bin())
+        .args(["run", "--slots", &slots.to_string()])
+        .arg(job)
+        .arg("--")
+        .args(args)
+        .env("SPINDLE_CACHE_DIR", cache)
+        .output()?;
+    Ok(out)
+}
+
+/// Word counts computed directly (the reference): words split on Unicode whitespace.
+pub fn reference_counts(files: &[PathBuf]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).expect("reading input");
+        for w in text.split_whitespace() {
+            *counts.entry(w.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Reads `word<TAB>count` lines from every `part-*` file of `dir`; fails on a
+/// duplicate word, a bad line, or a missing `_SUCCESS`.
+pub fn read_counts(dir: &Path) -> Result<BTreeMap<String, u64>> {
+    anyhow::ensure!(dir.join("_SUCCESS").exists(), "{} has no _SUCCESS", dir.display());
+    let mut counts = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("part-") {
+            anyhow::ensure!(name == "_SUCCESS", "unexpected file {name} in the output");
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            let (w, n) = line.split_once('\t').with_context(|| format!("bad line {line:?}"))?;
+            anyhow::ensure!(counts.insert(w.to_string(), n.parse::<u64>()?).is_none(), "word {w:?} appears twice");
+        }
+    }
+    Ok(counts)
+}
+
+/// The `part-*` files of an output directory.
+pub fn part_files(dir: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("part-"))
+        .collect();
+    parts.sort();
+    parts
+}
+
+/// A small deterministic generator (xorshift), so inputs are reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Writes `files` text files of `lines` lines into `dir`, with Unicode words, mixed
+/// whitespace (tabs, non-breaking and ideographic spaces), CRLF endings and blank
+/// lines. Returns their paths.
+pub fn write_text_inputs(dir: &Path, files: usize, lines: usize, seed: u64) -> Vec<PathBuf> {
+    const WORDS: &[&str] = &[
+        "the", "fox", "Fox", "über", "naïve", "日本語", "λόγος", "слово", "🦀", "a", "straße", "ça", "x1", "-", "Ωmega",
+    ];
+    const SPACES: &[&str] = &[" ", " ", " ", "\t", "\u{a0}", "\u{3000}", "  "];
+    let mut rng = Rng(seed);
+    std::fs::create_dir_all(dir).unwrap();
+    (0..files)
+        .map(|i| {
+            let mut text = String::new();
+            for l in 0..lines {
+                let n = rng.next() % 12;
+                for j in 0..n {
+                    if j > 0 {
+                        text.push_str(SPACES[(rng.next() % SPACES.len() as u64) as usize]);
+                    }
+                    text.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
+                    if rng.next() % 5 == 0 {
+                        text.push_str(&(rng.next() % 300).to_string());
+                    }
+                }
+                text.push_str(if l % 7 == 3 { "\r\n" } else { "\n" });
+            }
+            let path = dir.join(format!("input-{i}.txt"));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// Output of a finished command, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

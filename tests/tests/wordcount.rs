@@ -1,0 +1,59 @@
+//! Word count end to end: across a driver and two executor processes, and in local
+//! mode, compared with a reference count computed here.
+
+use spindle_tests::*;
+
+#[test]
+fn wordcount_across_executor_processes_matches_reference() -> anyhow::Result<()> {
+    let cluster = Cluster::start(2, 2)?;
+    let work = tempfile::tempdir()?;
+    let input = work.path().join("input");
+    let files = write_text_inputs(&input, 5, 3000, 7);
+    let expected = reference_counts(&files);
+
+    // A directory as input.
+    let out_dir = work.path().join("out-dir");
+    let out = cluster.submit(&example("wordcount"), &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&out_dir)?, expected);
+    // The job printed its top words through the driver.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("{} distinct words", expected.len())), "{}", describe(&out));
+
+    // A glob as input, over part of the files.
+    let out_glob = work.path().join("out-glob");
+    let pattern = format!("{}/input-[0-2].txt", input.display());
+    let out = cluster.submit(&example("wordcount"), &[&pattern, out_glob.to_str().unwrap()])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&out_glob)?, reference_counts(&files[..3]));
+
+    // Both executors ran tasks, and the applications' shuffle blocks were freed.
+    let status = cluster.status()?;
+    for e in status["executors"].as_array().unwrap() {
+        assert!(e["tasks_finished"].as_u64().unwrap() > 0, "an idle executor: {status}");
+        assert_eq!(e["blocks"].as_u64().unwrap(), 0, "blocks left behind: {status}");
+    }
+    Ok(())
+}
+
+#[test]
+fn wordcount_in_local_mode_matches_reference_and_splits_large_files() -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let input = work.path().join("input");
+    // One large file and a small one: the large one is split over several tasks.
+    let mut files = write_text_inputs(&input, 1, 60_000, 11);
+    files.extend(write_text_inputs(&work.path().join("small"), 1, 10, 12));
+    std::fs::rename(&files[1], input.join("small.txt"))?;
+    files[1] = input.join("small.txt");
+    let out_dir = work.path().join("out");
+    let cache = work.path().join("cache");
+    let out = run_local(&example("wordcount"), 3, &cache, &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&out_dir)?, reference_counts(&files));
+    // Three slots: the large file is cut into three splits, the small one is one
+    // more, so 4 map tasks, 4 reduce partitions and 4 part files.
+    assert_eq!(part_files(&out_dir).len(), 4, "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 stages, 8 tasks"), "{}", describe(&out));
+    Ok(())
+}
