@@ -37,6 +37,8 @@
 //! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
 //! - `task`: the executor-side task entry point.
 
+#![warn(missing_docs)]
+
 extern crate alloc;
 
 pub mod codec;

@@ -7,8 +7,7 @@
 //! - [`auth`]: the cluster-secret metadata key.
 
 /// tonic/prost output for `proto/spindle.proto`.
-#[expect(clippy::all, reason = "generated code")]
-#[expect(missing_docs, reason = "generated code")]
+#[allow(clippy::all, missing_docs, reason = "generated code")]
 pub mod generated {
     tonic::include_proto!("spindle.v1");
 }

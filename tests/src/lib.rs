@@ -201,7 +201,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -223,14 +223,14 @@ pub fn write_text_inputs(dir: &Path, files: usize, lines: usize, seed: u64) -> V
         .map(|i| {
             let mut text = String::new();
             for l in 0..lines {
-                let n = rng.next() % 12;
+                let n = rng.next_u64() % 12;
                 for j in 0..n {
                     if j > 0 {
-                        text.push_str(SPACES[(rng.next() % SPACES.len() as u64) as usize]);
+                        text.push_str(SPACES[(rng.next_u64() % SPACES.len() as u64) as usize]);
                     }
-                    text.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
-                    if rng.next() % 5 == 0 {
-                        text.push_str(&(rng.next() % 300).to_string());
+                    text.push_str(WORDS[(rng.next_u64() % WORDS.len() as u64) as usize]);
+                    if rng.next_u64().is_multiple_of(5) {
+                        text.push_str(&(rng.next_u64() % 300).to_string());
                     }
                 }
                 text.push_str(if l % 7 == 3 { "\r\n" } else { "\n" });

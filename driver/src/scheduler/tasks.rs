@@ -15,6 +15,7 @@ use spindle_proto::{
     TextFileSink, task_input, task_output,
 };
 use spindle_sandbox::ArtifactHash;
+use tracing::Instrument;
 
 use super::dag::{Action, JobPlan, StageInput, StageOutput, StagePlan};
 use crate::cluster::Cluster;
@@ -115,11 +116,11 @@ async fn run_stage(
         ),
         _ => None,
     };
-    let _span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage_id, tasks = stage.partitions);
+    let span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage_id, tasks = stage.partitions);
     stats.stages += 1;
     stats.tasks += stage.partitions;
     let tasks = (0..stage.partitions).map(|p| run_task(ctx, stage, stage_id, p, maps.as_deref()));
-    try_join_all(tasks).await
+    try_join_all(tasks).instrument(span).await
 }
 
 fn task_spec(ctx: &JobContext<'_>, stage: &StagePlan, stage_id: StageId, partition: u32, attempt: u32, maps: Option<&[MapLocation]>) -> TaskSpec {

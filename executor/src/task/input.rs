@@ -13,6 +13,7 @@ use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
 
 /// Where a task's records come from.
+#[expect(clippy::large_enum_variant, reason = "one per task; boxing buys nothing")]
 pub enum Input {
     /// Lines of a split of a text file.
     Text(TextReader),

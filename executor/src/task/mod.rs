@@ -12,6 +12,8 @@ mod output;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use spindle_proto::{TaskResult, TaskSpec, step};
 use spindle_sandbox::bindings::Step;
 use spindle_sandbox::{ArtifactHash, sandbox_wasi};
@@ -38,9 +40,8 @@ fn describe(spec: &TaskSpec) -> String {
 pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     let started = Instant::now();
     let span = tracing::info_span!("executor.task.run", app = %spec.app_id, stage = spec.stage_id, partition = spec.partition);
-    let _enter = span.enter();
     let what = describe(&spec);
-    let mut result = match run_inner(exec, spec).await {
+    let mut result = match run_inner(exec, spec).instrument(span.clone()).await {
         Ok(r) => r,
         Err(e) => TaskResult { ok: false, retryable: e.is_retryable(), error: format!("{what}: {e}"), ..Default::default() },
     };
@@ -50,7 +51,7 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     }
     result.duration_us = started.elapsed().as_micros() as u64;
     if !result.ok {
-        tracing::warn!(error = %result.error, "task failed");
+        span.in_scope(|| tracing::warn!(error = %result.error, "task failed"));
     }
     result
 }

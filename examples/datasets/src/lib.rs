@@ -1,0 +1,64 @@
+//! A tour of the dataset API: `datasets N OUTPUT_DIR`.
+//!
+//! Works on the numbers 1..=N and prints one `name: value` line per result, so a
+//! test can check each against its own computation:
+//! - `count_even`: how many are even (`filter`, `count`);
+//! - `sum_by_residue`: the sum of each residue class mod 7, scaled by a factor
+//!   shipped with `map_with` (`reduce_by_key` into 3 partitions, `collect`);
+//! - `classes_by_sum_digit`: a second shuffle over the first one's result;
+//! - `tagged`: how many records a `flat_map` into structs produced;
+//! - it also saves `residue<TAB>sum` lines into OUTPUT_DIR.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+struct Tagged {
+    n: u64,
+    label: String,
+}
+
+fn run(args: Vec<String>) -> spindle::Result<()> {
+    let [n, output] = args.as_slice() else {
+        return Err(spindle::Error::msg("usage: datasets N OUTPUT_DIR"));
+    };
+    let n: u64 = n.parse()?;
+    let numbers: Vec<u64> = (1..=n).collect();
+    let ds = spindle::parallelize(&numbers, 4)?;
+
+    let even = ds.filter(|x: &u64| x.is_multiple_of(2)).count()?;
+    println!("count_even: {even}");
+
+    let factor: u64 = 3;
+    let sums = ds
+        .map_with(&factor, |f: &u64, x: u64| (x % 7, x * f))
+        .reduce_by_key_into(|a: u64, b: u64| a + b, 3);
+    let mut collected = sums.collect()?;
+    collected.sort();
+    println!("sum_by_residue: {collected:?}");
+    println!("partitions: {}", sums.num_partitions());
+
+    // A second shuffle keyed by the last digit of each sum.
+    let mut by_digit = sums
+        .map(|(residue, sum): (u64, u64)| ((sum % 10) as u8, vec![residue]))
+        .reduce_by_key(|mut a: Vec<u64>, b: Vec<u64>| {
+            a.extend(b);
+            a.sort();
+            a
+        })
+        .map_values(|v: Vec<u64>| v.len() as u64)
+        .collect()?;
+    by_digit.sort();
+    println!("classes_by_sum_digit: {by_digit:?}");
+
+    let tagged = ds
+        .flat_map(|x: u64| {
+            (0..x % 3).map(move |i| Tagged { n: x, label: format!("{x}-{i}") }).collect::<Vec<_>>()
+        })
+        .filter(|t: &Tagged| !t.label.is_empty() && t.n > 0);
+    println!("tagged: {}", tagged.count()?);
+
+    sums.map(|(r, s): (u64, u64)| format!("{r}\t{s}")).save_as_text_file(output)?;
+    Ok(())
+}
+
+spindle::main!(run);
