@@ -9,13 +9,13 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-examples=(wordcount datasets)
+examples=(wordcount datasets aggregate bench-jobs)
 echo "==> building example components: ${examples[*]}"
 cargo build --profile guest --target wasm32-wasip2 $(printf -- '-p %s ' "${examples[@]}")
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 mkdir -p target/examples
 for e in "${examples[@]}"; do
-    cp "$target_dir/wasm32-wasip2/guest/$e.wasm" "target/examples/$e.wasm"
+    cp "$target_dir/wasm32-wasip2/guest/${e//-/_}.wasm" "target/examples/$e.wasm"
     echo "    target/examples/$e.wasm ($(wc -c < "target/examples/$e.wasm") bytes)"
 done

@@ -53,6 +53,10 @@ enum Command {
         /// Address to listen on for the driver and peers; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: String,
+        /// Host name or IP the driver and peers use to reach this executor
+        /// (default: the listen address's IP).
+        #[arg(long)]
+        advertise_host: Option<String>,
         /// Where compiled components are cached between runs.
         #[arg(long, env = "SPINDLE_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
@@ -89,8 +93,13 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Guest code runs on the runtime's threads: one per slot, plus two for RPCs.
+    let slots = match &cli.command {
+        Command::Run { slots, .. } | Command::Executor { slots, .. } => *slots,
+        _ => default_slots(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(default_slots() as usize + 2)
+        .worker_threads(slots.max(1) as usize + 2)
         .enable_all()
         .build()
         .expect("tokio runtime");
@@ -123,10 +132,15 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Executor { driver, slots, listen, cache_dir } => {
+        Command::Executor { driver, slots, listen, advertise_host, cache_dir } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
-            let host = listener.local_addr()?.ip().to_string();
+            let ip = listener.local_addr()?.ip();
+            anyhow::ensure!(
+                advertise_host.is_some() || !ip.is_unspecified(),
+                "listening on {ip}: give --advertise-host so the driver and peers know where to connect"
+            );
+            let host = advertise_host.unwrap_or_else(|| ip.to_string());
             let config = spindle_executor::ExecutorConfig {
                 slots,
                 compiled_cache_dir: cache_dir.or_else(spindle_executor::executor::default_cache_dir),

@@ -102,7 +102,8 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
         (Ok(Err(guest)), None) => Some((format!("the job failed: {guest}"), false)),
         (Err(trap), None) => Some((format!("the guest trapped: {trap:#}"), false)),
     };
-    if let Some((error, retryable)) = error {
+    if let Some((mut error, retryable)) = error {
+        append_log_tail(&mut error, &captured.stderr());
         return Ok(TaskResult { ok: false, error, retryable, logs, compiled, ..Default::default() });
     }
     let mut result = state.output.finish(exec, &spec).await?;
@@ -111,4 +112,23 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
     result.records_in = state.input.records_in();
     result.logs = logs;
     Ok(result)
+}
+
+/// Most bytes of a failed task's stderr quoted in its error (a panic message, say).
+const ERROR_LOG_TAIL: usize = 2048;
+
+/// Appends the end of the guest's stderr to an error, so a panic message reaches
+/// the user with the failure.
+fn append_log_tail(error: &mut String, stderr: &[u8]) {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim_end();
+    if text.is_empty() {
+        return;
+    }
+    let mut start = text.len().saturating_sub(ERROR_LOG_TAIL);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = if start > 0 { "..." } else { "" };
+    error.push_str(&format!("\nguest stderr:\n{cut}{}", &text[start..]));
 }

@@ -1,0 +1,43 @@
+//! Overhead probes, one mode per run:
+//!
+//! - `noop TASKS`: one record per partition through a no-op map, counted: TASKS
+//!   tasks of nearly no work. Prints `tasks TASKS seconds S`.
+//! - `tiny RUNS`: RUNS times, `count` over 2 partitions of 10 records. Prints one
+//!   `latency_us N` line per run.
+
+use std::time::Instant;
+
+fn run(args: Vec<String>) -> spindle::Result<()> {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["noop", tasks] => {
+            let tasks: u32 = tasks.parse()?;
+            let ones = vec![1u8; tasks as usize];
+            let ds = spindle::parallelize(&ones, tasks)?.map(|x: u8| x);
+            let start = Instant::now();
+            let n = ds.count()?;
+            let secs = start.elapsed().as_secs_f64();
+            if n != u64::from(tasks) {
+                return Err(spindle::Error::msg(format!("counted {n} records, expected {tasks}")));
+            }
+            println!("tasks {tasks} seconds {secs:.6}");
+        }
+        ["tiny", runs] => {
+            let runs: u32 = runs.parse()?;
+            let records: Vec<u64> = (0..20).collect();
+            let ds = spindle::parallelize(&records, 2)?.map(|x: u64| x + 1);
+            for _ in 0..runs {
+                let start = Instant::now();
+                let n = ds.count()?;
+                let us = start.elapsed().as_micros();
+                if n != 20 {
+                    return Err(spindle::Error::msg(format!("counted {n} records, expected 20")));
+                }
+                println!("latency_us {us}");
+            }
+        }
+        _ => return Err(spindle::Error::msg("usage: bench-jobs (noop TASKS | tiny RUNS)")),
+    }
+    Ok(())
+}
+
+spindle::main!(run);
