@@ -1,0 +1,74 @@
+"""Apache Spark baselines for the Spindle benchmark harness (local[2]).
+
+usage: spark_bench.py (wordcount|aggregate) INPUT RUNS SCRATCH_DIR
+
+Prints one JSON line per API (rdd, dataframe): job times of each run (session
+start-up excluded, reported separately) and the number of distinct keys.
+"""
+import json
+import os
+import shutil
+import sys
+import time
+
+workload, path, runs, scratch = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+t0 = time.perf_counter()
+from pyspark.sql import SparkSession, functions as F  # noqa: E402
+
+spark = (
+    SparkSession.builder.master("local[2]")
+    .appName("spindle-bench")
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "2")
+    .config("spark.driver.memory", "4g")
+    .getOrCreate()
+)
+spark.sparkContext.setLogLevel("ERROR")
+session_start = time.perf_counter() - t0
+
+
+def out_dir(name):
+    d = os.path.join(scratch, name)
+    shutil.rmtree(d, ignore_errors=True)
+    return d
+
+
+def rdd_job(i):
+    lines = spark.sparkContext.textFile(path, 2)
+    if workload == "wordcount":
+        pairs = lines.flatMap(lambda l: l.split()).map(lambda w: (w, 1))
+    else:
+        def parse(line):
+            k, _, v = line.partition(" ")
+            return [(k, int(v))] if v else []
+        pairs = lines.flatMap(parse)
+    sums = pairs.reduceByKey(lambda a, b: a + b, 2)
+    t = time.perf_counter()
+    sums.map(lambda kv: f"{kv[0]}\t{kv[1]}").saveAsTextFile(out_dir(f"rdd-{i}"))
+    elapsed = time.perf_counter() - t
+    return elapsed, spark.sparkContext.textFile(os.path.join(scratch, f"rdd-{i}")).count()
+
+
+def df_job(i):
+    lines = spark.read.text(path)
+    if workload == "wordcount":
+        words = lines.select(F.explode(F.split(F.col("value"), r"\s+")).alias("k")).where(F.col("k") != "")
+        sums = words.groupBy("k").count()
+    else:
+        parts = F.split(F.col("value"), " ")
+        sums = lines.select(parts[0].alias("k"), parts[1].cast("long").alias("v")).groupBy("k").agg(F.sum("v"))
+    t = time.perf_counter()
+    sums.write.option("sep", "\t").csv(out_dir(f"df-{i}"))
+    elapsed = time.perf_counter() - t
+    return elapsed, spark.read.option("sep", "\t").csv(os.path.join(scratch, f"df-{i}")).count()
+
+
+for api, job in (("rdd", rdd_job), ("dataframe", df_job)):
+    times, keys = [], 0
+    for i in range(runs):
+        elapsed, keys = job(i)
+        times.append(elapsed)
+    print(json.dumps({"api": api, "times": times, "session_start": session_start, "keys": keys}), flush=True)
+
+spark.stop()

@@ -1,0 +1,318 @@
+//! `spindle-bench`: Spindle vs native Rust vs Apache Spark on the same data and
+//! cores, and Spindle's own overheads. Prints a table and writes JSON and CSV under
+//! the results folder. Run it through `bench/run.sh`, which builds what it needs.
+
+mod data;
+mod native;
+mod systems;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use serde_json::json;
+
+use systems::{Cluster, Spindle, SpindleRun};
+
+#[derive(Parser, Debug)]
+#[command(about = "Spindle benchmarks, side by side with native Rust and Apache Spark")]
+struct Args {
+    /// Word-count input size in MB.
+    #[arg(long, default_value_t = 200)]
+    size_mb: u64,
+    /// Aggregation records.
+    #[arg(long, default_value_t = 10_000_000)]
+    records: u64,
+    /// Aggregation distinct keys.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: u64,
+    /// Timed runs per system (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// No-op tasks for the task-throughput probe.
+    #[arg(long, default_value_t = 10_000)]
+    tasks: u32,
+    /// Tiny jobs for the latency probe.
+    #[arg(long, default_value_t = 200)]
+    tiny_runs: u32,
+    /// Skip Apache Spark.
+    #[arg(long)]
+    no_spark: bool,
+    /// A few MB, one run, Spark off: for CI, to keep the harness alive.
+    #[arg(long)]
+    small: bool,
+    /// Where results are written.
+    #[arg(long, default_value = "bench/results")]
+    results: PathBuf,
+    /// Where generated inputs are kept.
+    #[arg(long, default_value = "target/bench-data")]
+    data: PathBuf,
+    /// Python with PySpark installed (bench/run.sh makes this virtualenv).
+    #[arg(long, default_value = "target/bench-venv/bin/python")]
+    python: PathBuf,
+    /// The spindle CLI.
+    #[arg(long, default_value = "target/release/spindle")]
+    spindle: PathBuf,
+}
+
+/// One row of the results table.
+struct Row {
+    workload: String,
+    system: String,
+    /// Median time compared across systems, seconds.
+    median: f64,
+    /// Setup reported apart: Spindle's compile of the artifact, Spark's session start.
+    setup: Option<(String, f64)>,
+    input_bytes: u64,
+    note: String,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// `key<TAB>value` lines of every part file of `dir`.
+fn read_output(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("part-") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&p)?.lines() {
+            let (k, v) = line.split_once('\t').with_context(|| format!("bad line {line:?} in {}", p.display()))?;
+            ensure!(out.insert(k.to_string(), v.to_string()).is_none(), "key {k:?} twice in {}", dir.display());
+        }
+    }
+    Ok(out)
+}
+
+fn fresh(dir: &Path) -> Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(dir.to_path_buf())
+}
+
+/// Runs one workload on every system; returns its rows.
+fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &str, input: &Path) -> Result<Vec<Row>> {
+    let bytes = std::fs::metadata(input)?.len();
+    let inp = input.to_str().unwrap();
+    let mut rows = Vec::new();
+    eprintln!("== {name}: {} ({:.1} MB)", input.display(), bytes as f64 / 1e6);
+
+    // Native Rust, 2 threads.
+    let mut times = Vec::new();
+    let native_out = scratch.join(format!("{name}-native"));
+    for _ in 0..args.runs {
+        fresh(&native_out)?;
+        let t = Instant::now();
+        match name {
+            "wordcount" => native::wordcount(input, &native_out, 2)?,
+            _ => native::aggregate(input, &native_out, 2)?,
+        };
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let reference = read_output(&native_out)?;
+    rows.push(Row {
+        workload: name.into(),
+        system: "native Rust (2 threads)".into(),
+        median: median(&times),
+        setup: None,
+        input_bytes: bytes,
+        note: format!("{} keys", reference.len()),
+    });
+
+    // Spindle, local mode, 2 slots. The first run compiles into an empty cache.
+    let cache = fresh(&scratch.join(format!("{name}-cache-local")))?;
+    let out = scratch.join(format!("{name}-spindle-local"));
+    let mut runs: Vec<SpindleRun> = Vec::new();
+    for _ in 0..=args.runs {
+        fresh(&out)?;
+        runs.push(spindle.run_local(job, 2, &cache, &[inp, out.to_str().unwrap()])?.0);
+    }
+    ensure!(read_output(&out)? == reference, "Spindle (local) output differs from the native baseline");
+    let warm: Vec<f64> = runs[1..].iter().map(|r| r.wall).collect();
+    rows.push(Row {
+        workload: name.into(),
+        system: "Spindle local (2 slots)".into(),
+        median: median(&warm),
+        setup: Some(("compile".into(), (runs[0].wall - median(&warm)).max(0.0))),
+        input_bytes: bytes,
+        note: format!("job {:.3} s", median(&runs[1..].iter().map(|r| r.app).collect::<Vec<_>>())),
+    });
+
+    // Spindle, a driver and two executor processes of one slot each.
+    let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join(format!("{name}-cache-cluster")))?)?;
+    let out = scratch.join(format!("{name}-spindle-cluster"));
+    let mut runs: Vec<SpindleRun> = Vec::new();
+    for _ in 0..=args.runs {
+        fresh(&out)?;
+        runs.push(cluster.submit(spindle, job, &[inp, out.to_str().unwrap()])?.0);
+    }
+    drop(cluster);
+    ensure!(read_output(&out)? == reference, "Spindle (cluster) output differs from the native baseline");
+    let warm: Vec<f64> = runs[1..].iter().map(|r| r.wall).collect();
+    rows.push(Row {
+        workload: name.into(),
+        system: "Spindle driver + 2 executors".into(),
+        median: median(&warm),
+        setup: Some(("compile".into(), (runs[0].wall - median(&warm)).max(0.0))),
+        input_bytes: bytes,
+        note: format!("job {:.3} s", median(&runs[1..].iter().map(|r| r.app).collect::<Vec<_>>())),
+    });
+
+    // Apache Spark local[2], RDD and DataFrame APIs.
+    if !args.no_spark && !args.small {
+        if !args.python.exists() {
+            bail!("{} not found: run bench/run.sh (it installs PySpark), or pass --no-spark", args.python.display());
+        }
+        let script = Path::new("bench/spark_bench.py");
+        for r in systems::run_spark(&args.python, script, name, input, args.runs, &scratch.join(format!("{name}-spark")))? {
+            ensure!(r.keys as usize == reference.len(), "Spark {} found {} keys, native {}", r.api, r.keys, reference.len());
+            rows.push(Row {
+                workload: name.into(),
+                system: format!("Spark local[2] {}", if r.api == "rdd" { "RDD" } else { "DataFrame" }),
+                median: median(&r.times),
+                setup: Some(("session start".into(), r.session_start)),
+                input_bytes: bytes,
+                note: String::new(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Spindle's own overheads; returns (name, value, unit) figures.
+fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(String, f64, String)>> {
+    eprintln!("== overheads");
+    let mut figures = Vec::new();
+    let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join("overhead-cache"))?)?;
+
+    // (d) cold start: the first submission pulls and compiles; the second does not.
+    let (cold, _) = cluster.submit(spindle, "bench-jobs", &["tiny", "1"])?;
+    let (warm, _) = cluster.submit(spindle, "bench-jobs", &["tiny", "1"])?;
+    figures.push(("cold start: first submission wall".into(), cold.wall * 1e3, "ms".into()));
+    figures.push(("warm start: next submission wall".into(), warm.wall * 1e3, "ms".into()));
+
+    // (a) no-op tasks per second through the driver and two executors.
+    let tasks = args.tasks.to_string();
+    let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["noop", &tasks])?;
+    let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
+    figures.push(("no-op tasks/s (driver + 2 executors)".into(), f64::from(args.tasks) / secs, "tasks/s".into()));
+
+    // (c) tiny-job latency on the warm cluster.
+    let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["tiny", &args.tiny_runs.to_string()])?;
+    let lat: Vec<f64> = stdout.lines().filter_map(|l| l.strip_prefix("latency_us ")?.parse().ok()).collect();
+    ensure!(!lat.is_empty(), "no latencies reported");
+    figures.push(("tiny job latency p50 (2 x 10 records)".into(), percentile(&lat, 0.5) / 1e3, "ms".into()));
+    figures.push(("tiny job latency p99".into(), percentile(&lat, 0.99) / 1e3, "ms".into()));
+    drop(cluster);
+
+    // (b) per-task overhead: no-op tasks in local mode on one slot, end to end.
+    let cache = fresh(&scratch.join("overhead-local-cache"))?;
+    let (_, stdout) = spindle.run_local("bench-jobs", 1, &cache, &["noop", &tasks])?;
+    let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
+    figures.push(("per-task overhead (local, 1 slot)".into(), secs / f64::from(args.tasks) * 1e6, "us".into()));
+    Ok(figures)
+}
+
+fn main() -> Result<()> {
+    let mut args = Args::parse();
+    if args.small {
+        args.size_mb = args.size_mb.min(4);
+        args.records = args.records.min(200_000);
+        args.keys = args.keys.min(20_000);
+        args.runs = 1;
+        args.tasks = args.tasks.min(500);
+        args.tiny_runs = args.tiny_runs.min(20);
+    }
+    let spindle = Spindle { bin: args.spindle.clone(), examples: PathBuf::from("target/examples") };
+    ensure!(spindle.bin.exists(), "{} not found: run bench/run.sh", spindle.bin.display());
+    let scratch = tempfile::Builder::new().prefix("spindle-bench").tempdir()?;
+
+    eprintln!("== generating data under {}", args.data.display());
+    let words = data::word_text(&args.data, args.size_mb * 1_000_000)?;
+    let pairs = data::key_values(&args.data, args.records, args.keys)?;
+
+    let mut rows = workload(&args, &spindle, scratch.path(), "wordcount", "wordcount", &words)?;
+    rows.extend(workload(&args, &spindle, scratch.path(), "aggregate", "aggregate", &pairs)?);
+    let figures = overheads(&args, &spindle, scratch.path())?;
+    report(&args, &rows, &figures)
+}
+
+fn report(args: &Args, rows: &[Row], figures: &[(String, f64, String)]) -> Result<()> {
+    let mut json_rows = Vec::new();
+    let mut csv = String::from("workload,system,median_s,throughput_mb_s,vs_native,vs_spark_df,setup,setup_s,note\n");
+    println!();
+    println!(
+        "{:<10} {:<30} {:>9} {:>9} {:>9} {:>9}  {}",
+        "workload", "system", "median s", "MB/s", "vs native", "vs Spark", "setup (apart)"
+    );
+    for r in rows {
+        let native = rows.iter().find(|x| x.workload == r.workload && x.system.starts_with("native")).map(|x| x.median);
+        let spark = rows.iter().find(|x| x.workload == r.workload && x.system.ends_with("DataFrame")).map(|x| x.median);
+        let mbs = r.input_bytes as f64 / 1e6 / r.median;
+        let vs_native = native.map(|n| r.median / n);
+        let vs_spark = spark.map(|s| r.median / s);
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}x"));
+        let setup = r.setup.as_ref().map_or(String::new(), |(k, v)| format!("{k} {v:.3} s"));
+        println!(
+            "{:<10} {:<30} {:>9.3} {:>9.1} {:>9} {:>9}  {} {}",
+            r.workload,
+            r.system,
+            r.median,
+            mbs,
+            fmt(vs_native),
+            fmt(vs_spark),
+            setup,
+            r.note
+        );
+        let (setup_name, setup_s) = r.setup.clone().map_or((String::new(), None), |(k, v)| (k, Some(v)));
+        csv.push_str(&format!(
+            "{},{},{:.4},{:.1},{},{},{},{},{}\n",
+            r.workload,
+            r.system,
+            r.median,
+            mbs,
+            vs_native.map_or(String::new(), |v| format!("{v:.3}")),
+            vs_spark.map_or(String::new(), |v| format!("{v:.3}")),
+            setup_name,
+            setup_s.map_or(String::new(), |v| format!("{v:.4}")),
+            r.note
+        ));
+        json_rows.push(json!({
+            "workload": r.workload, "system": r.system, "median_s": r.median, "throughput_mb_s": mbs,
+            "vs_native": vs_native, "vs_spark_dataframe": vs_spark, "setup": setup_name, "setup_s": setup_s,
+            "note": r.note,
+        }));
+    }
+    println!();
+    println!("{:<45} {:>12}", "engine overhead", "value");
+    for (name, value, unit) in figures {
+        println!("{name:<45} {value:>12.2} {unit}");
+    }
+    std::fs::create_dir_all(&args.results)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let base = args.results.join(format!("bench-{stamp}"));
+    let doc = json!({
+        "params": { "size_mb": args.size_mb, "records": args.records, "keys": args.keys, "runs": args.runs,
+                    "tasks": args.tasks, "tiny_runs": args.tiny_runs, "cores": std::thread::available_parallelism()?.get() },
+        "rows": json_rows,
+        "overheads": figures.iter().map(|(n, v, u)| json!({"name": n, "value": v, "unit": u})).collect::<Vec<_>>(),
+    });
+    std::fs::write(base.with_extension("json"), serde_json::to_string_pretty(&doc)?)?;
+    std::fs::File::create(base.with_extension("csv"))?.write_all(csv.as_bytes())?;
+    eprintln!("results: {}.{{json,csv}}", base.display());
+    Ok(())
+}

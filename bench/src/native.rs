@@ -1,0 +1,91 @@
+//! The native Rust baselines: the same algorithm as the Spindle jobs on the same
+//! cores — two threads, one hash map per thread, merged — reading the input and
+//! writing `key<TAB>value` output. The practical limit for this hardware.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Result;
+use hashbrown::HashMap;
+
+/// Splits `data` into `n` pieces at line boundaries.
+fn chunks(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        let mut end = if i == n { data.len() } else { (data.len() * i / n).max(start) };
+        while end < data.len() && data[end - 1] != b'\n' {
+            end += 1;
+        }
+        out.push(&data[start..end]);
+        start = end;
+    }
+    out
+}
+
+fn parallel<V: Send>(data: &[u8], threads: usize, f: impl Fn(&str) -> HashMap<&str, V> + Sync) -> Vec<HashMap<&str, V>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks(data, threads)
+            .into_iter()
+            .map(|c| {
+                let f = &f;
+                s.spawn(move || f(std::str::from_utf8(c).expect("UTF-8 input")))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("worker")).collect()
+    })
+}
+
+fn write_output<V: std::fmt::Display>(out: &Path, map: &HashMap<&str, V>) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out.join("part-00000"))?);
+    for (k, v) in map {
+        writeln!(w, "{k}\t{v}")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Word count; returns the number of distinct words.
+pub fn wordcount(input: &Path, out: &Path, threads: usize) -> Result<usize> {
+    let data = std::fs::read(input)?;
+    let mut maps = parallel(&data, threads, |text| {
+        let mut m: HashMap<&str, u64> = HashMap::new();
+        for w in text.split_whitespace() {
+            *m.entry(w).or_insert(0) += 1;
+        }
+        m
+    });
+    let mut total = maps.pop().unwrap_or_default();
+    for m in maps {
+        for (k, v) in m {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    write_output(out, &total)?;
+    Ok(total.len())
+}
+
+/// Sum per key of `key value` lines; returns the number of keys.
+pub fn aggregate(input: &Path, out: &Path, threads: usize) -> Result<usize> {
+    let data = std::fs::read(input)?;
+    let mut maps = parallel(&data, threads, |text| {
+        let mut m: HashMap<&str, i64> = HashMap::new();
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once(' ') {
+                if let Ok(v) = v.trim().parse::<i64>() {
+                    *m.entry(k).or_insert(0) += v;
+                }
+            }
+        }
+        m
+    });
+    let mut total = maps.pop().unwrap_or_default();
+    for m in maps {
+        for (k, v) in m {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    write_output(out, &total)?;
+    Ok(total.len())
+}
