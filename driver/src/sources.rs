@@ -66,7 +66,11 @@ pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<V
         sizes.push(meta.len());
     }
     let total: u64 = sizes.iter().sum();
-    let goal = total.div_ceil(u64::from(min_partitions.max(1))).clamp(1, max_split.max(1));
+    // As many splits as the size cap needs, rounded up to a multiple of
+    // `min_partitions` (the slots), so no wave of tasks leaves slots idle.
+    let min = u64::from(min_partitions.max(1));
+    let splits = total.div_ceil(max_split.max(1)).max(min).div_ceil(min) * min;
+    let goal = total.div_ceil(splits).max(1);
     let mut splits = Vec::new();
     for (f, &len) in files.iter().zip(&sizes) {
         let path = f.display().to_string();
@@ -120,7 +124,9 @@ mod tests {
             assert_eq!(w[0].end, w[1].start);
         }
         assert_eq!(s.len(), 5);
-        let capped = split(&[big], 1, 100).unwrap();
+        let capped = split(&[big.clone()], 1, 100).unwrap();
         assert_eq!(capped.len(), 10);
+        // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
+        assert_eq!(split(&[big], 3, 300).unwrap().len(), 6);
     }
 }

@@ -31,7 +31,14 @@
 //! [`Dataset::reduce_by_key`] groups by the encoded bytes of `K`. The encoding is
 //! described in [`codec`] and in the WIT contract (`wit/job.wit`).
 //!
+//! ## Memory
+//!
+//! With the default `fast-alloc` feature the SDK installs a small-object allocator
+//! (see `allocator`) as the guest's global allocator: per-record `String`s and
+//! `Vec`s cost a free-list pop and push. Disable the feature to bring your own.
+//!
 //! # Layout
+//! - `allocator`: the small-object global allocator.
 //! - [`codec`]: the order-preserving record encoding.
 //! - `dataset`: [`Dataset`] and the sources, on the driver side.
 //! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
@@ -41,6 +48,8 @@
 
 extern crate alloc;
 
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+pub mod allocator;
 pub mod codec;
 mod dataset;
 mod error;
@@ -49,6 +58,10 @@ mod task;
 
 pub use dataset::{Dataset, default_parallelism, parallelize, text_file, text_file_with_partitions};
 pub use error::{Error, Result};
+
+#[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: allocator::SmallAlloc = allocator::SmallAlloc::new();
 
 /// A type that can be an element of a [`Dataset`]: anything serde can serialize and
 /// deserialize, owned.

@@ -14,6 +14,7 @@ use std::any::Any;
 use std::marker::PhantomData;
 
 use hashbrown::HashMap;
+use rustc_hash::FxBuildHasher;
 use spindle_frame::BatchWriter;
 
 use crate::codec::{self, RecordBuf};
@@ -219,7 +220,7 @@ where
 {
     let combine = Combine::<F, K, V> {
         f: conjure::<F>(),
-        groups: HashMap::new(),
+        groups: HashMap::with_hasher(FxBuildHasher),
         scratch: Vec::new(),
         next: downstream::<(K, V)>(next)?,
         _k: PhantomData,
@@ -230,7 +231,7 @@ where
 struct Combine<F, K, V> {
     f: F,
     /// Encoded key -> merged value (`None` only while merging).
-    groups: HashMap<Vec<u8>, Option<V>>,
+    groups: HashMap<Vec<u8>, Option<V>, FxBuildHasher>,
     scratch: Vec<u8>,
     next: Box<dyn Sink<(K, V)>>,
     _k: PhantomData<fn() -> K>,
@@ -260,6 +261,12 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
 
 impl<F: Fn(V, V) -> V, K: Data, V: Data> Sink<(K, V)> for Combine<F, K, V> {
     fn push(&mut self, (k, v): (K, V)) -> Result<()> {
+        // A string key encodes to its own bytes: skip the serializer (the type test
+        // is resolved at compile time).
+        if let Some(s) = (&k as &dyn Any).downcast_ref::<String>() {
+            self.merge(s.as_bytes(), v);
+            return Ok(());
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         codec::encode_top(&k, &mut scratch)?;

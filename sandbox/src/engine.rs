@@ -34,6 +34,10 @@ pub fn new_engine(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
     c.wasm_component_model(true);
     c.cranelift_opt_level(OptLevel::Speed);
     c.max_wasm_stack(cfg.max_wasm_stack);
+    // `SPINDLE_PERFMAP=1` names guest functions for `perf` (writes /tmp/perf-PID.map).
+    if std::env::var_os("SPINDLE_PERFMAP").is_some_and(|v| v == "1") {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if cfg.pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         pool.total_component_instances(cfg.pool_instances);

@@ -4,8 +4,15 @@
 //!   tasks of nearly no work. Prints `tasks TASKS seconds S`.
 //! - `tiny RUNS`: RUNS times, `count` over 2 partitions of 10 records. Prints one
 //!   `latency_us N` line per run.
+//! - `scan INPUT`, `split INPUT`, `combine INPUT`: word count cut short after
+//!   reading lines, after splitting words, and after the shuffle; each prints
+//!   `count N seconds S`, to see where word count spends its time.
 
 use std::time::Instant;
+
+fn split_words(line: String) -> Vec<String> {
+    line.split_whitespace().map(str::to_owned).collect()
+}
 
 fn run(args: Vec<String>) -> spindle::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
@@ -35,7 +42,17 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
                 println!("latency_us {us}");
             }
         }
-        _ => return Err(spindle::Error::msg("usage: bench-jobs (noop TASKS | tiny RUNS)")),
+        [stage @ ("scan" | "split" | "combine"), input] => {
+            let lines = spindle::text_file(input)?;
+            let start = Instant::now();
+            let n = match *stage {
+                "scan" => lines.count()?,
+                "split" => lines.flat_map(split_words).count()?,
+                _ => lines.flat_map(split_words).map(|w: String| (w, 1u64)).reduce_by_key(|a, b| a + b).count()?,
+            };
+            println!("count {n} seconds {:.6}", start.elapsed().as_secs_f64());
+        }
+        _ => return Err(spindle::Error::msg("usage: bench-jobs (noop TASKS | tiny RUNS | scan|split|combine INPUT)")),
     }
     Ok(())
 }
