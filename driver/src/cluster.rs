@@ -107,7 +107,8 @@ impl Drop for SlotLease {
         if let Some(s) = self.cluster.executors.lock().expect("cluster lock").get_mut(&self.key) {
             s.free += 1;
         }
-        self.cluster.changed.notify_waiters();
+        // One slot freed: wake one waiter, not every pending task.
+        self.cluster.changed.notify_one();
     }
 }
 
@@ -145,7 +146,8 @@ impl Cluster {
         Some(SlotLease { cluster: self.clone(), key: *key, executor: slots.entry.clone() })
     }
 
-    /// Waits for a free slot anywhere in the cluster.
+    /// Waits for a free slot anywhere in the cluster. Waiters are woken one per
+    /// freed slot, in the order they started waiting.
     pub async fn lease(self: &Arc<Self>) -> SlotLease {
         loop {
             let notified = self.changed.notified();

@@ -73,7 +73,10 @@ pub struct Executor {
 impl Executor {
     /// Builds an executor that pulls artifacts from `source`.
     pub fn new(config: ExecutorConfig, source: Arc<dyn ArtifactSource>) -> Result<Arc<Self>, ExecutorError> {
-        let engine = new_engine(&config.engine)?;
+        let mut engine_config = config.engine.clone();
+        engine_config.pool_instances = config.slots * 2 + 2;
+        engine_config.pool_max_memory = config.limits.memory_bytes;
+        let engine = new_engine(&engine_config)?;
         let mut linker = Linker::new(&engine);
         task::add_to_linker(&mut linker)?;
         let artifacts = ArtifactCache::new(engine.clone(), Arc::new(linker), source, config.compiled_cache_dir.clone());

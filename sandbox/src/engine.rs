@@ -11,7 +11,8 @@ pub struct EngineConfig {
     pub max_wasm_stack: usize,
     /// Use the pooling instance allocator (faster instantiation, reserves address space).
     pub pooling: bool,
-    /// With `pooling`: how many instances may be live at once.
+    /// With `pooling`: how many component instances may be live at once (tasks in
+    /// slots, or `main`s of running applications).
     pub pool_instances: u32,
     /// With `pooling`: the largest linear memory an instance may have, in bytes.
     pub pool_max_memory: usize,
@@ -21,15 +22,14 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             max_wasm_stack: 1 << 20,
-            pooling: false,
+            pooling: true,
             pool_instances: 64,
             pool_max_memory: 256 << 20,
         }
     }
 }
 
-/// Builds the engine: component model, async host calls, Cranelift at speed.
-pub fn new_engine(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
+fn base_config(cfg: &EngineConfig) -> Config {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.cranelift_opt_level(OptLevel::Speed);
@@ -38,14 +38,31 @@ pub fn new_engine(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
     if std::env::var_os("SPINDLE_PERFMAP").is_some_and(|v| v == "1") {
         c.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
+    c
+}
+
+/// Builds the engine: component model, async host calls, Cranelift at speed, and
+/// (by default) the pooling allocator, so a task's instance reuses pre-reserved
+/// memory instead of mapping and unmapping its own. Falls back to on-demand
+/// allocation if the address space for the pool cannot be reserved.
+pub fn new_engine(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
     if cfg.pooling {
+        let n = cfg.pool_instances.max(1);
         let mut pool = wasmtime::PoolingAllocationConfig::default();
-        pool.total_component_instances(cfg.pool_instances);
-        pool.total_core_instances(cfg.pool_instances * 4);
-        pool.total_memories(cfg.pool_instances * 2);
-        pool.total_tables(cfg.pool_instances * 4);
-        pool.max_memory_size(cfg.pool_max_memory);
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .total_stacks(n)
+            .table_elements(100_000)
+            .max_memory_size(cfg.pool_max_memory)
+            .decommit_batch_size(32);
+        let mut c = base_config(cfg);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&c) {
+            Ok(e) => return Ok(e),
+            Err(e) => tracing::warn!(error = %e, "pooling allocator unavailable; allocating instances on demand"),
+        }
     }
-    Engine::new(&c).map_err(|e| SandboxError::Engine(format!("{e:#}")))
+    Engine::new(&base_config(cfg)).map_err(|e| SandboxError::Engine(format!("{e:#}")))
 }
