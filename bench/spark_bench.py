@@ -20,6 +20,7 @@ spark = (
     SparkSession.builder.master("local[2]")
     .appName("spindle-bench")
     .config("spark.ui.enabled", "false")
+    .config("spark.ui.showConsoleProgress", "false")
     .config("spark.sql.shuffle.partitions", "2")
     .config("spark.driver.memory", "4g")
     .getOrCreate()
