@@ -133,44 +133,20 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
         note: format!("{} keys", reference.len()),
     });
 
-    // Spindle, local mode, 2 slots. The first run compiles into an empty cache.
+    // Spindle, local mode, 2 slots. The first run of each compiles into an empty cache.
     let cache = fresh(&scratch.join(format!("{name}-cache-local")))?;
     let out = scratch.join(format!("{name}-spindle-local"));
-    let mut runs: Vec<SpindleRun> = Vec::new();
-    for _ in 0..=args.runs {
-        fresh(&out)?;
-        runs.push(spindle.run_local(job, 2, &cache, &[inp, out.to_str().unwrap()])?.0);
-    }
+    let runs = timed_runs(args.runs, &out, |o| Ok(spindle.run_local(job, 2, &cache, &[inp, o])?.0))?;
     ensure!(read_output(&out)? == reference, "Spindle (local) output differs from the native baseline");
-    let warm: Vec<f64> = runs[1..].iter().map(|r| r.wall).collect();
-    rows.push(Row {
-        workload: name.into(),
-        system: "Spindle local (2 slots)".into(),
-        median: median(&warm),
-        setup: Some(("compile".into(), (runs[0].wall - median(&warm)).max(0.0))),
-        input_bytes: bytes,
-        note: format!("job {:.3} s", median(&runs[1..].iter().map(|r| r.app).collect::<Vec<_>>())),
-    });
+    rows.push(spindle_row(name, "Spindle local (2 slots)", &runs, bytes));
 
     // Spindle, a driver and two executor processes of one slot each.
     let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join(format!("{name}-cache-cluster")))?)?;
     let out = scratch.join(format!("{name}-spindle-cluster"));
-    let mut runs: Vec<SpindleRun> = Vec::new();
-    for _ in 0..=args.runs {
-        fresh(&out)?;
-        runs.push(cluster.submit(spindle, job, &[inp, out.to_str().unwrap()])?.0);
-    }
+    let runs = timed_runs(args.runs, &out, |o| Ok(cluster.submit(spindle, job, &[inp, o])?.0))?;
     drop(cluster);
     ensure!(read_output(&out)? == reference, "Spindle (cluster) output differs from the native baseline");
-    let warm: Vec<f64> = runs[1..].iter().map(|r| r.wall).collect();
-    rows.push(Row {
-        workload: name.into(),
-        system: "Spindle driver + 2 executors".into(),
-        median: median(&warm),
-        setup: Some(("compile".into(), (runs[0].wall - median(&warm)).max(0.0))),
-        input_bytes: bytes,
-        note: format!("job {:.3} s", median(&runs[1..].iter().map(|r| r.app).collect::<Vec<_>>())),
-    });
+    rows.push(spindle_row(name, "Spindle driver + 2 executors", &runs, bytes));
 
     // Apache Spark local[2], RDD and DataFrame APIs.
     if !args.no_spark && !args.small {
@@ -191,6 +167,30 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
         }
     }
     Ok(rows)
+}
+
+/// One cold run, then `runs` warm ones, each into a fresh `out`.
+fn timed_runs(runs: usize, out: &Path, mut run: impl FnMut(&str) -> Result<SpindleRun>) -> Result<Vec<SpindleRun>> {
+    (0..=runs)
+        .map(|_| {
+            fresh(out)?;
+            run(out.to_str().unwrap())
+        })
+        .collect()
+}
+
+/// A Spindle row: warm median, and the cold run's extra time as the compile.
+fn spindle_row(workload: &str, system: &str, runs: &[SpindleRun], input_bytes: u64) -> Row {
+    let warm: Vec<f64> = runs[1..].iter().map(|r| r.wall).collect();
+    let app: Vec<f64> = runs[1..].iter().map(|r| r.app).collect();
+    Row {
+        workload: workload.into(),
+        system: system.into(),
+        median: median(&warm),
+        setup: Some(("compile".into(), (runs[0].wall - median(&warm)).max(0.0))),
+        input_bytes,
+        note: format!("job {:.3} s", median(&app)),
+    }
 }
 
 /// Spindle's own overheads; returns (name, value, unit) figures.
