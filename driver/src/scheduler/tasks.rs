@@ -185,6 +185,11 @@ async fn run_task(
         let placement = (lease.executor.id.0.clone(), lease.executor.address.clone());
         drop(lease);
         if result.ok {
+            tracing::debug!(
+                stage = %stage_id, partition, attempt, executor = %placement.0, duration_us = result.duration_us,
+                records_in = result.records_in, records_out = result.records_out, compiled = result.compiled,
+                "task finished"
+            );
             if let StageOutput::Action(Action::SaveText { dir }) = &stage.output {
                 commit_part(dir, stage_id, partition, attempt)?;
             }

@@ -132,8 +132,9 @@ impl Output {
             }
             Output::TextFile { path, mut file, records } => {
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
+                // Flushed, not fsynced (as Hadoop's local file system): the commit is
+                // the driver's rename, which makes the part visible atomically.
                 file.flush().await.map_err(io)?;
-                file.into_inner().sync_all().await.map_err(io)?;
                 result.records_out = records;
             }
         }
