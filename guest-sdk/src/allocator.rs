@@ -13,12 +13,16 @@ use std::ptr::null_mut;
 /// Size classes, in bytes (each a multiple of 8, so every block is 8-aligned).
 const CLASSES: [usize; 12] = [8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
 const MAX_SMALL: usize = 512;
-const CHUNK: usize = 256 << 10;
+/// Chunks for small blocks start small (a short task touches little memory) and
+/// double up to `MAX_CHUNK`.
+const FIRST_CHUNK: usize = 8 << 10;
+const MAX_CHUNK: usize = 256 << 10;
 
 struct State {
     free: [*mut u8; CLASSES.len()],
     bump: *mut u8,
     end: *mut u8,
+    next_chunk: usize,
 }
 
 /// The allocator. Only sound where there is one thread (wasm32 without atomics).
@@ -30,7 +34,12 @@ unsafe impl Sync for SmallAlloc {}
 impl SmallAlloc {
     /// An empty allocator.
     pub const fn new() -> Self {
-        SmallAlloc(UnsafeCell::new(State { free: [null_mut(); CLASSES.len()], bump: null_mut(), end: null_mut() }))
+        SmallAlloc(UnsafeCell::new(State {
+            free: [null_mut(); CLASSES.len()],
+            bump: null_mut(),
+            end: null_mut(),
+            next_chunk: FIRST_CHUNK,
+        }))
     }
 }
 
@@ -65,14 +74,16 @@ unsafe impl GlobalAlloc for SmallAlloc {
         }
         let size = CLASSES[c];
         if (s.end as usize) - (s.bump as usize) < size {
+            let len = s.next_chunk;
             // SAFETY: a valid, non-zero layout.
-            let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, 16)) };
+            let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(len, 16)) };
             if chunk.is_null() {
                 return null_mut();
             }
+            s.next_chunk = (len * 2).min(MAX_CHUNK);
             s.bump = chunk;
             // SAFETY: within the chunk just allocated.
-            s.end = unsafe { chunk.add(CHUNK) };
+            s.end = unsafe { chunk.add(len) };
         }
         let p = s.bump;
         // SAFETY: `size` bytes remain in the chunk.
