@@ -5,13 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build-examples.sh
-echo "==> building the workspace (the CLI, the bench harness, the tests)"
-# The whole workspace with its tests at once: the same features as the test run
-# below, so nothing is compiled twice.
-cargo build --workspace --all-targets
+echo "==> building the host crates (the CLI, the bench harness, the tests)"
+# The default members (every host crate and the SDK) with their tests at once: the
+# same selection as the test run below, so nothing is compiled twice.
+cargo build --all-targets
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest
 fi
 echo "==> running tests"
-cargo nextest run --workspace --no-fail-fast "$@"
+cargo nextest run --no-fail-fast "$@"

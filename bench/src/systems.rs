@@ -15,6 +15,17 @@ pub struct SpindleRun {
     pub wall: f64,
     /// The application's own duration as the driver reports it (its `main`).
     pub app: f64,
+    /// The driver's compile of the component (0 when it was already compiled).
+    pub compile: f64,
+}
+
+fn compile_seconds(stderr: &str) -> f64 {
+    stderr
+        .lines()
+        .find_map(|l| l.split(", compiled in ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn app_seconds(stderr: &str) -> Result<f64> {
@@ -32,7 +43,8 @@ fn run_cli(cmd: &mut Command) -> Result<(SpindleRun, String)> {
         bail!("{cmd:?} failed:\n{stderr}");
     }
     let app = app_seconds(&stderr)?;
-    Ok((SpindleRun { wall, app }, String::from_utf8_lossy(&out.stdout).into_owned()))
+    let compile = compile_seconds(&stderr);
+    Ok((SpindleRun { wall, app, compile }, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
 /// The Spindle CLI and example components.

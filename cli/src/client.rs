@@ -37,7 +37,12 @@ pub async fn follow(mut events: impl Stream<Item = Result<AppEvent, String>> + U
         let event = event.map_err(|e| anyhow::anyhow!("lost the driver while following {app_id}: {e}"))?;
         match event.event {
             Some(app_event::Event::Accepted(a)) => {
-                eprintln!("spindle: application {} accepted (artifact {})", a.app_id, &a.artifact[..16]);
+                let compiled = if a.compile_us > 0 {
+                    format!(", compiled in {:.3} s", a.compile_us as f64 / 1e6)
+                } else {
+                    String::new()
+                };
+                eprintln!("spindle: application {} accepted (artifact {}{compiled})", a.app_id, &a.artifact[..16]);
                 app_id = a.app_id;
             }
             Some(app_event::Event::JobDone(j)) => {

@@ -74,12 +74,15 @@ impl Driver {
         }
     }
 
-    async fn prepare(&self, bytes: Bytes, what: String) -> Result<Arc<CompiledArtifact<AppState>>, DriverError> {
+    /// Validates, stores and compiles (or finds) a component. Also returns how long
+    /// preparing it took, in µs (0 when it was already prepared in memory).
+    async fn prepare(&self, bytes: Bytes, what: String) -> Result<(Arc<CompiledArtifact<AppState>>, u64), DriverError> {
         spindle_sandbox::artifact::check_header(&what, &bytes)?;
         let hash = self.artifacts.put(bytes.clone());
         if let Some(c) = self.compiled.lock().expect("compiled lock").get(&hash) {
-            return Ok(c.clone());
+            return Ok((c.clone(), 0));
         }
+        let started = std::time::Instant::now();
         let engine = self.engine.clone();
         let linker = self.linker.clone();
         let dir = self.compiled_cache_dir.clone();
@@ -90,7 +93,7 @@ impl Driver {
         .map_err(|e| DriverError::Job(format!("compile task failed: {e}")))??;
         let prepared = Arc::new(prepared);
         self.compiled.lock().expect("compiled lock").insert(hash, prepared.clone());
-        Ok(prepared)
+        Ok((prepared, started.elapsed().as_micros() as u64))
     }
 
     /// Validates and stores a component, then runs its `main(args)` in the
@@ -103,7 +106,8 @@ impl Driver {
         name: String,
     ) -> Result<mpsc::UnboundedReceiver<AppEvent>, DriverError> {
         let what = if name.is_empty() { "the submitted component".to_string() } else { format!("component `{name}`") };
-        let artifact = self.prepare(component, what).await?;
+        let (artifact, prepare_us) = self.prepare(component, what).await?;
+        let compiled = artifact.source == spindle_sandbox::CompileSource::Compiled && prepare_us > 0;
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
         self.apps
             .lock()
@@ -111,7 +115,11 @@ impl Driver {
             .insert(id.clone(), AppRecord { name: name.clone(), state: "running", error: String::new(), jobs: 0 });
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {
-            event: Some(app_event::Event::Accepted(AppAccepted { app_id: id.0.clone(), artifact: artifact.hash.to_string() })),
+            event: Some(app_event::Event::Accepted(AppAccepted {
+                app_id: id.0.clone(),
+                artifact: artifact.hash.to_string(),
+                compile_us: if compiled { prepare_us } else { 0 },
+            })),
         });
         tracing::info!(app = %id, artifact = %artifact.hash, %name, "application accepted");
         let driver = self.clone();
