@@ -41,7 +41,7 @@ fn vocabulary(n: usize, rng: &mut Rng) -> Vec<String> {
             .map(|_| {
                 // Mostly ASCII: non-ASCII letters 1 time in 40.
                 let i = rng.next_u64() as usize;
-                if i % 40 == 0 { LETTERS[26 + i / 40 % 4] } else { LETTERS[i / 40 % 26] }
+                if i.is_multiple_of(40) { LETTERS[26 + i / 40 % 4] } else { LETTERS[i / 40 % 26] }
             })
             .collect();
         if seen.insert(w.clone()) {

@@ -256,8 +256,8 @@ fn report(args: &Args, rows: &[Row], figures: &[(String, f64, String)]) -> Resul
     let mut csv = String::from("workload,system,median_s,throughput_mb_s,vs_native,vs_spark_df,setup,setup_s,note\n");
     println!();
     println!(
-        "{:<10} {:<30} {:>9} {:>9} {:>9} {:>9}  {}",
-        "workload", "system", "median s", "MB/s", "vs native", "vs Spark", "setup (apart)"
+        "{:<10} {:<30} {:>9} {:>9} {:>9} {:>9}  setup (apart)",
+        "workload", "system", "median s", "MB/s", "vs native", "vs Spark"
     );
     for r in rows {
         let native = rows.iter().find(|x| x.workload == r.workload && x.system.starts_with("native")).map(|x| x.median);

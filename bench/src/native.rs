@@ -72,10 +72,10 @@ pub fn aggregate(input: &Path, out: &Path, threads: usize) -> Result<usize> {
     let mut maps = parallel(&data, threads, |text| {
         let mut m: HashMap<&str, i64> = HashMap::new();
         for line in text.lines() {
-            if let Some((k, v)) = line.split_once(' ') {
-                if let Ok(v) = v.trim().parse::<i64>() {
-                    *m.entry(k).or_insert(0) += v;
-                }
+            if let Some((k, v)) = line.split_once(' ')
+                && let Ok(v) = v.trim().parse::<i64>()
+            {
+                *m.entry(k).or_insert(0) += v;
             }
         }
         m

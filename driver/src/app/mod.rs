@@ -116,7 +116,7 @@ pub(crate) async fn run_main(app: Arc<AppCtx>, artifact: Arc<CompiledArtifact<Ap
     let error = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(msg)) => Some(msg),
-        Err(trap) => Some(format!("main trapped: {trap:#}")),
+        Err(trap) => Some(format!("main trapped: {}", trap.root_cause())),
     };
     AppFinished {
         succeeded: error.is_none(),

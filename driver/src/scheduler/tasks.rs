@@ -195,7 +195,7 @@ async fn run_task(
             }
             return Ok((result, placement));
         }
-        tracing::warn!(stage = %stage_id, partition, attempt, executor = %placement.0, error = %result.error, "task attempt failed");
+        tracing::info!(stage = %stage_id, partition, attempt, executor = %placement.0, error = %result.error, "task attempt failed");
         if !result.retryable {
             return Err(DriverError::Job(result.error));
         }

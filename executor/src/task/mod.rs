@@ -43,15 +43,15 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     let what = describe(&spec);
     let mut result = match run_inner(exec, spec).instrument(span.clone()).await {
         Ok(r) => r,
-        Err(e) => TaskResult { ok: false, retryable: e.is_retryable(), error: format!("{what}: {e}"), ..Default::default() },
+        Err(e) => TaskResult { ok: false, retryable: e.is_retryable(), error: e.to_string(), ..Default::default() },
     };
     result.executor_id = exec.id();
-    if !result.ok && !result.error.starts_with("task ") {
+    if !result.ok {
         result.error = format!("{what}: {}", result.error);
     }
     result.duration_us = started.elapsed().as_micros() as u64;
     if !result.ok {
-        span.in_scope(|| tracing::warn!(error = %result.error, "task failed"));
+        span.in_scope(|| tracing::info!(error = %result.error, "task failed"));
     }
     result
 }
@@ -100,7 +100,7 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
         (_, Some(host)) => Some(host),
         (Ok(Ok(())), None) => None,
         (Ok(Err(guest)), None) => Some((format!("the job failed: {guest}"), false)),
-        (Err(trap), None) => Some((format!("the guest trapped: {trap:#}"), false)),
+        (Err(trap), None) => Some((format!("the guest trapped: {}", trap.root_cause()), false)),
     };
     if let Some((mut error, retryable)) = error {
         append_log_tail(&mut error, &captured.stderr());
