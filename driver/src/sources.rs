@@ -124,7 +124,7 @@ mod tests {
             assert_eq!(w[0].end, w[1].start);
         }
         assert_eq!(s.len(), 5);
-        let capped = split(&[big.clone()], 1, 100).unwrap();
+        let capped = split(std::slice::from_ref(&big), 1, 100).unwrap();
         assert_eq!(capped.len(), 10);
         // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
         assert_eq!(split(&[big], 3, 300).unwrap().len(), 6);
