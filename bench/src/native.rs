@@ -36,6 +36,17 @@ fn parallel<V: Send>(data: &[u8], threads: usize, f: impl Fn(&str) -> HashMap<&s
     })
 }
 
+/// Sums the per-thread maps into one.
+fn merge<V: Default + std::ops::AddAssign>(mut maps: Vec<HashMap<&str, V>>) -> HashMap<&str, V> {
+    let mut total = maps.pop().unwrap_or_default();
+    for m in maps {
+        for (k, v) in m {
+            *total.entry(k).or_default() += v;
+        }
+    }
+    total
+}
+
 fn write_output<V: std::fmt::Display>(out: &Path, map: &HashMap<&str, V>) -> Result<()> {
     std::fs::create_dir_all(out)?;
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out.join("part-00000"))?);
@@ -49,19 +60,14 @@ fn write_output<V: std::fmt::Display>(out: &Path, map: &HashMap<&str, V>) -> Res
 /// Word count; returns the number of distinct words.
 pub fn wordcount(input: &Path, out: &Path, threads: usize) -> Result<usize> {
     let data = std::fs::read(input)?;
-    let mut maps = parallel(&data, threads, |text| {
+    let maps = parallel(&data, threads, |text| {
         let mut m: HashMap<&str, u64> = HashMap::new();
         for w in text.split_whitespace() {
             *m.entry(w).or_insert(0) += 1;
         }
         m
     });
-    let mut total = maps.pop().unwrap_or_default();
-    for m in maps {
-        for (k, v) in m {
-            *total.entry(k).or_insert(0) += v;
-        }
-    }
+    let total = merge(maps);
     write_output(out, &total)?;
     Ok(total.len())
 }
@@ -69,7 +75,7 @@ pub fn wordcount(input: &Path, out: &Path, threads: usize) -> Result<usize> {
 /// Sum per key of `key value` lines; returns the number of keys.
 pub fn aggregate(input: &Path, out: &Path, threads: usize) -> Result<usize> {
     let data = std::fs::read(input)?;
-    let mut maps = parallel(&data, threads, |text| {
+    let maps = parallel(&data, threads, |text| {
         let mut m: HashMap<&str, i64> = HashMap::new();
         for line in text.lines() {
             if let Some((k, v)) = line.split_once(' ')
@@ -80,12 +86,7 @@ pub fn aggregate(input: &Path, out: &Path, threads: usize) -> Result<usize> {
         }
         m
     });
-    let mut total = maps.pop().unwrap_or_default();
-    for m in maps {
-        for (k, v) in m {
-            *total.entry(k).or_insert(0) += v;
-        }
-    }
+    let total = merge(maps);
     write_output(out, &total)?;
     Ok(total.len())
 }

@@ -47,7 +47,9 @@ impl Driver {
     /// A driver with no executors yet; compiled components are cached in
     /// `compiled_cache_dir` when given.
     pub fn new(config: DriverConfig, compiled_cache_dir: Option<PathBuf>) -> Result<Arc<Self>, DriverError> {
-        let engine = new_engine(&config.engine)?;
+        let mut engine_config = config.engine.clone();
+        engine_config.pool_max_memory = config.main_limits.memory_bytes;
+        let engine = new_engine(&engine_config)?;
         let mut linker = Linker::new(&engine);
         app::add_to_linker(&mut linker)
             .map_err(|e| spindle_sandbox::SandboxError::Engine(format!("linking the job world: {e:#}")))?;
@@ -75,7 +77,7 @@ impl Driver {
     }
 
     /// Validates, stores and compiles (or finds) a component. Also returns how long
-    /// preparing it took, in µs (0 when it was already prepared in memory).
+    /// compiling it took, in µs (0 when it was already compiled, in memory or on disk).
     async fn prepare(&self, bytes: Bytes, what: String) -> Result<(Arc<CompiledArtifact<AppState>>, u64), DriverError> {
         spindle_sandbox::artifact::check_header(&what, &bytes)?;
         let hash = self.artifacts.put(bytes.clone());
@@ -91,9 +93,13 @@ impl Driver {
         })
         .await
         .map_err(|e| DriverError::Job(format!("compile task failed: {e}")))??;
+        let compile_us = match prepared.source {
+            spindle_sandbox::CompileSource::Compiled => started.elapsed().as_micros() as u64,
+            spindle_sandbox::CompileSource::Disk => 0,
+        };
         let prepared = Arc::new(prepared);
         self.compiled.lock().expect("compiled lock").insert(hash, prepared.clone());
-        Ok((prepared, started.elapsed().as_micros() as u64))
+        Ok((prepared, compile_us))
     }
 
     /// Validates and stores a component, then runs its `main(args)` in the
@@ -106,8 +112,7 @@ impl Driver {
         name: String,
     ) -> Result<mpsc::UnboundedReceiver<AppEvent>, DriverError> {
         let what = if name.is_empty() { "the submitted component".to_string() } else { format!("component `{name}`") };
-        let (artifact, prepare_us) = self.prepare(component, what).await?;
-        let compiled = artifact.source == spindle_sandbox::CompileSource::Compiled && prepare_us > 0;
+        let (artifact, compile_us) = self.prepare(component, what).await?;
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
         self.apps
             .lock()
@@ -118,7 +123,7 @@ impl Driver {
             event: Some(app_event::Event::Accepted(AppAccepted {
                 app_id: id.0.clone(),
                 artifact: artifact.hash.to_string(),
-                compile_us: if compiled { prepare_us } else { 0 },
+                compile_us,
             })),
         });
         tracing::info!(app = %id, artifact = %artifact.hash, %name, "application accepted");
