@@ -8,23 +8,24 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures::{Stream, StreamExt};
+use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::driver_client::DriverClient;
-use spindle_proto::{AppEvent, StatusRequest, SubmitRequest, app_event};
-use tonic::transport::{Channel, Endpoint};
+use spindle_proto::{AppDetailRequest, AppEvent, StatusRequest, SubmitRequest, TaskLimits, app_event};
+use tonic::transport::Endpoint;
 
 /// Reads a job component, with a clear error for a missing file.
 pub fn read_job(job: &Path) -> Result<Vec<u8>> {
     std::fs::read(job).with_context(|| format!("reading job component {}", job.display()))
 }
 
-async fn connect(url: &str) -> Result<DriverClient<Channel>> {
+async fn connect(url: &str, credentials: Credentials) -> Result<DriverClient<AuthChannel>> {
     let channel = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("`{url}` is not a driver URL (expected http://HOST:PORT)"))?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
         .with_context(|| format!("cannot reach the driver at {url}; is `spindle driver` running there?"))?;
-    Ok(DriverClient::new(channel)
+    Ok(DriverClient::new(credentials.channel(channel))
         .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
 }
@@ -74,20 +75,35 @@ pub async fn follow(mut events: impl Stream<Item = Result<AppEvent, String>> + U
 }
 
 /// `spindle submit`.
-pub async fn submit(url: &str, job: &Path, args: Vec<String>) -> Result<ExitCode> {
+pub async fn submit(
+    url: &str,
+    credentials: Credentials,
+    limits: Option<TaskLimits>,
+    job: &Path,
+    args: Vec<String>,
+) -> Result<ExitCode> {
     let component = read_job(job)?;
-    let mut client = connect(url).await?;
+    let mut client = connect(url, credentials).await?;
     let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stream = match client.submit(SubmitRequest { component, args, name }).await {
+    let stream = match client.submit(SubmitRequest { component, args, name, limits }).await {
         Ok(s) => s.into_inner(),
         Err(status) => bail!("the driver refused {}: {}", job.display(), status.message()),
     };
     follow(stream.map(|r| r.map_err(|s| s.message().to_string()))).await
 }
 
+fn refused(what: &str, s: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {}", s.message())
+}
+
 /// `spindle status`.
-pub async fn status(url: &str, json: bool) -> Result<ExitCode> {
-    let s = connect(url).await?.status(StatusRequest {}).await.context("asking the driver for its status")?.into_inner();
+pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<ExitCode> {
+    let s = connect(url, credentials)
+        .await?
+        .status(StatusRequest {})
+        .await
+        .map_err(|s| refused("asking the driver for its status", s))?
+        .into_inner();
     if json {
         let executors: Vec<_> = s
             .executors
@@ -105,7 +121,12 @@ pub async fn status(url: &str, json: bool) -> Result<ExitCode> {
         let apps: Vec<_> = s
             .applications
             .iter()
-            .map(|a| serde_json::json!({"id": a.app_id, "name": a.name, "state": a.state, "error": a.error, "jobs": a.jobs}))
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error,
+                    "jobs": a.jobs, "tasks_failed": a.tasks_failed,
+                })
+            })
             .collect();
         println!("{}", serde_json::json!({ "executors": executors, "applications": apps }));
         return Ok(ExitCode::SUCCESS);
@@ -118,9 +139,107 @@ pub async fn status(url: &str, json: bool) -> Result<ExitCode> {
         );
     }
     println!();
-    println!("APPLICATION  STATE      JOBS  NAME");
+    println!("APPLICATION  TENANT       STATE      JOBS  FAILED TASKS  NAME");
     for a in &s.applications {
-        println!("{:<12} {:<10} {:>4}  {}  {}", a.app_id, a.state, a.jobs, a.name, a.error);
+        println!(
+            "{:<12} {:<12} {:<10} {:>4}  {:>12}  {}  {}",
+            a.app_id, a.tenant, a.state, a.jobs, a.tasks_failed, a.name, a.error
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn app_detail(url: &str, credentials: Credentials, app: &str) -> Result<spindle_proto::AppDetail> {
+    Ok(connect(url, credentials)
+        .await?
+        .application(AppDetailRequest { app_id: app.to_string() })
+        .await
+        .map_err(|s| refused(&format!("asking the driver for {app}"), s))?
+        .into_inner())
+}
+
+/// `spindle status --app APP`: one application and its kept task attempts.
+pub async fn app_status(url: &str, credentials: Credentials, app: &str, json: bool) -> Result<ExitCode> {
+    let d = app_detail(url, credentials, app).await?;
+    let a = d.app.unwrap_or_default();
+    let limits = a.limits.unwrap_or_default();
+    if json {
+        let tasks: Vec<_> = d
+            .tasks
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "job": t.job_id, "stage": t.stage_id, "partition": t.partition, "attempt": t.attempt,
+                    "executor": t.executor_id, "ok": t.ok, "failure_kind": t.failure_kind, "error": t.error,
+                    "duration_us": t.duration_us, "log_bytes": t.logs.len(),
+                    "logs": String::from_utf8_lossy(&t.logs),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error, "jobs": a.jobs,
+            "tasks_failed": a.tasks_failed, "tasks_dropped": d.tasks_dropped,
+            "limits": {"memory_bytes": limits.memory_bytes, "wall_time_ms": limits.wall_time_ms,
+                       "fuel": limits.fuel, "output_bytes": limits.output_bytes},
+            "tasks": tasks,
+        });
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} ({}) of tenant {}: {}, {} jobs", a.app_id, a.name, a.tenant, a.state, a.jobs);
+    println!(
+        "task limits: memory {}, wall time {} ms, fuel {}, output {}",
+        spindle_sandbox::limits::bytes(limits.memory_bytes),
+        limits.wall_time_ms,
+        if limits.fuel == 0 { "unlimited".to_string() } else { limits.fuel.to_string() },
+        spindle_sandbox::limits::bytes(limits.output_bytes)
+    );
+    if !a.error.is_empty() {
+        println!("error: {}", a.error);
+    }
+    println!();
+    println!("JOB  STAGE  PART  TRY  EXECUTOR   STATE    SECONDS  LOG BYTES  ERROR");
+    for t in &d.tasks {
+        let state = if t.ok { "ok".to_string() } else { t.failure_kind.clone() };
+        let error = t.error.lines().next().unwrap_or_default();
+        println!(
+            "{:>3}  {:>5}  {:>4}  {:>3}  {:<9}  {:<7}  {:>7.3}  {:>9}  {}",
+            t.job_id,
+            t.stage_id,
+            t.partition,
+            t.attempt,
+            t.executor_id,
+            state,
+            t.duration_us as f64 / 1e6,
+            t.logs.len(),
+            error
+        );
+    }
+    if d.tasks_dropped > 0 {
+        println!("({} more task attempts not kept: the application's log budget is spent)", d.tasks_dropped);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `spindle logs APP`.
+pub async fn logs(url: &str, credentials: Credentials, app: &str) -> Result<ExitCode> {
+    let d = app_detail(url, credentials, app).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "==> {app} main stdout <==")?;
+    out.write_all(&d.stdout)?;
+    writeln!(out, "==> {app} main stderr <==")?;
+    out.write_all(&d.stderr)?;
+    for t in &d.tasks {
+        let state = if t.ok { "ok" } else { t.failure_kind.as_str() };
+        writeln!(
+            out,
+            "==> {app} job {} stage {} partition {} attempt {} on {} ({state}) <==",
+            t.job_id, t.stage_id, t.partition, t.attempt, t.executor_id
+        )?;
+        out.write_all(&t.logs)?;
+        if !t.error.is_empty() {
+            writeln!(out, "[error: {}]", t.error)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use spindle_driver::{Driver, DriverConfig, ExecutorHandle};
 use spindle_executor::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
 use spindle_proto::ids::{AppId, ExecutorId};
-use spindle_proto::{ExecutorStatus, TaskResult, TaskSpec};
+use spindle_proto::{ExecutorStatus, TaskLimits, TaskResult, TaskSpec};
 use spindle_sandbox::ArtifactHash;
 
 /// The in-process executor, as the driver sees it.
@@ -57,16 +57,32 @@ impl ArtifactSource for LocalArtifacts {
 }
 
 /// `spindle run`: submits `job` to an in-process cluster and follows it.
-pub async fn run(job: &Path, slots: u32, cache: Option<PathBuf>, args: Vec<String>) -> Result<ExitCode> {
+pub async fn run(
+    job: &Path,
+    slots: u32,
+    cache: Option<PathBuf>,
+    limits: Option<TaskLimits>,
+    fuel_metering: bool,
+    args: Vec<String>,
+) -> Result<ExitCode> {
     anyhow::ensure!(slots > 0, "--slots must be at least 1");
     let component = crate::client::read_job(job)?;
-    let driver = Driver::new(DriverConfig::default(), cache.clone())?;
-    let config = ExecutorConfig { slots, compiled_cache_dir: cache, ..Default::default() };
+    let mut driver_config = DriverConfig::default();
+    driver_config.engine.fuel = fuel_metering;
+    let driver = Driver::new(driver_config, cache.clone())?;
+    let mut config = ExecutorConfig { slots, compiled_cache_dir: cache, ..Default::default() };
+    config.engine.fuel = fuel_metering;
+    // Local mode has one tenant and one executor: the executor allows what is asked.
+    if let Some(l) = &limits {
+        config.limits.memory_bytes = config.limits.memory_bytes.max(l.memory_bytes as usize);
+        config.limits.output_bytes = config.limits.output_bytes.max(l.output_bytes as usize);
+    }
     let exec = Executor::new(config, Arc::new(LocalArtifacts(driver.clone())))?;
     let id = driver.cluster.register("local".into(), slots, Arc::new(LocalExecutor(exec.clone())));
     exec.set_identity(ExecutorId(id.0), "local".into());
     let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let events = match driver.submit(Bytes::from(component), args, name).await {
+    let tenant = driver.tenants.authenticate(None, None)?;
+    let events = match driver.submit(tenant, Bytes::from(component), args, name, limits).await {
         Ok(rx) => rx,
         Err(e) => anyhow::bail!("cannot run {}: {e}", job.display()),
     };

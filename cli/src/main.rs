@@ -17,6 +17,60 @@ struct Cli {
     command: Command,
 }
 
+/// Limits for an application's tasks (each within the tenant's maximum).
+#[derive(clap::Args, Debug, Default, Clone)]
+struct LimitArgs {
+    /// Memory limit of each task, e.g. 128MiB (default: the driver's, 256MiB).
+    #[arg(long, value_name = "SIZE")]
+    task_memory: Option<String>,
+    /// Wall-time limit of each task, e.g. 30s or 10m (default: the driver's, 10m).
+    #[arg(long, value_name = "DURATION")]
+    task_wall_time: Option<String>,
+    /// Fuel limit of each task (executors must run with --fuel-metering).
+    #[arg(long, value_name = "N")]
+    task_fuel: Option<u64>,
+    /// Stdout and stderr kept per task, e.g. 64KiB (default 1MiB); the rest is cut.
+    #[arg(long, value_name = "SIZE")]
+    task_output: Option<String>,
+}
+
+impl LimitArgs {
+    fn to_proto(&self) -> Result<Option<spindle_proto::TaskLimits>> {
+        use spindle_driver::config::{parse_duration, parse_size};
+        let size = |what, v: &Option<String>| v.as_deref().map(|v| parse_size(what, v)).transpose();
+        let limits = spindle_proto::TaskLimits {
+            memory_bytes: size("--task-memory", &self.task_memory).map_err(anyhow::Error::msg)?.unwrap_or(0),
+            wall_time_ms: match &self.task_wall_time {
+                Some(v) => parse_duration("--task-wall-time", v).map_err(anyhow::Error::msg)?.as_millis() as u64,
+                None => 0,
+            },
+            fuel: self.task_fuel.unwrap_or(0),
+            output_bytes: size("--task-output", &self.task_output).map_err(anyhow::Error::msg)?.unwrap_or(0),
+        };
+        Ok((limits != spindle_proto::TaskLimits::default()).then_some(limits))
+    }
+}
+
+/// Who a client is: a tenant with its token; an operator may also give the
+/// cluster secret (SPINDLE_SECRET) to see every tenant's applications.
+#[derive(clap::Args, Debug, Clone)]
+struct TenantArgs {
+    /// The tenant to act as (when the driver lists tenants).
+    #[arg(long, env = "SPINDLE_TENANT")]
+    tenant: Option<String>,
+    /// The tenant's token.
+    #[arg(long, env = "SPINDLE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl TenantArgs {
+    fn credentials(&self) -> Result<spindle_proto::auth::Credentials> {
+        let secret = std::env::var("SPINDLE_SECRET").ok();
+        spindle_proto::auth::Credentials::client(secret.as_deref(), self.tenant.as_deref(), self.token.as_deref())
+            .map_err(anyhow::Error::msg)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a job in local mode: driver and executor in this process.
@@ -29,11 +83,18 @@ enum Command {
         /// Where compiled components are cached between runs.
         #[arg(long, env = "SPINDLE_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Meter fuel, so --task-fuel can limit tasks (slows tight guest loops by
+        /// about a third).
+        #[arg(long)]
+        fuel_metering: bool,
         /// Arguments passed to the job's main.
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Run the driver service.
+    /// Run the driver service. The cluster secret comes from SPINDLE_SECRET or the
+    /// config file; tenants from the config file (docs/driver-config.md).
     Driver {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:7077")]
@@ -41,6 +102,9 @@ enum Command {
         /// Where compiled components are cached between runs.
         #[arg(long, env = "SPINDLE_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
+        /// The driver's TOML config file.
+        #[arg(long, env = "SPINDLE_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Run an executor process that joins a driver.
     Executor {
@@ -60,26 +124,52 @@ enum Command {
         /// Where compiled components are cached between runs.
         #[arg(long, env = "SPINDLE_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
+        /// The most memory any task may have here, e.g. 1GiB (default 256MiB).
+        #[arg(long, value_name = "SIZE")]
+        max_task_memory: Option<String>,
+        /// Meter fuel, so applications can give tasks a fuel limit (slows tight
+        /// guest loops by about a third).
+        #[arg(long)]
+        fuel_metering: bool,
     },
     /// Submit a job to a driver, wait for it, print its output and result.
     Submit {
         /// The driver's URL, e.g. http://127.0.0.1:7077.
         #[arg(long, env = "SPINDLE_DRIVER")]
         driver: String,
+        #[command(flatten)]
+        who: TenantArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// The job component (.wasm).
         job: PathBuf,
         /// Arguments passed to the job's main.
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Show a driver's executors and applications.
+    /// Show a driver's executors and applications, or one application's tasks.
     Status {
         /// The driver's URL, e.g. http://127.0.0.1:7077.
         #[arg(long, env = "SPINDLE_DRIVER")]
         driver: String,
+        #[command(flatten)]
+        who: TenantArgs,
+        /// Show this application's failed and talkative task attempts.
+        #[arg(long)]
+        app: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Print an application's output: what main printed, then every kept task log.
+    Logs {
+        /// The driver's URL, e.g. http://127.0.0.1:7077.
+        #[arg(long, env = "SPINDLE_DRIVER")]
+        driver: String,
+        #[command(flatten)]
+        who: TenantArgs,
+        /// The application id (as `spindle submit` and `spindle status` show it).
+        app: String,
     },
 }
 
@@ -114,15 +204,25 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
-        Command::Run { job, slots, cache_dir, args } => {
+        Command::Run { job, slots, cache_dir, limits, fuel_metering, args } => {
             let cache = cache_dir.or_else(spindle_executor::executor::default_cache_dir);
-            local::run(&job, slots, cache, args).await
+            local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, args).await
         }
-        Command::Driver { listen, cache_dir } => {
+        Command::Driver { listen, cache_dir, config } => {
+            let mut driver_config = match &config {
+                Some(path) => spindle_driver::DriverConfig::load(path).map_err(anyhow::Error::msg)?,
+                None => spindle_driver::DriverConfig::default(),
+            };
+            if let Ok(secret) = std::env::var("SPINDLE_SECRET") {
+                driver_config.secret = Some(secret);
+            }
+            if driver_config.secret.is_none() {
+                tracing::warn!("no cluster secret (SPINDLE_SECRET or `secret` in the config file): any process can join as an executor");
+            }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let addr = listener.local_addr()?;
             let cache = cache_dir.or_else(spindle_executor::executor::default_cache_dir);
-            let driver = spindle_driver::Driver::new(spindle_driver::DriverConfig::default(), cache)?;
+            let driver = spindle_driver::Driver::new(driver_config, cache)?;
             // Tests and scripts read this line to find the port.
             println!("spindle driver listening on http://{addr}");
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -132,7 +232,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Executor { driver, slots, listen, advertise_host, cache_dir } => {
+        Command::Executor { driver, slots, listen, advertise_host, cache_dir, max_task_memory, fuel_metering } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let ip = listener.local_addr()?.ip();
@@ -141,16 +241,28 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "listening on {ip}: give --advertise-host so the driver and peers know where to connect"
             );
             let host = advertise_host.unwrap_or_else(|| ip.to_string());
-            let config = spindle_executor::ExecutorConfig {
+            let mut config = spindle_executor::ExecutorConfig {
                 slots,
                 compiled_cache_dir: cache_dir.or_else(spindle_executor::executor::default_cache_dir),
+                secret: std::env::var("SPINDLE_SECRET").ok(),
                 ..Default::default()
             };
+            if let Some(m) = &max_task_memory {
+                config.limits.memory_bytes =
+                    spindle_driver::config::parse_size("--max-task-memory", m).map_err(anyhow::Error::msg)? as usize;
+            }
+            config.engine.fuel = fuel_metering;
             spindle_executor::remote::serve(config, listener, &driver, &host, shutdown_signal()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Submit { driver, job, args } => client::submit(&driver, &job, args).await,
-        Command::Status { driver, json } => client::status(&driver, json).await,
+        Command::Submit { driver, who, limits, job, args } => {
+            client::submit(&driver, who.credentials()?, limits.to_proto()?, &job, args).await
+        }
+        Command::Status { driver, who, app: None, json } => client::status(&driver, who.credentials()?, json).await,
+        Command::Status { driver, who, app: Some(app), json } => {
+            client::app_status(&driver, who.credentials()?, &app, json).await
+        }
+        Command::Logs { driver, who, app } => client::logs(&driver, who.credentials()?, &app).await,
     }
 }
 

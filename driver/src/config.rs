@@ -1,6 +1,14 @@
-//! Driver settings, each with a documented default.
+//! Driver settings, each with a documented default, and the TOML config file that
+//! sets them (`spindle driver --config FILE`; every key is documented in
+//! `docs/driver-config.md`, unknown keys are refused).
 
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
 use spindle_sandbox::{EngineConfig, SandboxLimits};
+
+use crate::tenants::TenantConfig;
 
 /// Driver settings.
 #[derive(Debug, Clone)]
@@ -12,10 +20,24 @@ pub struct DriverConfig {
     pub max_split_bytes: u64,
     /// Partitions when no executor is registered yet and the job does not say. Default 2.
     pub fallback_parallelism: u32,
-    /// Limits of the sandbox `main` runs in.
+    /// Limits of the sandbox `main` runs in. Default: 256 MiB memory, 24 h wall
+    /// time, 16 MiB of output per stream.
     pub main_limits: SandboxLimits,
+    /// Default limits of every task (memory, wall time, fuel, output); an
+    /// application may ask for others, up to its tenant's maximum.
+    pub task_limits: SandboxLimits,
     /// Largest result a `collect` may bring back to the driver, in bytes. Default 1 GiB.
     pub max_result_bytes: u64,
+    /// Largest component accepted at submit, in bytes. Default 128 MiB.
+    pub max_component_bytes: usize,
+    /// Task logs and failures kept per application for `spindle logs`, in bytes.
+    /// Default 64 MiB.
+    pub app_log_bytes: usize,
+    /// The cluster secret executors must present (and the driver presents to
+    /// them). `None`: an open cluster, for development.
+    pub secret: Option<String>,
+    /// Tenants allowed to submit. Empty: no authentication, one `default` tenant.
+    pub tenants: Vec<TenantConfig>,
     /// Engine settings.
     pub engine: EngineConfig,
 }
@@ -26,9 +48,210 @@ impl Default for DriverConfig {
             max_task_attempts: 4,
             max_split_bytes: 64 << 20,
             fallback_parallelism: 2,
-            main_limits: SandboxLimits { output_bytes: 16 << 20, ..SandboxLimits::default() },
+            main_limits: SandboxLimits {
+                wall_time: Duration::from_secs(24 * 3600),
+                output_bytes: 16 << 20,
+                ..SandboxLimits::default()
+            },
+            task_limits: SandboxLimits::default(),
             max_result_bytes: 1 << 30,
+            max_component_bytes: spindle_sandbox::artifact::MAX_COMPONENT_BYTES,
+            app_log_bytes: 64 << 20,
+            secret: None,
+            tenants: Vec::new(),
             engine: EngineConfig::default(),
         }
+    }
+}
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    secret: Option<String>,
+    max_task_attempts: Option<u32>,
+    max_split_size: Option<String>,
+    max_result_size: Option<String>,
+    max_component_size: Option<String>,
+    fallback_parallelism: Option<u32>,
+    app_log_budget: Option<String>,
+    fuel_metering: Option<bool>,
+    #[serde(default)]
+    task_limits: LimitsFile,
+    #[serde(default)]
+    main_limits: LimitsFile,
+    #[serde(default)]
+    tenants: Vec<TenantFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    memory: Option<String>,
+    wall_time: Option<String>,
+    fuel: Option<u64>,
+    output: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    name: String,
+    token: String,
+    weight: Option<u32>,
+    max_applications: Option<u32>,
+    max_slots: Option<u32>,
+    max_task_memory: Option<String>,
+    max_task_wall_time: Option<String>,
+    max_task_fuel: Option<u64>,
+}
+
+impl DriverConfig {
+    /// Reads a TOML config file over the defaults.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading config file {}: {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// Parses a TOML config over the defaults.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut c = DriverConfig { secret: file.secret, ..DriverConfig::default() };
+        if let Some(n) = file.max_task_attempts {
+            c.max_task_attempts = n.max(1);
+        }
+        if let Some(s) = &file.max_split_size {
+            c.max_split_bytes = parse_size("max_split_size", s)?;
+        }
+        if let Some(s) = &file.max_result_size {
+            c.max_result_bytes = parse_size("max_result_size", s)?;
+        }
+        if let Some(s) = &file.max_component_size {
+            c.max_component_bytes = parse_size("max_component_size", s)? as usize;
+        }
+        if let Some(n) = file.fallback_parallelism {
+            c.fallback_parallelism = n.max(1);
+        }
+        if let Some(s) = &file.app_log_budget {
+            c.app_log_bytes = parse_size("app_log_budget", s)? as usize;
+        }
+        c.engine.fuel = file.fuel_metering.unwrap_or(false);
+        apply_limits(&mut c.task_limits, &file.task_limits, "task_limits")?;
+        apply_limits(&mut c.main_limits, &file.main_limits, "main_limits")?;
+        for t in file.tenants {
+            let key = |k: &str| format!("tenants.{}.{k}", t.name);
+            let size = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_size(&key(k), v)).transpose();
+            let time = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_duration(&key(k), v)).transpose();
+            if c.tenants.iter().any(|o| o.name == t.name) {
+                return Err(format!("tenant `{}` is listed twice", t.name));
+            }
+            if t.token.len() < 8 {
+                return Err(format!("tenant `{}`: its token is shorter than 8 characters", t.name));
+            }
+            c.tenants.push(TenantConfig {
+                weight: t.weight.unwrap_or(1).max(1),
+                max_applications: t.max_applications.unwrap_or(0),
+                max_slots: t.max_slots.unwrap_or(0),
+                max_task_memory: size("max_task_memory", &t.max_task_memory)?,
+                max_task_wall_time: time("max_task_wall_time", &t.max_task_wall_time)?,
+                max_task_fuel: t.max_task_fuel,
+                name: t.name,
+                token: t.token,
+            });
+        }
+        Ok(c)
+    }
+}
+
+fn apply_limits(l: &mut SandboxLimits, f: &LimitsFile, section: &str) -> Result<(), String> {
+    if let Some(s) = &f.memory {
+        l.memory_bytes = parse_size(&format!("{section}.memory"), s)? as usize;
+    }
+    if let Some(s) = &f.wall_time {
+        l.wall_time = parse_duration(&format!("{section}.wall_time"), s)?;
+    }
+    if let Some(n) = f.fuel {
+        l.fuel = (n > 0).then_some(n);
+    }
+    if let Some(s) = &f.output {
+        l.output_bytes = parse_size(&format!("{section}.output"), s)? as usize;
+    }
+    Ok(())
+}
+
+/// Parses a size: a whole number with an optional binary unit: `B`, `KiB`, `MiB`,
+/// `GiB`, `TiB` (`"256MiB"`, `"1 GiB"`, `"4096"`).
+pub fn parse_size(what: &str, s: &str) -> Result<u64, String> {
+    let bad = || format!("{what}: `{s}` is not a size (use e.g. 256MiB, 1GiB, 4096)");
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().map_err(|_| bad())?;
+    let shift = match t[split..].trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        "TiB" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift).ok_or_else(bad)
+}
+
+/// Parses a duration: a whole number with a unit: `ms`, `s`, `m`, `h`
+/// (`"500ms"`, `"10m"`).
+pub fn parse_duration(what: &str, s: &str) -> Result<Duration, String> {
+    let bad = || format!("{what}: `{s}` is not a duration (use e.g. 500ms, 30s, 10m, 1h)");
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().map_err(|_| bad())?;
+    let ms = match t[split..].trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(ms).map(Duration::from_millis).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse_with_units() {
+        assert_eq!(parse_size("x", "256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("x", "1 GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("x", "4096").unwrap(), 4096);
+        assert!(parse_size("x", "12MB").unwrap_err().contains("not a size"));
+        assert_eq!(parse_duration("x", "10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("x", "250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("x", "10").is_err());
+    }
+
+    #[test]
+    fn a_config_file_sets_limits_and_tenants_and_refuses_unknown_keys() {
+        let c = DriverConfig::parse(
+            r#"
+            secret = "cluster-secret"
+            [task_limits]
+            memory = "128MiB"
+            wall_time = "30s"
+            [[tenants]]
+            name = "etl"
+            token = "etl-token-1"
+            weight = 3
+            max_applications = 2
+            max_task_memory = "512MiB"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.secret.as_deref(), Some("cluster-secret"));
+        assert_eq!(c.task_limits.memory_bytes, 128 << 20);
+        assert_eq!(c.task_limits.wall_time, Duration::from_secs(30));
+        assert_eq!(c.tenants[0].weight, 3);
+        assert_eq!(c.tenants[0].max_task_memory, Some(512 << 20));
+        let err = DriverConfig::parse("secrte = \"x\"").unwrap_err();
+        assert!(err.contains("unknown field `secrte`"), "{err}");
     }
 }

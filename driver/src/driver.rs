@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use spindle_proto::ids::AppId;
-use spindle_proto::{AppAccepted, AppStatus, ClusterStatus, app_event};
+use spindle_proto::{AppAccepted, AppDetail, AppStatus, ClusterStatus, TaskLimits, TaskRecord, app_event};
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, new_engine};
 use tokio::sync::mpsc;
 use wasmtime::Engine;
@@ -17,14 +17,39 @@ pub use spindle_proto::AppEvent;
 
 use crate::app::{self, AppCtx, AppState};
 use crate::artifacts::ArtifactStore;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, SlotClaim};
+use crate::tenants::{Tenant, Tenants};
 use crate::{DriverConfig, DriverError};
 
 struct AppRecord {
     name: String,
+    tenant: String,
+    limits: TaskLimits,
     state: &'static str,
     error: String,
     jobs: u32,
+    tasks_failed: u32,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Failed attempts and attempts that printed something.
+    tasks: Vec<TaskRecord>,
+    log_bytes: usize,
+    tasks_dropped: u64,
+}
+
+impl AppRecord {
+    fn status(&self, id: &AppId) -> AppStatus {
+        AppStatus {
+            app_id: id.0.clone(),
+            name: self.name.clone(),
+            state: self.state.into(),
+            error: self.error.clone(),
+            jobs: self.jobs,
+            tenant: self.tenant.clone(),
+            limits: Some(self.limits),
+            tasks_failed: self.tasks_failed,
+        }
+    }
 }
 
 /// The driver: one per cluster, serving many applications.
@@ -35,6 +60,8 @@ pub struct Driver {
     pub cluster: Arc<Cluster>,
     /// Submitted components.
     pub artifacts: ArtifactStore,
+    /// Who may submit, and their quotas.
+    pub tenants: Tenants,
     engine: Engine,
     linker: Arc<Linker<AppState>>,
     compiled_cache_dir: Option<PathBuf>,
@@ -54,6 +81,7 @@ impl Driver {
         app::add_to_linker(&mut linker)
             .map_err(|e| spindle_sandbox::SandboxError::Engine(format!("linking the job world: {e:#}")))?;
         Ok(Arc::new(Driver {
+            tenants: Tenants::new(&config.tenants),
             config,
             cluster: Arc::new(Cluster::default()),
             artifacts: ArtifactStore::default(),
@@ -76,10 +104,30 @@ impl Driver {
         }
     }
 
+    /// Keeps a task attempt for `spindle status`/`spindle logs` when it failed or
+    /// printed something, within the application's log budget.
+    pub(crate) fn record_task(&self, app: &AppId, rec: TaskRecord) {
+        if rec.ok && rec.logs.is_empty() {
+            return;
+        }
+        let mut apps = self.apps.lock().expect("apps lock");
+        let Some(r) = apps.get_mut(app) else { return };
+        if !rec.ok {
+            r.tasks_failed += 1;
+        }
+        let size = rec.logs.len() + rec.error.len();
+        if r.log_bytes + size > self.config.app_log_bytes {
+            r.tasks_dropped += 1;
+            return;
+        }
+        r.log_bytes += size;
+        r.tasks.push(rec);
+    }
+
     /// Validates, stores and compiles (or finds) a component. Also returns how long
     /// compiling it took, in µs (0 when it was already compiled, in memory or on disk).
     async fn prepare(&self, bytes: Bytes, what: String) -> Result<(Arc<CompiledArtifact<AppState>>, u64), DriverError> {
-        spindle_sandbox::artifact::check_header(&what, &bytes)?;
+        spindle_sandbox::artifact::check_header(&what, &bytes, self.config.max_component_bytes)?;
         let hash = self.artifacts.put(bytes.clone());
         if let Some(c) = self.compiled.lock().expect("compiled lock").get(&hash) {
             return Ok((c.clone(), 0));
@@ -103,21 +151,38 @@ impl Driver {
     }
 
     /// Validates and stores a component, then runs its `main(args)` in the
-    /// background. The returned stream starts with `accepted` and ends with
-    /// `finished`. An invalid component is refused here, before any event.
+    /// background for `tenant`, its tasks within `limits` (unset: the defaults).
+    /// The returned stream starts with `accepted` and ends with `finished`. An
+    /// invalid component, limits over the tenant's maximum or a full application
+    /// quota are refused here, before any event.
     pub async fn submit(
         self: &Arc<Self>,
+        tenant: Arc<Tenant>,
         component: Bytes,
         args: Vec<String>,
         name: String,
+        limits: Option<TaskLimits>,
     ) -> Result<mpsc::UnboundedReceiver<AppEvent>, DriverError> {
         let what = if name.is_empty() { "the submitted component".to_string() } else { format!("component `{name}`") };
+        let limits = tenant.task_limits(limits.as_ref(), &self.config.task_limits).map_err(DriverError::Refused)?;
+        let quota = tenant.start_app().map_err(DriverError::Quota)?;
         let (artifact, compile_us) = self.prepare(component, what).await?;
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
-        self.apps
-            .lock()
-            .expect("apps lock")
-            .insert(id.clone(), AppRecord { name: name.clone(), state: "running", error: String::new(), jobs: 0 });
+        let record = AppRecord {
+            name: name.clone(),
+            tenant: tenant.name().to_string(),
+            limits,
+            state: "running",
+            error: String::new(),
+            jobs: 0,
+            tasks_failed: 0,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            tasks: Vec::new(),
+            log_bytes: 0,
+            tasks_dropped: 0,
+        };
+        self.apps.lock().expect("apps lock").insert(id.clone(), record);
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {
             event: Some(app_event::Event::Accepted(AppAccepted {
@@ -126,17 +191,27 @@ impl Driver {
                 compile_us,
             })),
         });
-        tracing::info!(app = %id, artifact = %artifact.hash, %name, "application accepted");
+        tracing::info!(app = %id, tenant = tenant.name(), artifact = %artifact.hash, %name, "application accepted");
         let driver = self.clone();
+        let claim = SlotClaim {
+            tenant: tenant.name().to_string(),
+            weight: tenant.config.weight,
+            max_slots: tenant.config.max_slots,
+        };
+        let mut main_limits = self.config.main_limits.clone();
+        main_limits.memory_bytes = main_limits.memory_bytes.min(limits.memory_bytes as usize);
         tokio::spawn(async move {
-            let app = Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone()));
-            let finished = app::run_main(app, artifact, args).await;
+            let app = Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim));
+            let finished = app::run_main(app, artifact, args, main_limits).await;
             for e in driver.cluster.executors() {
                 e.handle.release_app(id.clone()).await;
             }
+            drop(quota);
             if let Some(r) = driver.apps.lock().expect("apps lock").get_mut(&id) {
                 r.state = if finished.succeeded { "succeeded" } else { "failed" };
                 r.error = finished.error.clone();
+                r.stdout = finished.stdout.clone();
+                r.stderr = finished.stderr.clone();
             }
             tracing::info!(app = %id, succeeded = finished.succeeded, error = %finished.error, "application finished");
             let _ = tx.send(AppEvent { event: Some(app_event::Event::Finished(finished)) });
@@ -144,8 +219,10 @@ impl Driver {
         Ok(rx)
     }
 
-    /// Executors (with their live counters) and applications.
-    pub async fn status(&self) -> ClusterStatus {
+    /// Executors (with their live counters) and the applications `viewer` may see:
+    /// a tenant sees its own (every one on an open driver); `None`, a cluster
+    /// member (holder of the cluster secret), sees all.
+    pub async fn status(&self, viewer: Option<&Tenant>) -> ClusterStatus {
         let mut executors = Vec::new();
         for e in self.cluster.executors() {
             let mut s = e.handle.status().await.unwrap_or_default();
@@ -159,14 +236,33 @@ impl Driver {
             .lock()
             .expect("apps lock")
             .iter()
-            .map(|(id, r)| AppStatus {
-                app_id: id.0.clone(),
-                name: r.name.clone(),
-                state: r.state.into(),
-                error: r.error.clone(),
-                jobs: r.jobs,
-            })
+            .filter(|(_, r)| self.may_see(viewer, r))
+            .map(|(id, r)| r.status(id))
             .collect();
         ClusterStatus { executors, applications }
+    }
+
+    fn may_see(&self, viewer: Option<&Tenant>, r: &AppRecord) -> bool {
+        match viewer {
+            None => true,
+            Some(t) => self.config.tenants.is_empty() || r.tenant == t.name(),
+        }
+    }
+
+    /// One application `viewer` may see (as for [`Driver::status`]): its state,
+    /// what `main` printed, and its failed or talkative task attempts.
+    pub fn app_detail(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<AppDetail, DriverError> {
+        let apps = self.apps.lock().expect("apps lock");
+        let r = apps.get(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::UnknownApp {
+            app: id.0.clone(),
+            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
+        })?;
+        Ok(AppDetail {
+            app: Some(r.status(id)),
+            stdout: r.stdout.clone(),
+            stderr: r.stderr.clone(),
+            tasks: r.tasks.clone(),
+            tasks_dropped: r.tasks_dropped,
+        })
     }
 }

@@ -4,14 +4,16 @@
 //!
 //! # Layout
 //! - [`driver`]: [`Driver`], the long-running service state and application submission.
-//! - [`config`]: [`DriverConfig`], every setting with its default.
+//! - [`config`]: [`DriverConfig`], every setting with its default, and the config file.
 //! - [`artifacts`]: the artifact store (component bytes named by blake3).
-//! - [`cluster`]: the executor registry, slot leases, and how executors are reached
+//! - [`cluster`]: the executor registry, fair slot leases between tenants, and how
+//!   executors are reached
 //!   ([`ExecutorHandle`]: over gRPC, or in-process in local mode).
 //! - [`app`]: one application: its sandboxed `main`, the host side of `context`.
 //! - [`scheduler`]: lineage, the DAG scheduler (stages cut at shuffles) and the
 //!   task scheduler (tasks on slots, retries, output commit).
 //! - [`sources`]: resolving and splitting text inputs.
+//! - [`tenants`]: who may submit, their tokens, quotas and task limits.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].
 
 pub mod app;
@@ -22,6 +24,7 @@ pub mod driver;
 pub mod scheduler;
 pub mod service;
 pub mod sources;
+pub mod tenants;
 
 pub use cluster::{ExecutorHandle, RemoteExecutor};
 pub use config::DriverConfig;
@@ -46,4 +49,12 @@ pub enum DriverError {
     UnknownArtifact(String),
     #[error("the application was cancelled: {0}")]
     Cancelled(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("quota: {0}")]
+    Quota(String),
+    #[error("tenant `{tenant}` has no application {app}")]
+    UnknownApp { app: String, tenant: String },
+    #[error(transparent)]
+    Auth(#[from] tenants::AuthError),
 }

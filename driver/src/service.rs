@@ -6,33 +6,56 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::Stream;
 use spindle_proto::driver_server::{Driver as DriverRpc, DriverServer};
+use spindle_proto::auth::{Credentials, SecretCheck, TENANT_HEADER, TOKEN_HEADER, metadata_str};
+use spindle_proto::ids::AppId;
 use spindle_proto::{
-    AppEvent, ArtifactChunk, ClusterStatus, FetchArtifactRequest, RegisterExecutorRequest, RegisterExecutorResponse,
-    StatusRequest, SubmitRequest,
+    AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, FetchArtifactRequest,
+    RegisterExecutorRequest, RegisterExecutorResponse, StatusRequest, SubmitRequest,
 };
 use spindle_sandbox::ArtifactHash;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
+use crate::tenants::Tenant;
 use crate::{Driver, DriverError, RemoteExecutor};
 
 /// The tonic service wrapping a driver.
 pub struct DriverService {
     driver: Arc<Driver>,
+    members: SecretCheck,
 }
 
 impl DriverService {
     /// A server for `driver`, accepting large messages (components).
     pub fn server(driver: Arc<Driver>) -> DriverServer<Self> {
-        DriverServer::new(DriverService { driver })
+        let members = SecretCheck::new(driver.config.secret.as_deref());
+        DriverServer::new(DriverService { driver, members })
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
+    }
+
+    /// The tenant a client request comes from, if its credentials are right.
+    fn tenant(&self, md: &MetadataMap) -> Result<Arc<Tenant>, Status> {
+        let tenant = metadata_str(md, TENANT_HEADER);
+        let token = metadata_str(md, TOKEN_HEADER);
+        self.driver.tenants.authenticate(tenant, token).map_err(|e| to_status(e.into()))
+    }
+
+    /// Who may look at applications: a cluster member (`None`) or a tenant.
+    fn viewer(&self, md: &MetadataMap) -> Result<Option<Arc<Tenant>>, Status> {
+        if self.driver.config.secret.is_some() && self.members.check(md).is_ok() {
+            return Ok(None);
+        }
+        self.tenant(md).map(Some)
     }
 }
 
 fn to_status(e: DriverError) -> Status {
     match e {
-        DriverError::Sandbox(_) => Status::invalid_argument(e.to_string()),
-        DriverError::UnknownArtifact(_) => Status::not_found(e.to_string()),
+        DriverError::Sandbox(_) | DriverError::Refused(_) => Status::invalid_argument(e.to_string()),
+        DriverError::UnknownArtifact(_) | DriverError::UnknownApp { .. } => Status::not_found(e.to_string()),
+        DriverError::Quota(_) => Status::resource_exhausted(e.to_string()),
+        DriverError::Auth(_) => Status::unauthenticated(e.to_string()),
         _ => Status::internal(e.to_string()),
     }
 }
@@ -45,8 +68,13 @@ impl DriverRpc for DriverService {
     type SubmitStream = Events;
 
     async fn submit(&self, req: Request<SubmitRequest>) -> Result<Response<Events>, Status> {
+        let tenant = self.tenant(req.metadata())?;
         let req = req.into_inner();
-        let rx = self.driver.submit(Bytes::from(req.component), req.args, req.name).await.map_err(to_status)?;
+        let rx = self
+            .driver
+            .submit(tenant, Bytes::from(req.component), req.args, req.name, req.limits)
+            .await
+            .map_err(to_status)?;
         let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
         Ok(Response::new(Box::pin(futures::StreamExt::map(stream, Ok))))
     }
@@ -55,11 +83,13 @@ impl DriverRpc for DriverService {
         &self,
         req: Request<RegisterExecutorRequest>,
     ) -> Result<Response<RegisterExecutorResponse>, Status> {
+        self.members.check(req.metadata())?;
         let req = req.into_inner();
         if req.slots == 0 {
             return Err(Status::invalid_argument("an executor needs at least one slot"));
         }
-        let handle = RemoteExecutor::new(&req.address).map_err(Status::invalid_argument)?;
+        let credentials = Credentials::cluster(self.driver.config.secret.as_deref()).map_err(Status::internal)?;
+        let handle = RemoteExecutor::new(&req.address, credentials).map_err(Status::invalid_argument)?;
         let id = self.driver.cluster.register(req.address, req.slots, Arc::new(handle));
         Ok(Response::new(RegisterExecutorResponse { executor_id: id.0 }))
     }
@@ -67,6 +97,7 @@ impl DriverRpc for DriverService {
     type FetchArtifactStream = Chunks;
 
     async fn fetch_artifact(&self, req: Request<FetchArtifactRequest>) -> Result<Response<Chunks>, Status> {
+        self.members.check(req.metadata())?;
         let hash: ArtifactHash = req.get_ref().hash.parse().map_err(Status::invalid_argument)?;
         let bytes =
             self.driver.artifacts.get(&hash).ok_or_else(|| to_status(DriverError::UnknownArtifact(hash.to_string())))?;
@@ -78,7 +109,14 @@ impl DriverRpc for DriverService {
         Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
     }
 
-    async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<ClusterStatus>, Status> {
-        Ok(Response::new(self.driver.status().await))
+    async fn status(&self, req: Request<StatusRequest>) -> Result<Response<ClusterStatus>, Status> {
+        let viewer = self.viewer(req.metadata())?;
+        Ok(Response::new(self.driver.status(viewer.as_deref()).await))
+    }
+
+    async fn application(&self, req: Request<AppDetailRequest>) -> Result<Response<AppDetail>, Status> {
+        let viewer = self.viewer(req.metadata())?;
+        let id = AppId(req.into_inner().app_id);
+        Ok(Response::new(self.driver.app_detail(viewer.as_deref(), &id).map_err(to_status)?))
     }
 }

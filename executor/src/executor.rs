@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use spindle_proto::auth::Credentials;
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{ExecutorStatus, TaskResult, TaskSpec};
 use spindle_sandbox::{EngineConfig, SandboxLimits, new_engine};
@@ -26,8 +27,13 @@ pub struct ExecutorConfig {
     pub limits: SandboxLimits,
     /// Target size of the batches handed to and taken from guests, in bytes.
     pub batch_bytes: usize,
+    /// Largest batch a guest may write at once, in bytes. Default 16 MiB.
+    pub max_batch_bytes: usize,
     /// Engine settings.
     pub engine: EngineConfig,
+    /// The cluster secret: required on every RPC to this executor and sent on
+    /// every RPC it makes. `None`: an open cluster (development only).
+    pub secret: Option<String>,
 }
 
 impl Default for ExecutorConfig {
@@ -37,7 +43,9 @@ impl Default for ExecutorConfig {
             compiled_cache_dir: default_cache_dir(),
             limits: SandboxLimits::default(),
             batch_bytes: 64 << 10,
+            max_batch_bytes: 16 << 20,
             engine: EngineConfig::default(),
+            secret: None,
         }
     }
 }
@@ -80,13 +88,14 @@ impl Executor {
         let mut linker = Linker::new(&engine);
         task::add_to_linker(&mut linker)?;
         let artifacts = ArtifactCache::new(engine.clone(), Arc::new(linker), source, config.compiled_cache_dir.clone());
+        let credentials = Credentials::cluster(config.secret.as_deref()).map_err(ExecutorError::BadConfig)?;
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
             config,
             engine,
             artifacts,
             blocks: BlockStore::default(),
-            peers: PeerClients::default(),
+            peers: PeerClients::new(credentials),
             counters: TaskCounters::default(),
             id: OnceLock::new(),
             address: OnceLock::new(),

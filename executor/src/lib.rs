@@ -22,7 +22,7 @@ pub mod task;
 pub use artifacts::ArtifactSource;
 pub use executor::{Executor, ExecutorConfig};
 
-use spindle_sandbox::SandboxError;
+use spindle_sandbox::{Failure, SandboxError};
 
 /// Errors of the executor layer.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,8 @@ pub enum ExecutorError {
     MissingBlock { block: String },
     #[error("task spec is malformed: {0}")]
     BadSpec(String),
+    #[error("executor configuration: {0}")]
+    BadConfig(String),
     #[error("cannot reach the driver at {url}: {reason}")]
     Driver { url: String, reason: String },
 }
@@ -58,5 +60,10 @@ impl ExecutorError {
                 | ExecutorError::MissingBlock { .. }
                 | ExecutorError::Driver { .. }
         )
+    }
+
+    /// The failure this error means for a task.
+    pub fn failure(&self) -> Failure {
+        if self.is_retryable() { Failure::Infrastructure(self.to_string()) } else { Failure::Refused(self.to_string()) }
     }
 }

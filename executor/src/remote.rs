@@ -11,7 +11,8 @@ use spindle_proto::ids::ExecutorId;
 use spindle_proto::{FetchArtifactRequest, RegisterExecutorRequest};
 use spindle_sandbox::ArtifactHash;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use spindle_proto::auth::{AuthChannel, Credentials};
+use tonic::transport::Endpoint;
 
 use crate::service::ExecutorService;
 use crate::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
@@ -19,7 +20,7 @@ use crate::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
 /// Pulls artifacts from the driver's `FetchArtifact` stream.
 pub struct DriverArtifacts {
     url: String,
-    client: DriverClient<Channel>,
+    client: DriverClient<AuthChannel>,
 }
 
 impl ArtifactSource for DriverArtifacts {
@@ -41,8 +42,9 @@ impl ArtifactSource for DriverArtifacts {
     }
 }
 
-/// Connects to the driver at `url`, failing with a clear error if it cannot.
-pub async fn connect_driver(url: &str) -> Result<DriverClient<Channel>, ExecutorError> {
+/// Connects to the driver at `url` with `credentials`, failing with a clear error
+/// if it cannot.
+pub async fn connect_driver(url: &str, credentials: Credentials) -> Result<DriverClient<AuthChannel>, ExecutorError> {
     let err = |reason: String| ExecutorError::Driver { url: url.to_string(), reason };
     let channel = Endpoint::from_shared(url.to_string())
         .map_err(|e| err(e.to_string()))?
@@ -50,7 +52,7 @@ pub async fn connect_driver(url: &str) -> Result<DriverClient<Channel>, Executor
         .connect()
         .await
         .map_err(|e| err(format!("{e}; is `spindle driver` running there?")))?;
-    Ok(DriverClient::new(channel)
+    Ok(DriverClient::new(credentials.channel(channel))
         .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
 }
@@ -64,7 +66,8 @@ pub async fn serve(
     advertise_host: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ExecutorError> {
-    let driver = connect_driver(driver_url).await?;
+    let credentials = Credentials::cluster(config.secret.as_deref()).map_err(ExecutorError::BadConfig)?;
+    let driver = connect_driver(driver_url, credentials).await?;
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
     let exec = Executor::new(config, source)?;
     let port = listener.local_addr().map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: e.to_string() })?.port();

@@ -10,6 +10,8 @@ use spindle_proto::{
     ExecutorStatus, FetchShuffleRequest, ReleaseAppRequest, ReleaseAppResponse, ShuffleChunk, StatusRequest,
     TaskResult, TaskSpec,
 };
+use spindle_proto::auth::SecretCheck;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 use crate::{Executor, ExecutorError};
@@ -20,11 +22,14 @@ pub struct ExecutorService {
 }
 
 impl ExecutorService {
-    /// A server for `exec`, accepting large messages.
-    pub fn server(exec: Arc<Executor>) -> ExecutorServer<Self> {
-        ExecutorServer::new(ExecutorService { exec })
+    /// A server for `exec`, accepting large messages, refusing callers without
+    /// the cluster secret (when the executor has one).
+    pub fn server(exec: Arc<Executor>) -> InterceptedService<ExecutorServer<Self>, SecretCheck> {
+        let check = SecretCheck::new(exec.config.secret.as_deref());
+        let server = ExecutorServer::new(ExecutorService { exec })
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES);
+        InterceptedService::new(server, check)
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::{AppId, ShuffleId};
 use spindle_proto::{FetchShuffleRequest, MapLocation, ShuffleChunk};
@@ -13,15 +14,21 @@ use tonic::transport::{Channel, Endpoint};
 use crate::blocks::BlockId;
 use crate::{Executor, ExecutorError};
 
-/// Cached gRPC channels to peer executors.
+/// Cached gRPC channels to peer executors, carrying the cluster secret.
 #[derive(Debug, Default)]
 pub struct PeerClients {
     channels: Mutex<HashMap<String, Channel>>,
+    credentials: Credentials,
 }
 
 impl PeerClients {
+    /// Peers reached with `credentials`.
+    pub fn new(credentials: Credentials) -> Self {
+        PeerClients { channels: Mutex::default(), credentials }
+    }
+
     /// A client for the executor at `address` (`host:port`), reusing its channel.
-    pub fn client(&self, address: &str) -> Result<ExecutorClient<Channel>, ExecutorError> {
+    pub fn client(&self, address: &str) -> Result<ExecutorClient<AuthChannel>, ExecutorError> {
         let mut channels = self.channels.lock().expect("peer channel lock");
         let channel = match channels.get(address) {
             Some(c) => c.clone(),
@@ -33,7 +40,7 @@ impl PeerClients {
                 c
             }
         };
-        Ok(ExecutorClient::new(channel)
+        Ok(ExecutorClient::new(self.credentials.clone().channel(channel))
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
     }

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`generated`]: tonic/prost output for `proto/spindle.proto`; never edited.
 //! - [`ids`]: newtype identifiers (`AppId`, `ExecutorId`, ...).
-//! - [`auth`]: the cluster-secret metadata key.
+//! - [`auth`]: credentials on the wire: the cluster secret between cluster members,
+//!   tenant tokens from clients.
 
 /// tonic/prost output for `proto/spindle.proto`.
 #[allow(clippy::all, missing_docs, reason = "generated code")]
@@ -14,11 +15,7 @@ pub mod generated {
 
 pub mod ids;
 
-/// The metadata key that carries the cluster secret on every RPC.
-pub mod auth {
-    /// gRPC metadata key for the cluster secret.
-    pub const SECRET_HEADER: &str = "x-spindle-secret";
-}
+pub mod auth;
 
 pub use generated::*;
 

@@ -12,8 +12,16 @@ use wasmtime::component::{Component, Linker};
 use crate::SandboxError;
 use crate::bindings::JobPre;
 
-/// Largest component accepted, in bytes.
-pub const MAX_COMPONENT_BYTES: usize = 256 << 20;
+/// Largest component accepted by default, in bytes (interpreter-based guests,
+/// JavaScript or Python, are 12-18 MB).
+pub const MAX_COMPONENT_BYTES: usize = 128 << 20;
+
+/// The interfaces a component may import, by prefix: the job world's own, and the
+/// WASI interfaces Spindle links. Each WASI interface is denied by policy at run
+/// time where it could reach outside the sandbox (no preopened directories, no
+/// network, no environment); anything else is refused at submit.
+pub const ALLOWED_IMPORTS: &[&str] =
+    &["spindle:job/", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/", "wasi:sockets/"];
 
 /// The blake3 hash of a component's bytes: its name everywhere in the cluster.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,14 +71,11 @@ impl FromStr for ArtifactHash {
     }
 }
 
-/// Cheap checks before compiling: the magic, the component layer, the size.
-pub fn check_header(what: &str, bytes: &[u8]) -> Result<(), SandboxError> {
-    if bytes.len() > MAX_COMPONENT_BYTES {
-        return Err(SandboxError::TooLarge {
-            what: what.to_string(),
-            size: bytes.len(),
-            limit: MAX_COMPONENT_BYTES,
-        });
+/// Cheap checks before compiling: the magic, the component layer, the size (at
+/// most `max_bytes`).
+pub fn check_header(what: &str, bytes: &[u8], max_bytes: usize) -> Result<(), SandboxError> {
+    if bytes.len() > max_bytes {
+        return Err(SandboxError::TooLarge { what: what.to_string(), size: bytes.len(), limit: max_bytes });
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(SandboxError::NotWasm { what: what.to_string() });
@@ -121,8 +126,10 @@ impl<T: 'static> CompiledArtifact<T> {
         bytes: &[u8],
         cache_dir: Option<&Path>,
     ) -> Result<Self, SandboxError> {
-        check_header(what, bytes)?;
+        // The size was checked where the bytes entered the cluster (the driver, at submit).
+        check_header(what, bytes, usize::MAX)?;
         let (component, source) = load_or_compile(engine, what, hash, bytes, cache_dir)?;
+        check_imports(engine, &component, what)?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| SandboxError::WrongWorld {
             what: what.to_string(),
             reason: format!("{e:#}"),
@@ -131,6 +138,18 @@ impl<T: 'static> CompiledArtifact<T> {
             .map_err(|e| SandboxError::WrongWorld { what: what.to_string(), reason: format!("{e:#}") })?;
         Ok(CompiledArtifact { hash, pre, source })
     }
+}
+
+/// Refuses a component that imports anything outside [`ALLOWED_IMPORTS`], naming
+/// every such import.
+pub fn check_imports(engine: &Engine, component: &Component, what: &str) -> Result<(), SandboxError> {
+    let ty = component.component_type();
+    let refused: Vec<&str> =
+        ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.iter().any(|p| n.starts_with(p))).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(SandboxError::ForbiddenImports { what: what.to_string(), imports: refused.join(", ") })
 }
 
 fn compile(engine: &Engine, what: &str, bytes: &[u8]) -> Result<Component, SandboxError> {
@@ -194,10 +213,12 @@ mod tests {
 
     #[test]
     fn header_checks_name_the_problem() {
-        assert!(matches!(check_header("x", b"hello world"), Err(SandboxError::NotWasm { .. })));
+        let max = MAX_COMPONENT_BYTES;
+        assert!(matches!(check_header("x", b"hello world", max), Err(SandboxError::NotWasm { .. })));
         let core = b"\0asm\x01\0\0\0";
-        assert!(matches!(check_header("x", core), Err(SandboxError::CoreModule { .. })));
+        assert!(matches!(check_header("x", core, max), Err(SandboxError::CoreModule { .. })));
         let component = b"\0asm\x0d\0\x01\0";
-        assert!(check_header("x", component).is_ok());
+        assert!(check_header("x", component, max).is_ok());
+        assert!(matches!(check_header("x", component, 4), Err(SandboxError::TooLarge { size: 8, limit: 4, .. })));
     }
 }

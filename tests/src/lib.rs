@@ -58,6 +58,18 @@ impl Drop for Proc {
     }
 }
 
+/// An environment variable every test executor has, which no guest may see.
+pub const CANARY: (&str, &str) = ("SPINDLE_TEST_CANARY", "canary-value-guests-must-not-see");
+
+/// A tenant's credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct Tenant<'a> {
+    /// The tenant's name.
+    pub name: &'a str,
+    /// Its token.
+    pub token: &'a str,
+}
+
 /// A driver and executors running as separate processes.
 pub struct Cluster {
     /// The driver's URL.
@@ -66,6 +78,8 @@ pub struct Cluster {
     _driver_stdout: BufReader<std::process::ChildStdout>,
     /// The executor processes.
     pub executors: Vec<Proc>,
+    /// The cluster secret every member was given, if any.
+    pub secret: Option<String>,
     /// Scratch space (compiled caches) removed on drop.
     pub dir: tempfile::TempDir,
 }
@@ -79,21 +93,55 @@ impl Cluster {
         Self::start_with_caches(executors, slots, &caches, dir)
     }
 
+    /// Like [`Cluster::start`], with the cluster secret `secret` given to every
+    /// member and the driver reading `config` (TOML) as its config file.
+    pub fn start_configured(executors: usize, slots: u32, secret: &str, config: &str) -> Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let caches = dir.path().to_path_buf();
+        let config_path = caches.join("driver.toml");
+        std::fs::write(&config_path, config)?;
+        Self::launch(executors, slots, &caches, dir, Some(secret), Some(&config_path))
+    }
+
     /// Like [`Cluster::start`], with the compiled-artifact caches under `caches`
     /// (executor `i` uses `caches/exec-cache-i`), so a later cluster can reuse them.
     pub fn start_with_caches(executors: usize, slots: u32, caches: &Path, dir: tempfile::TempDir) -> Result<Cluster> {
-        let mut driver = Command::new(spindle_bin())
-            .args(["driver", "--listen", "127.0.0.1:0"])
+        Self::launch(executors, slots, caches, dir, None, None)
+    }
+
+    fn launch(
+        executors: usize,
+        slots: u32,
+        caches: &Path,
+        dir: tempfile::TempDir,
+        secret: Option<&str>,
+        config: Option<&Path>,
+    ) -> Result<Cluster> {
+        let mut cmd = Command::new(spindle_bin());
+        cmd.args(["driver", "--listen", "127.0.0.1:0"])
             .env("SPINDLE_CACHE_DIR", caches.join("driver-cache"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting the driver")?;
+            .env_remove("SPINDLE_SECRET")
+            .stdout(Stdio::piped());
+        if let Some(s) = secret {
+            cmd.env("SPINDLE_SECRET", s);
+        }
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut driver = cmd.spawn().context("starting the driver")?;
         let mut stdout = BufReader::new(driver.stdout.take().context("driver stdout")?);
         let mut line = String::new();
         stdout.read_line(&mut line)?;
         let url = line.trim().rsplit(' ').next().context("driver address line")?.to_string();
         anyhow::ensure!(url.starts_with("http://"), "unexpected driver output: {line}");
-        let mut cluster = Cluster { url, driver: Proc(driver), _driver_stdout: stdout, executors: Vec::new(), dir };
+        let mut cluster = Cluster {
+            url,
+            driver: Proc(driver),
+            _driver_stdout: stdout,
+            executors: Vec::new(),
+            secret: secret.map(str::to_string),
+            dir,
+        };
         for i in 0..executors {
             cluster.add_executor(slots, &caches.join(format!("exec-cache-{i}")))?;
         }
@@ -103,14 +151,51 @@ impl Cluster {
 
     /// Starts one more executor process using the compiled-artifact cache `cache`.
     pub fn add_executor(&mut self, slots: u32, cache: &Path) -> Result<()> {
-        let child = Command::new(spindle_bin())
-            .args(["executor", "--driver", &self.url, "--slots", &slots.to_string()])
-            .env("SPINDLE_CACHE_DIR", cache)
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting an executor")?;
+        let child = self.executor_command(slots, cache).spawn().context("starting an executor")?;
         self.executors.push(Proc(child));
         Ok(())
+    }
+
+    /// The command that starts an executor of this cluster (with its secret).
+    pub fn executor_command(&self, slots: u32, cache: &Path) -> Command {
+        let mut cmd = Command::new(spindle_bin());
+        cmd.args(["executor", "--driver", &self.url, "--slots", &slots.to_string()])
+            .env("SPINDLE_CACHE_DIR", cache)
+            .env(CANARY.0, CANARY.1)
+            .env_remove("SPINDLE_SECRET")
+            .stdout(Stdio::null());
+        if let Some(s) = &self.secret {
+            cmd.env("SPINDLE_SECRET", s);
+        }
+        cmd
+    }
+
+    /// `spindle SUB --driver URL` acting as `who` (a tenant), or, with `None`, as
+    /// an operator holding the cluster secret.
+    pub fn command(&self, sub: &str, who: Option<Tenant<'_>>) -> Command {
+        let mut cmd = Command::new(spindle_bin());
+        cmd.args([sub, "--driver", &self.url])
+            .env_remove("SPINDLE_SECRET")
+            .env_remove("SPINDLE_TENANT")
+            .env_remove("SPINDLE_TOKEN");
+        match who {
+            Some(t) => {
+                cmd.env("SPINDLE_TENANT", t.name).env("SPINDLE_TOKEN", t.token);
+            }
+            None => {
+                if let Some(s) = &self.secret {
+                    cmd.env("SPINDLE_SECRET", s);
+                }
+            }
+        }
+        cmd
+    }
+
+    /// `spindle submit` as tenant `who`, with extra flags (limits) before the job.
+    pub fn submit_as(&self, who: Tenant<'_>, flags: &[&str], job: &Path, args: &[&str]) -> Result<Output> {
+        let mut cmd = self.command("submit", Some(who));
+        cmd.args(flags).arg(job).arg("--").args(args);
+        Ok(cmd.output()?)
     }
 
     /// Waits until `n` executors have registered.
@@ -121,17 +206,24 @@ impl Cluster {
         })
     }
 
-    /// `spindle status --json`.
+    /// `spindle status --json`, as an operator (every application).
     pub fn status(&self) -> Result<serde_json::Value> {
-        let out = Command::new(spindle_bin()).args(["status", "--json", "--driver", &self.url]).output()?;
+        let out = self.command("status", None).arg("--json").output()?;
         anyhow::ensure!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
         Ok(serde_json::from_slice(&out.stdout)?)
     }
 
-    /// `spindle submit` of a component with arguments.
+    /// `spindle status --app APP --json` as `who`.
+    pub fn app_status(&self, app: &str, who: Option<Tenant<'_>>) -> Result<serde_json::Value> {
+        let out = self.command("status", who).args(["--json", "--app", app]).output()?;
+        anyhow::ensure!(out.status.success(), "status --app failed: {}", describe(&out));
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
+
+    /// `spindle submit` of a component with arguments (on an open cluster).
     pub fn submit(&self, job: &Path, args: &[&str]) -> Result<Output> {
-        let mut cmd = Command::new(spindle_bin());
-        cmd.args(["submit", "--driver", &self.url]).arg(job).arg("--").args(args);
+        let mut cmd = self.command("submit", None);
+        cmd.arg(job).arg("--").args(args);
         Ok(cmd.output()?)
     }
 
@@ -240,6 +332,13 @@ pub fn write_text_inputs(dir: &Path, files: usize, lines: usize, seed: u64) -> V
             path
         })
         .collect()
+}
+
+/// The application id `spindle submit` or `spindle run` printed.
+pub fn app_id(out: &Output) -> Option<String> {
+    let text = String::from_utf8_lossy(&out.stderr);
+    let rest = &text[text.find("application app-")? + "application ".len()..];
+    Some(rest.split_whitespace().next()?.to_string())
 }
 
 /// Output of a finished command, for assertion messages.

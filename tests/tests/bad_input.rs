@@ -40,6 +40,14 @@ fn bad_submissions_fail_clearly_and_the_driver_keeps_serving() -> anyhow::Result
     std::fs::write(&empty, EMPTY_COMPONENT)?;
     assert_fails_with(&cluster.submit(&empty, &[])?, "does not implement the spindle:job/job world");
 
+    // A component importing an interface Spindle does not provide.
+    let http = work.path().join("http.wasm");
+    std::fs::write(&http, wat::parse_str(r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#)?)?;
+    assert_fails_with(
+        &cluster.submit(&http, &[])?,
+        "imports wasi:http/outgoing-handler@0.2.0, which Spindle does not provide to guests",
+    );
+
     // A job component file that does not exist.
     assert_fails_with(&cluster.submit(&work.path().join("missing.wasm"), &[])?, "reading job component");
 

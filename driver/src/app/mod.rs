@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use spindle_proto::ids::{AppId, JobId, ShuffleId};
-use spindle_proto::{AppEvent, AppFinished, JobDone, MapLocation, app_event};
-use spindle_sandbox::{ArtifactHash, CompiledArtifact, sandbox_wasi};
+use spindle_proto::{AppEvent, AppFinished, JobDone, MapLocation, TaskLimits, app_event};
+use spindle_sandbox::{ArtifactHash, CompiledArtifact, Failure, Limiter, SandboxLimits, arm, sandbox_wasi, within_wall_time};
 use tokio::sync::mpsc::UnboundedSender;
+use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::scheduler::dag::{Action, plan_job};
 use crate::scheduler::lineage::{Lineage, NodeId};
+use crate::cluster::SlotClaim;
 use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
 use crate::{Driver, DriverError};
 
@@ -29,6 +30,10 @@ pub struct AppCtx {
     /// Its component.
     pub artifact: ArtifactHash,
     pub(crate) driver: Arc<Driver>,
+    /// Limits of its tasks.
+    pub limits: TaskLimits,
+    /// Its tenant's claim on slots.
+    pub claim: SlotClaim,
     pub(crate) lineage: Mutex<Lineage>,
     map_outputs: Mutex<HashMap<ShuffleId, Vec<MapLocation>>>,
     next_stage: AtomicU64,
@@ -37,11 +42,20 @@ pub struct AppCtx {
 }
 
 impl AppCtx {
-    pub(crate) fn new(id: AppId, artifact: ArtifactHash, driver: Arc<Driver>, events: UnboundedSender<AppEvent>) -> Self {
+    pub(crate) fn new(
+        id: AppId,
+        artifact: ArtifactHash,
+        driver: Arc<Driver>,
+        events: UnboundedSender<AppEvent>,
+        limits: TaskLimits,
+        claim: SlotClaim,
+    ) -> Self {
         AppCtx {
             id,
             artifact,
             driver,
+            limits,
+            claim,
             lineage: Mutex::default(),
             map_outputs: Mutex::default(),
             next_stage: AtomicU64::new(0),
@@ -55,6 +69,9 @@ impl AppCtx {
         let plan = plan_job(&self.lineage.lock().expect("lineage lock"), node, action.clone());
         let job = JobId(self.next_job.fetch_add(1, Ordering::Relaxed));
         let ctx = JobContext {
+            driver: &self.driver,
+            limits: &self.limits,
+            claim: &self.claim,
             cluster: &self.driver.cluster,
             config: &self.driver.config,
             app: &self.id,
@@ -84,7 +101,7 @@ impl AppCtx {
 pub struct AppState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limiter: Limiter,
     app: Arc<AppCtx>,
 }
 
@@ -100,24 +117,42 @@ pub fn add_to_linker(linker: &mut Linker<AppState>) -> wasmtime::Result<()> {
     spindle_sandbox::bindings::Job::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
 }
 
-/// Runs `main(args)` to completion and reports how it ended.
-pub(crate) async fn run_main(app: Arc<AppCtx>, artifact: Arc<CompiledArtifact<AppState>>, args: Vec<String>) -> AppFinished {
+/// Runs `main(args)` to completion within `limits` and reports how it ended.
+pub(crate) async fn run_main(
+    app: Arc<AppCtx>,
+    artifact: Arc<CompiledArtifact<AppState>>,
+    args: Vec<String>,
+    limits: SandboxLimits,
+) -> AppFinished {
     let started = Instant::now();
     let driver = app.driver.clone();
-    let (wasi, captured) = sandbox_wasi(&driver.config.main_limits);
-    let state = AppState { wasi, table: ResourceTable::new(), limits: driver.config.main_limits.store_limits(), app };
+    let (wasi, captured) = sandbox_wasi(&limits);
+    let state = AppState { wasi, table: ResourceTable::new(), limiter: limits.limiter(), app };
     let mut store = Store::new(driver.engine(), state);
-    store.limiter(|s| &mut s.limits);
-    let outcome = async {
-        let job = artifact.pre.instantiate_async(&mut store).await?;
-        job.spindle_job_app().call_run(&mut store, &args).await
-    }
-    .await;
-    let error = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(msg)) => Some(msg),
-        Err(trap) => Some(format!("main trapped: {}", trap.root_cause())),
+    store.limiter(|s| &mut s.limiter);
+    let error = match arm(&mut store, &limits, driver.config.engine.fuel) {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => {
+            let call = async {
+                let job = artifact.pre.instantiate_async(&mut store).await?;
+                job.spindle_job_app().call_run(&mut store, &args).await
+            };
+            let outcome = within_wall_time(&limits, call).await;
+            let stack = driver.config.engine.max_wasm_stack;
+            let failure = match outcome {
+                Err(hit) => Some(Failure::Limit(hit)),
+                Ok(Ok(Ok(()))) => None,
+                // `main` reports job failures itself, already worded for the user.
+                Ok(Ok(Err(msg))) => return finished(started, Some(msg), &captured),
+                Ok(Err(trap)) => Some(Failure::from_wasmtime(&trap, store.data().limiter.hit(), &limits, stack)),
+            };
+            failure.map(|f| format!("main: {f}"))
+        }
     };
+    finished(started, error, &captured)
+}
+
+fn finished(started: Instant, error: Option<String>, captured: &spindle_sandbox::CapturedOutput) -> AppFinished {
     AppFinished {
         succeeded: error.is_none(),
         error: error.unwrap_or_default(),

@@ -11,18 +11,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::future::try_join_all;
 use spindle_proto::ids::{AppId, JobId, ShuffleId, StageId};
 use spindle_proto::{
-    CollectSink, CountSink, MapLocation, ShuffleRead, ShuffleWrite, TaskInput, TaskOutput, TaskResult, TaskSpec,
-    TextFileSink, task_input, task_output,
+    CollectSink, CountSink, MapLocation, ShuffleRead, ShuffleWrite, TaskInput, TaskLimits, TaskOutput, TaskRecord,
+    TaskResult, TaskSpec, TextFileSink, task_input, task_output,
 };
 use spindle_sandbox::ArtifactHash;
 use tracing::Instrument;
 
 use super::dag::{Action, JobPlan, StageInput, StageOutput, StagePlan};
-use crate::cluster::Cluster;
-use crate::{DriverConfig, DriverError};
+use crate::cluster::{Cluster, SlotClaim};
+use crate::{Driver, DriverConfig, DriverError};
 
 /// Everything a job needs from its application and the driver.
 pub struct JobContext<'a> {
+    pub driver: &'a Driver,
+    /// Limits of the application's tasks.
+    pub limits: &'a TaskLimits,
+    /// The application's tenant's claim on slots.
+    pub claim: &'a SlotClaim,
     pub cluster: &'a Arc<Cluster>,
     pub config: &'a DriverConfig,
     pub app: &'a AppId,
@@ -153,6 +158,8 @@ fn task_spec(ctx: &JobContext<'_>, stage: &StagePlan, stage_id: StageId, partiti
         steps: stage.steps.clone(),
         input: Some(TaskInput { source: Some(source) }),
         output: Some(TaskOutput { sink: Some(sink) }),
+        limits: Some(*ctx.limits),
+        max_result_bytes: ctx.config.max_result_bytes,
     }
 }
 
@@ -179,11 +186,26 @@ async fn run_task(
     let max = ctx.config.max_task_attempts.max(1);
     let mut last = String::new();
     for attempt in 0..max {
-        let lease = ctx.cluster.lease().await;
+        let lease = ctx.cluster.lease(ctx.claim).await;
         let spec = task_spec(ctx, stage, stage_id, partition, attempt, maps);
-        let result = lease.executor.handle.launch(spec).await;
+        let mut result = lease.executor.handle.launch(spec).await;
         let placement = (lease.executor.id.0.clone(), lease.executor.address.clone());
         drop(lease);
+        ctx.driver.record_task(
+            ctx.app,
+            TaskRecord {
+                job_id: ctx.job.0,
+                stage_id: stage_id.0,
+                partition,
+                attempt,
+                executor_id: placement.0.clone(),
+                ok: result.ok,
+                error: result.error.clone(),
+                failure_kind: result.failure_kind.clone(),
+                duration_us: result.duration_us,
+                logs: std::mem::take(&mut result.logs),
+            },
+        );
         if result.ok {
             tracing::debug!(
                 stage = %stage_id, partition, attempt, executor = %placement.0, duration_us = result.duration_us,

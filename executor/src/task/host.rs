@@ -1,9 +1,9 @@
 //! The store data of a task and the host side of `task-io`. The driver-side
 //! `context` API traps here: a task has no driver to talk to.
 
-use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
-use wasmtime::StoreLimits;
+use spindle_sandbox::limits::bytes;
+use spindle_sandbox::{DatasetRef, Failure, Limiter};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -14,12 +14,13 @@ use super::output::Output;
 pub struct TaskState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: Limiter,
     pub(crate) input: Input,
     pub(crate) output: Output,
-    /// Set when a host-side failure is turned into a trap, to report the real cause,
-    /// with whether retrying elsewhere could help.
-    pub(crate) host_error: Option<(String, bool)>,
+    /// Largest batch the guest may write, in bytes.
+    pub(crate) max_batch_bytes: usize,
+    /// Set when a host-side failure is turned into a trap, to report the real cause.
+    pub(crate) host_error: Option<Failure>,
 }
 
 impl WasiView for TaskState {
@@ -29,9 +30,9 @@ impl WasiView for TaskState {
 }
 
 impl TaskState {
-    fn fail(&mut self, msg: String, retryable: bool) -> wasmtime::Error {
-        let err = wasmtime::format_err!("{msg}");
-        self.host_error = Some((msg, retryable));
+    fn fail(&mut self, failure: Failure) -> wasmtime::Error {
+        let err = wasmtime::format_err!("{failure}");
+        self.host_error = Some(failure);
         err
     }
 }
@@ -43,16 +44,23 @@ impl task_io::Host for TaskState {
         match self.input.next_batch().await {
             Ok(b) => Ok(b),
             Err(e) => {
-                let retryable = e.is_retryable();
-                Err(self.fail(e.to_string(), retryable))
+                let failure = e.failure();
+                Err(self.fail(failure))
             }
         }
     }
 
     async fn write(&mut self, records: Vec<u8>) -> wasmtime::Result<()> {
+        if records.len() > self.max_batch_bytes {
+            return Err(self.fail(Failure::Refused(format!(
+                "the guest wrote a batch of {}, over the {} limit for one batch",
+                bytes(records.len() as u64),
+                bytes(self.max_batch_bytes as u64)
+            ))));
+        }
         match self.output.write(records).await {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.fail(e, false)),
+            Err(f) => Err(self.fail(f)),
         }
     }
 }
@@ -66,21 +74,21 @@ impl context::Host for TaskState {
         _path: String,
         _min_partitions: Option<u32>,
     ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn parallelize(&mut self, _records: Vec<u8>, _partitions: u32) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn default_parallelism(&mut self) -> wasmtime::Result<u32> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 }
 
 impl context::HostDataset for TaskState {
     async fn narrow(&mut self, _ds: Resource<DatasetRef>, _op: Vec<u8>) -> wasmtime::Result<Resource<DatasetRef>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn reduce_by_key(
@@ -89,23 +97,23 @@ impl context::HostDataset for TaskState {
         _op: Vec<u8>,
         _partitions: Option<u32>,
     ) -> wasmtime::Result<Resource<DatasetRef>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn num_partitions(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<u32> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn collect(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn count(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<Result<u64, String>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn save_as_text_file(&mut self, _ds: Resource<DatasetRef>, _path: String) -> wasmtime::Result<Result<(), String>> {
-        Err(self.fail(NO_CONTEXT.into(), false))
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
     async fn drop(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<()> {

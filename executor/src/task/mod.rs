@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use spindle_proto::{TaskResult, TaskSpec, step};
+use spindle_proto::{TaskLimits, TaskResult, TaskSpec, step};
 use spindle_sandbox::bindings::Step;
-use spindle_sandbox::{ArtifactHash, sandbox_wasi};
+use spindle_sandbox::{ArtifactHash, Failure, SandboxLimits, arm, sandbox_wasi, within_wall_time};
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 
@@ -43,7 +43,7 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     let what = describe(&spec);
     let mut result = match run_inner(exec, spec).instrument(span.clone()).await {
         Ok(r) => r,
-        Err(e) => TaskResult { ok: false, retryable: e.is_retryable(), error: e.to_string(), ..Default::default() },
+        Err(e) => failed(e.failure(), Vec::new(), false),
     };
     result.executor_id = exec.id();
     if !result.ok {
@@ -54,6 +54,38 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
         span.in_scope(|| tracing::info!(error = %result.error, "task failed"));
     }
     result
+}
+
+fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskResult {
+    TaskResult {
+        ok: false,
+        retryable: failure.retryable(),
+        failure_kind: failure.kind().into(),
+        error: failure.to_string(),
+        logs,
+        compiled,
+        ..Default::default()
+    }
+}
+
+/// A task's limits: what its spec asks for, within this executor's own limits
+/// (which are also the defaults).
+pub fn task_limits(max: &SandboxLimits, asked: Option<&TaskLimits>) -> SandboxLimits {
+    let mut l = max.clone();
+    let Some(a) = asked else { return l };
+    if a.memory_bytes > 0 {
+        l.memory_bytes = l.memory_bytes.min(a.memory_bytes as usize);
+    }
+    if a.wall_time_ms > 0 {
+        l.wall_time = l.wall_time.min(std::time::Duration::from_millis(a.wall_time_ms));
+    }
+    if a.fuel > 0 {
+        l.fuel = Some(l.fuel.map_or(a.fuel, |f| f.min(a.fuel)));
+    }
+    if a.output_bytes > 0 {
+        l.output_bytes = l.output_bytes.min(a.output_bytes as usize);
+    }
+    l
 }
 
 async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, ExecutorError> {
@@ -71,40 +103,44 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
     let input = input::Input::open(exec, &spec)?;
     let output = output::Output::open(exec, &spec).await?;
 
-    let limits = &exec.config.limits;
-    let (wasi, captured) = sandbox_wasi(limits);
+    let limits = task_limits(&exec.config.limits, spec.limits.as_ref());
+    let (wasi, captured) = sandbox_wasi(&limits);
     let state = TaskState {
         wasi,
         table: ResourceTable::new(),
-        limits: limits.store_limits(),
+        limiter: limits.limiter(),
         input,
         output,
+        max_batch_bytes: exec.config.max_batch_bytes,
         host_error: None,
     };
     let mut store = Store::new(&exec.engine, state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.limiter);
+    arm(&mut store, &limits, exec.config.engine.fuel)?;
 
     let call = async {
         let job = artifact.pre.instantiate_async(&mut store).await?;
         job.spindle_job_task().call_run(&mut store, &steps).await
     };
-    let outcome = call.await;
+    let outcome = within_wall_time(&limits, call).await;
     let mut state = store.into_data();
     let mut logs = captured.stdout();
     logs.extend(captured.stderr());
 
-    // (message, retryable): a guest error or trap is deterministic; a host-side
-    // failure (I/O, fetch) may succeed elsewhere.
-    let error = match (outcome, state.host_error.take()) {
+    let failure = match outcome {
+        Err(hit) => Some(Failure::Limit(hit)),
         // A host-side failure explains the trap it caused.
-        (_, Some(host)) => Some(host),
-        (Ok(Ok(())), None) => None,
-        (Ok(Err(guest)), None) => Some((format!("the job failed: {guest}"), false)),
-        (Err(trap), None) => Some((format!("the guest trapped: {}", trap.root_cause()), false)),
+        Ok(_) if state.host_error.is_some() => state.host_error.take(),
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(guest))) => Some(Failure::Guest(guest)),
+        Ok(Err(trap)) => {
+            Some(Failure::from_wasmtime(&trap, state.limiter.hit(), &limits, exec.config.engine.max_wasm_stack))
+        }
     };
-    if let Some((mut error, retryable)) = error {
-        append_log_tail(&mut error, &captured.stderr());
-        return Ok(TaskResult { ok: false, error, retryable, logs, compiled, ..Default::default() });
+    if let Some(failure) = failure {
+        let mut result = failed(failure, logs, compiled);
+        append_log_tail(&mut result.error, &captured.stderr());
+        return Ok(result);
     }
     let mut result = state.output.finish(exec, &spec).await?;
     result.ok = true;

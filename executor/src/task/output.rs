@@ -6,6 +6,8 @@ use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter, partition_of};
 use spindle_proto::ids::{AppId, ShuffleId};
 use spindle_proto::{TaskResult, TaskSpec, task_output};
+use spindle_sandbox::Failure;
+use spindle_sandbox::limits::bytes;
 use tokio::io::AsyncWriteExt;
 
 use crate::blocks::BlockId;
@@ -18,8 +20,8 @@ const BUCKET_CHUNK: usize = 64 << 10;
 pub enum Output {
     /// Hash-partitioned buckets for a shuffle, kept in the block store.
     Shuffle { buckets: Vec<Bucket>, records: u64 },
-    /// Every record, returned to the driver.
-    Collect { batches: Vec<u8>, records: u64 },
+    /// Every record, returned to the driver (at most `max` bytes; 0: no limit).
+    Collect { batches: Vec<u8>, records: u64, max: u64 },
     /// Only the number of records.
     Count { records: u64 },
     /// Value bytes plus '\n' per record, into a file the driver commits.
@@ -34,8 +36,12 @@ pub struct Bucket {
     bytes: u64,
 }
 
-fn check(batch: &[u8]) -> Result<u64, String> {
-    spindle_frame::count_records(batch).map_err(|e| format!("the guest wrote a malformed batch: {e}"))
+fn malformed(e: impl std::fmt::Display) -> Failure {
+    Failure::Refused(format!("the guest wrote a malformed batch: {e}"))
+}
+
+fn check(batch: &[u8]) -> Result<u64, Failure> {
+    spindle_frame::count_records(batch).map_err(malformed)
 }
 
 impl Output {
@@ -48,7 +54,9 @@ impl Output {
                 }
                 Output::Shuffle { buckets: (0..s.partitions).map(|_| Bucket::default()).collect(), records: 0 }
             }
-            Some(task_output::Sink::Collect(_)) => Output::Collect { batches: Vec::new(), records: 0 },
+            Some(task_output::Sink::Collect(_)) => {
+                Output::Collect { batches: Vec::new(), records: 0, max: spec.max_result_bytes }
+            }
             Some(task_output::Sink::Count(_)) => Output::Count { records: 0 },
             Some(task_output::Sink::TextFile(t)) => {
                 let path = t.temp_path.clone();
@@ -64,12 +72,12 @@ impl Output {
     }
 
     /// Takes one batch from the guest; a malformed batch is an error.
-    pub async fn write(&mut self, batch: Vec<u8>) -> Result<(), String> {
+    pub async fn write(&mut self, batch: Vec<u8>) -> Result<(), Failure> {
         match self {
             Output::Shuffle { buckets, records } => {
                 let n = buckets.len() as u32;
                 for rec in BatchReader::new(&batch) {
-                    let rec = rec.map_err(|e| format!("the guest wrote a malformed batch: {e}"))?;
+                    let rec = rec.map_err(malformed)?;
                     let b = &mut buckets[partition_of(rec.key, n) as usize];
                     b.open.push(rec.key, rec.value);
                     if b.open.len() >= BUCKET_CHUNK {
@@ -78,8 +86,15 @@ impl Output {
                     *records += 1;
                 }
             }
-            Output::Collect { batches, records } => {
+            Output::Collect { batches, records, max } => {
                 *records += check(&batch)?;
+                let total = (batches.len() + batch.len()) as u64;
+                if *max > 0 && total > *max {
+                    return Err(Failure::Refused(format!(
+                        "the task's collect result passed the {} limit for results; save the dataset to files instead",
+                        bytes(*max)
+                    )));
+                }
                 if batches.is_empty() {
                     *batches = batch;
                 } else {
@@ -90,12 +105,12 @@ impl Output {
             Output::TextFile { path, file, records } => {
                 let mut text = Vec::with_capacity(batch.len());
                 for rec in BatchReader::new(&batch) {
-                    let rec = rec.map_err(|e| format!("the guest wrote a malformed batch: {e}"))?;
+                    let rec = rec.map_err(malformed)?;
                     text.extend_from_slice(rec.value);
                     text.push(b'\n');
                     *records += 1;
                 }
-                file.write_all(&text).await.map_err(|e| format!("writing {path}: {e}"))?;
+                file.write_all(&text).await.map_err(|e| Failure::Infrastructure(format!("writing {path}: {e}")))?;
             }
         }
         Ok(())
@@ -122,7 +137,7 @@ impl Output {
                 }
                 result.records_out = records;
             }
-            Output::Collect { batches, records } => {
+            Output::Collect { batches, records, .. } => {
                 result.collected = batches;
                 result.records_out = records;
             }
