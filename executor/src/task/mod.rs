@@ -68,19 +68,21 @@ fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskResult {
     }
 }
 
-/// A task's limits: what its spec asks for, within this executor's own limits
-/// (which are also the defaults).
-pub fn task_limits(max: &SandboxLimits, asked: Option<&TaskLimits>) -> SandboxLimits {
-    let mut l = max.clone();
+/// A task's limits: what its spec asks for (the driver has checked them against
+/// the tenant's maximum), with this executor's own limits as defaults. Memory and
+/// kept output are also capped by this executor's limits, since they are its
+/// memory; wall time and fuel are the application's to choose.
+pub fn task_limits(own: &SandboxLimits, asked: Option<&TaskLimits>) -> SandboxLimits {
+    let mut l = own.clone();
     let Some(a) = asked else { return l };
     if a.memory_bytes > 0 {
         l.memory_bytes = l.memory_bytes.min(a.memory_bytes as usize);
     }
     if a.wall_time_ms > 0 {
-        l.wall_time = l.wall_time.min(std::time::Duration::from_millis(a.wall_time_ms));
+        l.wall_time = std::time::Duration::from_millis(a.wall_time_ms);
     }
     if a.fuel > 0 {
-        l.fuel = Some(l.fuel.map_or(a.fuel, |f| f.min(a.fuel)));
+        l.fuel = Some(a.fuel);
     }
     if a.output_bytes > 0 {
         l.output_bytes = l.output_bytes.min(a.output_bytes as usize);
@@ -167,4 +169,23 @@ fn append_log_tail(error: &mut String, stderr: &[u8]) {
     }
     let cut = if start > 0 { "..." } else { "" };
     error.push_str(&format!("\nguest stderr:\n{cut}{}", &text[start..]));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_spec_sets_wall_time_and_fuel_and_the_executor_caps_memory() {
+        let own = SandboxLimits::default();
+        let asked = TaskLimits { memory_bytes: 1 << 40, wall_time_ms: 3_600_000, fuel: 7, output_bytes: 0 };
+        let l = task_limits(&own, Some(&asked));
+        assert_eq!(l.memory_bytes, own.memory_bytes, "memory is capped by the executor");
+        assert_eq!(l.wall_time, Duration::from_secs(3600), "an hour allowed by the tenant is an hour");
+        assert_eq!(l.fuel, Some(7));
+        assert_eq!(l.output_bytes, own.output_bytes);
+        assert_eq!(task_limits(&own, None), own);
+    }
 }
