@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use spindle_proto::auth::Credentials;
 use spindle_proto::ids::AppId;
 use spindle_proto::{AppAccepted, AppDetail, AppStatus, ClusterStatus, TaskLimits, TaskRecord, app_event};
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, new_engine};
@@ -62,6 +63,8 @@ pub struct Driver {
     pub artifacts: ArtifactStore,
     /// Who may submit, and their quotas.
     pub tenants: Tenants,
+    /// What the driver presents to executors (the cluster secret).
+    pub(crate) credentials: Credentials,
     engine: Engine,
     linker: Arc<Linker<AppState>>,
     compiled_cache_dir: Option<PathBuf>,
@@ -80,8 +83,10 @@ impl Driver {
         let mut linker = Linker::new(&engine);
         app::add_to_linker(&mut linker)
             .map_err(|e| spindle_sandbox::SandboxError::Engine(format!("linking the job world: {e:#}")))?;
+        let credentials = Credentials::cluster(config.secret.as_deref()).map_err(DriverError::Config)?;
         Ok(Arc::new(Driver {
             tenants: Tenants::new(&config.tenants),
+            credentials,
             config,
             cluster: Arc::new(Cluster::default()),
             artifacts: ArtifactStore::default(),

@@ -51,6 +51,8 @@ pub enum DriverError {
     Cancelled(String),
     #[error("refused: {0}")]
     Refused(String),
+    #[error("driver configuration: {0}")]
+    Config(String),
     #[error("quota: {0}")]
     Quota(String),
     #[error("tenant `{tenant}` has no application {app}")]

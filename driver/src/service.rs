@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::Stream;
 use spindle_proto::driver_server::{Driver as DriverRpc, DriverServer};
-use spindle_proto::auth::{Credentials, SecretCheck, TENANT_HEADER, TOKEN_HEADER, metadata_str};
+use spindle_proto::auth::{SecretCheck, TENANT_HEADER, TOKEN_HEADER, metadata_str};
 use spindle_proto::ids::AppId;
 use spindle_proto::{
     AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, FetchArtifactRequest,
@@ -43,7 +43,7 @@ impl DriverService {
 
     /// Who may look at applications: a cluster member (`None`) or a tenant.
     fn viewer(&self, md: &MetadataMap) -> Result<Option<Arc<Tenant>>, Status> {
-        if self.driver.config.secret.is_some() && self.members.check(md).is_ok() {
+        if self.members.is_member(md) {
             return Ok(None);
         }
         self.tenant(md).map(Some)
@@ -88,8 +88,7 @@ impl DriverRpc for DriverService {
         if req.slots == 0 {
             return Err(Status::invalid_argument("an executor needs at least one slot"));
         }
-        let credentials = Credentials::cluster(self.driver.config.secret.as_deref()).map_err(Status::internal)?;
-        let handle = RemoteExecutor::new(&req.address, credentials).map_err(Status::invalid_argument)?;
+        let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone()).map_err(Status::invalid_argument)?;
         let id = self.driver.cluster.register(req.address, req.slots, Arc::new(handle));
         Ok(Response::new(RegisterExecutorResponse { executor_id: id.0 }))
     }

@@ -50,6 +50,13 @@ impl Default for ExecutorConfig {
     }
 }
 
+impl ExecutorConfig {
+    /// What this executor presents on its RPCs (to the driver and to peers).
+    pub fn credentials(&self) -> Result<Credentials, ExecutorError> {
+        Credentials::cluster(self.secret.as_deref()).map_err(ExecutorError::BadConfig)
+    }
+}
+
 /// `$XDG_CACHE_HOME/spindle/compiled` or `~/.cache/spindle/compiled`.
 pub fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -88,7 +95,7 @@ impl Executor {
         let mut linker = Linker::new(&engine);
         task::add_to_linker(&mut linker)?;
         let artifacts = ArtifactCache::new(engine.clone(), Arc::new(linker), source, config.compiled_cache_dir.clone());
-        let credentials = Credentials::cluster(config.secret.as_deref()).map_err(ExecutorError::BadConfig)?;
+        let credentials = config.credentials()?;
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
             config,

@@ -66,8 +66,7 @@ pub async fn serve(
     advertise_host: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ExecutorError> {
-    let credentials = Credentials::cluster(config.secret.as_deref()).map_err(ExecutorError::BadConfig)?;
-    let driver = connect_driver(driver_url, credentials).await?;
+    let driver = connect_driver(driver_url, config.credentials()?).await?;
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
     let exec = Executor::new(config, source)?;
     let port = listener.local_addr().map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: e.to_string() })?.port();

@@ -116,6 +116,11 @@ impl SecretCheck {
         SecretCheck { expected: secret.map(Secret::new) }
     }
 
+    /// Whether the metadata carries the right secret of a cluster that has one.
+    pub fn is_member(&self, md: &MetadataMap) -> bool {
+        self.expected.is_some() && self.check(md).is_ok()
+    }
+
     /// Refuses metadata without the right secret.
     pub fn check(&self, md: &MetadataMap) -> Result<(), Status> {
         let Some(expected) = &self.expected else { return Ok(()) };
@@ -152,5 +157,6 @@ mod tests {
         assert_eq!(with(Credentials::cluster(Some("guess")).unwrap()).unwrap_err().code(), tonic::Code::Unauthenticated);
         assert_eq!(with(Credentials::default()).unwrap_err().code(), tonic::Code::Unauthenticated);
         assert!(SecretCheck::new(None).check(&MetadataMap::new()).is_ok());
+        assert!(!SecretCheck::new(None).is_member(&MetadataMap::new()), "an open cluster has no members to prove");
     }
 }

@@ -87,7 +87,7 @@ fn build(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
             .total_memories(n * 2)
             .total_tables(n * 8)
             .total_stacks(n)
-            .table_elements(100_000)
+            .table_elements(crate::limits::MAX_TABLE_ELEMENTS)
             .max_memory_size(cfg.pool_max_memory)
             .decommit_batch_size(32);
         let mut c = base_config(cfg);

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 
+/// The largest table any sandbox may have, in elements: the default limit, and
+/// what the pooling allocator reserves room for.
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+
 /// Hard limits for one sandboxed instance (a task, or an application's `main`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxLimits {
@@ -17,7 +21,7 @@ pub struct SandboxLimits {
     /// Instructions' fuel, when set; needs an engine built with fuel metering.
     /// Default: none.
     pub fuel: Option<u64>,
-    /// Largest table, in elements. Default 100,000.
+    /// Largest table, in elements. Default (and most) [`MAX_TABLE_ELEMENTS`].
     pub table_elements: usize,
     /// Most core instances (modules of the component) one store may create. Default 32.
     pub instances: usize,
@@ -36,7 +40,7 @@ impl Default for SandboxLimits {
             memory_bytes: 256 << 20,
             wall_time: Duration::from_secs(600),
             fuel: None,
-            table_elements: 100_000,
+            table_elements: MAX_TABLE_ELEMENTS,
             instances: 32,
             tables: 128,
             memories: 64,

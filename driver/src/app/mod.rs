@@ -137,22 +137,19 @@ pub(crate) async fn run_main(
                 let job = artifact.pre.instantiate_async(&mut store).await?;
                 job.spindle_job_app().call_run(&mut store, &args).await
             };
-            let outcome = within_wall_time(&limits, call).await;
             let stack = driver.config.engine.max_wasm_stack;
-            let failure = match outcome {
-                Err(hit) => Some(Failure::Limit(hit)),
+            match within_wall_time(&limits, call).await {
                 Ok(Ok(Ok(()))) => None,
                 // `main` reports job failures itself, already worded for the user.
-                Ok(Ok(Err(msg))) => return finished(started, Some(msg), &captured),
-                Ok(Err(trap)) => Some(Failure::from_wasmtime(&trap, store.data().limiter.hit(), &limits, stack)),
-            };
-            failure.map(|f| format!("main: {f}"))
+                Ok(Ok(Err(msg))) => Some(msg),
+                Err(hit) => Some(format!("main: {}", Failure::Limit(hit))),
+                Ok(Err(trap)) => {
+                    let failure = Failure::from_wasmtime(&trap, store.data().limiter.hit(), &limits, stack);
+                    Some(format!("main: {failure}"))
+                }
+            }
         }
     };
-    finished(started, error, &captured)
-}
-
-fn finished(started: Instant, error: Option<String>, captured: &spindle_sandbox::CapturedOutput) -> AppFinished {
     AppFinished {
         succeeded: error.is_none(),
         error: error.unwrap_or_default(),
