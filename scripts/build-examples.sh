@@ -9,7 +9,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-examples=(wordcount datasets aggregate bench-jobs attack)
+examples=(wordcount datasets aggregate bench-jobs attack paced-wordcount)
 echo "==> building example components: ${examples[*]}"
 cargo build --profile guest --target wasm32-wasip2 $(printf -- '-p %s ' "${examples[@]}")
 

@@ -115,6 +115,8 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
                     "tasks_failed": e.tasks_failed, "artifacts_compiled": e.artifacts_compiled,
                     "artifacts_loaded_from_disk": e.artifacts_loaded_from_disk,
                     "artifacts_fetched": e.artifacts_fetched, "blocks": e.blocks, "block_bytes": e.block_bytes,
+                    "memory_bytes": e.memory_bytes, "state": e.state, "last_heartbeat_ms": e.last_heartbeat_ms,
+                    "reason": e.reason,
                 })
             })
             .collect();
@@ -124,18 +126,25 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
             .map(|a| {
                 serde_json::json!({
                     "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error,
-                    "jobs": a.jobs, "tasks_failed": a.tasks_failed,
+                    "jobs": a.jobs, "tasks_failed": a.tasks_failed, "stages_resubmitted": a.stages_resubmitted,
+                    "stages": a.stages.iter().map(|st| serde_json::json!({
+                        "job": st.job_id, "stage": st.stage_id, "kind": st.kind, "tasks": st.tasks,
+                        "done": st.done, "running": st.running, "attempt": st.attempt,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
         println!("{}", serde_json::json!({ "executors": executors, "applications": apps }));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("EXECUTOR  ADDRESS               SLOTS  RUNNING  FINISHED  FAILED  COMPILED  BLOCKS");
+    println!("EXECUTOR  ADDRESS               STATE     SLOTS  RUNNING  FINISHED  FAILED  BLOCKS  MEMORY     HEARTBEAT");
     for e in &s.executors {
+        let memory = if e.memory_bytes > 0 { format!("{:.0} MiB", e.memory_bytes as f64 / 1048576.0) } else { "-".into() };
+        let heartbeat = if e.address == "local" { "-".to_string() } else { format!("{:.1} s ago", e.last_heartbeat_ms as f64 / 1000.0) };
+        let reason = if e.reason.is_empty() { String::new() } else { format!("  ({})", e.reason) };
         println!(
-            "{:<9} {:<21} {:>5}  {:>7}  {:>8}  {:>6}  {:>8}  {:>6}",
-            e.executor_id, e.address, e.slots, e.running_tasks, e.tasks_finished, e.tasks_failed, e.artifacts_compiled, e.blocks
+            "{:<9} {:<21} {:<9} {:>5}  {:>7}  {:>8}  {:>6}  {:>6}  {:<9}  {heartbeat}{reason}",
+            e.executor_id, e.address, e.state, e.slots, e.running_tasks, e.tasks_finished, e.tasks_failed, e.blocks, memory
         );
     }
     println!();
@@ -145,6 +154,12 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
             "{:<12} {:<12} {:<10} {:>4}  {:>12}  {}  {}",
             a.app_id, a.tenant, a.state, a.jobs, a.tasks_failed, a.name, a.error
         );
+        for st in &a.stages {
+            println!(
+                "    job {} stage {} ({}, round {}): {}/{} done, {} running",
+                st.job_id, st.stage_id, st.kind, st.attempt, st.done, st.tasks, st.running
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -179,6 +194,7 @@ pub async fn app_status(url: &str, credentials: Credentials, app: &str, json: bo
         let v = serde_json::json!({
             "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error, "jobs": a.jobs,
             "tasks_failed": a.tasks_failed, "tasks_dropped": d.tasks_dropped,
+            "stages_resubmitted": a.stages_resubmitted,
             "limits": {"memory_bytes": limits.memory_bytes, "wall_time_ms": limits.wall_time_ms,
                        "fuel": limits.fuel, "output_bytes": limits.output_bytes},
             "tasks": tasks,

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use spindle_driver::{Driver, DriverConfig, ExecutorHandle};
 use spindle_executor::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
 use spindle_proto::ids::{AppId, ExecutorId};
-use spindle_proto::{ExecutorStatus, TaskLimits, TaskResult, TaskSpec};
+use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskLimits, TaskResult, TaskSpec};
 use spindle_sandbox::ArtifactHash;
 
 /// The in-process executor, as the driver sees it.
@@ -34,6 +34,12 @@ impl ExecutorHandle for LocalExecutor {
     fn release_app(&self, app: AppId) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.0.release_app(&app);
+        })
+    }
+
+    fn kill(&self, req: KillTaskRequest) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.0.kill_task(&req);
         })
     }
 
@@ -78,7 +84,7 @@ pub async fn run(
         config.limits.output_bytes = config.limits.output_bytes.max(l.output_bytes as usize);
     }
     let exec = Executor::new(config, Arc::new(LocalArtifacts(driver.clone())))?;
-    let id = driver.cluster.register("local".into(), slots, Arc::new(LocalExecutor(exec.clone())));
+    let id = driver.cluster.register("local".into(), slots, Arc::new(LocalExecutor(exec.clone())), false);
     exec.set_identity(ExecutorId(id.0), "local".into());
     let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tenant = driver.tenants.authenticate(None, None)?;

@@ -131,6 +131,14 @@ enum Command {
         /// guest loops by about a third).
         #[arg(long)]
         fuel_metering: bool,
+        /// On SIGTERM, how long running tasks may take to finish before they are
+        /// handed back to the driver, e.g. 30s.
+        #[arg(long, value_name = "DURATION", default_value = "30s")]
+        grace_period: String,
+        /// Fail this fraction of task attempts on purpose (0 to 1), to test
+        /// recovery. Never in production.
+        #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+        chaos_failure_rate: f64,
     },
     /// Submit a job to a driver, wait for it, print its output and result.
     Submit {
@@ -226,14 +234,37 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             // Tests and scripts read this line to find the port.
             println!("spindle driver listening on http://{addr}");
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            // On SIGTERM: stop running applications (their clients hear why, their
+            // tasks are cancelled on the executors), then stop serving.
+            let stopping = driver.clone();
+            let shutdown = async move {
+                shutdown_signal().await;
+                stopping.shutdown("the driver is shutting down (it was sent a stop signal); submit the application again").await;
+            };
             tonic::transport::Server::builder()
                 .add_service(spindle_driver::service::DriverService::server(driver))
-                .serve_with_incoming_shutdown(incoming, shutdown_signal())
+                .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Executor { driver, slots, listen, advertise_host, cache_dir, max_task_memory, fuel_metering } => {
+        Command::Executor {
+            driver,
+            slots,
+            listen,
+            advertise_host,
+            cache_dir,
+            max_task_memory,
+            fuel_metering,
+            grace_period,
+            chaos_failure_rate,
+        } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&chaos_failure_rate),
+                "--chaos-failure-rate must be between 0 and 1, not {chaos_failure_rate}"
+            );
+            let grace_period =
+                spindle_driver::config::parse_duration("--grace-period", &grace_period).map_err(anyhow::Error::msg)?;
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let ip = listener.local_addr()?.ip();
             anyhow::ensure!(
@@ -245,8 +276,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 slots,
                 compiled_cache_dir: cache_dir.or_else(spindle_executor::executor::default_cache_dir),
                 secret: std::env::var("SPINDLE_SECRET").ok(),
+                grace_period,
+                chaos_failure_rate,
                 ..Default::default()
             };
+            if chaos_failure_rate > 0.0 {
+                tracing::warn!(chaos_failure_rate, "chaos: failing task attempts on purpose");
+            }
             if let Some(m) = &max_task_memory {
                 config.limits.memory_bytes =
                     spindle_driver::config::parse_size("--max-task-memory", m).map_err(anyhow::Error::msg)? as usize;

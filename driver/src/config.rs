@@ -8,7 +8,28 @@ use std::time::Duration;
 use serde::Deserialize;
 use spindle_sandbox::{EngineConfig, SandboxLimits};
 
+use crate::cluster::LivenessSettings;
 use crate::tenants::TenantConfig;
+
+/// Speculative execution: stragglers relaunched elsewhere, first to finish wins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speculation {
+    /// Whether to speculate at all. Default off, as in Spark.
+    pub enabled: bool,
+    /// A task is a straggler when it has run this many times the median
+    /// successful task time of its stage. Default 1.5.
+    pub multiplier: f64,
+    /// ... once this fraction of the stage's tasks has finished. Default 0.75.
+    pub quantile: f64,
+    /// ... and it has run at least this long. Default 100 ms.
+    pub min_runtime: Duration,
+}
+
+impl Default for Speculation {
+    fn default() -> Self {
+        Speculation { enabled: false, multiplier: 1.5, quantile: 0.75, min_runtime: Duration::from_millis(100) }
+    }
+}
 
 /// Driver settings.
 #[derive(Debug, Clone)]
@@ -16,6 +37,13 @@ pub struct DriverConfig {
     /// Attempts per task before its job fails, for retryable (infrastructure)
     /// failures. Default 4, as in Spark.
     pub max_task_attempts: u32,
+    /// Times a stage may be started within one job because shuffle outputs it
+    /// reads were lost, before the job fails. Default 4, as in Spark.
+    pub max_stage_attempts: u32,
+    /// Heartbeat interval and timeout, and how long tasks wait with no executor.
+    pub liveness: LivenessSettings,
+    /// Speculative execution of stragglers.
+    pub speculation: Speculation,
     /// Largest text split, in bytes. Default 64 MiB.
     pub max_split_bytes: u64,
     /// Partitions when no executor is registered yet and the job does not say. Default 2.
@@ -46,6 +74,9 @@ impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
             max_task_attempts: 4,
+            max_stage_attempts: 4,
+            liveness: LivenessSettings::default(),
+            speculation: Speculation::default(),
             max_split_bytes: 64 << 20,
             fallback_parallelism: 2,
             main_limits: SandboxLimits {
@@ -70,6 +101,12 @@ impl Default for DriverConfig {
 struct File {
     secret: Option<String>,
     max_task_attempts: Option<u32>,
+    max_stage_attempts: Option<u32>,
+    heartbeat_interval: Option<String>,
+    heartbeat_timeout: Option<String>,
+    no_executor_timeout: Option<String>,
+    #[serde(default)]
+    speculation: SpeculationFile,
     max_split_size: Option<String>,
     max_result_size: Option<String>,
     max_component_size: Option<String>,
@@ -82,6 +119,15 @@ struct File {
     main_limits: LimitsFile,
     #[serde(default)]
     tenants: Vec<TenantFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpeculationFile {
+    enabled: Option<bool>,
+    multiplier: Option<f64>,
+    quantile: Option<f64>,
+    min_runtime: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +165,42 @@ impl DriverConfig {
         let mut c = DriverConfig { secret: file.secret, ..DriverConfig::default() };
         if let Some(n) = file.max_task_attempts {
             c.max_task_attempts = n.max(1);
+        }
+        if let Some(n) = file.max_stage_attempts {
+            c.max_stage_attempts = n.max(1);
+        }
+        let time = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_duration(k, v)).transpose();
+        if let Some(d) = time("heartbeat_interval", &file.heartbeat_interval)? {
+            c.liveness.heartbeat_interval = d.max(Duration::from_millis(10));
+        }
+        if let Some(d) = time("heartbeat_timeout", &file.heartbeat_timeout)? {
+            c.liveness.heartbeat_timeout = d;
+        }
+        if c.liveness.heartbeat_timeout <= c.liveness.heartbeat_interval {
+            return Err(format!(
+                "heartbeat_timeout ({:?}) must be longer than heartbeat_interval ({:?})",
+                c.liveness.heartbeat_timeout, c.liveness.heartbeat_interval
+            ));
+        }
+        if let Some(d) = time("no_executor_timeout", &file.no_executor_timeout)? {
+            c.liveness.no_executor_timeout = d;
+        }
+        let spec = &file.speculation;
+        c.speculation.enabled = spec.enabled.unwrap_or(false);
+        if let Some(m) = spec.multiplier {
+            if m.is_nan() || m < 1.0 {
+                return Err(format!("speculation.multiplier: {m} is below 1"));
+            }
+            c.speculation.multiplier = m;
+        }
+        if let Some(q) = spec.quantile {
+            if !(0.0..=1.0).contains(&q) {
+                return Err(format!("speculation.quantile: {q} is not between 0 and 1"));
+            }
+            c.speculation.quantile = q;
+        }
+        if let Some(d) = time("speculation.min_runtime", &spec.min_runtime)? {
+            c.speculation.min_runtime = d;
         }
         if let Some(s) = &file.max_split_size {
             c.max_split_bytes = parse_size("max_split_size", s)?;
@@ -251,6 +333,25 @@ mod tests {
         assert_eq!(c.task_limits.wall_time, Duration::from_secs(30));
         assert_eq!(c.tenants[0].weight, 3);
         assert_eq!(c.tenants[0].max_task_memory, Some(512 << 20));
+        let c = DriverConfig::parse(
+            r#"
+            heartbeat_interval = "200ms"
+            heartbeat_timeout = "2s"
+            no_executor_timeout = "5s"
+            max_stage_attempts = 6
+            [speculation]
+            enabled = true
+            multiplier = 2.0
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.liveness.heartbeat_timeout, Duration::from_secs(2));
+        assert_eq!(c.liveness.no_executor_timeout, Duration::from_secs(5));
+        assert_eq!(c.max_stage_attempts, 6);
+        assert!(c.speculation.enabled);
+        assert_eq!(c.speculation.multiplier, 2.0);
+        let err = DriverConfig::parse("heartbeat_interval = \"5s\"\nheartbeat_timeout = \"1s\"").unwrap_err();
+        assert!(err.contains("must be longer"), "{err}");
         let err = DriverConfig::parse("secrte = \"x\"").unwrap_err();
         assert!(err.contains("unknown field `secrte`"), "{err}");
     }

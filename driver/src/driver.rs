@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use spindle_proto::auth::Credentials;
-use spindle_proto::ids::AppId;
-use spindle_proto::{AppAccepted, AppDetail, AppStatus, ClusterStatus, TaskLimits, TaskRecord, app_event};
+use spindle_proto::ids::{AppId, ExecutorId};
+use spindle_proto::{AppAccepted, AppDetail, AppFinished, AppStatus, ClusterStatus, ExecutorStatus, TaskLimits, TaskRecord, app_event};
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, new_engine};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, watch};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
@@ -19,8 +19,12 @@ pub use spindle_proto::AppEvent;
 use crate::app::{self, AppCtx, AppState};
 use crate::artifacts::ArtifactStore;
 use crate::cluster::{Cluster, SlotClaim};
+use crate::scheduler::progress::AppProgress;
 use crate::tenants::{Tenant, Tenants};
 use crate::{DriverConfig, DriverError};
+
+/// How long an application's end waits for executors to free its blocks.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct AppRecord {
     name: String,
@@ -36,6 +40,9 @@ struct AppRecord {
     tasks: Vec<TaskRecord>,
     log_bytes: usize,
     tasks_dropped: u64,
+    progress: Arc<AppProgress>,
+    /// Stops the application with a reason (while it runs).
+    cancel: Option<watch::Sender<Option<String>>>,
 }
 
 impl AppRecord {
@@ -49,6 +56,8 @@ impl AppRecord {
             tenant: self.tenant.clone(),
             limits: Some(self.limits),
             tasks_failed: self.tasks_failed,
+            stages: self.progress.stages(),
+            stages_resubmitted: self.progress.resubmitted(),
         }
     }
 }
@@ -70,12 +79,15 @@ pub struct Driver {
     compiled_cache_dir: Option<PathBuf>,
     compiled: Mutex<HashMap<ArtifactHash, Arc<CompiledArtifact<AppState>>>>,
     apps: Mutex<BTreeMap<AppId, AppRecord>>,
+    /// Signalled whenever an application finishes.
+    app_finished: Notify,
     next_app: AtomicU64,
 }
 
 impl Driver {
     /// A driver with no executors yet; compiled components are cached in
-    /// `compiled_cache_dir` when given.
+    /// `compiled_cache_dir` when given. Starts the executor liveness monitor, so
+    /// it must be called within a tokio runtime.
     pub fn new(config: DriverConfig, compiled_cache_dir: Option<PathBuf>) -> Result<Arc<Self>, DriverError> {
         let mut engine_config = config.engine.clone();
         engine_config.pool_max_memory = config.main_limits.memory_bytes;
@@ -84,17 +96,20 @@ impl Driver {
         app::add_to_linker(&mut linker)
             .map_err(|e| spindle_sandbox::SandboxError::Engine(format!("linking the job world: {e:#}")))?;
         let credentials = Credentials::cluster(config.secret.as_deref()).map_err(DriverError::Config)?;
+        let cluster = Arc::new(Cluster::new(config.liveness));
+        cluster.spawn_monitor();
         Ok(Arc::new(Driver {
             tenants: Tenants::new(&config.tenants),
             credentials,
             config,
-            cluster: Arc::new(Cluster::default()),
+            cluster,
             artifacts: ArtifactStore::default(),
             engine,
             linker: Arc::new(linker),
             compiled_cache_dir,
             compiled: Mutex::default(),
             apps: Mutex::default(),
+            app_finished: Notify::new(),
             next_app: AtomicU64::new(1),
         }))
     }
@@ -186,7 +201,12 @@ impl Driver {
             tasks: Vec::new(),
             log_bytes: 0,
             tasks_dropped: 0,
+            progress: Arc::new(AppProgress::default()),
+            cancel: None,
         };
+        let progress = record.progress.clone();
+        let (cancel, mut cancelled) = watch::channel(None);
+        let record = AppRecord { cancel: Some(cancel), ..record };
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {
@@ -206,36 +226,69 @@ impl Driver {
         let mut main_limits = self.config.main_limits.clone();
         main_limits.memory_bytes = main_limits.memory_bytes.min(limits.memory_bytes as usize);
         tokio::spawn(async move {
-            let app = Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim));
-            let finished = app::run_main(app, artifact, args, main_limits).await;
-            for e in driver.cluster.executors() {
-                e.handle.release_app(id.clone()).await;
-            }
+            let app = Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim, progress));
+            let started = std::time::Instant::now();
+            let finished = tokio::select! {
+                f = app::run_main(app, artifact, args, main_limits) => f,
+                reason = cancelled.wait_for(Option::is_some) => AppFinished {
+                    succeeded: false,
+                    error: reason.map(|r| r.clone().unwrap_or_default()).unwrap_or_default(),
+                    duration_us: started.elapsed().as_micros() as u64,
+                    ..Default::default()
+                },
+            };
+            // Free its blocks and cancel its tasks everywhere at once. The client
+            // hears the end after the executors answer, but waits at most a
+            // second for one that hangs (its release goes on in the background).
+            let releases: Vec<_> = driver
+                .cluster
+                .executors()
+                .into_iter()
+                .map(|e| {
+                    let app = id.clone();
+                    tokio::spawn(async move { e.handle.release_app(app).await })
+                })
+                .collect();
+            let _ = tokio::time::timeout(RELEASE_WAIT, futures::future::join_all(releases)).await;
             drop(quota);
             if let Some(r) = driver.apps.lock().expect("apps lock").get_mut(&id) {
                 r.state = if finished.succeeded { "succeeded" } else { "failed" };
                 r.error = finished.error.clone();
                 r.stdout = finished.stdout.clone();
                 r.stderr = finished.stderr.clone();
+                r.cancel = None;
             }
             tracing::info!(app = %id, succeeded = finished.succeeded, error = %finished.error, "application finished");
             let _ = tx.send(AppEvent { event: Some(app_event::Event::Finished(finished)) });
+            driver.app_finished.notify_waiters();
         });
         Ok(rx)
     }
 
-    /// Executors (with their live counters) and the applications `viewer` may see:
-    /// a tenant sees its own (every one on an open driver); `None`, a cluster
-    /// member (holder of the cluster secret), sees all.
+    /// Executors (their counters asked for now, or those of their last heartbeat
+    /// when they do not answer at once; lost and stopped ones last) and the
+    /// applications `viewer` may see: a tenant sees its own (every one on an open
+    /// driver); `None`, a cluster member (holder of the cluster secret), sees all.
     pub async fn status(&self, viewer: Option<&Tenant>) -> ClusterStatus {
+        let (live, gone) = self.cluster.statuses();
+        let asked = futures::future::join_all(live.iter().map(|(e, _)| {
+            tokio::time::timeout(std::time::Duration::from_millis(500), e.handle.status())
+        }))
+        .await;
         let mut executors = Vec::new();
-        for e in self.cluster.executors() {
-            let mut s = e.handle.status().await.unwrap_or_default();
+        for ((e, heartbeat), now) in live.into_iter().zip(asked) {
+            let last_heartbeat_ms = heartbeat.as_ref().map_or(0, |h| h.last_heartbeat_ms);
+            let mut s = now.ok().flatten().or(heartbeat).unwrap_or_default();
             s.executor_id = e.id.0.clone();
             s.address = e.address.clone();
             s.slots = e.slots;
+            s.last_heartbeat_ms = last_heartbeat_ms;
+            if s.state.is_empty() {
+                s.state = "alive".into();
+            }
             executors.push(s);
         }
+        executors.extend(gone);
         let applications = self
             .apps
             .lock()
@@ -245,6 +298,34 @@ impl Driver {
             .map(|(id, r)| r.status(id))
             .collect();
         ClusterStatus { executors, applications }
+    }
+
+    /// A registered executor's heartbeat; false if the driver does not know it
+    /// (it should register again).
+    pub fn heartbeat(&self, executor: &ExecutorId, status: Option<ExecutorStatus>) -> bool {
+        self.cluster.heartbeat(executor, status)
+    }
+
+    /// Stops every running application with `reason` (their tasks are cancelled
+    /// on the executors) and waits until all have finished.
+    pub async fn shutdown(&self, reason: &str) {
+        loop {
+            let notified = self.app_finished.notified();
+            let running: Vec<AppId> = {
+                let apps = self.apps.lock().expect("apps lock");
+                for r in apps.values() {
+                    if let Some(c) = &r.cancel {
+                        c.send_replace(Some(reason.to_string()));
+                    }
+                }
+                apps.iter().filter(|(_, r)| r.cancel.is_some()).map(|(id, _)| id.clone()).collect()
+            };
+            if running.is_empty() {
+                return;
+            }
+            tracing::warn!(applications = running.len(), %reason, "stopping running applications");
+            notified.await;
+        }
     }
 
     fn may_see(&self, viewer: Option<&Tenant>, r: &AppRecord) -> bool {

@@ -6,12 +6,13 @@
 //! - [`driver`]: [`Driver`], the long-running service state and application submission.
 //! - [`config`]: [`DriverConfig`], every setting with its default, and the config file.
 //! - [`artifacts`]: the artifact store (component bytes named by blake3).
-//! - [`cluster`]: the executor registry, fair slot leases between tenants, and how
-//!   executors are reached
+//! - [`cluster`]: the executor registry, liveness (heartbeats, lost executors),
+//!   fair slot leases between tenants, and how executors are reached
 //!   ([`ExecutorHandle`]: over gRPC, or in-process in local mode).
 //! - [`app`]: one application: its sandboxed `main`, the host side of `context`.
 //! - [`scheduler`]: lineage, the DAG scheduler (stages cut at shuffles) and the
-//!   task scheduler (tasks on slots, retries, output commit).
+//!   task scheduler (tasks on slots, retries, recomputing lost shuffle outputs,
+//!   speculation, output commit).
 //! - [`sources`]: resolving and splitting text inputs.
 //! - [`tenants`]: who may submit, their tokens, quotas and task limits.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].

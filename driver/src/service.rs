@@ -7,10 +7,11 @@ use bytes::Bytes;
 use futures::Stream;
 use spindle_proto::driver_server::{Driver as DriverRpc, DriverServer};
 use spindle_proto::auth::{SecretCheck, TENANT_HEADER, TOKEN_HEADER, metadata_str};
-use spindle_proto::ids::AppId;
+use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{
-    AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, FetchArtifactRequest,
-    RegisterExecutorRequest, RegisterExecutorResponse, StatusRequest, SubmitRequest,
+    AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, DeregisterExecutorRequest,
+    DeregisterExecutorResponse, FetchArtifactRequest, HeartbeatRequest, HeartbeatResponse, RegisterExecutorRequest,
+    RegisterExecutorResponse, StatusRequest, SubmitRequest,
 };
 use spindle_sandbox::ArtifactHash;
 use tonic::metadata::MetadataMap;
@@ -89,8 +90,27 @@ impl DriverRpc for DriverService {
             return Err(Status::invalid_argument("an executor needs at least one slot"));
         }
         let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone()).map_err(Status::invalid_argument)?;
-        let id = self.driver.cluster.register(req.address, req.slots, Arc::new(handle));
-        Ok(Response::new(RegisterExecutorResponse { executor_id: id.0 }))
+        let id = self.driver.cluster.register(req.address, req.slots, Arc::new(handle), true);
+        let interval = self.driver.cluster.settings().heartbeat_interval;
+        Ok(Response::new(RegisterExecutorResponse { executor_id: id.0, heartbeat_interval_ms: interval.as_millis() as u64 }))
+    }
+
+    async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
+        self.members.check(req.metadata())?;
+        let req = req.into_inner();
+        let known = self.driver.heartbeat(&ExecutorId(req.executor_id), req.status);
+        Ok(Response::new(HeartbeatResponse { known }))
+    }
+
+    async fn deregister_executor(
+        &self,
+        req: Request<DeregisterExecutorRequest>,
+    ) -> Result<Response<DeregisterExecutorResponse>, Status> {
+        self.members.check(req.metadata())?;
+        let req = req.into_inner();
+        let reason = if req.reason.is_empty() { "deregistered".to_string() } else { req.reason };
+        self.driver.cluster.deregister(&ExecutorId(req.executor_id), &reason);
+        Ok(Response::new(DeregisterExecutorResponse {}))
     }
 
     type FetchArtifactStream = Chunks;

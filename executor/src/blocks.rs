@@ -61,6 +61,23 @@ impl BlockStore {
         (before - blocks.len()) as u64
     }
 
+    /// Drops the buckets one map task wrote for `shuffle` (an attempt whose
+    /// output is discarded).
+    pub fn remove_map_output(&self, app: &AppId, shuffle: ShuffleId, map: u32) {
+        self.blocks.lock().expect("block store lock").retain(|id, _| {
+            !matches!(id, BlockId::Shuffle { app: a, shuffle: s, map: m, .. } if a == app && *s == shuffle && *m == map)
+        });
+    }
+
+    /// Drops every block: the driver no longer counts on any of them (this
+    /// executor was declared lost and registers again).
+    pub fn clear(&self) -> u64 {
+        let mut blocks = self.blocks.lock().expect("block store lock");
+        let n = blocks.len() as u64;
+        blocks.clear();
+        n
+    }
+
     /// (blocks, bytes) held.
     pub fn usage(&self) -> (u64, u64) {
         let blocks = self.blocks.lock().expect("block store lock");

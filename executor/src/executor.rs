@@ -1,14 +1,17 @@
 //! Process-wide executor state: the engine, the linker, slots, artifacts, blocks.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use spindle_proto::auth::Credentials;
 use spindle_proto::ids::{AppId, ExecutorId};
-use spindle_proto::{ExecutorStatus, TaskResult, TaskSpec};
-use spindle_sandbox::{EngineConfig, SandboxLimits, new_engine};
-use tokio::sync::Semaphore;
+use spindle_proto::ids::ShuffleId;
+use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskResult, TaskSpec, task_output};
+use spindle_sandbox::{EngineConfig, Failure, SandboxLimits, new_engine};
+use tokio::sync::{Semaphore, watch};
 use wasmtime::component::Linker;
 
 use crate::artifacts::{ArtifactCache, ArtifactSource};
@@ -34,6 +37,12 @@ pub struct ExecutorConfig {
     /// The cluster secret: required on every RPC to this executor and sent on
     /// every RPC it makes. `None`: an open cluster (development only).
     pub secret: Option<String>,
+    /// On SIGTERM, how long running tasks may take to finish before they are
+    /// handed back to the driver. Default 30 s.
+    pub grace_period: Duration,
+    /// Fraction of task attempts failed on purpose (as infrastructure failures,
+    /// their output discarded), to test recovery. Default 0.
+    pub chaos_failure_rate: f64,
 }
 
 impl Default for ExecutorConfig {
@@ -46,6 +55,8 @@ impl Default for ExecutorConfig {
             max_batch_bytes: 16 << 20,
             engine: EngineConfig::default(),
             secret: None,
+            grace_period: Duration::from_secs(30),
+            chaos_failure_rate: 0.0,
         }
     }
 }
@@ -72,6 +83,80 @@ pub(crate) struct TaskCounters {
     pub failed: AtomicU64,
 }
 
+/// The failure kind of an attempt handed back because this executor is stopping:
+/// the driver sends no more tasks here and does not count the attempt against
+/// the task.
+pub const EXECUTOR_STOPPING: &str = "executor-stopping";
+
+/// Counts one running task while it lives (also when its future is dropped).
+struct Gauge<'a>(&'a AtomicU64);
+
+impl<'a> Gauge<'a> {
+    fn up(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Gauge(counter)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Names one task attempt on this executor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AttemptKey {
+    app: String,
+    stage: u64,
+    partition: u32,
+    attempt: u32,
+}
+
+impl AttemptKey {
+    fn of(spec: &TaskSpec) -> Self {
+        AttemptKey { app: spec.app_id.clone(), stage: spec.stage_id, partition: spec.partition, attempt: spec.attempt }
+    }
+}
+
+/// Attempts waiting for or holding a slot, each with the sender that cancels it
+/// (with the reason).
+#[derive(Default)]
+struct Running {
+    attempts: Mutex<HashMap<AttemptKey, watch::Sender<Option<String>>>>,
+}
+
+/// An attempt's entry in [`Running`], removed on drop.
+struct Listed<'a> {
+    running: &'a Running,
+    key: AttemptKey,
+}
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        self.running.attempts.lock().expect("running lock").remove(&self.key);
+    }
+}
+
+impl Running {
+    fn list(&self, key: AttemptKey, cancel: watch::Sender<Option<String>>) -> Listed<'_> {
+        self.attempts.lock().expect("running lock").insert(key.clone(), cancel);
+        Listed { running: self, key }
+    }
+
+    fn cancel_where(&self, reason: &str, pick: impl Fn(&AttemptKey) -> bool) -> u32 {
+        let attempts = self.attempts.lock().expect("running lock");
+        let mut n = 0;
+        for (key, tx) in attempts.iter() {
+            if pick(key) {
+                tx.send_replace(Some(reason.to_string()));
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
 /// One executor process (or the in-process executor of local mode).
 pub struct Executor {
     pub(crate) config: ExecutorConfig,
@@ -81,7 +166,9 @@ pub struct Executor {
     pub(crate) peers: PeerClients,
     pub(crate) counters: TaskCounters,
     slots: Semaphore,
-    id: OnceLock<ExecutorId>,
+    running: Running,
+    stopping: AtomicBool,
+    id: Mutex<Option<ExecutorId>>,
     address: OnceLock<String>,
 }
 
@@ -98,26 +185,29 @@ impl Executor {
         let credentials = config.credentials()?;
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
+            running: Running::default(),
+            stopping: AtomicBool::new(false),
             config,
             engine,
             artifacts,
             blocks: BlockStore::default(),
             peers: PeerClients::new(credentials),
             counters: TaskCounters::default(),
-            id: OnceLock::new(),
+            id: Mutex::new(None),
             address: OnceLock::new(),
         }))
     }
 
-    /// Records the id the driver gave this executor and the address peers reach it at.
+    /// Records the id the driver gave this executor (at each registration) and the
+    /// address peers reach it at.
     pub fn set_identity(&self, id: ExecutorId, address: String) {
-        let _ = self.id.set(id);
+        *self.id.lock().expect("id lock") = Some(id);
         let _ = self.address.set(address);
     }
 
     /// This executor's id (empty before registration).
     pub fn id(&self) -> String {
-        self.id.get().map(|i| i.0.clone()).unwrap_or_default()
+        self.id.lock().expect("id lock").as_ref().map(|i| i.0.clone()).unwrap_or_default()
     }
 
     /// Number of slots.
@@ -126,20 +216,103 @@ impl Executor {
     }
 
     /// Runs one task to completion in a fresh sandbox. Never fails the process: every
-    /// failure comes back as a failed [`TaskResult`].
+    /// failure comes back as a failed [`TaskResult`]. A cancelled attempt (killed,
+    /// its application released, or handed back when the executor stops) ends at
+    /// once with a retryable failure saying why.
     pub async fn launch(self: &Arc<Self>, spec: TaskSpec) -> TaskResult {
-        let _permit = self.slots.acquire().await.expect("slot semaphore is never closed");
-        self.counters.running.fetch_add(1, Ordering::Relaxed);
-        let result = task::run(self, spec).await;
-        self.counters.running.fetch_sub(1, Ordering::Relaxed);
+        if self.is_stopping() {
+            return self.handed_back(&spec, "the executor is stopping and takes no new tasks");
+        }
+        let (tx, mut cancelled) = watch::channel(None);
+        // Unlisted when this future ends or is dropped (the driver hung up).
+        let _listed = self.running.list(AttemptKey::of(&spec), tx);
+        let work = async {
+            let _permit = self.slots.acquire().await.expect("slot semaphore is never closed");
+            let _running = Gauge::up(&self.counters.running);
+            self.run_with_chaos(spec.clone()).await
+        };
+        let result = tokio::select! {
+            r = work => r,
+            reason = cancelled.wait_for(Option::is_some) => {
+                let reason = reason.map(|r| r.clone().unwrap_or_default()).unwrap_or_default();
+                self.handed_back(&spec, &reason)
+            }
+        };
         let counter = if result.ok { &self.counters.finished } else { &self.counters.failed };
         counter.fetch_add(1, Ordering::Relaxed);
         result
     }
 
-    /// Frees everything an application left here.
+    /// Runs the task; with a chaos rate set, fails that fraction of attempts on
+    /// purpose after they ran, discarding what they wrote.
+    async fn run_with_chaos(self: &Arc<Self>, spec: TaskSpec) -> TaskResult {
+        let rate = self.config.chaos_failure_rate;
+        let sink = spec.output.as_ref().and_then(|o| o.sink.clone());
+        let app = AppId(spec.app_id.clone());
+        let map = spec.partition;
+        let mut result = task::run(self, spec).await;
+        if result.ok && rate > 0.0 && fastrand::f64() < rate {
+            if let Some(task_output::Sink::Shuffle(s)) = sink {
+                self.blocks.remove_map_output(&app, ShuffleId(s.shuffle_id), map);
+            }
+            let failure =
+                Failure::Infrastructure(format!("chaos: attempt failed on purpose (chaos_failure_rate = {rate})"));
+            result = TaskResult { executor_id: self.id(), ..task::failed(failure, Vec::new(), result.compiled) };
+        }
+        result
+    }
+
+    /// A retryable failure for an attempt this executor gives back unfinished.
+    fn handed_back(&self, spec: &TaskSpec, reason: &str) -> TaskResult {
+        let failure = Failure::Infrastructure(format!(
+            "task {}.{}.{} (attempt {}) was not finished on executor {}: {reason}",
+            spec.app_id,
+            spec.stage_id,
+            spec.partition,
+            spec.attempt,
+            self.id()
+        ));
+        let mut result = task::failed(failure, Vec::new(), false);
+        if self.is_stopping() {
+            result.failure_kind = EXECUTOR_STOPPING.into();
+        }
+        TaskResult { executor_id: self.id(), ..result }
+    }
+
+    /// Cancels one attempt, if it is here.
+    pub fn kill_task(&self, req: &KillTaskRequest) -> bool {
+        let key =
+            AttemptKey { app: req.app_id.clone(), stage: req.stage_id, partition: req.partition, attempt: req.attempt };
+        self.running.cancel_where(&req.reason, |k| *k == key) > 0
+    }
+
+    /// Frees everything an application left here and cancels its running tasks.
     pub fn release_app(&self, app: &AppId) -> u64 {
+        let cancelled = self.running.cancel_where("its application has ended", |k| k.app == app.0);
+        if cancelled > 0 {
+            tracing::info!(app = %app, cancelled, "cancelled the application's running tasks");
+        }
         self.blocks.release_app(app)
+    }
+
+    /// Stops taking new tasks (the executor is shutting down).
+    pub fn start_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the executor is shutting down.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Attempts here (running or waiting for a slot).
+    pub fn attempts(&self) -> usize {
+        self.running.attempts.lock().expect("running lock").len()
+    }
+
+    /// Hands every unfinished attempt back to the driver, with `reason`.
+    pub fn hand_back_all(&self, reason: &str) -> u32 {
+        self.running.cancel_where(reason, |_| true)
     }
 
     /// Counters and usage.
@@ -158,6 +331,16 @@ impl Executor {
             artifacts_fetched: m.fetched.load(Ordering::Relaxed),
             blocks,
             block_bytes,
+            memory_bytes: resident_memory().unwrap_or(0),
+            state: if self.is_stopping() { "draining" } else { "alive" }.into(),
+            ..Default::default()
         }
     }
+}
+
+/// This process's resident memory, in bytes (Linux; `None` elsewhere).
+fn resident_memory() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }

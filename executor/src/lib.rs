@@ -2,13 +2,14 @@
 //! shuffle blocks in memory and serves them to peers.
 //!
 //! # Layout
-//! - [`executor`]: [`Executor`], the process-wide state (engine, slots, metrics) and
-//!   registration with the driver.
+//! - [`executor`]: [`Executor`], the process-wide state (engine, slots, metrics),
+//!   running attempts and their cancellation (kill, release, hand-back), chaos.
 //! - [`artifacts`]: pulling components from the driver once, compiling them once.
 //! - [`blocks`]: the in-memory block store (shuffle outputs), namespaced by application.
 //! - [`task`]: running one task: its input stream, the guest call, its output sink.
 //! - [`shuffle`]: fetching shuffle blocks from peers.
-//! - [`remote`]: running as a process: registration, pulling artifacts from the driver.
+//! - [`remote`]: running as a process: registration, heartbeats, graceful stop,
+//!   pulling artifacts from the driver.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Executor`].
 
 pub mod artifacts;
@@ -35,10 +36,10 @@ pub enum ExecutorError {
     Input { path: String, source: std::io::Error },
     #[error("output {path}: {source}")]
     Output { path: String, source: std::io::Error },
-    #[error("shuffle fetch from {address} failed: {reason}")]
-    Fetch { address: String, reason: String },
-    #[error("shuffle block {block} is not on this executor")]
-    MissingBlock { block: String },
+    #[error("shuffle fetch from executor {executor} at {address} failed: {reason}")]
+    Fetch { executor: String, address: String, reason: String, unreachable: bool },
+    #[error("shuffle block {block} is not on executor {executor}")]
+    MissingBlock { executor: String, block: String },
     #[error("task spec is malformed: {0}")]
     BadSpec(String),
     #[error("executor configuration: {0}")]
@@ -60,6 +61,25 @@ impl ExecutorError {
                 | ExecutorError::MissingBlock { .. }
                 | ExecutorError::Driver { .. }
         )
+    }
+
+    /// The lost shuffle output this error reports, for the driver to recompute.
+    pub fn fetch_failure(&self, shuffle: u64) -> Option<spindle_proto::FetchFailure> {
+        match self {
+            ExecutorError::Fetch { executor, address, unreachable, .. } => Some(spindle_proto::FetchFailure {
+                executor_id: executor.clone(),
+                address: address.clone(),
+                shuffle_id: shuffle,
+                unreachable: *unreachable,
+            }),
+            ExecutorError::MissingBlock { executor, .. } => Some(spindle_proto::FetchFailure {
+                executor_id: executor.clone(),
+                address: String::new(),
+                shuffle_id: shuffle,
+                unreachable: false,
+            }),
+            _ => None,
+        }
     }
 
     /// The failure this error means for a task.

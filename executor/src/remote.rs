@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use spindle_proto::driver_client::DriverClient;
 use spindle_proto::ids::ExecutorId;
-use spindle_proto::{FetchArtifactRequest, RegisterExecutorRequest};
+use spindle_proto::{DeregisterExecutorRequest, FetchArtifactRequest, HeartbeatRequest, RegisterExecutorRequest};
 use spindle_sandbox::ArtifactHash;
 use tokio::net::TcpListener;
 use spindle_proto::auth::{AuthChannel, Credentials};
@@ -57,8 +57,12 @@ pub async fn connect_driver(url: &str, credentials: Credentials) -> Result<Drive
         .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
 }
 
-/// Runs an executor process until `shutdown` resolves: serves on `listener`, tells
-/// the driver it is reachable at `advertise_host:<listener port>`.
+/// Runs an executor process until `shutdown` resolves, then stops gracefully:
+/// serves on `listener`, registers with the driver as reachable at
+/// `advertise_host:<listener port>`, heartbeats (registering again whenever the
+/// driver no longer knows it). On shutdown it takes no new tasks, deregisters,
+/// lets running tasks finish within the grace period, hands the rest back, and
+/// returns.
 pub async fn serve(
     config: ExecutorConfig,
     listener: TcpListener,
@@ -68,27 +72,113 @@ pub async fn serve(
 ) -> Result<(), ExecutorError> {
     let driver = connect_driver(driver_url, config.credentials()?).await?;
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
+    let grace = config.grace_period;
     let exec = Executor::new(config, source)?;
     let port = listener.local_addr().map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: e.to_string() })?.port();
     let address = format!("{advertise_host}:{port}");
 
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .add_service(ExecutorService::server(exec.clone()))
-        .serve_with_incoming_shutdown(incoming, shutdown);
+        .serve_with_incoming_shutdown(incoming, async {
+            let _ = server_stopped.await;
+        });
     let server = tokio::spawn(server);
 
-    let reply = driver
-        .clone()
-        .register_executor(RegisterExecutorRequest { address: address.clone(), slots: exec.slots() })
-        .await
-        .map_err(|s| ExecutorError::Driver { url: driver_url.into(), reason: s.message().to_string() })?
-        .into_inner();
-    exec.set_identity(ExecutorId(reply.executor_id.clone()), address.clone());
-    tracing::info!(executor = %reply.executor_id, %address, slots = exec.slots(), "registered with the driver");
+    let link = DriverLink { client: driver, url: driver_url.to_string(), address, exec: exec.clone() };
+    let interval = link.register().await?;
+    let heartbeats = tokio::spawn(link.clone().heartbeat(interval));
 
+    shutdown.await;
+    tracing::info!(executor = %exec.id(), grace = ?grace, "stopping: no new tasks; running tasks may finish");
+    exec.start_stopping();
+    link.deregister("stopped by a signal").await;
+    let deadline = tokio::time::Instant::now() + grace;
+    while exec.attempts() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if exec.attempts() > 0 {
+        let n = exec.hand_back_all(&format!("the executor stopped; its grace period of {grace:?} ended first"));
+        tracing::warn!(handed_back = n, "grace period over: unfinished tasks handed back to the driver");
+        while exec.attempts() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    heartbeats.abort();
+    let _ = stop_server.send(());
     server
         .await
         .map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: format!("server task: {e}") })?
         .map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: format!("serving: {e}") })
+}
+
+/// This executor's link to the driver: registration, heartbeats, deregistration.
+#[derive(Clone)]
+struct DriverLink {
+    client: DriverClient<AuthChannel>,
+    url: String,
+    address: String,
+    exec: Arc<Executor>,
+}
+
+impl DriverLink {
+    fn error(&self, s: &tonic::Status) -> ExecutorError {
+        ExecutorError::Driver { url: self.url.clone(), reason: s.message().to_string() }
+    }
+
+    /// Registers; returns the heartbeat interval the driver asks for.
+    async fn register(&self) -> Result<Duration, ExecutorError> {
+        let reply = self
+            .client
+            .clone()
+            .register_executor(RegisterExecutorRequest { address: self.address.clone(), slots: self.exec.slots() })
+            .await
+            .map_err(|s| self.error(&s))?
+            .into_inner();
+        self.exec.set_identity(ExecutorId(reply.executor_id.clone()), self.address.clone());
+        tracing::info!(executor = %reply.executor_id, address = %self.address, slots = self.exec.slots(), "registered with the driver");
+        Ok(Duration::from_millis(reply.heartbeat_interval_ms.max(10)))
+    }
+
+    /// Sends a heartbeat every `interval`, for ever. When the driver does not know
+    /// this executor (it was declared lost, or the driver restarted), drops every
+    /// block (the driver no longer counts on them) and registers again.
+    async fn heartbeat(self, mut interval: Duration) {
+        let mut failing = false;
+        loop {
+            tokio::time::sleep(interval).await;
+            if self.exec.is_stopping() {
+                return; // deregistered: it must not register again
+            }
+            let req = HeartbeatRequest { executor_id: self.exec.id(), status: Some(self.exec.status()) };
+            match self.client.clone().heartbeat(req).await {
+                Ok(r) if r.get_ref().known => failing = false,
+                Ok(_) => {
+                    let dropped = self.exec.blocks.clear();
+                    tracing::warn!(executor = %self.exec.id(), dropped_blocks = dropped, "the driver does not know this executor; registering again");
+                    match self.register().await {
+                        Ok(i) => interval = i,
+                        Err(e) => tracing::warn!(error = %e, "registering again failed; will retry"),
+                    }
+                }
+                Err(s) => {
+                    if !failing {
+                        tracing::warn!(driver = %self.url, error = %s.message(), "heartbeat failed; will keep trying");
+                    }
+                    failing = true;
+                }
+            }
+        }
+    }
+
+    async fn deregister(&self, reason: &str) {
+        let req = DeregisterExecutorRequest { executor_id: self.exec.id(), reason: reason.to_string() };
+        let mut client = self.client.clone();
+        match tokio::time::timeout(Duration::from_secs(5), client.deregister_executor(req)).await {
+            Ok(Ok(_)) => tracing::info!(executor = %self.exec.id(), "deregistered from the driver"),
+            Ok(Err(s)) => tracing::warn!(error = %s.message(), "could not deregister from the driver"),
+            Err(_) => tracing::warn!("the driver did not answer the deregistration in 5 s"),
+        }
+    }
 }

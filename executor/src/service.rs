@@ -7,8 +7,8 @@ use futures::Stream;
 use spindle_proto::executor_server::{Executor as ExecutorRpc, ExecutorServer};
 use spindle_proto::ids::AppId;
 use spindle_proto::{
-    ExecutorStatus, FetchShuffleRequest, ReleaseAppRequest, ReleaseAppResponse, ShuffleChunk, StatusRequest,
-    TaskResult, TaskSpec,
+    ExecutorStatus, FetchShuffleRequest, KillTaskRequest, KillTaskResponse, ReleaseAppRequest, ReleaseAppResponse,
+    ShuffleChunk, StatusRequest, TaskResult, TaskSpec,
 };
 use spindle_proto::auth::SecretCheck;
 use tonic::service::interceptor::InterceptedService;
@@ -59,6 +59,10 @@ impl ExecutorRpc for ExecutorService {
     async fn release_app(&self, req: Request<ReleaseAppRequest>) -> Result<Response<ReleaseAppResponse>, Status> {
         let freed = self.exec.release_app(&AppId(req.into_inner().app_id));
         Ok(Response::new(ReleaseAppResponse { blocks_freed: freed }))
+    }
+
+    async fn kill_task(&self, req: Request<KillTaskRequest>) -> Result<Response<KillTaskResponse>, Status> {
+        Ok(Response::new(KillTaskResponse { killed: self.exec.kill_task(req.get_ref()) }))
     }
 
     async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<ExecutorStatus>, Status> {

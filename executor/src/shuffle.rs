@@ -28,13 +28,18 @@ impl PeerClients {
     }
 
     /// A client for the executor at `address` (`host:port`), reusing its channel.
-    pub fn client(&self, address: &str) -> Result<ExecutorClient<AuthChannel>, ExecutorError> {
+    pub fn client(&self, executor: &str, address: &str) -> Result<ExecutorClient<AuthChannel>, ExecutorError> {
         let mut channels = self.channels.lock().expect("peer channel lock");
         let channel = match channels.get(address) {
             Some(c) => c.clone(),
             None => {
                 let c = Endpoint::from_shared(format!("http://{address}"))
-                    .map_err(|e| ExecutorError::Fetch { address: address.into(), reason: e.to_string() })?
+                    .map_err(|e| ExecutorError::Fetch {
+                        executor: executor.into(),
+                        address: address.into(),
+                        reason: e.to_string(),
+                        unreachable: true,
+                    })?
                     .connect_lazy();
                 channels.insert(address.to_string(), c.clone());
                 c
@@ -48,8 +53,20 @@ impl PeerClients {
 
 /// One peer's share of a reduce partition.
 struct Remote {
+    executor: String,
     address: String,
     map_ids: Vec<u32>,
+}
+
+/// A fetch error from a peer: a `NotFound` answer means the peer is alive but
+/// lacks the block; anything else, that it could not be reached.
+fn fetch_error(executor: &str, address: &str, status: &tonic::Status) -> ExecutorError {
+    ExecutorError::Fetch {
+        executor: executor.to_string(),
+        address: address.to_string(),
+        reason: status.message().to_string(),
+        unreachable: status.code() != tonic::Code::NotFound,
+    }
 }
 
 /// Streams the chunks of one reduce partition: local ones first, then each peer's.
@@ -61,26 +78,36 @@ pub struct ShuffleReader {
     local: VecDeque<u32>,
     remotes: VecDeque<Remote>,
     queued: VecDeque<Bytes>,
-    stream: Option<(String, tonic::Streaming<ShuffleChunk>)>,
+    /// The peer being read: (executor id, address, its chunk stream).
+    stream: Option<(String, String, tonic::Streaming<ShuffleChunk>)>,
 }
 
 impl ShuffleReader {
     pub fn new(exec: Arc<Executor>, app: AppId, shuffle: ShuffleId, reduce: u32, maps: &[MapLocation]) -> Self {
         let me = exec.id();
         let mut local = VecDeque::new();
-        let mut by_peer: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut by_peer: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
         for m in maps {
             if m.executor_id == me {
                 local.push_back(m.map_id);
             } else {
-                by_peer.entry(&m.address).or_default().push(m.map_id);
+                by_peer.entry((&m.executor_id, &m.address)).or_default().push(m.map_id);
             }
         }
         let remotes = by_peer
             .into_iter()
-            .map(|(address, map_ids)| Remote { address: address.to_string(), map_ids })
+            .map(|((executor, address), map_ids)| Remote {
+                executor: executor.to_string(),
+                address: address.to_string(),
+                map_ids,
+            })
             .collect();
         ShuffleReader { exec, app, shuffle, reduce, local, remotes, queued: VecDeque::new(), stream: None }
+    }
+
+    /// The shuffle being read.
+    pub fn shuffle(&self) -> ShuffleId {
+        self.shuffle
     }
 
     /// The next non-empty chunk of framed records, `None` when all are read.
@@ -91,11 +118,15 @@ impl ShuffleReader {
             }
             if let Some(map) = self.local.pop_front() {
                 let id = BlockId::Shuffle { app: self.app.clone(), shuffle: self.shuffle, map, reduce: self.reduce };
-                let block = self.exec.blocks.get(&id).ok_or_else(|| ExecutorError::MissingBlock { block: id.to_string() })?;
+                let block = self
+                    .exec
+                    .blocks
+                    .get(&id)
+                    .ok_or_else(|| ExecutorError::MissingBlock { executor: self.exec.id(), block: id.to_string() })?;
                 self.queued.extend(block.into_iter().filter(|c| !c.is_empty()));
                 continue;
             }
-            if let Some((address, stream)) = &mut self.stream {
+            if let Some((executor, address, stream)) = &mut self.stream {
                 match stream.message().await {
                     Ok(Some(chunk)) => {
                         if !chunk.data.is_empty() {
@@ -104,14 +135,12 @@ impl ShuffleReader {
                         continue;
                     }
                     Ok(None) => self.stream = None,
-                    Err(status) => {
-                        return Err(ExecutorError::Fetch { address: address.clone(), reason: status.message().to_string() });
-                    }
+                    Err(status) => return Err(fetch_error(executor, address, &status)),
                 }
                 continue;
             }
             let Some(remote) = self.remotes.pop_front() else { return Ok(None) };
-            let mut client = self.exec.peers.client(&remote.address)?;
+            let mut client = self.exec.peers.client(&remote.executor, &remote.address)?;
             let req = FetchShuffleRequest {
                 app_id: self.app.0.clone(),
                 shuffle_id: self.shuffle.0,
@@ -121,9 +150,9 @@ impl ShuffleReader {
             let stream = client
                 .fetch_shuffle(req)
                 .await
-                .map_err(|s| ExecutorError::Fetch { address: remote.address.clone(), reason: s.message().to_string() })?
+                .map_err(|s| fetch_error(&remote.executor, &remote.address, &s))?
                 .into_inner();
-            self.stream = Some((remote.address, stream));
+            self.stream = Some((remote.executor, remote.address, stream));
         }
     }
 }
@@ -140,7 +169,8 @@ pub fn serve_fetch(exec: &Executor, req: &FetchShuffleRequest) -> Result<Vec<Shu
             map,
             reduce: req.reduce_partition,
         };
-        let block = exec.blocks.get(&id).ok_or_else(|| ExecutorError::MissingBlock { block: id.to_string() })?;
+        let block =
+            exec.blocks.get(&id).ok_or_else(|| ExecutorError::MissingBlock { executor: exec.id(), block: id.to_string() })?;
         let mut data = Vec::new();
         for chunk in block {
             if !data.is_empty() && data.len() + chunk.len() > MESSAGE {

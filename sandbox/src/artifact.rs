@@ -186,16 +186,30 @@ fn load_or_compile(
         }
     }
     let component = compile(engine, what, bytes)?;
+    // The disk cache only saves time: failing to write it never fails the caller.
+    if let Err(e) = store_compiled(&component, dir, &path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not keep the compiled artifact on disk");
+    }
+    Ok((component, CompileSource::Compiled))
+}
+
+/// Writes a compiled component into the cache: to a file of its own, then
+/// renamed into place, so a concurrent reader never sees half a file and two
+/// writers (in this process or others) never share a temporary file.
+fn store_compiled(component: &Component, dir: &Path, path: &Path) -> Result<(), SandboxError> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let cache_err = |source| SandboxError::Cache { path: path.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(cache_err)?;
     let serialized = component
         .serialize()
         .map_err(|e| SandboxError::Engine(format!("serializing compiled component: {e:#}")))?;
-    // Write then rename: a concurrent reader never sees half a file.
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, serialized).map_err(cache_err)?;
-    std::fs::rename(&tmp, &path).map_err(cache_err)?;
-    Ok((component, CompileSource::Compiled))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        cache_err(e)
+    })
 }
 
 #[cfg(test)]

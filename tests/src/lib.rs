@@ -151,7 +151,13 @@ impl Cluster {
 
     /// Starts one more executor process using the compiled-artifact cache `cache`.
     pub fn add_executor(&mut self, slots: u32, cache: &Path) -> Result<()> {
-        let child = self.executor_command(slots, cache).spawn().context("starting an executor")?;
+        self.add_executor_with(slots, cache, &[])
+    }
+
+    /// Starts one more executor process with extra flags (its cache under the
+    /// cluster's scratch directory, by index).
+    pub fn add_executor_with(&mut self, slots: u32, cache: &Path, flags: &[&str]) -> Result<()> {
+        let child = self.executor_command(slots, cache).args(flags).spawn().context("starting an executor")?;
         self.executors.push(Proc(child));
         Ok(())
     }
@@ -198,11 +204,53 @@ impl Cluster {
         Ok(cmd.output()?)
     }
 
-    /// Waits until `n` executors have registered.
+    /// Waits until `n` executors are registered and alive.
     pub fn wait_for_executors(&self, n: usize) -> Result<()> {
         await_condition("executors to register", Duration::from_secs(30), || {
+            (self.alive_executors().ok()? >= n).then_some(())
+        })
+    }
+
+    /// How many executors are registered and alive.
+    pub fn alive_executors(&self) -> Result<usize> {
+        let s = self.status()?;
+        Ok(s["executors"].as_array().context("executors")?.iter().filter(|e| e["state"] == "alive").count())
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGKILL`) to executor process `i`.
+    pub fn signal_executor(&self, i: usize, signal: i32) {
+        send_signal(&self.executors[i].0, signal);
+    }
+
+    /// Sends `signal` to the driver process.
+    pub fn signal_driver(&self, signal: i32) {
+        send_signal(&self.driver.0, signal);
+    }
+
+    /// Waits for the driver process to exit; its exit code.
+    pub fn wait_driver(&mut self, timeout: Duration) -> Result<Option<i32>> {
+        await_condition("the driver to exit", timeout, || self.driver.0.try_wait().ok().flatten())
+            .map(|s| s.code())
+    }
+
+    /// Starts `spindle submit` of a component in the background (on an open
+    /// cluster); collect it with `wait_with_output`.
+    pub fn submit_background(&self, job: &Path, args: &[&str]) -> Result<Child> {
+        let mut cmd = self.command("submit", None);
+        cmd.arg(job).arg("--").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        Ok(cmd.spawn()?)
+    }
+
+    /// Waits until some application runs a stage of `kind` (`shuffle-map`,
+    /// `save-as-text-file`, ...) for which `pred(done, running, tasks)` holds.
+    pub fn await_stage(&self, kind: &str, timeout: Duration, pred: impl Fn(u64, u64, u64) -> bool) -> Result<()> {
+        await_condition(&format!("a {kind} stage"), timeout, || {
             let s = self.status().ok()?;
-            (s["executors"].as_array()?.len() >= n).then_some(())
+            let found = s["applications"].as_array()?.iter().flat_map(|a| a["stages"].as_array().cloned().unwrap_or_default()).any(|st| {
+                st["kind"] == kind
+                    && pred(st["done"].as_u64().unwrap_or(0), st["running"].as_u64().unwrap_or(0), st["tasks"].as_u64().unwrap_or(0))
+            });
+            found.then_some(())
         })
     }
 
@@ -231,6 +279,13 @@ impl Cluster {
     pub fn driver_alive(&mut self) -> bool {
         matches!(self.driver.0.try_wait(), Ok(None))
     }
+}
+
+/// Sends `signal` to a child process.
+pub fn send_signal(child: &Child, signal: i32) {
+    // SAFETY: kill(2) on a child we own; a stale pid is at worst an ESRCH error.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
 }
 
 /// `spindle run` (local mode) of a component with arguments.

@@ -4,13 +4,12 @@
 
 mod context;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use spindle_proto::ids::{AppId, JobId, ShuffleId};
-use spindle_proto::{AppEvent, AppFinished, JobDone, MapLocation, TaskLimits, app_event};
+use spindle_proto::ids::{AppId, JobId};
+use spindle_proto::{AppEvent, AppFinished, JobDone, TaskLimits, app_event};
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, Failure, Limiter, SandboxLimits, arm, sandbox_wasi, within_wall_time};
 use tokio::sync::mpsc::UnboundedSender;
 use wasmtime::Store;
@@ -19,6 +18,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::scheduler::dag::{Action, plan_job};
 use crate::scheduler::lineage::{Lineage, NodeId};
+use crate::scheduler::map_outputs::MapOutputs;
+use crate::scheduler::progress::AppProgress;
 use crate::cluster::SlotClaim;
 use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
 use crate::{Driver, DriverError};
@@ -35,7 +36,8 @@ pub struct AppCtx {
     /// Its tenant's claim on slots.
     pub claim: SlotClaim,
     pub(crate) lineage: Mutex<Lineage>,
-    map_outputs: Mutex<HashMap<ShuffleId, Vec<MapLocation>>>,
+    map_outputs: MapOutputs,
+    progress: Arc<AppProgress>,
     next_stage: AtomicU64,
     next_job: AtomicU64,
     events: UnboundedSender<AppEvent>,
@@ -49,6 +51,7 @@ impl AppCtx {
         events: UnboundedSender<AppEvent>,
         limits: TaskLimits,
         claim: SlotClaim,
+        progress: Arc<AppProgress>,
     ) -> Self {
         AppCtx {
             id,
@@ -57,7 +60,8 @@ impl AppCtx {
             limits,
             claim,
             lineage: Mutex::default(),
-            map_outputs: Mutex::default(),
+            map_outputs: MapOutputs::default(),
+            progress,
             next_stage: AtomicU64::new(0),
             next_job: AtomicU64::new(0),
             events,
@@ -79,6 +83,7 @@ impl AppCtx {
             job,
             map_outputs: &self.map_outputs,
             next_stage: &self.next_stage,
+            progress: &self.progress,
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");

@@ -3,9 +3,15 @@
 //! - [`lineage`]: the graph of datasets an application built.
 //! - [`dag`]: the DAG scheduler: cuts a job into stages at shuffle boundaries and
 //!   pipelines narrow ops into one stage.
-//! - [`tasks`]: the task scheduler: one task per partition on leased slots, retries,
-//!   map-output tracking and output commit.
+//! - [`tasks`]: the task scheduler: a job's stages in rounds, recomputing lost
+//!   shuffle outputs, and output commit.
+//! - [`attempt`]: one task's attempts: retries, executor loss, speculation.
+//! - [`map_outputs`]: where each shuffle's map outputs live, and which are lost.
+//! - [`progress`]: running stages and their task counts, for status.
 
+mod attempt;
 pub mod dag;
 pub mod lineage;
+pub mod map_outputs;
+pub mod progress;
 pub mod tasks;

@@ -1,24 +1,34 @@
-//! The task scheduler: runs a job's stages in order, each as one task per partition
-//! on leased executor slots; retries retryable failures; tracks where shuffle map
-//! outputs live; commits text output exactly once per partition.
+//! The task scheduler: runs a job's stages, each as one task per partition on
+//! leased executor slots, parents first; recomputes lost shuffle outputs by
+//! running the map tasks that made them again; commits text output exactly once
+//! per partition.
+//!
+//! A job is a loop: make every shuffle it reads complete (running only the map
+//! tasks whose output is missing, which is all of them the first time), then run
+//! the result stage's unfinished partitions. A task that cannot read its shuffle
+//! input (a fetch failure, or outputs lost before it started) ends its stage's
+//! round; the lost outputs are forgotten and the loop goes round again, at most
+//! `max_stage_attempts` times. Attempts of one task are in [`super::attempt`].
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use futures::future::try_join_all;
-use spindle_proto::ids::{AppId, JobId, ShuffleId, StageId};
-use spindle_proto::{
-    CollectSink, CountSink, MapLocation, ShuffleRead, ShuffleWrite, TaskInput, TaskLimits, TaskOutput, TaskRecord,
-    TaskResult, TaskSpec, TextFileSink, task_input, task_output,
-};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use spindle_proto::ids::{AppId, ExecutorId, JobId, StageId};
+use spindle_proto::{FetchFailure, MapLocation, StageProgress, TaskLimits, TaskResult};
 use spindle_sandbox::ArtifactHash;
 use tracing::Instrument;
 
-use super::dag::{Action, JobPlan, StageInput, StageOutput, StagePlan};
+use super::attempt::{Placement, TaskOutcome, run_task};
+use super::dag::{Action, JobPlan, StageOutput, StagePlan};
+use super::map_outputs::MapOutputs;
+use super::progress::AppProgress;
 use crate::cluster::{Cluster, SlotClaim};
+use crate::config::Speculation;
 use crate::{Driver, DriverConfig, DriverError};
 
 /// Everything a job needs from its application and the driver.
@@ -33,9 +43,11 @@ pub struct JobContext<'a> {
     pub app: &'a AppId,
     pub artifact: ArtifactHash,
     pub job: JobId,
-    /// Where each completed shuffle's map outputs live, by map id.
-    pub map_outputs: &'a Mutex<HashMap<ShuffleId, Vec<MapLocation>>>,
+    /// Where each shuffle's map outputs live.
+    pub map_outputs: &'a MapOutputs,
     pub next_stage: &'a AtomicU64,
+    /// The application's live progress.
+    pub progress: &'a AppProgress,
 }
 
 /// What an action produced.
@@ -52,32 +64,160 @@ pub enum ActionOutput {
 /// Figures about a finished job.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JobStats {
+    /// Stage runs, counting runs again after lost outputs.
     pub stages: u32,
+    /// Tasks, counting every partition run again.
     pub tasks: u32,
 }
 
-/// Runs a planned job to completion.
-pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutput, JobStats), DriverError> {
-    let mut stats = JobStats::default();
-    for stage in &plan.map_stages {
-        let StageOutput::Shuffle { shuffle, .. } = stage.output else { unreachable!("map stages write shuffles") };
-        if ctx.map_outputs.lock().expect("map outputs lock").contains_key(&shuffle) {
-            continue; // computed by an earlier job of this application
+/// One stage of a job while the job runs: its id, the attempt numbers and
+/// commits of its partitions across rounds, and the current round's finished
+/// task times (for speculation).
+pub(super) struct Stage<'p> {
+    pub id: StageId,
+    pub plan: &'p StagePlan,
+    attempts: Mutex<Vec<u32>>,
+    committed: Mutex<Vec<bool>>,
+    rounds: AtomicU32,
+    round_tasks: AtomicUsize,
+    durations: Mutex<Vec<Duration>>,
+}
+
+impl<'p> Stage<'p> {
+    fn new(id: StageId, plan: &'p StagePlan) -> Self {
+        let n = plan.partitions as usize;
+        Stage {
+            id,
+            plan,
+            attempts: Mutex::new(vec![0; n]),
+            committed: Mutex::new(vec![false; n]),
+            rounds: AtomicU32::new(0),
+            round_tasks: AtomicUsize::new(0),
+            durations: Mutex::default(),
         }
-        let results = run_stage(ctx, stage, &mut stats).await?;
-        let locations = results
-            .iter()
-            .enumerate()
-            .map(|(map, (_, exec))| MapLocation { map_id: map as u32, executor_id: exec.0.clone(), address: exec.1.clone() })
-            .collect();
-        ctx.map_outputs.lock().expect("map outputs lock").insert(shuffle, locations);
     }
-    let results = run_stage(ctx, &plan.result, &mut stats).await?;
+
+    /// `shuffle-map`, or the action's name.
+    pub fn kind(&self) -> &'static str {
+        match &self.plan.output {
+            StageOutput::Shuffle { .. } => "shuffle-map",
+            StageOutput::Action(a) => a.name(),
+        }
+    }
+
+    /// The next attempt number of `partition` (never reused within the job, so
+    /// attempts' temporary files never collide).
+    pub fn next_attempt(&self, partition: u32) -> u32 {
+        let mut a = self.attempts.lock().expect("stage lock");
+        let n = a[partition as usize];
+        a[partition as usize] += 1;
+        n
+    }
+
+    /// Runs `commit` for `partition` unless an attempt already committed it.
+    pub fn commit_once(&self, partition: u32, commit: impl FnOnce() -> Result<(), DriverError>) -> Result<bool, DriverError> {
+        let mut c = self.committed.lock().expect("stage lock");
+        if c[partition as usize] {
+            return Ok(false);
+        }
+        commit()?;
+        c[partition as usize] = true;
+        Ok(true)
+    }
+
+    pub fn note_success(&self, took: Duration) {
+        self.durations.lock().expect("stage lock").push(took);
+    }
+
+    /// Whether a task running for `running` is a straggler in this round.
+    pub fn is_straggler(&self, running: Duration, spec: &Speculation) -> bool {
+        let mut d = self.durations.lock().expect("stage lock").clone();
+        let total = self.round_tasks.load(Ordering::Relaxed);
+        let needed = ((spec.quantile * total as f64).ceil() as usize).max(1);
+        if d.len() < needed {
+            return false;
+        }
+        d.sort_unstable();
+        let median = d[d.len() / 2];
+        running > spec.min_runtime.max(median.mul_f64(spec.multiplier))
+    }
+
+    fn begin_round(&self, tasks: usize) -> u32 {
+        self.round_tasks.store(tasks, Ordering::Relaxed);
+        self.durations.lock().expect("stage lock").clear();
+        self.rounds.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Why a stage's round ended before all its tasks were done: shuffle input it
+/// reads was lost.
+#[derive(Debug, Clone)]
+pub(super) struct Lost {
+    /// What the task reported, when it tried to read and failed.
+    pub fetch: Option<FetchFailure>,
+    pub error: String,
+}
+
+/// Runs a planned job to completion. When a job writing text files fails, its
+/// temporary files are removed and no `_SUCCESS` is written.
+pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutput, JobStats), DriverError> {
+    let outcome = run_job_rounds(ctx, plan).await;
+    if outcome.is_err()
+        && let StageOutput::Action(Action::SaveText { dir }) = &plan.result.output
+    {
+        let _ = std::fs::remove_dir_all(Path::new(dir).join("_temporary"));
+    }
+    outcome
+}
+
+async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutput, JobStats), DriverError> {
+    let mut stats = JobStats::default();
+    let new_stage = |p| Stage::new(StageId(ctx.next_stage.fetch_add(1, Ordering::Relaxed)), p);
+    let map_stages: Vec<Stage> = plan.map_stages.iter().map(new_stage).collect();
+    let result_stage = new_stage(&plan.result);
+    let mut results: Vec<Option<TaskResult>> = vec![None; plan.result.partitions as usize];
+    let mut losses = 0;
+    'rounds: loop {
+        for stage in &map_stages {
+            let StageOutput::Shuffle { shuffle, .. } = stage.plan.output else { unreachable!("map stages write shuffles") };
+            let maps = stage.plan.partitions;
+            let missing = ctx.map_outputs.missing(shuffle, maps, ctx.cluster);
+            if missing.is_empty() {
+                continue; // complete, maybe from an earlier job of this application
+            }
+            if missing.len() < maps as usize || stage.rounds.load(Ordering::Relaxed) > 0 {
+                ctx.progress.note_resubmitted();
+                tracing::info!(app = %ctx.app, stage = %stage.id, tasks = missing.len(), "recomputing lost shuffle outputs");
+            }
+            let (done, lost) = run_round(ctx, stage, &missing, &mut stats).await?;
+            for (map, _, (executor_id, address)) in done {
+                ctx.map_outputs.record(shuffle, maps, MapLocation { map_id: map, executor_id, address });
+            }
+            if let Some(lost) = lost {
+                losses += 1;
+                forget_lost(ctx, stage, &lost, losses)?;
+                continue 'rounds;
+            }
+        }
+        let todo: Vec<u32> = (0..plan.result.partitions).filter(|&p| results[p as usize].is_none()).collect();
+        let (done, lost) = run_round(ctx, &result_stage, &todo, &mut stats).await?;
+        for (p, r, _) in done {
+            results[p as usize] = Some(r);
+        }
+        match lost {
+            None => break,
+            Some(lost) => {
+                losses += 1;
+                forget_lost(ctx, &result_stage, &lost, losses)?;
+            }
+        }
+    }
+    let results: Vec<TaskResult> = results.into_iter().map(|r| r.expect("every partition finished")).collect();
     let StageOutput::Action(action) = &plan.result.output else { unreachable!("the result stage runs the action") };
     let output = match action {
-        Action::Count => ActionOutput::Count(results.iter().map(|(r, _)| r.count).sum()),
+        Action::Count => ActionOutput::Count(results.iter().map(|r| r.count).sum()),
         Action::Collect => {
-            let total: u64 = results.iter().map(|(r, _)| r.collected.len() as u64).sum();
+            let total: u64 = results.iter().map(|r| r.collected.len() as u64).sum();
             if total > ctx.config.max_result_bytes {
                 return Err(DriverError::Job(format!(
                     "collect: the result is {total} bytes, over the {}-byte limit; save it to files instead",
@@ -85,7 +225,7 @@ pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutp
                 )));
             }
             let mut all = Vec::with_capacity(total as usize);
-            for (r, _) in results {
+            for r in results {
                 all.extend_from_slice(&r.collected);
             }
             ActionOutput::Collected(all)
@@ -101,73 +241,74 @@ pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutp
     Ok((output, stats))
 }
 
-/// (executor id, executor address) of the executor a task succeeded on.
-type Placement = (String, String);
-
-async fn run_stage(
-    ctx: &JobContext<'_>,
-    stage: &StagePlan,
-    stats: &mut JobStats,
-) -> Result<Vec<(TaskResult, Placement)>, DriverError> {
-    let stage_id = StageId(ctx.next_stage.fetch_add(1, Ordering::Relaxed));
-    let maps = match &stage.input {
-        StageInput::Shuffle(s) => Some(
-            ctx.map_outputs
-                .lock()
-                .expect("map outputs lock")
-                .get(s)
-                .cloned()
-                .ok_or_else(|| DriverError::Job(format!("shuffle {s} has no map outputs")))?,
-        ),
-        _ => None,
-    };
-    let span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage_id, tasks = stage.partitions);
-    stats.stages += 1;
-    stats.tasks += stage.partitions;
-    let tasks = (0..stage.partitions).map(|p| run_task(ctx, stage, stage_id, p, maps.as_deref()));
-    try_join_all(tasks).instrument(span).await
-}
-
-fn task_spec(ctx: &JobContext<'_>, stage: &StagePlan, stage_id: StageId, partition: u32, attempt: u32, maps: Option<&[MapLocation]>) -> TaskSpec {
-    let source = match &stage.input {
-        StageInput::Text(splits) => task_input::Source::Text(splits[partition as usize].clone()),
-        StageInput::Records(parts) => task_input::Source::Records(parts[partition as usize].to_vec()),
-        StageInput::Shuffle(s) => task_input::Source::Shuffle(ShuffleRead {
-            shuffle_id: s.0,
-            reduce_partition: partition,
-            maps: maps.unwrap_or_default().to_vec(),
-        }),
-    };
-    let sink = match &stage.output {
-        StageOutput::Shuffle { shuffle, partitions } => {
-            task_output::Sink::Shuffle(ShuffleWrite { shuffle_id: shuffle.0, map_id: partition, partitions: *partitions })
+/// Forgets the outputs a fetch failure reported lost (declaring their executor
+/// lost when it could not be reached at all); fails the job after too many rounds.
+fn forget_lost(ctx: &JobContext<'_>, stage: &Stage<'_>, lost: &Lost, losses: u32) -> Result<(), DriverError> {
+    if let Some(f) = &lost.fetch {
+        let forgotten = ctx.map_outputs.forget_executor(&f.executor_id);
+        if f.unreachable {
+            ctx.cluster.declare_lost(&ExecutorId(f.executor_id.clone()), "a peer could not fetch shuffle blocks from it");
         }
-        StageOutput::Action(Action::Collect) => task_output::Sink::Collect(CollectSink {}),
-        StageOutput::Action(Action::Count) => task_output::Sink::Count(CountSink {}),
-        StageOutput::Action(Action::SaveText { dir }) => task_output::Sink::TextFile(TextFileSink {
-            temp_path: temp_part_path(dir, stage_id, partition, attempt),
-        }),
-    };
-    TaskSpec {
-        app_id: ctx.app.0.clone(),
-        job_id: ctx.job.0,
-        stage_id: stage_id.0,
-        partition,
-        attempt,
-        artifact: ctx.artifact.to_string(),
-        steps: stage.steps.clone(),
-        input: Some(TaskInput { source: Some(source) }),
-        output: Some(TaskOutput { sink: Some(sink) }),
-        limits: Some(*ctx.limits),
-        max_result_bytes: ctx.config.max_result_bytes,
+        tracing::info!(app = %ctx.app, stage = %stage.id, executor = %f.executor_id, forgotten, "shuffle outputs lost");
     }
+    if losses >= ctx.config.max_stage_attempts {
+        return Err(DriverError::Job(format!(
+            "stage {} (job {}) lost its shuffle input {losses} times (the limit, max_stage_attempts); last: {}",
+            stage.id, ctx.job, lost.error
+        )));
+    }
+    Ok(())
 }
 
-fn part_name(partition: u32) -> String {
+/// Runs `partitions` of `stage` at once. Returns the finished ones, and whether
+/// some could not read their shuffle input (those are not finished).
+async fn run_round(
+    ctx: &JobContext<'_>,
+    stage: &Stage<'_>,
+    partitions: &[u32],
+    stats: &mut JobStats,
+) -> Result<(Vec<(u32, TaskResult, Placement)>, Option<Lost>), DriverError> {
+    let round = stage.begin_round(partitions.len());
+    stats.stages += 1;
+    stats.tasks += partitions.len() as u32;
+    let progress = ctx.progress.start(StageProgress {
+        job_id: ctx.job.0,
+        stage_id: stage.id.0,
+        kind: stage.kind().into(),
+        tasks: partitions.len() as u32,
+        done: 0,
+        running: 0,
+        attempt: round,
+    });
+    let span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage.id, round, tasks = partitions.len());
+    let progress = &progress;
+    async {
+        let mut tasks: FuturesUnordered<_> =
+            partitions.iter().map(|&p| async move { (p, run_task(ctx, stage, progress, p).await) }).collect();
+        let mut done = Vec::with_capacity(partitions.len());
+        let mut lost = None;
+        while let Some((p, outcome)) = tasks.next().await {
+            match outcome? {
+                TaskOutcome::Done(r, placement) => {
+                    progress.update(|s| s.done += 1);
+                    done.push((p, r, placement));
+                }
+                TaskOutcome::InputLost(l) => {
+                    lost.get_or_insert(l);
+                }
+            }
+        }
+        Ok((done, lost))
+    }
+    .instrument(span)
+    .await
+}
+
+pub(super) fn part_name(partition: u32) -> String {
     format!("part-{partition:05}")
 }
 
-fn temp_part_path(dir: &str, stage: StageId, partition: u32, attempt: u32) -> String {
+pub(super) fn temp_part_path(dir: &str, stage: StageId, partition: u32, attempt: u32) -> String {
     Path::new(dir)
         .join("_temporary")
         .join(format!("{stage}-{partition}-{attempt}"))
@@ -176,63 +317,3 @@ fn temp_part_path(dir: &str, stage: StageId, partition: u32, attempt: u32) -> St
         .to_string()
 }
 
-async fn run_task(
-    ctx: &JobContext<'_>,
-    stage: &StagePlan,
-    stage_id: StageId,
-    partition: u32,
-    maps: Option<&[MapLocation]>,
-) -> Result<(TaskResult, Placement), DriverError> {
-    let max = ctx.config.max_task_attempts.max(1);
-    let mut last = String::new();
-    for attempt in 0..max {
-        let lease = ctx.cluster.lease(ctx.claim).await;
-        let spec = task_spec(ctx, stage, stage_id, partition, attempt, maps);
-        let mut result = lease.executor.handle.launch(spec).await;
-        let placement = (lease.executor.id.0.clone(), lease.executor.address.clone());
-        drop(lease);
-        ctx.driver.record_task(
-            ctx.app,
-            TaskRecord {
-                job_id: ctx.job.0,
-                stage_id: stage_id.0,
-                partition,
-                attempt,
-                executor_id: placement.0.clone(),
-                ok: result.ok,
-                error: result.error.clone(),
-                failure_kind: result.failure_kind.clone(),
-                duration_us: result.duration_us,
-                logs: std::mem::take(&mut result.logs),
-            },
-        );
-        if result.ok {
-            tracing::debug!(
-                stage = %stage_id, partition, attempt, executor = %placement.0, duration_us = result.duration_us,
-                records_in = result.records_in, records_out = result.records_out, compiled = result.compiled,
-                "task finished"
-            );
-            if let StageOutput::Action(Action::SaveText { dir }) = &stage.output {
-                commit_part(dir, stage_id, partition, attempt)?;
-            }
-            return Ok((result, placement));
-        }
-        tracing::info!(stage = %stage_id, partition, attempt, executor = %placement.0, error = %result.error, "task attempt failed");
-        if !result.retryable {
-            return Err(DriverError::Job(result.error));
-        }
-        last = format!("{} (on executor {})", result.error, placement.0);
-    }
-    Err(DriverError::Job(format!(
-        "stage {stage_id} partition {partition} failed {max} times; last error: {last}"
-    )))
-}
-
-/// Moves one successful attempt's part file into place: exactly one attempt's
-/// output becomes `part-NNNNN`.
-fn commit_part(dir: &str, stage: StageId, partition: u32, attempt: u32) -> Result<(), DriverError> {
-    let from = temp_part_path(dir, stage, partition, attempt);
-    let to = Path::new(dir).join(part_name(partition));
-    std::fs::rename(&from, &to)
-        .map_err(|e| DriverError::Output { path: to.display().to_string(), reason: format!("committing {from}: {e}") })
-}

@@ -21,6 +21,8 @@ pub struct TaskState {
     pub(crate) max_batch_bytes: usize,
     /// Set when a host-side failure is turned into a trap, to report the real cause.
     pub(crate) host_error: Option<Failure>,
+    /// Set when reading shuffle input failed: whose outputs could not be read.
+    pub(crate) fetch_failure: Option<spindle_proto::FetchFailure>,
 }
 
 impl WasiView for TaskState {
@@ -44,6 +46,9 @@ impl task_io::Host for TaskState {
         match self.input.next_batch().await {
             Ok(b) => Ok(b),
             Err(e) => {
+                if let Some(shuffle) = self.input.shuffle() {
+                    self.fetch_failure = e.fetch_failure(shuffle.0);
+                }
                 let failure = e.failure();
                 Err(self.fail(failure))
             }

@@ -63,6 +63,14 @@ impl Input {
         }
     }
 
+    /// The shuffle this input reads, if it reads one.
+    pub fn shuffle(&self) -> Option<ShuffleId> {
+        match self {
+            Input::Shuffle { reader, .. } => Some(reader.shuffle()),
+            _ => None,
+        }
+    }
+
     /// Records read so far.
     pub fn records_in(&self) -> u64 {
         match self {

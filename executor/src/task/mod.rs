@@ -56,7 +56,10 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     result
 }
 
-fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskResult {
+/// The failure kind of a task that could not read its shuffle input.
+pub const FETCH_FAILED: &str = "fetch-failed";
+
+pub(crate) fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskResult {
     TaskResult {
         ok: false,
         retryable: failure.retryable(),
@@ -115,6 +118,7 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
         output,
         max_batch_bytes: exec.config.max_batch_bytes,
         host_error: None,
+        fetch_failure: None,
     };
     let mut store = Store::new(&exec.engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -141,6 +145,10 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
     };
     if let Some(failure) = failure {
         let mut result = failed(failure, logs, compiled);
+        if let Some(fetch) = state.fetch_failure.take() {
+            result.failure_kind = FETCH_FAILED.into();
+            result.fetch_failure = Some(fetch);
+        }
         append_log_tail(&mut result.error, &captured.stderr());
         return Ok(result);
     }

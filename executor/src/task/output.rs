@@ -61,9 +61,8 @@ impl Output {
             Some(task_output::Sink::TextFile(t)) => {
                 let path = t.temp_path.clone();
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
-                if let Some(parent) = std::path::Path::new(&path).parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(io)?;
-                }
+                // The driver creates each attempt's directory and removes them all
+                // when the job is done, so a late attempt cannot bring them back.
                 let file = tokio::fs::File::create(&path).await.map_err(io)?;
                 Output::TextFile { path, file: tokio::io::BufWriter::with_capacity(1 << 20, file), records: 0 }
             }

@@ -1,0 +1,601 @@
+//! The executor registry: who is in the cluster, whether they are alive, how to
+//! reach them, and which task slots are free. Schedulers lease a slot, launch a
+//! task through the slot's [`ExecutorHandle`], and give the slot back when the
+//! lease drops.
+//!
+//! - [`handle`]: how one executor is reached ([`ExecutorHandle`], over gRPC or in
+//!   process).
+//!
+//! Liveness: executors in other processes heartbeat; one silent for longer than
+//! the heartbeat timeout, or one whose task RPC fails, is declared lost: it gets
+//! no more tasks, the attempts running on it end at once (to be retried
+//! elsewhere), and the shuffle outputs it held count as gone. An executor that
+//! deregisters (a graceful stop) gets no more tasks, but its running attempts may
+//! finish. Executor ids are never reused: a lost executor that comes back
+//! registers again under a new id.
+
+pub mod handle;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use spindle_proto::ExecutorStatus;
+use spindle_proto::ids::ExecutorId;
+use tokio::sync::{oneshot, watch};
+
+pub use handle::{EXECUTOR_LOST, EXECUTOR_STOPPING, ExecutorHandle, RemoteExecutor};
+
+/// How the registry judges liveness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivenessSettings {
+    /// How often executors heartbeat. Default 1 s.
+    pub heartbeat_interval: Duration,
+    /// Silence after which an executor is declared lost. Default 10 s.
+    pub heartbeat_timeout: Duration,
+    /// How long tasks wait while no executor is registered before their job
+    /// fails. Default 60 s.
+    pub no_executor_timeout: Duration,
+}
+
+impl Default for LivenessSettings {
+    fn default() -> Self {
+        LivenessSettings {
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(10),
+            no_executor_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A registered executor.
+#[derive(Clone)]
+pub struct ExecutorEntry {
+    /// Its id.
+    pub id: ExecutorId,
+    /// Where peers reach it.
+    pub address: String,
+    /// Its slot count.
+    pub slots: u32,
+    /// How to reach it.
+    pub handle: Arc<dyn ExecutorHandle>,
+    /// Becomes `Some(reason)` when the executor is declared lost.
+    lost: watch::Receiver<Option<String>>,
+}
+
+impl ExecutorEntry {
+    /// Resolves with the reason once the executor is declared lost; never for
+    /// one that deregistered (its running attempts may finish).
+    pub async fn lost(&self) -> String {
+        let mut rx = self.lost.clone();
+        let reason = rx.wait_for(Option::is_some).await.map(|r| r.clone().unwrap_or_default());
+        match reason {
+            Ok(reason) => reason,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+struct Slots {
+    entry: ExecutorEntry,
+    free: u32,
+    lost: watch::Sender<Option<String>>,
+    /// Whether it heartbeats (executors in other processes) or lives in this one.
+    heartbeats: bool,
+    last_seen: Instant,
+    /// Counters from its last heartbeat.
+    last_status: Option<ExecutorStatus>,
+}
+
+/// Why a task got no slot.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClusterError {
+    #[error("no executor has been registered for {waited:?}{last}; start executors (`spindle executor --driver URL`) or raise no_executor_timeout")]
+    NoExecutors { waited: Duration, last: String },
+}
+
+/// Who asks for a slot: a tenant, with its weight and slot quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotClaim {
+    /// The tenant's name.
+    pub tenant: String,
+    /// Its share of free slots relative to other tenants with pending tasks.
+    pub weight: u32,
+    /// Most slots it may hold at once (0: no limit).
+    pub max_slots: u32,
+}
+
+impl SlotClaim {
+    /// A claim with weight 1 and no quota.
+    pub fn unlimited(tenant: &str) -> Self {
+        SlotClaim { tenant: tenant.to_string(), weight: 1, max_slots: 0 }
+    }
+}
+
+/// A task waiting for a slot, maybe not on one executor (a speculative copy
+/// avoids the executor running the original).
+struct Waiter {
+    tx: oneshot::Sender<SlotLease>,
+    avoid: Option<ExecutorId>,
+}
+
+/// One tenant's waiting tasks and the slots it holds.
+#[derive(Default)]
+struct TenantQueue {
+    running: u32,
+    weight: u32,
+    max_slots: u32,
+    waiters: VecDeque<Waiter>,
+}
+
+impl TenantQueue {
+    fn eligible(&self) -> bool {
+        !self.waiters.is_empty() && (self.max_slots == 0 || self.running < self.max_slots)
+    }
+}
+
+struct State {
+    executors: BTreeMap<u64, Slots>,
+    next_id: u64,
+    queues: HashMap<String, TenantQueue>,
+    /// Executors lost or stopped, most recent last (a bounded history for status).
+    gone: VecDeque<ExecutorStatus>,
+    /// Since when no executor has been registered (`None`: some are).
+    empty_since: Option<Instant>,
+}
+
+/// How many lost or stopped executors `status` remembers.
+const GONE_KEPT: usize = 64;
+
+/// The executor registry, its free slots, and the queue of tasks waiting for them.
+///
+/// Free slots go to tenants fairly: to the eligible tenant (tasks waiting, under
+/// its slot quota) holding the fewest slots for its weight; within a tenant, in
+/// the order its tasks started waiting. So one tenant's huge job cannot starve
+/// another's small one: the small job's tasks get the next free slots.
+pub struct Cluster {
+    state: Mutex<State>,
+    settings: LivenessSettings,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster::new(LivenessSettings::default())
+    }
+}
+
+/// One leased slot; the slot is freed (and handed to the next waiter) when the
+/// lease drops.
+pub struct SlotLease {
+    cluster: Arc<Cluster>,
+    key: u64,
+    tenant: String,
+    /// The executor the slot belongs to.
+    pub executor: ExecutorEntry,
+}
+
+impl Drop for SlotLease {
+    fn drop(&mut self) {
+        {
+            let mut st = self.cluster.state.lock().expect("cluster lock");
+            if let Some(s) = st.executors.get_mut(&self.key) {
+                s.free += 1;
+            }
+            if let Some(q) = st.queues.get_mut(&self.tenant) {
+                q.running -= 1;
+            }
+        }
+        self.cluster.dispatch();
+    }
+}
+
+fn key_of(id: &ExecutorId) -> Option<u64> {
+    id.0.strip_prefix("exec-")?.parse().ok()
+}
+
+impl Cluster {
+    /// An empty registry judging liveness with `settings`.
+    pub fn new(settings: LivenessSettings) -> Self {
+        Cluster {
+            state: Mutex::new(State {
+                executors: BTreeMap::new(),
+                next_id: 0,
+                queues: HashMap::new(),
+                gone: VecDeque::new(),
+                empty_since: Some(Instant::now()),
+            }),
+            settings,
+        }
+    }
+
+    /// The liveness settings.
+    pub fn settings(&self) -> LivenessSettings {
+        self.settings
+    }
+
+    /// Adds an executor; returns its new id. One that `heartbeats` is declared
+    /// lost when it falls silent; one that does not lives in this process.
+    pub fn register(
+        self: &Arc<Self>,
+        address: String,
+        slots: u32,
+        handle: Arc<dyn ExecutorHandle>,
+        heartbeats: bool,
+    ) -> ExecutorId {
+        let id = {
+            let mut st = self.state.lock().expect("cluster lock");
+            st.next_id += 1;
+            let key = st.next_id;
+            let id = ExecutorId(format!("exec-{key}"));
+            let (lost, lost_rx) = watch::channel(None);
+            let entry = ExecutorEntry { id: id.clone(), address, slots, handle, lost: lost_rx };
+            tracing::info!(executor = %id, address = %entry.address, slots, "executor registered");
+            st.executors
+                .insert(key, Slots { entry, free: slots, lost, heartbeats, last_seen: Instant::now(), last_status: None });
+            st.empty_since = None;
+            id
+        };
+        self.dispatch();
+        id
+    }
+
+    /// Records a heartbeat; false when the executor is not registered (it was
+    /// declared lost or stopped, or never registered here): it should register again.
+    pub fn heartbeat(&self, id: &ExecutorId, status: Option<ExecutorStatus>) -> bool {
+        let mut st = self.state.lock().expect("cluster lock");
+        let Some(s) = key_of(id).and_then(|k| st.executors.get_mut(&k)) else { return false };
+        s.last_seen = Instant::now();
+        if status.is_some() {
+            s.last_status = status;
+        }
+        true
+    }
+
+    /// Whether the executor is registered and taking tasks.
+    pub fn is_alive(&self, id: &str) -> bool {
+        let st = self.state.lock().expect("cluster lock");
+        id.strip_prefix("exec-").and_then(|k| k.parse().ok()).is_some_and(|k: u64| st.executors.contains_key(&k))
+    }
+
+    /// Declares an executor lost: no more tasks, its running attempts end now,
+    /// its blocks count as gone. Returns false if it was not registered.
+    pub fn declare_lost(&self, id: &ExecutorId, reason: &str) -> bool {
+        self.remove(id, "lost", reason, true)
+    }
+
+    /// An executor stopping on purpose: no more tasks; running attempts finish.
+    pub fn deregister(&self, id: &ExecutorId, reason: &str) -> bool {
+        self.remove(id, "stopped", reason, false)
+    }
+
+    fn remove(&self, id: &ExecutorId, state: &str, reason: &str, abort_running: bool) -> bool {
+        let mut st = self.state.lock().expect("cluster lock");
+        let Some(s) = key_of(id).and_then(|k| st.executors.remove(&k)) else { return false };
+        if abort_running {
+            tracing::warn!(executor = %id, address = %s.entry.address, %reason, "executor lost");
+            s.lost.send_replace(Some(format!("executor {id} at {} was lost: {reason}", s.entry.address)));
+        } else {
+            tracing::info!(executor = %id, address = %s.entry.address, %reason, "executor deregistered");
+        }
+        let mut status = s.last_status.unwrap_or_default();
+        status.executor_id = id.0.clone();
+        status.address = s.entry.address.clone();
+        status.slots = s.entry.slots;
+        status.state = state.into();
+        status.reason = reason.into();
+        status.running_tasks = 0;
+        status.last_heartbeat_ms = s.last_seen.elapsed().as_millis() as u64;
+        st.gone.push_back(status);
+        if st.gone.len() > GONE_KEPT {
+            st.gone.pop_front();
+        }
+        if st.executors.is_empty() {
+            st.empty_since = Some(Instant::now());
+        }
+        true
+    }
+
+    /// Total slots of all registered executors.
+    pub fn total_slots(&self) -> u32 {
+        self.state.lock().expect("cluster lock").executors.values().map(|s| s.entry.slots).sum()
+    }
+
+    /// All registered executors.
+    pub fn executors(&self) -> Vec<ExecutorEntry> {
+        self.state.lock().expect("cluster lock").executors.values().map(|s| s.entry.clone()).collect()
+    }
+
+    /// Registered executors with their last heartbeat's counters (`None` for
+    /// in-process executors, which are asked directly), then the lost and stopped ones.
+    pub fn statuses(&self) -> (Vec<(ExecutorEntry, Option<ExecutorStatus>)>, Vec<ExecutorStatus>) {
+        let st = self.state.lock().expect("cluster lock");
+        let live = st
+            .executors
+            .values()
+            .map(|s| {
+                let status = s.heartbeats.then(|| {
+                    let mut status = s.last_status.clone().unwrap_or_default();
+                    status.last_heartbeat_ms = s.last_seen.elapsed().as_millis() as u64;
+                    status
+                });
+                (s.entry.clone(), status)
+            })
+            .collect();
+        (live, st.gone.iter().cloned().collect())
+    }
+
+    /// Waits for a slot for `claim`'s tenant (see [`Cluster`] for who goes first),
+    /// on any executor but `avoid`. Fails when no executor has been registered for
+    /// the no-executor timeout.
+    pub async fn lease(self: &Arc<Self>, claim: &SlotClaim, avoid: Option<&ExecutorId>) -> Result<SlotLease, ClusterError> {
+        let rx = {
+            let mut st = self.state.lock().expect("cluster lock");
+            let q = st.queues.entry(claim.tenant.clone()).or_default();
+            q.weight = claim.weight.max(1);
+            q.max_slots = claim.max_slots;
+            let (tx, rx) = oneshot::channel();
+            q.waiters.push_back(Waiter { tx, avoid: avoid.cloned() });
+            rx
+        };
+        self.dispatch();
+        rx.await.map_err(|_| self.no_executors())
+    }
+
+    fn no_executors(&self) -> ClusterError {
+        let st = self.state.lock().expect("cluster lock");
+        let last = st
+            .gone
+            .back()
+            .map(|g| format!(" (the last one, {}, {}: {})", g.executor_id, g.state, g.reason))
+            .unwrap_or_default();
+        ClusterError::NoExecutors { waited: self.settings.no_executor_timeout, last }
+    }
+
+    /// Declares silent executors lost, and fails waiting tasks when no executor
+    /// has been registered for the no-executor timeout.
+    pub fn check_liveness(&self) {
+        let now = Instant::now();
+        let silent: Vec<(ExecutorId, Duration)> = {
+            let st = self.state.lock().expect("cluster lock");
+            st.executors
+                .values()
+                .filter(|s| s.heartbeats && now.duration_since(s.last_seen) > self.settings.heartbeat_timeout)
+                .map(|s| (s.entry.id.clone(), now.duration_since(s.last_seen)))
+                .collect()
+        };
+        for (id, silence) in silent {
+            self.declare_lost(&id, &format!("no heartbeat for {:.1} s", silence.as_secs_f64()));
+        }
+        let mut st = self.state.lock().expect("cluster lock");
+        if st.empty_since.is_some_and(|t| now.duration_since(t) > self.settings.no_executor_timeout) {
+            // Dropping the senders fails every waiter's lease.
+            let failed: usize = st.queues.values_mut().map(|q| std::mem::take(&mut q.waiters).len()).sum();
+            if failed > 0 {
+                tracing::warn!(tasks = failed, "no executors: failing waiting tasks");
+            }
+            st.queues.retain(|_, q| q.running > 0);
+        }
+    }
+
+    /// Checks liveness every half heartbeat interval until the cluster is dropped.
+    pub fn spawn_monitor(self: &Arc<Self>) {
+        let weak: Weak<Cluster> = Arc::downgrade(self);
+        let every = (self.settings.heartbeat_interval / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(cluster) = weak.upgrade() else { return };
+                cluster.check_liveness();
+            }
+        });
+    }
+
+    /// Hands free slots to waiting tasks until one or the other runs out.
+    fn dispatch(self: &Arc<Self>) {
+        let mut undelivered = Vec::new();
+        {
+            let mut guard = self.state.lock().expect("cluster lock");
+            let st = &mut *guard;
+            while let Some((key, tenant)) = next_placement(st) {
+                let q = st.queues.get_mut(&tenant).expect("the chosen tenant has a queue");
+                let (i, key) = key;
+                let waiter = q.waiters.remove(i).expect("the chosen waiter exists");
+                let slots = st.executors.get_mut(&key).expect("the chosen executor exists");
+                slots.free -= 1;
+                q.running += 1;
+                let lease = SlotLease { cluster: self.clone(), key, tenant, executor: slots.entry.clone() };
+                if let Err(lease) = waiter.tx.send(lease) {
+                    undelivered.push(lease);
+                }
+            }
+            st.queues.retain(|_, q| q.running > 0 || !q.waiters.is_empty());
+        }
+        // Dropped outside the lock: each frees its slot and dispatches again.
+        drop(undelivered);
+    }
+}
+
+/// The next (waiter index, executor key) and tenant to hand a slot to, if any:
+/// tenants in fair order (fewest slots held for their weight), within a tenant
+/// its first waiter that some free executor can take; the executor with the most
+/// free slots (spreading tasks evenly). Waiters that stopped waiting are dropped
+/// on the way.
+fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
+    let mut free: Vec<(u64, u32, ExecutorId)> =
+        st.executors.iter().filter(|(_, s)| s.free > 0).map(|(k, s)| (*k, s.free, s.entry.id.clone())).collect();
+    if free.is_empty() {
+        return None;
+    }
+    free.sort_by_key(|(k, f, _)| (std::cmp::Reverse(*f), *k));
+    let mut tenants: Vec<(&String, &mut TenantQueue)> = st.queues.iter_mut().filter(|(_, q)| q.eligible()).collect();
+    tenants.sort_by(|a, b| {
+        (u64::from(a.1.running) * u64::from(b.1.weight))
+            .cmp(&(u64::from(b.1.running) * u64::from(a.1.weight)))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    for (tenant, q) in tenants {
+        q.waiters.retain(|w| !w.tx.is_closed());
+        for (i, w) in q.waiters.iter().enumerate() {
+            if let Some((k, _, _)) = free.iter().find(|(_, _, id)| w.avoid.as_ref() != Some(id)) {
+                return Some(((i, *k), tenant.clone()));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handle::Idle;
+    use super::*;
+
+
+    #[tokio::test]
+    async fn leases_spread_over_executors_and_wait_for_free_slots() {
+        let cluster = Arc::new(Cluster::default());
+        cluster.register("a:1".into(), 2, Arc::new(Idle), false);
+        cluster.register("b:1".into(), 2, Arc::new(Idle), false);
+        let claim = SlotClaim::unlimited("t");
+        let l1 = cluster.lease(&claim, None).await.unwrap();
+        let l2 = cluster.lease(&claim, None).await.unwrap();
+        assert_ne!(l1.executor.id, l2.executor.id);
+        let _l3 = cluster.lease(&claim, None).await.unwrap();
+        let _l4 = cluster.lease(&claim, None).await.unwrap();
+        let waiter = tokio::spawn({
+            let c = cluster.clone();
+            let claim = claim.clone();
+            async move { c.lease(&claim, None).await.unwrap().executor.id.clone() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let freed = l1.executor.id.clone();
+        drop(l1);
+        assert_eq!(waiter.await.unwrap(), freed);
+    }
+
+    #[tokio::test]
+    async fn a_freed_slot_goes_to_the_tenant_holding_fewest_slots() {
+        let cluster = Arc::new(Cluster::default());
+        cluster.register("a:1".into(), 2, Arc::new(Idle), false);
+        let big = SlotClaim::unlimited("big");
+        let mut held = vec![cluster.lease(&big, None).await.unwrap(), cluster.lease(&big, None).await.unwrap()];
+        // The big tenant queues many tasks, then the small one queues one.
+        let mut big_waiters = Vec::new();
+        for _ in 0..10 {
+            let c = cluster.clone();
+            let claim = big.clone();
+            big_waiters.push(tokio::spawn(async move { c.lease(&claim, None).await.unwrap() }));
+        }
+        tokio::task::yield_now().await;
+        let small = tokio::spawn({
+            let c = cluster.clone();
+            async move { c.lease(&SlotClaim::unlimited("small"), None).await.unwrap() }
+        });
+        tokio::task::yield_now().await;
+        drop(held.pop());
+        let lease = small.await.unwrap();
+        assert_eq!(lease.tenant, "small", "the small tenant got the first free slot");
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_never_holds_more_than_its_slot_quota() {
+        let cluster = Arc::new(Cluster::default());
+        cluster.register("a:1".into(), 4, Arc::new(Idle), false);
+        let capped = SlotClaim { tenant: "capped".into(), weight: 1, max_slots: 1 };
+        let first = cluster.lease(&capped, None).await.unwrap();
+        let second = tokio::spawn({
+            let c = cluster.clone();
+            let claim = capped.clone();
+            async move { c.lease(&claim, None).await.unwrap() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "three slots are free, but the quota is one");
+        drop(first);
+        second.await.unwrap();
+    }
+}
+
+#[cfg(test)]
+mod liveness_tests {
+    use super::handle::Idle;
+    use super::*;
+
+
+    fn settings(ms: u64) -> LivenessSettings {
+        LivenessSettings {
+            heartbeat_interval: Duration::from_millis(ms / 4),
+            heartbeat_timeout: Duration::from_millis(ms),
+            no_executor_timeout: Duration::from_millis(ms),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_executor_is_lost_and_its_running_attempts_hear_it() {
+        let cluster = Arc::new(Cluster::new(settings(50)));
+        let quiet = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
+        let local = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
+        let claim = SlotClaim::unlimited("t");
+        let lease = cluster.lease(&claim, Some(&local)).await.unwrap();
+        assert_eq!(lease.executor.id, quiet);
+        let lost = tokio::spawn({
+            let entry = lease.executor.clone();
+            async move { entry.lost().await }
+        });
+        std::thread::sleep(Duration::from_millis(60));
+        cluster.check_liveness();
+        assert!(lost.await.unwrap().contains("no heartbeat"));
+        assert!(!cluster.is_alive(&quiet.0));
+        assert!(cluster.is_alive(&local.0), "an in-process executor never falls silent");
+        assert!(!cluster.heartbeat(&quiet, None), "a lost executor must register again");
+        let (_, gone) = cluster.statuses();
+        assert_eq!(gone[0].state, "lost");
+    }
+
+    #[tokio::test]
+    async fn waiting_tasks_fail_when_no_executor_comes_and_wait_when_one_does() {
+        let cluster = Arc::new(Cluster::new(settings(40)));
+        let id = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
+        cluster.declare_lost(&id, "killed");
+        let claim = SlotClaim::unlimited("t");
+        let waiting = tokio::spawn({
+            let c = cluster.clone();
+            let claim = claim.clone();
+            async move { c.lease(&claim, None).await.map(|l| l.executor.id.clone()) }
+        });
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(50));
+        cluster.check_liveness();
+        let err = waiting.await.unwrap().unwrap_err().to_string();
+        assert!(err.contains("exec-1, lost: killed"), "{err}");
+
+        // An executor that joins in time gets the waiting task.
+        let waiting = tokio::spawn({
+            let c = cluster.clone();
+            async move { c.lease(&claim, None).await.map(|l| l.executor.id.clone()) }
+        });
+        tokio::task::yield_now().await;
+        let back = cluster.register("a:2".into(), 1, Arc::new(Idle), true);
+        assert_eq!(waiting.await.unwrap().unwrap(), back);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_avoiding_the_only_free_executor_lets_others_pass() {
+        let cluster = Arc::new(Cluster::new(settings(1000)));
+        let a = cluster.register("a:1".into(), 1, Arc::new(Idle), false);
+        let claim = SlotClaim::unlimited("t");
+        let copy = tokio::spawn({
+            let c = cluster.clone();
+            let claim = claim.clone();
+            let a = a.clone();
+            async move { c.lease(&claim, Some(&a)).await.map(|l| l.executor.id.clone()) }
+        });
+        tokio::task::yield_now().await;
+        let plain = cluster.lease(&claim, None).await.unwrap();
+        assert_eq!(plain.executor.id, a, "the unconstrained task behind it got the slot");
+        let b = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
+        assert_eq!(copy.await.unwrap().unwrap(), b);
+    }
+}

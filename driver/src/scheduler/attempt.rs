@@ -1,0 +1,307 @@
+//! One task of a stage, attempt by attempt: lease a slot, launch, and read the
+//! outcome. Retryable failures run again (up to `max_task_attempts`); an attempt
+//! whose executor is lost ends at once; a task that cannot read its shuffle input
+//! hands that back to its stage (not counted as a failed attempt). With
+//! speculation on, a straggler gets a copy on another executor and the first
+//! attempt to succeed wins; the other is killed.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use spindle_proto::{
+    CollectSink, CountSink, KillTaskRequest, ShuffleRead, ShuffleWrite, TaskInput, TaskOutput, TaskRecord, TaskResult,
+    TaskSpec, TextFileSink, task_input, task_output,
+};
+use spindle_proto::ids::ExecutorId;
+
+use super::dag::{Action, StageInput, StageOutput};
+use super::progress::StageGuard;
+use super::tasks::{JobContext, Lost, Stage, part_name, temp_part_path};
+use crate::DriverError;
+use crate::cluster::{EXECUTOR_LOST, EXECUTOR_STOPPING, ExecutorEntry};
+
+/// (executor id, executor address) of the executor a task succeeded on.
+pub(super) type Placement = (String, String);
+
+/// How a task ended, short of failing its job.
+#[expect(clippy::large_enum_variant, reason = "one per task, moved once; boxing buys nothing")]
+pub(super) enum TaskOutcome {
+    Done(TaskResult, Placement),
+    /// It could not read its shuffle input: the stage must recompute it.
+    InputLost(Lost),
+}
+
+/// How one attempt ended.
+#[expect(clippy::large_enum_variant, reason = "one per attempt, moved once; boxing buys nothing")]
+enum Attempt {
+    Done(TaskResult, Placement),
+    InputLost(Lost),
+    Failed { error: String, executor: String, retryable: bool, counted: bool },
+}
+
+/// Where and when an attempt started, for speculation and for killing it.
+#[derive(Clone)]
+struct Started {
+    executor: ExecutorEntry,
+    attempt: u32,
+    at: Instant,
+}
+
+/// Runs one partition of `stage` until it succeeds, its input is lost, or it
+/// fails its job (a deterministic failure, or too many failed attempts).
+pub(super) async fn run_task(
+    ctx: &JobContext<'_>,
+    stage: &Stage<'_>,
+    progress: &StageGuard<'_>,
+    partition: u32,
+) -> Result<TaskOutcome, DriverError> {
+    let max = ctx.config.max_task_attempts.max(1);
+    let mut failed_on: Vec<String> = Vec::new();
+    loop {
+        let attempt = if ctx.config.speculation.enabled {
+            speculate(ctx, stage, progress, partition).await?
+        } else {
+            attempt(ctx, stage, progress, partition, None, None).await?
+        };
+        match attempt {
+            Attempt::Done(r, placement) => return Ok(TaskOutcome::Done(r, placement)),
+            Attempt::InputLost(lost) => return Ok(TaskOutcome::InputLost(lost)),
+            Attempt::Failed { error, executor, retryable: false, .. } => {
+                return Err(DriverError::Job(format!(
+                    "task {partition} of stage {} (job {}) failed on executor {executor}: {error}",
+                    stage.id, ctx.job
+                )));
+            }
+            // Like Spark, a lost or stopping executor is not the task's fault:
+            // such attempts do not count (the executor gets no more tasks, so
+            // this cannot go on for ever).
+            Attempt::Failed { counted: false, .. } => {}
+            Attempt::Failed { error, executor, retryable: true, counted: true } => {
+                failed_on.push(executor.clone());
+                if failed_on.len() as u32 >= max {
+                    return Err(DriverError::Job(format!(
+                        "task {partition} of stage {} (job {}) failed {max} times (the limit, max_task_attempts), on {}; \
+                         last error, on executor {executor}: {error}",
+                        stage.id,
+                        ctx.job,
+                        failed_on.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The spec of one attempt; `None` when a shuffle it reads has lost outputs.
+fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u32) -> Option<TaskSpec> {
+    let plan = stage.plan;
+    let source = match &plan.input {
+        StageInput::Text(splits) => task_input::Source::Text(splits[partition as usize].clone()),
+        StageInput::Records(parts) => task_input::Source::Records(parts[partition as usize].to_vec()),
+        StageInput::Shuffle(s) => task_input::Source::Shuffle(ShuffleRead {
+            shuffle_id: s.0,
+            reduce_partition: partition,
+            maps: ctx.map_outputs.complete(*s, ctx.cluster)?,
+        }),
+    };
+    let sink = match &plan.output {
+        StageOutput::Shuffle { shuffle, partitions } => {
+            task_output::Sink::Shuffle(ShuffleWrite { shuffle_id: shuffle.0, map_id: partition, partitions: *partitions })
+        }
+        StageOutput::Action(Action::Collect) => task_output::Sink::Collect(CollectSink {}),
+        StageOutput::Action(Action::Count) => task_output::Sink::Count(CountSink {}),
+        StageOutput::Action(Action::SaveText { dir }) => task_output::Sink::TextFile(TextFileSink {
+            temp_path: temp_part_path(dir, stage.id, partition, attempt),
+        }),
+    };
+    Some(TaskSpec {
+        app_id: ctx.app.0.clone(),
+        job_id: ctx.job.0,
+        stage_id: stage.id.0,
+        partition,
+        attempt,
+        artifact: ctx.artifact.to_string(),
+        steps: plan.steps.clone(),
+        input: Some(TaskInput { source: Some(source) }),
+        output: Some(TaskOutput { sink: Some(sink) }),
+        limits: Some(*ctx.limits),
+        max_result_bytes: ctx.config.max_result_bytes,
+    })
+}
+
+/// Counts an attempt as running in the stage's progress while it lives.
+struct Running<'a>(&'a StageGuard<'a>);
+
+impl<'a> Running<'a> {
+    fn new(progress: &'a StageGuard<'a>) -> Self {
+        progress.update(|s| s.running += 1);
+        Running(progress)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.update(|s| s.running = s.running.saturating_sub(1));
+    }
+}
+
+/// One attempt: a slot on any executor but `avoid`, the launch, the outcome.
+/// Records where and when it started in `started`.
+async fn attempt(
+    ctx: &JobContext<'_>,
+    stage: &Stage<'_>,
+    progress: &StageGuard<'_>,
+    partition: u32,
+    avoid: Option<&ExecutorId>,
+    started: Option<&Mutex<Option<Started>>>,
+) -> Result<Attempt, DriverError> {
+    let lease = ctx.cluster.lease(ctx.claim, avoid).await.map_err(|e| {
+        DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job))
+    })?;
+    let number = stage.next_attempt(partition);
+    let Some(spec) = task_spec(ctx, stage, partition, number) else {
+        return Ok(Attempt::InputLost(Lost { fetch: None, error: "shuffle outputs were lost before the task started".into() }));
+    };
+    if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
+        let temp = temp_part_path(dir, stage.id, partition, number);
+        let parent = Path::new(&temp).parent().expect("temporary parts live in a directory");
+        std::fs::create_dir_all(parent)
+            .map_err(|e| DriverError::Output { path: parent.display().to_string(), reason: e.to_string() })?;
+    }
+    let executor = lease.executor.clone();
+    if let Some(cell) = started {
+        *cell.lock().expect("started lock") = Some(Started { executor: executor.clone(), attempt: number, at: Instant::now() });
+    }
+    let mut result = {
+        let _running = Running::new(progress);
+        tokio::select! {
+            r = executor.handle.launch(spec) => r,
+            reason = executor.lost() => TaskResult {
+                ok: false,
+                retryable: true,
+                failure_kind: EXECUTOR_LOST.into(),
+                error: reason,
+                ..Default::default()
+            },
+        }
+    };
+    drop(lease);
+    let placement = (executor.id.0.clone(), executor.address.clone());
+    ctx.driver.record_task(
+        ctx.app,
+        TaskRecord {
+            job_id: ctx.job.0,
+            stage_id: stage.id.0,
+            partition,
+            attempt: number,
+            executor_id: placement.0.clone(),
+            ok: result.ok,
+            error: result.error.clone(),
+            failure_kind: result.failure_kind.clone(),
+            duration_us: result.duration_us,
+            logs: std::mem::take(&mut result.logs),
+        },
+    );
+    if result.ok {
+        tracing::debug!(
+            stage = %stage.id, partition, attempt = number, executor = %placement.0, duration_us = result.duration_us,
+            records_in = result.records_in, records_out = result.records_out, compiled = result.compiled,
+            "task finished"
+        );
+        stage.note_success(Duration::from_micros(result.duration_us));
+        if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
+            stage.commit_once(partition, || commit_part(dir, stage, partition, number))?;
+        }
+        return Ok(Attempt::Done(result, placement));
+    }
+    tracing::info!(stage = %stage.id, partition, attempt = number, executor = %placement.0, kind = %result.failure_kind, error = %result.error, "task attempt failed");
+    let executor_fault = result.failure_kind == EXECUTOR_LOST || result.failure_kind == EXECUTOR_STOPPING;
+    if result.failure_kind == EXECUTOR_LOST {
+        ctx.cluster.declare_lost(&executor.id, &result.error);
+    } else if result.failure_kind == EXECUTOR_STOPPING {
+        ctx.cluster.deregister(&executor.id, "it is stopping");
+    }
+    if let Some(fetch) = result.fetch_failure.take() {
+        return Ok(Attempt::InputLost(Lost { fetch: Some(fetch), error: result.error }));
+    }
+    Ok(Attempt::Failed { error: result.error, executor: placement.0, retryable: result.retryable, counted: !executor_fault })
+}
+
+/// How often a running attempt is checked for being a straggler.
+const SPECULATION_CHECK: Duration = Duration::from_millis(50);
+
+/// One attempt, plus a copy on another executor if it becomes a straggler; the
+/// first to succeed wins and the other is killed.
+async fn speculate(
+    ctx: &JobContext<'_>,
+    stage: &Stage<'_>,
+    progress: &StageGuard<'_>,
+    partition: u32,
+) -> Result<Attempt, DriverError> {
+    let first_started = Mutex::new(None);
+    let first = attempt(ctx, stage, progress, partition, None, Some(&first_started));
+    tokio::pin!(first);
+    let mut tick = tokio::time::interval(SPECULATION_CHECK);
+    let original = loop {
+        tokio::select! {
+            r = &mut first => return r,
+            _ = tick.tick() => {
+                let s = first_started.lock().expect("started lock").clone();
+                if let Some(s) = s.filter(|s| stage.is_straggler(s.at.elapsed(), &ctx.config.speculation)) {
+                    break s;
+                }
+            }
+        }
+    };
+    tracing::info!(stage = %stage.id, partition, executor = %original.executor.id, running_ms = original.at.elapsed().as_millis() as u64, "straggler: launching a speculative copy");
+    let copy_started = Mutex::new(None);
+    let copy = attempt(ctx, stage, progress, partition, Some(&original.executor.id), Some(&copy_started));
+    tokio::pin!(copy);
+    let (mut first_out, mut copy_out) = (None, None);
+    loop {
+        tokio::select! {
+            r = &mut first, if first_out.is_none() => {
+                if matches!(r, Ok(Attempt::Done(..))) {
+                    kill(ctx, stage, partition, &copy_started, "the original attempt finished first");
+                    return r;
+                }
+                first_out = Some(r);
+            }
+            r = &mut copy, if copy_out.is_none() => {
+                if matches!(r, Ok(Attempt::Done(..))) {
+                    tracing::info!(stage = %stage.id, partition, "the speculative copy finished first");
+                    kill(ctx, stage, partition, &first_started, "a speculative copy finished first");
+                    return r;
+                }
+                copy_out = Some(r);
+            }
+        }
+        if let (Some(_), Some(_)) = (&first_out, &copy_out) {
+            return first_out.expect("checked");
+        }
+    }
+}
+
+/// Kills the attempt recorded in `started`, if it started, in the background.
+fn kill(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, started: &Mutex<Option<Started>>, reason: &str) {
+    let Some(s) = started.lock().expect("started lock").take() else { return };
+    let req = KillTaskRequest {
+        app_id: ctx.app.0.clone(),
+        stage_id: stage.id.0,
+        partition,
+        attempt: s.attempt,
+        reason: reason.to_string(),
+    };
+    let handle = s.executor.handle.clone();
+    tokio::spawn(async move { handle.kill(req).await });
+}
+
+/// Moves one successful attempt's part file into place: exactly one attempt's
+/// output becomes `part-NNNNN`.
+fn commit_part(dir: &str, stage: &Stage<'_>, partition: u32, attempt: u32) -> Result<(), DriverError> {
+    let from = temp_part_path(dir, stage.id, partition, attempt);
+    let to = Path::new(dir).join(part_name(partition));
+    std::fs::rename(&from, &to)
+        .map_err(|e| DriverError::Output { path: to.display().to_string(), reason: format!("committing {from}: {e}") })
+}
