@@ -231,16 +231,18 @@ impl Executor {
             let _running = Gauge::up(&self.counters.running);
             self.run_with_chaos(spec.clone()).await
         };
-        let result = tokio::select! {
-            r = work => r,
+        tokio::select! {
+            r = work => {
+                let counter = if r.ok { &self.counters.finished } else { &self.counters.failed };
+                counter.fetch_add(1, Ordering::Relaxed);
+                r
+            }
+            // A cancelled attempt neither finished nor failed here: it was stopped.
             reason = cancelled.wait_for(Option::is_some) => {
                 let reason = reason.map(|r| r.clone().unwrap_or_default()).unwrap_or_default();
                 self.handed_back(&spec, &reason)
             }
-        };
-        let counter = if result.ok { &self.counters.finished } else { &self.counters.failed };
-        counter.fetch_add(1, Ordering::Relaxed);
-        result
+        }
     }
 
     /// Runs the task; with a chaos rate set, fails that fraction of attempts on
