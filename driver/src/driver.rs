@@ -188,6 +188,8 @@ impl Driver {
         let quota = tenant.start_app().map_err(DriverError::Quota)?;
         let (artifact, compile_us) = self.prepare(component, what).await?;
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
+        let progress = Arc::new(AppProgress::default());
+        let (cancel, mut cancelled) = watch::channel(None);
         let record = AppRecord {
             name: name.clone(),
             tenant: tenant.name().to_string(),
@@ -201,12 +203,9 @@ impl Driver {
             tasks: Vec::new(),
             log_bytes: 0,
             tasks_dropped: 0,
-            progress: Arc::new(AppProgress::default()),
-            cancel: None,
+            progress: progress.clone(),
+            cancel: Some(cancel),
         };
-        let progress = record.progress.clone();
-        let (cancel, mut cancelled) = watch::channel(None);
-        let record = AppRecord { cancel: Some(cancel), ..record };
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {

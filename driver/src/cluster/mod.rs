@@ -116,7 +116,8 @@ impl SlotClaim {
 /// avoids the executor running the original).
 struct Waiter {
     tx: oneshot::Sender<SlotLease>,
-    avoid: Option<ExecutorId>,
+    /// The registry key of the executor to avoid.
+    avoid: Option<u64>,
 }
 
 /// One tenant's waiting tasks and the slots it holds.
@@ -189,8 +190,21 @@ impl Drop for SlotLease {
     }
 }
 
-fn key_of(id: &ExecutorId) -> Option<u64> {
-    id.0.strip_prefix("exec-")?.parse().ok()
+/// The registry key inside an executor id (`exec-KEY`).
+fn key_of(id: &str) -> Option<u64> {
+    id.strip_prefix("exec-")?.parse().ok()
+}
+
+/// Which executors were registered at one moment: one look at the registry for
+/// many questions (every map output of a shuffle, say).
+#[derive(Debug)]
+pub struct Registered(std::collections::BTreeSet<u64>);
+
+impl Registered {
+    /// Whether executor `id` was registered and taking tasks.
+    pub fn contains(&self, id: &str) -> bool {
+        key_of(id).is_some_and(|k| self.0.contains(&k))
+    }
 }
 
 impl Cluster {
@@ -243,7 +257,7 @@ impl Cluster {
     /// declared lost or stopped, or never registered here): it should register again.
     pub fn heartbeat(&self, id: &ExecutorId, status: Option<ExecutorStatus>) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
-        let Some(s) = key_of(id).and_then(|k| st.executors.get_mut(&k)) else { return false };
+        let Some(s) = key_of(&id.0).and_then(|k| st.executors.get_mut(&k)) else { return false };
         s.last_seen = Instant::now();
         if status.is_some() {
             s.last_status = status;
@@ -251,10 +265,9 @@ impl Cluster {
         true
     }
 
-    /// Whether the executor is registered and taking tasks.
-    pub fn is_alive(&self, id: &str) -> bool {
-        let st = self.state.lock().expect("cluster lock");
-        id.strip_prefix("exec-").and_then(|k| k.parse().ok()).is_some_and(|k: u64| st.executors.contains_key(&k))
+    /// The executors registered now, for asking about many at once.
+    pub fn registered(&self) -> Registered {
+        Registered(self.state.lock().expect("cluster lock").executors.keys().copied().collect())
     }
 
     /// Declares an executor lost: no more tasks, its running attempts end now,
@@ -270,7 +283,7 @@ impl Cluster {
 
     fn remove(&self, id: &ExecutorId, state: &str, reason: &str, abort_running: bool) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
-        let Some(s) = key_of(id).and_then(|k| st.executors.remove(&k)) else { return false };
+        let Some(s) = key_of(&id.0).and_then(|k| st.executors.remove(&k)) else { return false };
         if abort_running {
             tracing::warn!(executor = %id, address = %s.entry.address, %reason, "executor lost");
             s.lost.send_replace(Some(format!("executor {id} at {} was lost: {reason}", s.entry.address)));
@@ -334,7 +347,7 @@ impl Cluster {
             q.weight = claim.weight.max(1);
             q.max_slots = claim.max_slots;
             let (tx, rx) = oneshot::channel();
-            q.waiters.push_back(Waiter { tx, avoid: avoid.cloned() });
+            q.waiters.push_back(Waiter { tx, avoid: avoid.and_then(|id| key_of(&id.0)) });
             rx
         };
         self.dispatch();
@@ -423,12 +436,11 @@ impl Cluster {
 /// free slots (spreading tasks evenly). Waiters that stopped waiting are dropped
 /// on the way.
 fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
-    let mut free: Vec<(u64, u32, ExecutorId)> =
-        st.executors.iter().filter(|(_, s)| s.free > 0).map(|(k, s)| (*k, s.free, s.entry.id.clone())).collect();
+    let mut free: Vec<(u64, u32)> = st.executors.iter().filter(|(_, s)| s.free > 0).map(|(k, s)| (*k, s.free)).collect();
     if free.is_empty() {
         return None;
     }
-    free.sort_by_key(|(k, f, _)| (std::cmp::Reverse(*f), *k));
+    free.sort_by_key(|&(k, f)| (std::cmp::Reverse(f), k));
     let mut tenants: Vec<(&String, &mut TenantQueue)> = st.queues.iter_mut().filter(|(_, q)| q.eligible()).collect();
     tenants.sort_by(|a, b| {
         (u64::from(a.1.running) * u64::from(b.1.weight))
@@ -438,7 +450,7 @@ fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
     for (tenant, q) in tenants {
         q.waiters.retain(|w| !w.tx.is_closed());
         for (i, w) in q.waiters.iter().enumerate() {
-            if let Some((k, _, _)) = free.iter().find(|(_, _, id)| w.avoid.as_ref() != Some(id)) {
+            if let Some((k, _)) = free.iter().find(|(k, _)| w.avoid != Some(*k)) {
                 return Some(((i, *k), tenant.clone()));
             }
         }
@@ -547,8 +559,8 @@ mod liveness_tests {
         std::thread::sleep(Duration::from_millis(60));
         cluster.check_liveness();
         assert!(lost.await.unwrap().contains("no heartbeat"));
-        assert!(!cluster.is_alive(&quiet.0));
-        assert!(cluster.is_alive(&local.0), "an in-process executor never falls silent");
+        assert!(!cluster.registered().contains(&quiet.0));
+        assert!(cluster.registered().contains(&local.0), "an in-process executor never falls silent");
         assert!(!cluster.heartbeat(&quiet, None), "a lost executor must register again");
         let (_, gone) = cluster.statuses();
         assert_eq!(gone[0].state, "lost");

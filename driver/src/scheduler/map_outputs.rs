@@ -21,9 +21,10 @@ impl MapOutputs {
     pub fn missing(&self, shuffle: ShuffleId, maps: u32, cluster: &Cluster) -> Vec<u32> {
         let shuffles = self.shuffles.lock().expect("map outputs lock");
         let Some(locations) = shuffles.get(&shuffle) else { return (0..maps).collect() };
+        let registered = cluster.registered();
         (0..maps)
             .filter(|&m| match locations.get(m as usize) {
-                Some(Some(loc)) => !cluster.is_alive(&loc.executor_id),
+                Some(Some(loc)) => !registered.contains(&loc.executor_id),
                 _ => true,
             })
             .collect()
@@ -42,10 +43,11 @@ impl MapOutputs {
     /// Every location of `shuffle`, if each map output is known and alive.
     pub fn complete(&self, shuffle: ShuffleId, cluster: &Cluster) -> Option<Vec<MapLocation>> {
         let shuffles = self.shuffles.lock().expect("map outputs lock");
+        let registered = cluster.registered();
         shuffles
             .get(&shuffle)?
             .iter()
-            .map(|l| l.clone().filter(|l| cluster.is_alive(&l.executor_id)))
+            .map(|l| l.clone().filter(|l| registered.contains(&l.executor_id)))
             .collect()
     }
 
