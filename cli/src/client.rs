@@ -117,6 +117,13 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
                     "artifacts_fetched": e.artifacts_fetched, "blocks": e.blocks, "block_bytes": e.block_bytes,
                     "memory_bytes": e.memory_bytes, "state": e.state, "last_heartbeat_ms": e.last_heartbeat_ms,
                     "reason": e.reason,
+                    "cache": {
+                        "budget_bytes": e.cache_budget_bytes, "blocks_memory": e.cache_blocks_memory,
+                        "blocks_disk": e.cache_blocks_disk, "bytes_memory": e.cache_bytes_memory,
+                        "bytes_disk": e.cache_bytes_disk, "hits": e.cache_hits, "misses": e.cache_misses,
+                        "evictions": e.cache_evictions,
+                    },
+                    "input_records": e.input_records, "broadcasts": e.broadcasts,
                 })
             })
             .collect();
@@ -146,6 +153,19 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
             "{:<9} {:<21} {:<9} {:>5}  {:>7}  {:>8}  {:>6}  {:>6}  {:<9}  {heartbeat}{reason}",
             e.executor_id, e.address, e.state, e.slots, e.running_tasks, e.tasks_finished, e.tasks_failed, e.blocks, memory
         );
+        if e.cache_hits + e.cache_misses + e.cache_blocks_memory + e.cache_blocks_disk > 0 {
+            println!(
+                "          cache: {} blocks ({}) in memory of {}, {} on disk ({}); {} hits, {} misses, {} evicted",
+                e.cache_blocks_memory,
+                spindle_sandbox::limits::bytes(e.cache_bytes_memory),
+                spindle_sandbox::limits::bytes(e.cache_budget_bytes),
+                e.cache_blocks_disk,
+                spindle_sandbox::limits::bytes(e.cache_bytes_disk),
+                e.cache_hits,
+                e.cache_misses,
+                e.cache_evictions
+            );
+        }
     }
     println!();
     println!("APPLICATION  TENANT       STATE      JOBS  FAILED TASKS  NAME");

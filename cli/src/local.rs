@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use spindle_driver::{Driver, DriverConfig, ExecutorHandle};
 use spindle_executor::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
 use spindle_proto::ids::{AppId, ExecutorId};
-use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskLimits, TaskResult, TaskSpec};
+use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskLimits, TaskResult, TaskSpec, UnpersistRequest};
 use spindle_sandbox::ArtifactHash;
 
 /// The in-process executor, as the driver sees it.
@@ -43,6 +43,12 @@ impl ExecutorHandle for LocalExecutor {
         })
     }
 
+    fn unpersist(&self, req: UnpersistRequest) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.0.unpersist(&req);
+        })
+    }
+
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>> {
         Box::pin(async move { Some(self.0.status()) })
     }
@@ -59,6 +65,10 @@ impl ArtifactSource for LocalArtifacts {
                 reason: "not stored on the driver".into(),
             })
         })
+    }
+
+    fn fetch_broadcast(&self, app: AppId, id: u64) -> BoxFuture<'_, Result<Option<Bytes>, ExecutorError>> {
+        Box::pin(async move { Ok(self.0.broadcast(&app, id).ok()) })
     }
 }
 

@@ -139,6 +139,14 @@ enum Command {
         /// recovery. Never in production.
         #[arg(long, value_name = "RATE", default_value_t = 0.0)]
         chaos_failure_rate: f64,
+        /// Memory for persisted (cached) partitions, e.g. 512MiB; least recently
+        /// used partitions leave first when it is full.
+        #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+        cache_memory: String,
+        /// Where persisted partitions spill to disk (default: a fresh directory
+        /// under the system's temporary directory, removed at exit).
+        #[arg(long, value_name = "DIR")]
+        spill_dir: Option<PathBuf>,
     },
     /// Submit a job to a driver, wait for it, print its output and result.
     Submit {
@@ -257,6 +265,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             fuel_metering,
             grace_period,
             chaos_failure_rate,
+            cache_memory,
+            spill_dir,
         } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
             anyhow::ensure!(
@@ -278,6 +288,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 secret: std::env::var("SPINDLE_SECRET").ok(),
                 grace_period,
                 chaos_failure_rate,
+                cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?,
+                cache_dir: spill_dir,
                 ..Default::default()
             };
             if chaos_failure_rate > 0.0 {

@@ -44,6 +44,9 @@ pub struct DriverConfig {
     pub liveness: LivenessSettings,
     /// Speculative execution of stragglers.
     pub speculation: Speculation,
+    /// How long a task whose persisted input is kept on an executor waits for a
+    /// slot there before it runs anywhere (and recomputes). Default 200 ms.
+    pub locality_wait: Duration,
     /// Largest text split, in bytes. Default 64 MiB.
     pub max_split_bytes: u64,
     /// Partitions when no executor is registered yet and the job does not say. Default 2.
@@ -75,6 +78,7 @@ impl Default for DriverConfig {
         DriverConfig {
             max_task_attempts: 4,
             max_stage_attempts: 4,
+            locality_wait: Duration::from_millis(200),
             liveness: LivenessSettings::default(),
             speculation: Speculation::default(),
             max_split_bytes: 64 << 20,
@@ -105,6 +109,7 @@ struct File {
     heartbeat_interval: Option<String>,
     heartbeat_timeout: Option<String>,
     no_executor_timeout: Option<String>,
+    locality_wait: Option<String>,
     #[serde(default)]
     speculation: SpeculationFile,
     max_split_size: Option<String>,
@@ -184,6 +189,9 @@ impl DriverConfig {
         }
         if let Some(d) = time("no_executor_timeout", &file.no_executor_timeout)? {
             c.liveness.no_executor_timeout = d;
+        }
+        if let Some(d) = time("locality_wait", &file.locality_wait)? {
+            c.locality_wait = d;
         }
         let spec = &file.speculation;
         c.speculation.enabled = spec.enabled.unwrap_or(false);

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use spindle_proto::auth::Credentials;
 use spindle_proto::ids::{AppId, ExecutorId};
-use spindle_proto::{AppAccepted, AppDetail, AppFinished, AppStatus, ClusterStatus, ExecutorStatus, TaskLimits, TaskRecord, app_event};
+use spindle_proto::{
+    AppAccepted, AppDetail, AppFinished, AppStatus, ClusterStatus, ExecutorStatus, TaskLimits, TaskRecord, UnpersistRequest,
+    app_event,
+};
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, new_engine};
 use tokio::sync::{Notify, mpsc, watch};
 use wasmtime::Engine;
@@ -16,7 +19,8 @@ use wasmtime::component::Linker;
 
 pub use spindle_proto::AppEvent;
 
-use crate::app::{self, AppCtx, AppState};
+use crate::app::shared::Broadcasts;
+use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::ArtifactStore;
 use crate::cluster::{Cluster, SlotClaim};
 use crate::scheduler::progress::AppProgress;
@@ -43,6 +47,8 @@ struct AppRecord {
     progress: Arc<AppProgress>,
     /// Stops the application with a reason (while it runs).
     cancel: Option<watch::Sender<Option<String>>>,
+    /// Its broadcast values, served to executors while it runs.
+    broadcasts: Arc<Broadcasts>,
 }
 
 impl AppRecord {
@@ -112,6 +118,22 @@ impl Driver {
             app_finished: Notify::new(),
             next_app: AtomicU64::new(1),
         }))
+    }
+
+    /// A broadcast value of a running application, for an executor.
+    pub fn broadcast(&self, app: &AppId, id: u64) -> Result<Bytes, DriverError> {
+        let apps = self.apps.lock().expect("apps lock");
+        let record = apps.get(app).ok_or_else(|| DriverError::UnknownBroadcast { app: app.0.clone(), id })?;
+        record.broadcasts.get(id).ok_or_else(|| DriverError::UnknownBroadcast { app: app.0.clone(), id })
+    }
+
+    /// Tells every executor to drop a persisted dataset's blocks or a broadcast
+    /// value of `app`, in the background.
+    pub(crate) fn unpersist_everywhere(&self, req: UnpersistRequest) {
+        for e in self.cluster.executors() {
+            let req = req.clone();
+            tokio::spawn(async move { e.handle.unpersist(req).await });
+        }
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -190,6 +212,7 @@ impl Driver {
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
         let progress = Arc::new(AppProgress::default());
         let (cancel, mut cancelled) = watch::channel(None);
+        let broadcasts = Arc::new(Broadcasts::default());
         let record = AppRecord {
             name: name.clone(),
             tenant: tenant.name().to_string(),
@@ -205,8 +228,10 @@ impl Driver {
             tasks_dropped: 0,
             progress: progress.clone(),
             cancel: Some(cancel),
+            broadcasts: broadcasts.clone(),
         };
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
+        let shared = SharedWithRecord { progress, broadcasts };
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {
             event: Some(app_event::Event::Accepted(AppAccepted {
@@ -225,7 +250,8 @@ impl Driver {
         let mut main_limits = self.config.main_limits.clone();
         main_limits.memory_bytes = main_limits.memory_bytes.min(limits.memory_bytes as usize);
         tokio::spawn(async move {
-            let app = Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim, progress));
+            let app =
+                Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim, shared));
             let started = std::time::Instant::now();
             let finished = tokio::select! {
                 f = app::run_main(app, artifact, args, main_limits) => f,
@@ -256,6 +282,7 @@ impl Driver {
                 r.stdout = finished.stdout.clone();
                 r.stderr = finished.stderr.clone();
                 r.cancel = None;
+                r.broadcasts = Arc::default();
             }
             tracing::info!(app = %id, succeeded = finished.succeeded, error = %finished.error, "application finished");
             let _ = tx.send(AppEvent { event: Some(app_event::Event::Finished(finished)) });

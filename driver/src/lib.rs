@@ -60,4 +60,6 @@ pub enum DriverError {
     UnknownApp { app: String, tenant: String },
     #[error(transparent)]
     Auth(#[from] tenants::AuthError),
+    #[error("application {app} has no broadcast value {id} (it was unpersisted, or the application ended)")]
+    UnknownBroadcast { app: String, id: u64 },
 }

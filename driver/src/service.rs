@@ -10,7 +10,7 @@ use spindle_proto::auth::{SecretCheck, TENANT_HEADER, TOKEN_HEADER, metadata_str
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{
     AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, DeregisterExecutorRequest,
-    DeregisterExecutorResponse, FetchArtifactRequest, HeartbeatRequest, HeartbeatResponse, RegisterExecutorRequest,
+    DeregisterExecutorResponse, FetchArtifactRequest, FetchBroadcastRequest, FetchBroadcastResponse, HeartbeatRequest, HeartbeatResponse, RegisterExecutorRequest,
     RegisterExecutorResponse, StatusRequest, SubmitRequest,
 };
 use spindle_sandbox::ArtifactHash;
@@ -54,7 +54,9 @@ impl DriverService {
 fn to_status(e: DriverError) -> Status {
     match e {
         DriverError::Sandbox(_) | DriverError::Refused(_) => Status::invalid_argument(e.to_string()),
-        DriverError::UnknownArtifact(_) | DriverError::UnknownApp { .. } => Status::not_found(e.to_string()),
+        DriverError::UnknownArtifact(_) | DriverError::UnknownApp { .. } | DriverError::UnknownBroadcast { .. } => {
+            Status::not_found(e.to_string())
+        }
         DriverError::Quota(_) => Status::resource_exhausted(e.to_string()),
         DriverError::Auth(_) => Status::unauthenticated(e.to_string()),
         _ => Status::internal(e.to_string()),
@@ -126,6 +128,16 @@ impl DriverRpc for DriverService {
             .map(|i| Ok(ArtifactChunk { data: bytes.slice(i..(i + CHUNK).min(bytes.len())).to_vec() }))
             .collect();
         Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+
+    async fn fetch_broadcast(
+        &self,
+        req: Request<FetchBroadcastRequest>,
+    ) -> Result<Response<FetchBroadcastResponse>, Status> {
+        self.members.check(req.metadata())?;
+        let req = req.into_inner();
+        let value = self.driver.broadcast(&AppId(req.app_id), req.broadcast_id).map_err(to_status)?;
+        Ok(Response::new(FetchBroadcastResponse { value: value.to_vec() }))
     }
 
     async fn status(&self, req: Request<StatusRequest>) -> Result<Response<ClusterStatus>, Status> {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
+use spindle_proto::ids::AppId;
 use spindle_sandbox::{ArtifactHash, CompileSource, CompiledArtifact};
 use tokio::sync::OnceCell;
 use wasmtime::Engine;
@@ -15,10 +16,13 @@ use wasmtime::component::Linker;
 use crate::ExecutorError;
 use crate::task::TaskState;
 
-/// Where an executor gets component bytes it does not have.
+/// Where an executor gets what the driver holds: component bytes it does not
+/// have, and applications' broadcast values.
 pub trait ArtifactSource: Send + Sync + 'static {
     /// The bytes of the artifact named `hash`.
     fn fetch(&self, hash: ArtifactHash) -> BoxFuture<'_, Result<Vec<u8>, ExecutorError>>;
+    /// Broadcast value `id` of `app`; `None` when the driver has no such value.
+    fn fetch_broadcast(&self, app: AppId, id: u64) -> BoxFuture<'_, Result<Option<bytes::Bytes>, ExecutorError>>;
 }
 
 /// Counters for `spindle status` and tests.

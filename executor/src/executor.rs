@@ -9,13 +9,15 @@ use std::time::Duration;
 use spindle_proto::auth::Credentials;
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::ids::ShuffleId;
-use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskResult, TaskSpec, task_output};
+use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskResult, TaskSpec, UnpersistRequest, task_output, unpersist_request};
 use spindle_sandbox::{EngineConfig, Failure, SandboxLimits, new_engine};
 use tokio::sync::{Semaphore, watch};
 use wasmtime::component::Linker;
 
 use crate::artifacts::{ArtifactCache, ArtifactSource};
 use crate::blocks::BlockStore;
+use crate::broadcasts::BroadcastCache;
+use crate::cache::PartitionCache;
 use crate::shuffle::PeerClients;
 use crate::{ExecutorError, task};
 
@@ -43,6 +45,11 @@ pub struct ExecutorConfig {
     /// Fraction of task attempts failed on purpose (as infrastructure failures,
     /// their output discarded), to test recovery. Default 0.
     pub chaos_failure_rate: f64,
+    /// Memory for persisted partitions, in bytes. Default 1 GiB.
+    pub cache_memory: u64,
+    /// Where persisted partitions spill to disk (`None`: a fresh directory under
+    /// the system's temporary directory, removed at exit).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ExecutorConfig {
@@ -57,6 +64,8 @@ impl Default for ExecutorConfig {
             secret: None,
             grace_period: Duration::from_secs(30),
             chaos_failure_rate: 0.0,
+            cache_memory: 1 << 30,
+            cache_dir: None,
         }
     }
 }
@@ -81,6 +90,8 @@ pub(crate) struct TaskCounters {
     pub running: AtomicU64,
     pub finished: AtomicU64,
     pub failed: AtomicU64,
+    /// Records read from task inputs (not from kept partitions).
+    pub input_records: AtomicU64,
 }
 
 /// The failure kind of an attempt handed back because this executor is stopping:
@@ -163,6 +174,9 @@ pub struct Executor {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) artifacts: ArtifactCache,
     pub(crate) blocks: BlockStore,
+    pub(crate) cache: PartitionCache,
+    pub(crate) broadcasts: BroadcastCache,
+    pub(crate) source: Arc<dyn ArtifactSource>,
     pub(crate) peers: PeerClients,
     pub(crate) counters: TaskCounters,
     slots: Semaphore,
@@ -181,7 +195,12 @@ impl Executor {
         let engine = new_engine(&engine_config)?;
         let mut linker = Linker::new(&engine);
         task::add_to_linker(&mut linker)?;
-        let artifacts = ArtifactCache::new(engine.clone(), Arc::new(linker), source, config.compiled_cache_dir.clone());
+        let artifacts =
+            ArtifactCache::new(engine.clone(), Arc::new(linker), source.clone(), config.compiled_cache_dir.clone());
+        let cache_dir = config.cache_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("spindle-blocks-{}-{:08x}", std::process::id(), fastrand::u32(..)))
+        });
+        let cache = PartitionCache::new(config.cache_memory, cache_dir);
         let credentials = config.credentials()?;
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
@@ -191,6 +210,9 @@ impl Executor {
             engine,
             artifacts,
             blocks: BlockStore::default(),
+            cache,
+            broadcasts: BroadcastCache::default(),
+            source,
             peers: PeerClients::new(credentials),
             counters: TaskCounters::default(),
             id: Mutex::new(None),
@@ -294,7 +316,24 @@ impl Executor {
         if cancelled > 0 {
             tracing::info!(app = %app, cancelled, "cancelled the application's running tasks");
         }
-        self.blocks.release_app(app)
+        self.broadcasts.release_app(app);
+        self.cache.release_app(app) + self.blocks.release_app(app)
+    }
+
+    /// Drops a persisted dataset's blocks or a broadcast value.
+    pub fn unpersist(&self, req: &UnpersistRequest) -> u64 {
+        let app = AppId(req.app_id.clone());
+        match req.what {
+            Some(unpersist_request::What::Dataset(d)) => self.cache.remove_dataset(&app, d),
+            Some(unpersist_request::What::BroadcastId(id)) => self.broadcasts.remove(&app, id),
+            None => 0,
+        }
+    }
+
+    /// Drops every block and value: the driver counts on none of them (this
+    /// executor was declared lost and registers again).
+    pub fn forget_everything(&self) -> u64 {
+        self.cache.clear() + self.blocks.clear()
     }
 
     /// Stops taking new tasks (the executor is shutting down).
@@ -321,6 +360,8 @@ impl Executor {
     pub fn status(&self) -> ExecutorStatus {
         let (blocks, block_bytes) = self.blocks.usage();
         let m = &self.artifacts.metrics;
+        let cache = self.cache.usage();
+        let cm = &self.cache.metrics;
         ExecutorStatus {
             executor_id: self.id(),
             address: self.address.get().cloned().unwrap_or_default(),
@@ -335,6 +376,16 @@ impl Executor {
             block_bytes,
             memory_bytes: resident_memory().unwrap_or(0),
             state: if self.is_stopping() { "draining" } else { "alive" }.into(),
+            cache_blocks_memory: cache.memory_blocks,
+            cache_blocks_disk: cache.disk_blocks,
+            cache_bytes_memory: cache.memory_bytes,
+            cache_bytes_disk: cache.disk_bytes,
+            cache_hits: cm.hits.load(Ordering::Relaxed),
+            cache_misses: cm.misses.load(Ordering::Relaxed),
+            cache_evictions: cm.evictions.load(Ordering::Relaxed),
+            cache_budget_bytes: self.cache.budget(),
+            input_records: self.counters.input_records.load(Ordering::Relaxed),
+            broadcasts: self.broadcasts.len() as u64,
             ..Default::default()
         }
     }

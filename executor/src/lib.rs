@@ -6,6 +6,8 @@
 //!   running attempts and their cancellation (kill, release, hand-back), chaos.
 //! - [`artifacts`]: pulling components from the driver once, compiling them once.
 //! - [`blocks`]: the in-memory block store (shuffle outputs), namespaced by application.
+//! - [`cache`]: persisted partitions: a memory budget, LRU eviction, spill to disk.
+//! - [`broadcasts`]: broadcast values, pulled from the driver once per application.
 //! - [`task`]: running one task: its input stream, the guest call, its output sink.
 //! - [`shuffle`]: fetching shuffle blocks from peers.
 //! - [`remote`]: running as a process: registration, heartbeats, graceful stop,
@@ -14,6 +16,8 @@
 
 pub mod artifacts;
 pub mod blocks;
+pub mod broadcasts;
+pub mod cache;
 pub mod executor;
 pub mod remote;
 pub mod service;

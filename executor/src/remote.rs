@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use spindle_proto::driver_client::DriverClient;
-use spindle_proto::ids::ExecutorId;
-use spindle_proto::{DeregisterExecutorRequest, FetchArtifactRequest, HeartbeatRequest, RegisterExecutorRequest};
+use spindle_proto::ids::{AppId, ExecutorId};
+use spindle_proto::{
+    DeregisterExecutorRequest, FetchArtifactRequest, FetchBroadcastRequest, HeartbeatRequest, RegisterExecutorRequest,
+};
 use spindle_sandbox::ArtifactHash;
 use tokio::net::TcpListener;
 use spindle_proto::auth::{AuthChannel, Credentials};
@@ -38,6 +40,17 @@ impl ArtifactSource for DriverArtifacts {
                 bytes.extend_from_slice(&chunk.data);
             }
             Ok(bytes)
+        })
+    }
+
+    fn fetch_broadcast(&self, app: AppId, id: u64) -> BoxFuture<'_, Result<Option<bytes::Bytes>, ExecutorError>> {
+        Box::pin(async move {
+            let mut client = self.client.clone();
+            match client.fetch_broadcast(FetchBroadcastRequest { app_id: app.0, broadcast_id: id }).await {
+                Ok(r) => Ok(Some(r.into_inner().value.into())),
+                Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+                Err(s) => Err(ExecutorError::Driver { url: self.url.clone(), reason: format!("fetching broadcast {id}: {}", s.message()) }),
+            }
         })
     }
 }
@@ -155,7 +168,7 @@ impl DriverLink {
             match self.client.clone().heartbeat(req).await {
                 Ok(r) if r.get_ref().known => failing = false,
                 Ok(_) => {
-                    let dropped = self.exec.blocks.clear();
+                    let dropped = self.exec.forget_everything();
                     tracing::warn!(executor = %self.exec.id(), dropped_blocks = dropped, "the driver does not know this executor; registering again");
                     match self.register().await {
                         Ok(i) => interval = i,

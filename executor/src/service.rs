@@ -8,7 +8,7 @@ use spindle_proto::executor_server::{Executor as ExecutorRpc, ExecutorServer};
 use spindle_proto::ids::AppId;
 use spindle_proto::{
     ExecutorStatus, FetchShuffleRequest, KillTaskRequest, KillTaskResponse, ReleaseAppRequest, ReleaseAppResponse,
-    ShuffleChunk, StatusRequest, TaskResult, TaskSpec,
+    ShuffleChunk, StatusRequest, TaskResult, TaskSpec, UnpersistRequest, UnpersistResponse,
 };
 use spindle_proto::auth::SecretCheck;
 use tonic::service::interceptor::InterceptedService;
@@ -63,6 +63,10 @@ impl ExecutorRpc for ExecutorService {
 
     async fn kill_task(&self, req: Request<KillTaskRequest>) -> Result<Response<KillTaskResponse>, Status> {
         Ok(Response::new(KillTaskResponse { killed: self.exec.kill_task(req.get_ref()) }))
+    }
+
+    async fn unpersist(&self, req: Request<UnpersistRequest>) -> Result<Response<UnpersistResponse>, Status> {
+        Ok(Response::new(UnpersistResponse { blocks_freed: self.exec.unpersist(req.get_ref()) }))
     }
 
     async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<ExecutorStatus>, Status> {

@@ -1,7 +1,6 @@
 //! Datasets on the driver side: sources, lazy transformations and actions, over the
 //! host's `context` interface.
 
-use std::fmt::Display;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -10,11 +9,16 @@ use spindle_frame::{BatchReader, BatchWriter};
 use crate::__private::bindings::spindle::job::context;
 use crate::codec::{self, RecordBuf};
 use crate::pipeline::{self, make_op};
-use crate::{Data, Error, Result};
+use crate::{Data, Error, Line, Result};
+
+/// Where a persisted dataset's partitions are kept (see [`Dataset::persist`]).
+pub use crate::__private::bindings::spindle::job::context::StorageLevel;
 
 /// Refuses, at compile time, a closure that captures variables: its captures could
 /// not travel to the executors. Use the `_with` variant of the method instead.
-macro_rules! no_capture {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __no_capture {
     ($f:ty) => {
         const {
             assert!(
@@ -49,42 +53,46 @@ impl<T> std::fmt::Debug for Dataset<T> {
 }
 
 impl<T: Data> Dataset<T> {
-    fn wrap<U>(handle: context::Dataset) -> Dataset<U> {
+    pub(crate) fn wrap<U>(handle: context::Dataset) -> Dataset<U> {
         Dataset { handle: Rc::new(handle), _t: PhantomData }
     }
 
-    fn narrow<U>(&self, op: Vec<u8>) -> Dataset<U> {
+    pub(crate) fn handle(&self) -> &context::Dataset {
+        &self.handle
+    }
+
+    pub(crate) fn narrow<U>(&self, op: Vec<u8>) -> Dataset<U> {
         Self::wrap(self.handle.narrow(&op))
     }
 
     /// Applies `f` to every element.
     pub fn map<U: Data, F: Fn(T) -> U + Copy + 'static>(&self, _f: F) -> Dataset<U> {
-        no_capture!(F);
+        crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_map::<F, T, U>, &[]))
     }
 
     /// Applies `f` to every element, with `value` (serialized and shipped to every
     /// task) passed by reference.
     pub fn map_with<C: Data, U: Data, F: Fn(&C, T) -> U + Copy + 'static>(&self, value: &C, _f: F) -> Dataset<U> {
-        no_capture!(F);
+        crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_map_with::<F, C, T, U>, &captured(value)))
     }
 
     /// Keeps the elements for which `f` is true.
     pub fn filter<F: Fn(&T) -> bool + Copy + 'static>(&self, _f: F) -> Dataset<T> {
-        no_capture!(F);
+        crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_filter::<F, T>, &[]))
     }
 
     /// [`filter`](Self::filter) with an explicitly passed value.
     pub fn filter_with<C: Data, F: Fn(&C, &T) -> bool + Copy + 'static>(&self, value: &C, _f: F) -> Dataset<T> {
-        no_capture!(F);
+        crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_filter_with::<F, C, T>, &captured(value)))
     }
 
     /// Maps every element to zero or more elements.
     pub fn flat_map<U: Data, I: IntoIterator<Item = U>, F: Fn(T) -> I + Copy + 'static>(&self, _f: F) -> Dataset<U> {
-        no_capture!(F);
+        crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_flat_map::<F, T, U, I>, &[]))
     }
 
@@ -94,7 +102,7 @@ impl<T: Data> Dataset<T> {
         value: &C,
         _f: F,
     ) -> Dataset<U> {
-        no_capture!(F);
+        crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_flat_map_with::<F, C, T, U, I>, &captured(value)))
     }
 
@@ -105,13 +113,7 @@ impl<T: Data> Dataset<T> {
 
     /// Action: every element, in partition order.
     pub fn collect(&self) -> Result<Vec<T>> {
-        let batch = self.handle.collect().map_err(Error::msg)?;
-        let mut out = Vec::new();
-        for rec in BatchReader::new(&batch) {
-            let rec = rec?;
-            out.push(codec::decode_record(rec.key, rec.value)?);
-        }
-        Ok(out)
+        decode_all(&self.handle.collect().map_err(Error::msg)?)
     }
 
     /// Action: the number of elements.
@@ -119,47 +121,215 @@ impl<T: Data> Dataset<T> {
         self.handle.count().map_err(Error::msg)
     }
 
-    /// Action: writes one line per element (its `Display` form) into
-    /// `path/part-NNNNN` files, then `path/_SUCCESS`. Fails if `path` exists.
+    /// Action: writes one line per element (see [`Line`]: `Display` for
+    /// plain values, tab-separated fields for tuples) into `path/part-NNNNN`
+    /// files, then `path/_SUCCESS`. Fails if `path` exists.
     pub fn save_as_text_file(&self, path: &str) -> Result<()>
     where
-        T: Display,
+        T: Line,
     {
         self.map(to_line::<T>).handle.save_as_text_file(path).map_err(Error::msg)
     }
+
+    /// Keeps this dataset's partitions in executor memory once an action has
+    /// computed them (`persist(StorageLevel::MemoryOnly)`).
+    pub fn cache(&self) -> Self {
+        self.persist(StorageLevel::MemoryOnly)
+    }
+
+    /// Keeps this dataset's partitions on the executors that compute them, at
+    /// `level`, from the next action on; later actions read them instead of
+    /// computing them again. Partitions pushed out of a full executor are
+    /// recomputed from lineage when needed.
+    pub fn persist(&self, level: StorageLevel) -> Self {
+        self.handle.persist(level);
+        self.clone()
+    }
+
+    /// Drops the kept partitions from every executor.
+    pub fn unpersist(&self) {
+        self.handle.unpersist();
+    }
+
+    /// The elements of this dataset, then those of `other` (no shuffle).
+    pub fn union(&self, other: &Dataset<T>) -> Dataset<T> {
+        Self::wrap(self.handle.union(&[&other.handle]))
+    }
+
+    /// At most `partitions` partitions, merging neighbours (no shuffle).
+    pub fn coalesce(&self, partitions: u32) -> Dataset<T> {
+        Self::wrap(self.handle.coalesce(partitions))
+    }
+
+    /// Exactly `partitions` partitions of about equal size, through a shuffle.
+    pub fn repartition(&self, partitions: u32) -> Dataset<T> {
+        Self::wrap(self.handle.repartition(partitions))
+    }
+
+    /// Calls `f` once per partition with all of its elements (buffered in the
+    /// task's memory) and the partition's index.
+    pub fn map_partitions_with_index<U: Data, I: IntoIterator<Item = U>, F: Fn(u32, Vec<T>) -> I + Copy + 'static>(
+        &self,
+        _f: F,
+    ) -> Dataset<U> {
+        crate::__no_capture!(F);
+        self.map_partitions_with(&(), move |_: &(), p: u32, items: Vec<T>| conjure_fn::<F>()(p, items))
+    }
+
+    /// Calls `f` once per partition with all of its elements (buffered in the
+    /// task's memory).
+    pub fn map_partitions<U: Data, I: IntoIterator<Item = U>, F: Fn(Vec<T>) -> I + Copy + 'static>(&self, _f: F) -> Dataset<U> {
+        crate::__no_capture!(F);
+        self.map_partitions_with(&(), move |_: &(), _p: u32, items: Vec<T>| conjure_fn::<F>()(items))
+    }
+
+    /// [`map_partitions_with_index`](Self::map_partitions_with_index) with an
+    /// explicitly passed value.
+    pub fn map_partitions_with<C: Data, U: Data, I: IntoIterator<Item = U>, F: Fn(&C, u32, Vec<T>) -> I + Copy + 'static>(
+        &self,
+        value: &C,
+        _f: F,
+    ) -> Dataset<U> {
+        crate::__no_capture!(F);
+        self.narrow(make_op(pipeline::build_map_partitions_with::<F, C, T, U, I>, &captured(value)))
+    }
+
+    /// Pairs each element with the key `f` gives it.
+    pub fn key_by<K: Data, F: Fn(&T) -> K + Copy + 'static>(&self, _f: F) -> Dataset<(K, T)> {
+        crate::__no_capture!(F);
+        self.narrow(make_op(pipeline::build_key_by::<F, T, K>, &[]))
+    }
+
+    /// A random sample: each element kept with probability `fraction`, or, with
+    /// replacement, kept a Poisson(`fraction`) number of times. The same `seed`
+    /// gives the same sample.
+    pub fn sample(&self, with_replacement: bool, fraction: f64, seed: u64) -> Dataset<T> {
+        let spec = pipeline::SampleSpec { with_replacement, fraction: fraction.max(0.0), seed };
+        self.narrow(make_op(pipeline::build_sample::<T>, &captured(&spec)))
+    }
+
+    /// The distinct elements (by their encoded bytes), through a shuffle.
+    pub fn distinct(&self) -> Dataset<T> {
+        self.map(|t: T| (t, ())).reduce_by_key(|a: (), _b: ()| a).map(|(t, _): (T, ())| t)
+    }
+
+    /// Sorted by the key `f` gives each element (encoded keys compare as their
+    /// values do), into range partitions; runs a sampling job now.
+    pub fn sort_by<K: Data, F: Fn(&T) -> K + Copy + 'static>(&self, f: F, ascending: bool) -> Result<Dataset<T>> {
+        Ok(self.key_by(f).sort_by_key(ascending)?.map(|(_, t): (K, T)| t))
+    }
+
+    /// Action: the first `n` elements, in partition order; scans as few
+    /// partitions as it can.
+    pub fn take(&self, n: u64) -> Result<Vec<T>> {
+        decode_all(&self.handle.take(n).map_err(Error::msg)?)
+    }
+
+    /// Action: the first element, if any.
+    pub fn first(&self) -> Result<Option<T>> {
+        Ok(self.take(1)?.into_iter().next())
+    }
+
+    /// Action: the `n` smallest elements, smallest first.
+    pub fn take_ordered(&self, n: usize) -> Result<Vec<T>>
+    where
+        T: Ord,
+    {
+        let mut got = self
+            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
+                items.sort();
+                items.truncate(*n as usize);
+                items
+            })
+            .collect()?;
+        got.sort();
+        got.truncate(n);
+        Ok(got)
+    }
+
+    /// Action: the `n` largest elements, largest first.
+    pub fn top(&self, n: usize) -> Result<Vec<T>>
+    where
+        T: Ord,
+    {
+        let mut got = self
+            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
+                items.sort_by(|a, b| b.cmp(a));
+                items.truncate(*n as usize);
+                items
+            })
+            .collect()?;
+        got.sort_by(|a, b| b.cmp(a));
+        got.truncate(n);
+        Ok(got)
+    }
+
+    /// Action: folds each partition with `seq` from `zero`, then the partitions'
+    /// results with `comb` from `zero` (Spark's `aggregate`).
+    pub fn aggregate<U: Data + Clone, S: Fn(U, T) -> U + Copy + 'static, C: Fn(U, U) -> U + Copy + 'static>(
+        &self,
+        zero: U,
+        _seq: S,
+        _comb: C,
+    ) -> Result<U> {
+        crate::__no_capture!(S);
+        crate::__no_capture!(C);
+        let parts = self
+            .map_partitions_with(&zero, |zero: &U, _p: u32, items: Vec<T>| {
+                let seq = conjure_fn::<S>();
+                [items.into_iter().fold(zero.clone(), seq)]
+            })
+            .collect()?;
+        let comb = conjure_fn::<C>();
+        Ok(parts.into_iter().fold(zero, comb))
+    }
+
+    /// Action: folds every element with `f` from `zero` (per partition, then
+    /// across partitions; `zero` must be neutral for `f`).
+    pub fn fold<F: Fn(T, T) -> T + Copy + 'static>(&self, zero: T, f: F) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.aggregate(zero, f, f)
+    }
+
+    /// Action: merges every element with `f`; `None` for an empty dataset.
+    pub fn reduce<F: Fn(T, T) -> T + Copy + 'static>(&self, _f: F) -> Result<Option<T>> {
+        crate::__no_capture!(F);
+        let parts = self
+            .map_partitions(|items: Vec<T>| items.into_iter().reduce(conjure_fn::<F>()))
+            .collect()?;
+        Ok(parts.into_iter().reduce(conjure_fn::<F>()))
+    }
 }
 
-fn to_line<T: Display>(t: T) -> String {
-    t.to_string()
+/// A value of a zero-sized closure type (checked by `__no_capture!` at the
+/// public entry points).
+pub(crate) fn conjure_fn<F: Copy>() -> F {
+    assert_eq!(std::mem::size_of::<F>(), 0, "closures shipped to tasks must not capture");
+    // SAFETY: `F` is zero-sized, so it has no bytes to initialize.
+    unsafe { std::mem::zeroed() }
 }
 
-fn captured<C: Data>(value: &C) -> Vec<u8> {
+pub(crate) fn decode_all<T: Data>(batch: &[u8]) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for rec in BatchReader::new(batch) {
+        let rec = rec?;
+        out.push(codec::decode_record(rec.key, rec.value)?);
+    }
+    Ok(out)
+}
+
+fn to_line<T: Line>(t: T) -> String {
+    let mut s = String::new();
+    t.write_line(&mut s);
+    s
+}
+
+pub(crate) fn captured<C: Data>(value: &C) -> Vec<u8> {
     let mut out = Vec::new();
     codec::encode_top(value, &mut out).expect("a captured value failed to serialize");
     out
-}
-
-impl<K: Data, V: Data> Dataset<(K, V)> {
-    /// Applies `f` to every value, keeping keys.
-    pub fn map_values<W: Data, F: Fn(V) -> W + Copy + 'static>(&self, _f: F) -> Dataset<(K, W)> {
-        no_capture!(F);
-        self.narrow(make_op(pipeline::build_map_values::<F, K, V, W>, &[]))
-    }
-
-    /// Merges the values of each key with `f` (associative and commutative),
-    /// combining map-side before the shuffle. Keeps the partition count.
-    pub fn reduce_by_key<F: Fn(V, V) -> V + Copy + 'static>(&self, f: F) -> Dataset<(K, V)> {
-        self.reduce_by_key_into(f, 0)
-    }
-
-    /// [`reduce_by_key`](Self::reduce_by_key) into `partitions` partitions (0: as many
-    /// as this dataset has).
-    pub fn reduce_by_key_into<F: Fn(V, V) -> V + Copy + 'static>(&self, _f: F, partitions: u32) -> Dataset<(K, V)> {
-        no_capture!(F);
-        let op = make_op(pipeline::build_combine::<F, K, V>, &[]);
-        let partitions = (partitions > 0).then_some(partitions);
-        Self::wrap(self.handle.reduce_by_key(&op, partitions))
-    }
 }
 
 /// A dataset of the lines of `path`: a file, a directory, or a glob. Large files are
@@ -183,6 +353,18 @@ pub fn parallelize<T: Data>(items: &[T], partitions: u32) -> Result<Dataset<T>> 
         batch.push(rec.key(), &rec.value);
     }
     context::parallelize(&batch.finish(), partitions).map(Dataset::<T>::wrap).map_err(Error::msg)
+}
+
+/// The integers `start..end` as a dataset over the default parallelism.
+pub fn range(start: i64, end: i64) -> Result<Dataset<i64>> {
+    range_with(start, end, 1, 0)
+}
+
+/// The integers from `start` towards `end` (exclusive) by `step`, over
+/// `partitions` partitions (0: the default parallelism). Made on the executors.
+pub fn range_with(start: i64, end: i64, step: i64, partitions: u32) -> Result<Dataset<i64>> {
+    let partitions = (partitions > 0).then_some(partitions);
+    context::range(start, end, step, partitions).map(Dataset::<i64>::wrap).map_err(Error::msg)
 }
 
 /// How many tasks the application can run at once: the default partition count.

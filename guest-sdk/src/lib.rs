@@ -25,6 +25,12 @@
 //! with the `_with` variants, e.g. [`Dataset::map_with`]: it is serialized, shipped
 //! with the task, and handed to the closure by reference.
 //!
+//! ## Caching, broadcast values, accumulators
+//!
+//! [`Dataset::cache`] / [`Dataset::persist`] keep a dataset's partitions on
+//! the executors for later actions (iterative jobs). [`broadcast`] ships a value
+//! to every executor once; [`accumulator`] makes a counter tasks add to.
+//!
 //! ## Data
 //!
 //! Elements are any `serde` type ([`Data`]). A dataset of pairs `(K, V)` is keyed:
@@ -40,7 +46,10 @@
 //! # Layout
 //! - `allocator`: the small-object global allocator.
 //! - [`codec`]: the order-preserving record encoding.
-//! - `dataset`: [`Dataset`] and the sources, on the driver side.
+//! - `dataset`: [`Dataset`] and the sources, on the driver side; `pairs`: the
+//!   operations on datasets of pairs (grouping, sorting, joins).
+//! - `shared`: [`Broadcast`] values and [`Accumulator`]s.
+//! - `line`: how elements are written as text lines ([`Line`]).
 //! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
 //! - `task`: the executor-side task entry point.
 
@@ -53,11 +62,19 @@ pub mod allocator;
 pub mod codec;
 mod dataset;
 mod error;
+mod line;
+mod pairs;
 mod pipeline;
+mod shared;
 mod task;
 
-pub use dataset::{Dataset, default_parallelism, parallelize, text_file, text_file_with_partitions};
+pub use dataset::{
+    Dataset, StorageLevel, default_parallelism, parallelize, range, range_with, text_file, text_file_with_partitions,
+};
 pub use error::{Error, Result};
+pub use line::Line;
+pub use pairs::CoGrouped;
+pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
 
 #[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

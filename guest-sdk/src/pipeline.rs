@@ -291,6 +291,206 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> RawSink for Combine<F, K, V> {
     }
 }
 
+// --- whole partitions ---------------------------------------------------------
+
+/// Emits elements for a whole partition's elements.
+type ApplyAll<T, U> = Box<dyn FnMut(Vec<T>, &mut dyn Sink<U>) -> Result<()>>;
+
+/// Buffers a partition's elements and hands them to a function at its end.
+struct Partition<T, U> {
+    items: Vec<T>,
+    apply: ApplyAll<T, U>,
+    next: Box<dyn Sink<U>>,
+}
+
+impl<T, U> Sink<T> for Partition<T, U> {
+    fn push(&mut self, item: T) -> Result<()> {
+        self.items.push(item);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        let items = std::mem::take(&mut self.items);
+        (self.apply)(items, &mut *self.next)?;
+        self.next.finish()
+    }
+}
+
+pub(crate) fn build_map_partitions_with<F, C, T, U, I>(
+    captured: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built>
+where
+    F: Fn(&C, u32, Vec<T>) -> I + Copy + 'static,
+    I: IntoIterator<Item = U>,
+    C: Data,
+    T: Data,
+    U: Data,
+{
+    let f = conjure::<F>();
+    let c: C = codec::decode_top(captured)?;
+    let partition = crate::task::partition();
+    let sink = Partition::<T, U> {
+        items: Vec::new(),
+        apply: Box::new(move |items, out| {
+            for u in f(&c, partition, items) {
+                out.push(u)?;
+            }
+            Ok(())
+        }),
+        next: downstream::<U>(next)?,
+    };
+    Ok(wrap::<T>(Box::new(sink), first))
+}
+
+/// A small, fast generator (SplitMix64) for sampling; seeded per partition.
+pub(crate) struct SplitMix(u64);
+
+impl SplitMix {
+    pub(crate) fn new(seed: u64) -> Self {
+        SplitMix(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Poisson-distributed with mean `mean` (Knuth's method; means are small).
+    pub(crate) fn poisson(&mut self, mean: f64) -> u32 {
+        let limit = (-mean).exp();
+        let (mut k, mut p) = (0u32, 1.0);
+        loop {
+            p *= self.next_f64();
+            if p <= limit {
+                return k;
+            }
+            k += 1;
+        }
+    }
+}
+
+/// What a `sample` op captures.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct SampleSpec {
+    pub with_replacement: bool,
+    pub fraction: f64,
+    pub seed: u64,
+}
+
+pub(crate) fn build_sample<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+    let spec: SampleSpec = codec::decode_top(captured)?;
+    let partition = u64::from(crate::task::partition());
+    let mut rng = SplitMix::new(spec.seed ^ partition.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    narrow(
+        next,
+        first,
+        Box::new(move |t: T, out: &mut dyn Sink<T>| {
+            if !spec.with_replacement {
+                return if rng.next_f64() < spec.fraction { out.push(t) } else { Ok(()) };
+            }
+            // With replacement, each element appears a Poisson(fraction) number of times.
+            let copies = rng.poisson(spec.fraction);
+            if copies == 0 {
+                return Ok(());
+            }
+            let bytes = {
+                let mut b = Vec::new();
+                codec::encode_top(&t, &mut b)?;
+                b
+            };
+            for _ in 1..copies {
+                out.push(codec::decode_top(&bytes)?)?;
+            }
+            out.push(t)
+        }),
+    )
+}
+
+pub(crate) fn build_key_by<F, T, K>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(&T) -> K + Copy + 'static,
+    T: Data,
+    K: Data,
+{
+    let f = conjure::<F>();
+    narrow(next, first, Box::new(move |t: T, out: &mut dyn Sink<(K, T)>| out.push((f(&t), t))))
+}
+
+// --- decoding what the host grouped ------------------------------------------
+
+/// Values of a group: a batch of unkeyed records, one encoded value each.
+fn group_values<V: Data>(batch: &[u8]) -> Result<Vec<V>> {
+    let mut out = Vec::new();
+    for r in spindle_frame::BatchReader::new(batch) {
+        out.push(codec::decode_top(r?.value)?);
+    }
+    Ok(out)
+}
+
+/// The head of a chain after `group-by-key`: (key, batch of values) records
+/// become `(K, Vec<V>)`.
+struct GroupHead<K, V> {
+    next: Box<dyn Sink<(K, Vec<V>)>>,
+}
+
+impl<K: Data, V: Data> RawSink for GroupHead<K, V> {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        let k: K = codec::decode_top(key.unwrap_or_default())?;
+        self.next.push((k, group_values(value)?))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+}
+
+pub(crate) fn build_decode_group<K: Data, V: Data>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+    if !first {
+        return Err(Error::msg("a group decoder must start its chain (a plan the SDK does not make)"));
+    }
+    Ok(Built::Raw(Box::new(GroupHead::<K, V> { next: downstream(next)? })))
+}
+
+/// The head of a chain after a two-way `cogroup`.
+struct CoGroupHead<K, V, W> {
+    next: Box<dyn Sink<crate::pairs::CoGrouped<K, V, W>>>,
+}
+
+impl<K: Data, V: Data, W: Data> RawSink for CoGroupHead<K, V, W> {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        let k: K = codec::decode_top(key.unwrap_or_default())?;
+        let mut sides = spindle_frame::BatchReader::new(value);
+        let mut side = || -> Result<&[u8]> {
+            Ok(sides.next().ok_or_else(|| Error::msg("a cogroup record has too few sides"))??.value)
+        };
+        let vs = group_values(side()?)?;
+        let ws = group_values(side()?)?;
+        self.next.push((k, (vs, ws)))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+}
+
+pub(crate) fn build_decode_cogroup<K: Data, V: Data, W: Data>(
+    _: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built> {
+    if !first {
+        return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
+    }
+    Ok(Built::Raw(Box::new(CoGroupHead::<K, V, W> { next: downstream(next)? })))
+}
+
 // --- head and tail of a chain ------------------------------------------------
 
 /// Decodes records into `T` for the first op.

@@ -12,6 +12,11 @@ pub(crate) fn write_output(batch: &[u8]) {
     task_io::write(batch);
 }
 
+/// The partition the running task computes.
+pub(crate) fn partition() -> u32 {
+    task_io::partition()
+}
+
 /// Runs one task: the entry point the [`main!`](crate::main) macro exports.
 pub fn run_task(steps: Vec<Step>) -> Result<(), String> {
     let ops: Vec<&[u8]> = steps

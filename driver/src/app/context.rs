@@ -8,12 +8,14 @@ use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
+use spindle_proto::{StorageLevel, UnpersistRequest, unpersist_request};
 use wasmtime::component::Resource;
 
 use super::AppState;
 use crate::DriverError;
 use crate::scheduler::dag::Action;
-use crate::scheduler::lineage::{Node, NodeId};
+use crate::app::shared::Number;
+use crate::scheduler::lineage::{Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
 use crate::sources;
 
@@ -31,6 +33,27 @@ impl AppState {
     fn add(&mut self, node: Node) -> wasmtime::Result<Handle> {
         let id = self.app.lineage.lock().expect("lineage lock").push(node);
         self.handle(id)
+    }
+
+    /// A shuffle of `parents` into `partitions` (default: the most any parent has).
+    fn shuffle(&mut self, parents: Vec<NodeId>, kind: ShuffleKind, partitions: Option<u32>) -> wasmtime::Result<Handle> {
+        let node = {
+            let mut lineage = self.app.lineage.lock().expect("lineage lock");
+            let partitions = partitions
+                .filter(|&p| p > 0)
+                .unwrap_or_else(|| parents.iter().map(|p| lineage.num_partitions(*p)).max().unwrap_or(1).max(1));
+            let shuffles = parents.iter().map(|_| lineage.new_shuffle()).collect();
+            lineage.push(Node::Shuffle { parents, shuffles, kind, partitions })
+        };
+        self.handle(node)
+    }
+
+    fn nodes(&self, ds: &Handle, others: &[Handle]) -> wasmtime::Result<Vec<NodeId>> {
+        let mut nodes = vec![self.node(ds)?];
+        for o in others {
+            nodes.push(self.node(o)?);
+        }
+        Ok(nodes)
     }
 
     fn parallelism(&self) -> u32 {
@@ -60,6 +83,18 @@ impl task_io::Host for AppState {
     }
 
     async fn write(&mut self, _records: Vec<u8>) -> wasmtime::Result<()> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
+    async fn partition(&mut self) -> wasmtime::Result<u32> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
+    async fn broadcast_value(&mut self, _id: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
+    async fn add_to_accumulator(&mut self, _id: u64, _delta: types::Number) -> wasmtime::Result<()> {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }
 }
@@ -97,9 +132,95 @@ impl context::Host for AppState {
         Ok(Ok(self.add(Node::Records { partitions: Arc::new(parts) })?))
     }
 
+    async fn range(
+        &mut self,
+        start: i64,
+        end: i64,
+        step: i64,
+        partitions: Option<u32>,
+    ) -> wasmtime::Result<Result<Handle, String>> {
+        if step == 0 {
+            return Ok(Err("range: step must not be 0".into()));
+        }
+        let partitions = partitions.filter(|&p| p > 0).unwrap_or_else(|| self.parallelism());
+        Ok(Ok(self.add(Node::Range { start, end, step, partitions })?))
+    }
+
     async fn default_parallelism(&mut self) -> wasmtime::Result<u32> {
         Ok(self.parallelism())
     }
+
+    async fn broadcast(&mut self, value: Vec<u8>) -> wasmtime::Result<u64> {
+        Ok(self.app.broadcasts.add(value.into()))
+    }
+
+    async fn unpersist_broadcast(&mut self, id: u64) -> wasmtime::Result<()> {
+        if self.app.broadcasts.remove(id) {
+            self.app.driver.unpersist_everywhere(UnpersistRequest {
+                app_id: self.app.id.0.clone(),
+                what: Some(unpersist_request::What::BroadcastId(id)),
+            });
+        }
+        Ok(())
+    }
+
+    async fn accumulator(&mut self, name: String, zero: types::Number) -> wasmtime::Result<u64> {
+        Ok(self.app.accumulators.add(name, from_wit(zero)))
+    }
+
+    async fn accumulator_value(&mut self, id: u64) -> wasmtime::Result<Option<types::Number>> {
+        Ok(self.app.accumulators.get(id).map(|n| match n {
+            Number::Int(i) => types::Number::Int(i),
+            Number::Float(f) => types::Number::Float(f),
+        }))
+    }
+}
+
+fn from_wit(n: types::Number) -> Number {
+    match n {
+        types::Number::Int(i) => Number::Int(i),
+        types::Number::Float(f) => Number::Float(f),
+    }
+}
+
+/// How many keys a sort samples in all: 20 per output partition (as Spark),
+/// at most a million.
+fn sample_size(partitions: u32) -> u64 {
+    (20 * u64::from(partitions)).min(1_000_000)
+}
+
+/// Range bounds for `partitions` partitions from sampled keys: each partition's
+/// sample weighs as many records as it stands for, and bounds fall at equal steps
+/// of the cumulative weight (Spark's `RangePartitioner.determineBounds`).
+fn range_bounds(samples: Vec<(Vec<u8>, u64)>, partitions: u32) -> Result<Vec<Bytes>, String> {
+    let mut candidates: Vec<(Bytes, f64)> = Vec::new();
+    for (batch, seen) in samples {
+        let keys: Vec<Bytes> = BatchReader::new(&batch)
+            .map(|r| r.map(|r| Bytes::copy_from_slice(r.key.unwrap_or_default())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("sort-by-key: a sampling task returned malformed keys: {e}"))?;
+        if keys.is_empty() {
+            continue;
+        }
+        let weight = seen as f64 / keys.len() as f64;
+        candidates.extend(keys.into_iter().map(|k| (k, weight)));
+    }
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
+    let total: f64 = candidates.iter().map(|c| c.1).sum();
+    let step = total / f64::from(partitions);
+    let mut bounds: Vec<Bytes> = Vec::new();
+    let (mut cumulative, mut target) = (0.0, step);
+    for (key, weight) in candidates {
+        if bounds.len() + 1 >= partitions as usize {
+            break;
+        }
+        cumulative += weight;
+        if cumulative >= target && bounds.last().is_none_or(|last| key > *last) {
+            bounds.push(key);
+            target += step;
+        }
+    }
+    Ok(bounds)
 }
 
 impl context::HostDataset for AppState {
@@ -110,13 +231,103 @@ impl context::HostDataset for AppState {
 
     async fn reduce_by_key(&mut self, ds: Handle, op: Vec<u8>, partitions: Option<u32>) -> wasmtime::Result<Handle> {
         let parent = self.node(&ds)?;
+        self.shuffle(vec![parent], ShuffleKind::Combine(op.into()), partitions)
+    }
+
+    async fn group_by_key(&mut self, ds: Handle, partitions: Option<u32>) -> wasmtime::Result<Handle> {
+        let parent = self.node(&ds)?;
+        self.shuffle(vec![parent], ShuffleKind::Group, partitions)
+    }
+
+    async fn sort_by_key(
+        &mut self,
+        ds: Handle,
+        ascending: bool,
+        partitions: Option<u32>,
+    ) -> wasmtime::Result<Result<Handle, String>> {
+        let parent = self.node(&ds)?;
+        let (partitions, parent_partitions) = {
+            let lineage = self.app.lineage.lock().expect("lineage lock");
+            let n = lineage.num_partitions(parent);
+            (partitions.filter(|&p| p > 0).unwrap_or(n).max(1), n.max(1))
+        };
+        let mut bounds = Vec::new();
+        if partitions > 1 {
+            // As Spark's RangePartitioner: 3x oversampling per input partition.
+            let per_partition = (3 * sample_size(partitions)).div_ceil(u64::from(parent_partitions)).min(u64::from(u32::MAX)) as u32;
+            let sampled = self.act(&ds, Action::SampleKeys { per_partition, seed: u64::from(parent.0) })?.await;
+            let samples = match sampled {
+                Ok(ActionOutput::Sampled(s)) => s,
+                Ok(_) => unreachable!("sampling yields samples"),
+                Err(e) => return Ok(Err(format!("sort-by-key: sampling the keys failed: {e}"))),
+            };
+            bounds = match range_bounds(samples, partitions) {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+        }
+        // Fewer distinct keys than partitions give fewer bounds: fewer ranges.
+        let partitions = bounds.len() as u32 + 1;
+        let kind = ShuffleKind::Sort { bounds: Arc::new(bounds), ascending };
+        Ok(Ok(self.shuffle(vec![parent], kind, Some(partitions))?))
+    }
+
+    async fn repartition(&mut self, ds: Handle, partitions: u32) -> wasmtime::Result<Handle> {
+        let parent = self.node(&ds)?;
+        self.shuffle(vec![parent], ShuffleKind::Repartition, Some(partitions.max(1)))
+    }
+
+    async fn coalesce(&mut self, ds: Handle, partitions: u32) -> wasmtime::Result<Handle> {
+        let parent = self.node(&ds)?;
         let node = {
             let mut lineage = self.app.lineage.lock().expect("lineage lock");
-            let partitions = partitions.filter(|&p| p > 0).unwrap_or_else(|| lineage.num_partitions(parent).max(1));
-            let shuffle = lineage.new_shuffle();
-            lineage.push(Node::ReduceByKey { parent, op: op.into(), partitions, shuffle })
+            let partitions = partitions.clamp(1, lineage.num_partitions(parent).max(1));
+            lineage.push(Node::Coalesce { parent, partitions })
         };
         self.handle(node)
+    }
+
+    async fn union(&mut self, ds: Handle, others: Vec<Handle>) -> wasmtime::Result<Handle> {
+        let parents = self.nodes(&ds, &others)?;
+        self.add(Node::Union { parents })
+    }
+
+    async fn cogroup(&mut self, ds: Handle, others: Vec<Handle>, partitions: Option<u32>) -> wasmtime::Result<Handle> {
+        let parents = self.nodes(&ds, &others)?;
+        self.shuffle(parents, ShuffleKind::CoGroup, partitions)
+    }
+
+    async fn persist(&mut self, ds: Handle, level: context::StorageLevel) -> wasmtime::Result<()> {
+        let node = self.node(&ds)?;
+        let level = match level {
+            context::StorageLevel::MemoryOnly => StorageLevel::MemoryOnly,
+            context::StorageLevel::MemoryAndDisk => StorageLevel::MemoryAndDisk,
+            context::StorageLevel::DiskOnly => StorageLevel::DiskOnly,
+        };
+        self.app.lineage.lock().expect("lineage lock").persist(node, level);
+        Ok(())
+    }
+
+    async fn unpersist(&mut self, ds: Handle) -> wasmtime::Result<()> {
+        let node = self.node(&ds)?;
+        if self.app.lineage.lock().expect("lineage lock").unpersist(node) {
+            self.app.cache_locations.forget_dataset(node.0);
+            self.app.driver.unpersist_everywhere(UnpersistRequest {
+                app_id: self.app.id.0.clone(),
+                what: Some(unpersist_request::What::Dataset(node.0)),
+            });
+        }
+        Ok(())
+    }
+
+    async fn take(&mut self, ds: Handle, n: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        if n == 0 {
+            return Ok(Ok(Vec::new()));
+        }
+        Ok(self.act(&ds, Action::Take { n })?.await.map(|out| match out {
+            ActionOutput::Collected(b) => b,
+            _ => unreachable!("take yields records"),
+        }))
     }
 
     async fn num_partitions(&mut self, ds: Handle) -> wasmtime::Result<u32> {

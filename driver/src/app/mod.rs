@@ -1,8 +1,10 @@
 //! One application: its state across jobs, and its `main` running in a sandbox.
 //!
 //! - [`context`]: the host side of the `context` interface `main` imports.
+//! - [`shared`]: broadcast values and accumulators.
 
 mod context;
+pub mod shared;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,11 +20,20 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::scheduler::dag::{Action, plan_job};
 use crate::scheduler::lineage::{Lineage, NodeId};
+use crate::scheduler::cache_locations::CacheLocations;
 use crate::scheduler::map_outputs::MapOutputs;
+use shared::{Accumulators, Broadcasts};
 use crate::scheduler::progress::AppProgress;
 use crate::cluster::SlotClaim;
 use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
 use crate::{Driver, DriverError};
+
+/// What an application shares with its record on the driver (for status and
+/// for executors asking for broadcast values).
+pub struct SharedWithRecord {
+    pub progress: Arc<AppProgress>,
+    pub broadcasts: Arc<Broadcasts>,
+}
 
 /// Application-wide state, shared by `main`'s host calls and its jobs.
 pub struct AppCtx {
@@ -37,6 +48,10 @@ pub struct AppCtx {
     pub claim: SlotClaim,
     pub(crate) lineage: Mutex<Lineage>,
     map_outputs: MapOutputs,
+    pub(crate) cache_locations: CacheLocations,
+    /// Broadcast values, served to executors.
+    pub broadcasts: Arc<Broadcasts>,
+    pub(crate) accumulators: Accumulators,
     progress: Arc<AppProgress>,
     next_stage: AtomicU64,
     next_job: AtomicU64,
@@ -51,8 +66,9 @@ impl AppCtx {
         events: UnboundedSender<AppEvent>,
         limits: TaskLimits,
         claim: SlotClaim,
-        progress: Arc<AppProgress>,
+        shared: SharedWithRecord,
     ) -> Self {
+        let SharedWithRecord { progress, broadcasts } = shared;
         AppCtx {
             id,
             artifact,
@@ -61,6 +77,9 @@ impl AppCtx {
             claim,
             lineage: Mutex::default(),
             map_outputs: MapOutputs::default(),
+            cache_locations: CacheLocations::default(),
+            broadcasts,
+            accumulators: Accumulators::default(),
             progress,
             next_stage: AtomicU64::new(0),
             next_job: AtomicU64::new(0),
@@ -84,6 +103,8 @@ impl AppCtx {
             map_outputs: &self.map_outputs,
             next_stage: &self.next_stage,
             progress: &self.progress,
+            cache_locations: &self.cache_locations,
+            accumulators: &self.accumulators,
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");

@@ -5,7 +5,9 @@ use futures::future::BoxFuture;
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::AppId;
-use spindle_proto::{ExecutorStatus, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskResult, TaskSpec};
+use spindle_proto::{
+    ExecutorStatus, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskResult, TaskSpec, UnpersistRequest,
+};
 use tonic::transport::Endpoint;
 
 /// How long the driver waits for an executor to answer a control call (release,
@@ -26,6 +28,8 @@ pub trait ExecutorHandle: Send + Sync + 'static {
     fn release_app(&self, app: AppId) -> BoxFuture<'_, ()>;
     /// Cancels one task attempt (best effort).
     fn kill(&self, req: KillTaskRequest) -> BoxFuture<'_, ()>;
+    /// Drops a persisted dataset's blocks or a broadcast value (best effort).
+    fn unpersist(&self, req: UnpersistRequest) -> BoxFuture<'_, ()>;
     /// The executor's counters, asked for now (executors that heartbeat send them
     /// with every heartbeat instead).
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>>;
@@ -85,6 +89,15 @@ impl ExecutorHandle for RemoteExecutor {
         })
     }
 
+    fn unpersist(&self, req: UnpersistRequest) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut client = self.client.clone();
+            if let Ok(Err(s)) = tokio::time::timeout(CONTROL_TIMEOUT, client.unpersist(req)).await {
+                tracing::warn!(address = %self.address, error = %s.message(), "could not unpersist");
+            }
+        })
+    }
+
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>> {
         Box::pin(async move {
             let mut client = self.client.clone();
@@ -106,6 +119,9 @@ impl ExecutorHandle for Idle {
         Box::pin(async {})
     }
     fn kill(&self, _req: KillTaskRequest) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn unpersist(&self, _req: UnpersistRequest) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>> {

@@ -118,6 +118,8 @@ struct Waiter {
     tx: oneshot::Sender<SlotLease>,
     /// The registry key of the executor to avoid.
     avoid: Option<u64>,
+    /// The registry key of the only executor it may run on.
+    only: Option<u64>,
 }
 
 /// One tenant's waiting tasks and the slots it holds.
@@ -341,13 +343,26 @@ impl Cluster {
     /// on any executor but `avoid`. Fails when no executor has been registered for
     /// the no-executor timeout.
     pub async fn lease(self: &Arc<Self>, claim: &SlotClaim, avoid: Option<&ExecutorId>) -> Result<SlotLease, ClusterError> {
+        self.wait_for_slot(claim, avoid.and_then(|id| key_of(&id.0)), None).await
+    }
+
+    /// Waits for a slot for `claim`'s tenant on executor `only` (a task whose
+    /// kept input lives there); callers bound the wait and then take any slot.
+    pub async fn lease_on(self: &Arc<Self>, claim: &SlotClaim, only: &ExecutorId) -> Result<SlotLease, ClusterError> {
+        match key_of(&only.0) {
+            Some(key) => self.wait_for_slot(claim, None, Some(key)).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn wait_for_slot(self: &Arc<Self>, claim: &SlotClaim, avoid: Option<u64>, only: Option<u64>) -> Result<SlotLease, ClusterError> {
         let rx = {
             let mut st = self.state.lock().expect("cluster lock");
             let q = st.queues.entry(claim.tenant.clone()).or_default();
             q.weight = claim.weight.max(1);
             q.max_slots = claim.max_slots;
             let (tx, rx) = oneshot::channel();
-            q.waiters.push_back(Waiter { tx, avoid: avoid.and_then(|id| key_of(&id.0)) });
+            q.waiters.push_back(Waiter { tx, avoid, only });
             rx
         };
         self.dispatch();
@@ -450,7 +465,7 @@ fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
     for (tenant, q) in tenants {
         q.waiters.retain(|w| !w.tx.is_closed());
         for (i, w) in q.waiters.iter().enumerate() {
-            if let Some((k, _)) = free.iter().find(|(k, _)| w.avoid != Some(*k)) {
+            if let Some((k, _)) = free.iter().find(|(k, _)| w.avoid != Some(*k) && w.only.is_none_or(|o| o == *k)) {
                 return Some(((i, *k), tenant.clone()));
             }
         }
@@ -609,5 +624,28 @@ mod liveness_tests {
         assert_eq!(plain.executor.id, a, "the unconstrained task behind it got the slot");
         let b = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
         assert_eq!(copy.await.unwrap().unwrap(), b);
+    }
+
+    #[tokio::test]
+    async fn a_task_with_kept_input_waits_for_its_executor_and_others_pass() {
+        let cluster = Arc::new(Cluster::new(settings(1000)));
+        let a = cluster.register("a:1".into(), 1, Arc::new(Idle), false);
+        let b = cluster.register("b:1".into(), 2, Arc::new(Idle), false);
+        let claim = SlotClaim::unlimited("t");
+        let first = cluster.lease(&claim, None).await.unwrap();
+        assert_eq!(first.executor.id, b, "b has more free slots");
+        let busy = cluster.lease_on(&claim, &a).await.unwrap();
+        assert_eq!(busy.executor.id, a);
+        let local = tokio::spawn({
+            let c = cluster.clone();
+            let (claim, a) = (claim.clone(), a.clone());
+            async move { c.lease_on(&claim, &a).await.map(|l| l.executor.id.clone()) }
+        });
+        tokio::task::yield_now().await;
+        let other = cluster.lease(&claim, None).await.unwrap();
+        assert_eq!(other.executor.id, b, "a task without kept input takes b's free slot");
+        assert!(!local.is_finished(), "the local task does not take b's slot");
+        drop(busy);
+        assert_eq!(local.await.unwrap().unwrap(), a);
     }
 }

@@ -9,17 +9,18 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use spindle_proto::{
-    CollectSink, CountSink, KillTaskRequest, ShuffleRead, ShuffleWrite, TaskInput, TaskOutput, TaskRecord, TaskResult,
-    TaskSpec, TextFileSink, task_input, task_output,
-};
 use spindle_proto::ids::ExecutorId;
+use spindle_proto::{
+    CollectSink, CountSink, HashPartitioner, KillTaskRequest, Pipeline, RangePartitioner, RangeSource,
+    RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite, TaskInput, TaskOutput, TaskRecord,
+    TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
+};
 
-use super::dag::{Action, StageInput, StageOutput};
+use super::dag::{Action, Partitioner, PipeInput, StageOutput};
 use super::progress::StageGuard;
 use super::tasks::{JobContext, Lost, Stage, part_name, temp_part_path};
 use crate::DriverError;
-use crate::cluster::{EXECUTOR_LOST, EXECUTOR_STOPPING, ExecutorEntry};
+use crate::cluster::{EXECUTOR_LOST, EXECUTOR_STOPPING, ExecutorEntry, SlotLease};
 
 /// (executor id, executor address) of the executor a task succeeded on.
 pub(super) type Placement = (String, String);
@@ -96,21 +97,51 @@ pub(super) async fn run_task(
 /// The spec of one attempt; `None` when a shuffle it reads has lost outputs.
 fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u32) -> Option<TaskSpec> {
     let plan = stage.plan;
-    let source = match &plan.input {
-        StageInput::Text(splits) => task_input::Source::Text(splits[partition as usize].clone()),
-        StageInput::Records(parts) => task_input::Source::Records(parts[partition as usize].to_vec()),
-        StageInput::Shuffle(s) => task_input::Source::Shuffle(ShuffleRead {
-            shuffle_id: s.0,
-            reduce_partition: partition,
-            maps: ctx.map_outputs.complete(*s, ctx.cluster)?,
-        }),
-    };
+    let mut pipelines = Vec::new();
+    for pipe in &plan.tasks[partition as usize] {
+        let source = match &pipe.input {
+            PipeInput::Text(split) => task_input::Source::Text(split.clone()),
+            PipeInput::Records(batch) => task_input::Source::Records(batch.to_vec()),
+            PipeInput::Range { start, step, count } => {
+                task_input::Source::Range(RangeSource { start: *start, step: *step, count: *count })
+            }
+            PipeInput::Shuffle { shuffles, mode } => {
+                let mut sides = Vec::with_capacity(shuffles.len());
+                for s in shuffles {
+                    sides.push(ShuffleSide { shuffle_id: s.0, maps: ctx.map_outputs.complete(*s, ctx.cluster)? });
+                }
+                task_input::Source::Shuffle(ShuffleRead { reduce_partition: partition, sides, mode: *mode as i32 })
+            }
+        };
+        pipelines.push(Pipeline {
+            input: Some(TaskInput { source: Some(source) }),
+            steps: pipe.steps.clone(),
+            caches: pipe.caches.clone(),
+        });
+    }
     let sink = match &plan.output {
-        StageOutput::Shuffle { shuffle, partitions } => {
-            task_output::Sink::Shuffle(ShuffleWrite { shuffle_id: shuffle.0, map_id: partition, partitions: *partitions })
+        StageOutput::Shuffle { shuffle, partitions, partitioner } => {
+            let partitioner = Some(match partitioner {
+                Partitioner::Hash => shuffle_write::Partitioner::Hash(HashPartitioner {}),
+                Partitioner::RoundRobin => shuffle_write::Partitioner::RoundRobin(RoundRobinPartitioner {}),
+                Partitioner::Range { bounds, descending } => shuffle_write::Partitioner::Range(RangePartitioner {
+                    bounds: bounds.iter().map(|b| b.to_vec()).collect(),
+                    descending: *descending,
+                }),
+            });
+            task_output::Sink::Shuffle(ShuffleWrite {
+                shuffle_id: shuffle.0,
+                map_id: partition,
+                partitions: *partitions,
+                partitioner,
+            })
         }
-        StageOutput::Action(Action::Collect) => task_output::Sink::Collect(CollectSink {}),
+        StageOutput::Action(Action::Collect) => task_output::Sink::Collect(CollectSink { limit: 0 }),
+        StageOutput::Action(Action::Take { n }) => task_output::Sink::Collect(CollectSink { limit: *n }),
         StageOutput::Action(Action::Count) => task_output::Sink::Count(CountSink {}),
+        StageOutput::Action(Action::SampleKeys { per_partition, seed }) => {
+            task_output::Sink::SampleKeys(SampleKeysSink { size: *per_partition, seed: seed.wrapping_add(u64::from(partition)) })
+        }
         StageOutput::Action(Action::SaveText { dir }) => task_output::Sink::TextFile(TextFileSink {
             temp_path: temp_part_path(dir, stage.id, partition, attempt),
         }),
@@ -122,12 +153,39 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         partition,
         attempt,
         artifact: ctx.artifact.to_string(),
-        steps: plan.steps.clone(),
-        input: Some(TaskInput { source: Some(source) }),
+        pipelines,
         output: Some(TaskOutput { sink: Some(sink) }),
         limits: Some(*ctx.limits),
         max_result_bytes: ctx.config.max_result_bytes,
     })
+}
+
+/// The executor holding the deepest kept block of the task's first pipeline, if
+/// the driver knows one that is still registered.
+fn preferred_executor(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32) -> Option<ExecutorId> {
+    let pipe = stage.plan.tasks[partition as usize].first()?;
+    pipe.caches.iter().rev().find_map(|c| ctx.cache_locations.get(c.dataset, c.partition, c.piece))
+}
+
+/// A slot on any executor but `avoid`; when the task's kept input lives on some
+/// executor, on that one if it frees a slot within the locality wait.
+async fn lease_slot(
+    ctx: &JobContext<'_>,
+    stage: &Stage<'_>,
+    partition: u32,
+    avoid: Option<&ExecutorId>,
+) -> Result<SlotLease, DriverError> {
+    let no_executor = |e| DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job));
+    let prefer = preferred_executor(ctx, stage, partition).filter(|p| Some(p) != avoid);
+    if let Some(prefer) = prefer
+        && ctx.cluster.registered().contains(&prefer.0)
+    {
+        let wait = ctx.config.locality_wait;
+        if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer)).await {
+            return lease.map_err(no_executor);
+        }
+    }
+    ctx.cluster.lease(ctx.claim, avoid).await.map_err(no_executor)
 }
 
 /// Counts an attempt as running in the stage's progress while it lives.
@@ -156,9 +214,7 @@ async fn attempt(
     avoid: Option<&ExecutorId>,
     started: Option<&Mutex<Option<Started>>>,
 ) -> Result<Attempt, DriverError> {
-    let lease = ctx.cluster.lease(ctx.claim, avoid).await.map_err(|e| {
-        DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job))
-    })?;
+    let lease = lease_slot(ctx, stage, partition, avoid).await?;
     let number = stage.next_attempt(partition);
     let Some(spec) = task_spec(ctx, stage, partition, number) else {
         return Ok(Attempt::InputLost(Lost { fetch: None, error: "shuffle outputs were lost before the task started".into() }));

@@ -1,13 +1,22 @@
 //! The DAG scheduler: an action on a dataset becomes a job, cut into stages at
 //! shuffle boundaries; narrow ops between boundaries are pipelined into one stage.
+//!
+//! A task computes one partition as one or more *pipelines* (an input and the
+//! steps its records go through), all writing to the task's output: a plain
+//! partition is one pipeline; a union's partition is its parent's; a coalesced
+//! partition is the pipelines of its parent partitions, one after the other.
+//! Where a pipeline passes a persisted dataset, a cache point names the block
+//! holding the records at that step, so the executor can start from the block
+//! (a hit) or keep it (a miss).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use spindle_proto::ids::ShuffleId;
-use spindle_proto::{Step, TextSplit, step};
+use spindle_proto::{CachePoint, ReduceMode, Step, TextSplit, step};
 
-use super::lineage::{Lineage, Node, NodeId};
+use super::lineage::{Lineage, Node, NodeId, ShuffleKind};
 
 /// What an action does with the final stage's records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +27,10 @@ pub enum Action {
     Count,
     /// Write text files into this (absolute) directory.
     SaveText { dir: String },
+    /// Bring the first `n` records back, scanning partitions a few at a time.
+    Take { n: u64 },
+    /// Sample up to `per_partition` keys of each partition (range bounds of a sort).
+    SampleKeys { per_partition: u32, seed: u64 },
 }
 
 impl Action {
@@ -27,37 +40,52 @@ impl Action {
             Action::Collect => "collect",
             Action::Count => "count",
             Action::SaveText { .. } => "save-as-text-file",
+            Action::Take { .. } => "take",
+            Action::SampleKeys { .. } => "sort-sample",
         }
     }
 }
 
-/// Where a stage's tasks read from.
+/// Where one pipeline reads from.
 #[derive(Debug, Clone)]
-pub enum StageInput {
-    /// One text split per task.
-    Text(Arc<Vec<TextSplit>>),
-    /// One inline batch per task.
-    Records(Arc<Vec<Bytes>>),
-    /// One reduce partition of a shuffle per task.
-    Shuffle(ShuffleId),
+pub enum PipeInput {
+    Text(TextSplit),
+    Records(Bytes),
+    Range { start: i64, step: i64, count: u64 },
+    /// One reduce partition of these shuffles (one per cogroup side), arranged by `mode`.
+    Shuffle { shuffles: Vec<ShuffleId>, mode: ReduceMode },
+}
+
+/// One pipeline of a task.
+#[derive(Debug, Clone)]
+pub struct PipePlan {
+    pub input: PipeInput,
+    pub steps: Vec<Step>,
+    pub caches: Vec<CachePoint>,
+}
+
+/// How a map stage spreads records over reduce partitions.
+#[derive(Debug, Clone)]
+pub enum Partitioner {
+    Hash,
+    Range { bounds: Arc<Vec<Bytes>>, descending: bool },
+    RoundRobin,
 }
 
 /// Where a stage's tasks write to.
 #[derive(Debug, Clone)]
 pub enum StageOutput {
-    /// Hash-partitioned buckets of a shuffle.
-    Shuffle { shuffle: ShuffleId, partitions: u32 },
+    /// Buckets of a shuffle.
+    Shuffle { shuffle: ShuffleId, partitions: u32, partitioner: Partitioner },
     /// The job's action.
     Action(Action),
 }
 
-/// One stage: the same steps over every partition of its input.
+/// One stage: one task per partition, each a list of pipelines.
 #[derive(Debug, Clone)]
 pub struct StagePlan {
-    /// The stage's input.
-    pub input: StageInput,
-    /// Its op chain, in order.
-    pub steps: Vec<Step>,
+    /// The pipelines of each partition's task.
+    pub tasks: Vec<Vec<PipePlan>>,
     /// How many tasks.
     pub partitions: u32,
     /// Its output.
@@ -87,71 +115,181 @@ struct ShuffleDep {
     shuffle: ShuffleId,
     /// The dataset whose records are shuffled.
     parent: NodeId,
-    /// The combine op applied map-side.
-    op: Bytes,
-    /// Reduce partitions.
+    /// Applied map-side before the write.
+    combine: Option<Bytes>,
     partitions: u32,
+    partitioner: Partitioner,
 }
 
-/// Walks back from `node` over narrow ops to the stage's input. Returns the input,
-/// the steps in record order, the partition count, and the shuffle the input
-/// depends on.
-fn pipeline(lineage: &Lineage, mut node: NodeId) -> (StageInput, Vec<Step>, u32, Option<ShuffleDep>) {
-    let mut ops = Vec::new();
-    loop {
-        match lineage.get(node).expect("lineage node ids are valid") {
-            Node::Narrow { parent, op } => {
-                ops.push(narrow(op));
-                node = *parent;
+/// The `p`-th of `parts` contiguous runs of `count` items: (first, len).
+pub fn run_of(count: u64, parts: u32, p: u32) -> (u64, u64) {
+    let lo = (u128::from(count) * u128::from(p) / u128::from(parts)) as u64;
+    let hi = (u128::from(count) * u128::from(p + 1) / u128::from(parts)) as u64;
+    (lo, hi - lo)
+}
+
+/// Appends the pipelines of partition `p` of `node` to `out`.
+fn pipes(l: &Lineage, node: NodeId, p: u32, out: &mut Vec<PipePlan>) {
+    let before = out.len();
+    let plain = |input| PipePlan { input, steps: Vec::new(), caches: Vec::new() };
+    match l.get(node).expect("lineage node ids are valid") {
+        Node::Text { splits } => out.push(plain(PipeInput::Text(splits[p as usize].clone()))),
+        Node::Records { partitions } => out.push(plain(PipeInput::Records(partitions[p as usize].clone()))),
+        Node::Range { start, end, step, partitions } => {
+            let count = range_len(*start, *end, *step);
+            let (first, len) = run_of(count, *partitions, p);
+            let start = (i128::from(*start) + i128::from(first) * i128::from(*step)) as i64;
+            out.push(plain(PipeInput::Range { start, step: *step, count: len }));
+        }
+        Node::Narrow { parent, op } => {
+            pipes(l, *parent, p, out);
+            for pipe in &mut out[before..] {
+                pipe.steps.push(narrow(op));
             }
-            Node::Text { splits } => {
-                ops.reverse();
-                return (StageInput::Text(splits.clone()), ops, splits.len() as u32, None);
-            }
-            Node::Records { partitions } => {
-                ops.reverse();
-                return (StageInput::Records(partitions.clone()), ops, partitions.len() as u32, None);
-            }
-            Node::ReduceByKey { parent, op, partitions, shuffle } => {
+        }
+        Node::Shuffle { shuffles, kind, .. } => {
+            let mode = match kind {
+                ShuffleKind::Combine(_) | ShuffleKind::Repartition => ReduceMode::AsFetched,
+                ShuffleKind::Group => ReduceMode::Group,
+                ShuffleKind::Sort { ascending: true, .. } => ReduceMode::SortAscending,
+                ShuffleKind::Sort { ascending: false, .. } => ReduceMode::SortDescending,
+                ShuffleKind::CoGroup => ReduceMode::Cogroup,
+            };
+            let steps = match kind {
                 // The reduce side merges the fetched values with the same op.
-                ops.push(combine(op));
-                ops.reverse();
-                let dep = ShuffleDep { shuffle: *shuffle, parent: *parent, op: op.clone(), partitions: *partitions };
-                return (StageInput::Shuffle(*shuffle), ops, *partitions, Some(dep));
+                ShuffleKind::Combine(op) => vec![combine(op)],
+                _ => Vec::new(),
+            };
+            out.push(PipePlan { input: PipeInput::Shuffle { shuffles: shuffles.clone(), mode }, steps, caches: Vec::new() });
+        }
+        Node::Union { parents } => {
+            let mut q = p;
+            for parent in parents {
+                let n = l.num_partitions(*parent);
+                if q < n {
+                    pipes(l, *parent, q, out);
+                    break;
+                }
+                q -= n;
+            }
+        }
+        Node::Coalesce { parent, partitions } => {
+            let m = l.num_partitions(*parent);
+            let (first, len) = run_of(u64::from(m), *partitions, p);
+            for q in first..first + len {
+                pipes(l, *parent, q as u32, out);
+            }
+        }
+    }
+    if let Some(level) = l.level(node) {
+        for (piece, pipe) in out[before..].iter_mut().enumerate() {
+            pipe.caches.push(CachePoint {
+                after: pipe.steps.len() as u32,
+                dataset: node.0,
+                partition: p,
+                piece: piece as u32,
+                level: level as i32,
+            });
+        }
+    }
+}
+
+/// How many integers `range(start, end, step)` yields (`step` is not 0).
+pub fn range_len(start: i64, end: i64, step: i64) -> u64 {
+    let (span, step) = if step > 0 {
+        (i128::from(end) - i128::from(start), i128::from(step))
+    } else {
+        (i128::from(start) - i128::from(end), -i128::from(step))
+    };
+    if span <= 0 { 0 } else { ((span + step - 1) / step) as u64 }
+}
+
+/// The shuffles `node` reads without crossing another shuffle.
+fn deps(l: &Lineage, node: NodeId, seen: &mut HashSet<NodeId>, out: &mut Vec<ShuffleDep>) {
+    if !seen.insert(node) {
+        return;
+    }
+    match l.get(node).expect("lineage node ids are valid") {
+        Node::Text { .. } | Node::Records { .. } | Node::Range { .. } => {}
+        Node::Narrow { parent, .. } | Node::Coalesce { parent, .. } => deps(l, *parent, seen, out),
+        Node::Union { parents } => {
+            for p in parents {
+                deps(l, *p, seen, out);
+            }
+        }
+        Node::Shuffle { parents, shuffles, kind, partitions } => {
+            let partitioner = match kind {
+                ShuffleKind::Sort { bounds, ascending } => {
+                    Partitioner::Range { bounds: bounds.clone(), descending: !ascending }
+                }
+                ShuffleKind::Repartition => Partitioner::RoundRobin,
+                _ => Partitioner::Hash,
+            };
+            let combine = match kind {
+                ShuffleKind::Combine(op) => Some(op.clone()),
+                _ => None,
+            };
+            for (parent, shuffle) in parents.iter().zip(shuffles) {
+                out.push(ShuffleDep {
+                    shuffle: *shuffle,
+                    parent: *parent,
+                    combine: combine.clone(),
+                    partitions: *partitions,
+                    partitioner: partitioner.clone(),
+                });
             }
         }
     }
 }
 
+fn stage_tasks(l: &Lineage, node: NodeId) -> Vec<Vec<PipePlan>> {
+    (0..l.num_partitions(node))
+        .map(|p| {
+            let mut out = Vec::new();
+            pipes(l, node, p, &mut out);
+            out
+        })
+        .collect()
+}
+
 /// Plans the job for `action` on `node`.
 pub fn plan_job(lineage: &Lineage, node: NodeId, action: Action) -> JobPlan {
-    let (input, steps, partitions, dep) = pipeline(lineage, node);
-    let result = StagePlan { input, steps, partitions, output: StageOutput::Action(action) };
+    let tasks = stage_tasks(lineage, node);
+    let result = StagePlan { partitions: tasks.len() as u32, tasks, output: StageOutput::Action(action) };
     let mut map_stages = Vec::new();
-    let mut seen = Vec::new();
-    if let Some(dep) = dep {
-        add_map_stage(lineage, dep, &mut map_stages, &mut seen);
+    let mut planned = HashSet::new();
+    let mut direct = Vec::new();
+    deps(lineage, node, &mut HashSet::new(), &mut direct);
+    for dep in direct {
+        add_map_stage(lineage, dep, &mut map_stages, &mut planned);
     }
     JobPlan { map_stages, result }
 }
 
-fn add_map_stage(lineage: &Lineage, dep: ShuffleDep, out: &mut Vec<StagePlan>, seen: &mut Vec<ShuffleId>) {
-    if seen.contains(&dep.shuffle) {
+fn add_map_stage(l: &Lineage, dep: ShuffleDep, out: &mut Vec<StagePlan>, planned: &mut HashSet<ShuffleId>) {
+    if !planned.insert(dep.shuffle) {
         return;
     }
-    seen.push(dep.shuffle);
-    let (input, mut steps, partitions, parent_dep) = pipeline(lineage, dep.parent);
-    if let Some(parent_dep) = parent_dep {
-        add_map_stage(lineage, parent_dep, out, seen);
+    let mut parents = Vec::new();
+    deps(l, dep.parent, &mut HashSet::new(), &mut parents);
+    for parent in parents {
+        add_map_stage(l, parent, out, planned);
     }
-    // Map-side combine before the shuffle write.
-    steps.push(combine(&dep.op));
-    let output = StageOutput::Shuffle { shuffle: dep.shuffle, partitions: dep.partitions };
-    out.push(StagePlan { input, steps, partitions, output });
+    let mut tasks = stage_tasks(l, dep.parent);
+    if let Some(op) = &dep.combine {
+        // Map-side combine before the shuffle write.
+        for pipe in tasks.iter_mut().flatten() {
+            pipe.steps.push(combine(op));
+        }
+    }
+    let output = StageOutput::Shuffle { shuffle: dep.shuffle, partitions: dep.partitions, partitioner: dep.partitioner };
+    out.push(StagePlan { partitions: tasks.len() as u32, tasks, output });
 }
 
 #[cfg(test)]
 mod tests {
+    use spindle_proto::StorageLevel;
+
     use super::*;
 
     fn op(s: &str) -> Bytes {
@@ -168,6 +306,17 @@ mod tests {
             .collect()
     }
 
+    fn reduce(l: &mut Lineage, parent: NodeId, name: &str, partitions: u32) -> (NodeId, ShuffleId) {
+        let s = l.new_shuffle();
+        let n = l.push(Node::Shuffle {
+            parents: vec![parent],
+            shuffles: vec![s],
+            kind: ShuffleKind::Combine(op(name)),
+            partitions,
+        });
+        (n, s)
+    }
+
     #[test]
     fn wordcount_is_two_stages_with_pipelined_narrow_ops() {
         let mut l = Lineage::default();
@@ -175,18 +324,17 @@ mod tests {
         let text = l.push(Node::Text { splits });
         let words = l.push(Node::Narrow { parent: text, op: op("split") });
         let pairs = l.push(Node::Narrow { parent: words, op: op("pair") });
-        let shuffle = l.new_shuffle();
-        let counts = l.push(Node::ReduceByKey { parent: pairs, op: op("add"), partitions: 5, shuffle });
+        let (counts, shuffle) = reduce(&mut l, pairs, "add", 5);
         let lines = l.push(Node::Narrow { parent: counts, op: op("fmt") });
         let job = plan_job(&l, lines, Action::Count);
         assert_eq!(job.map_stages.len(), 1);
         let map = &job.map_stages[0];
-        assert_eq!(kinds(&map.steps), ["n:split", "n:pair", "c:add"]);
+        assert_eq!(kinds(&map.tasks[0][0].steps), ["n:split", "n:pair", "c:add"]);
         assert_eq!(map.partitions, 3);
         assert!(matches!(map.output, StageOutput::Shuffle { partitions: 5, .. }));
-        assert_eq!(kinds(&job.result.steps), ["c:add", "n:fmt"]);
+        assert_eq!(kinds(&job.result.tasks[4][0].steps), ["c:add", "n:fmt"]);
         assert_eq!(job.result.partitions, 5);
-        assert!(matches!(job.result.input, StageInput::Shuffle(s) if s == shuffle));
+        assert!(matches!(&job.result.tasks[0][0].input, PipeInput::Shuffle { shuffles, .. } if shuffles == &[shuffle]));
         assert_eq!(l.num_partitions(lines), 5);
     }
 
@@ -194,11 +342,9 @@ mod tests {
     fn chained_shuffles_run_parents_first() {
         let mut l = Lineage::default();
         let src = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 2]) });
-        let s1 = l.new_shuffle();
-        let r1 = l.push(Node::ReduceByKey { parent: src, op: op("a"), partitions: 4, shuffle: s1 });
+        let (r1, s1) = reduce(&mut l, src, "a", 4);
         let m = l.push(Node::Narrow { parent: r1, op: op("swap") });
-        let s2 = l.new_shuffle();
-        let r2 = l.push(Node::ReduceByKey { parent: m, op: op("b"), partitions: 3, shuffle: s2 });
+        let (r2, s2) = reduce(&mut l, m, "b", 3);
         let job = plan_job(&l, r2, Action::Collect);
         let order: Vec<_> = job
             .map_stages
@@ -209,7 +355,70 @@ mod tests {
             })
             .collect();
         assert_eq!(order, [s1, s2]);
-        assert_eq!(kinds(&job.map_stages[1].steps), ["c:a", "n:swap", "c:b"]);
+        assert_eq!(kinds(&job.map_stages[1].tasks[0][0].steps), ["c:a", "n:swap", "c:b"]);
         assert_eq!(job.map_stages[1].partitions, 4);
+    }
+
+    #[test]
+    fn unions_and_coalesces_map_partitions_to_parent_pipelines() {
+        let mut l = Lineage::default();
+        let a = l.push(Node::Records { partitions: Arc::new(vec![Bytes::from_static(b"a"); 2]) });
+        let b = l.push(Node::Range { start: 0, end: 10, step: 1, partitions: 3 });
+        let u = l.push(Node::Union { parents: vec![a, b] });
+        assert_eq!(l.num_partitions(u), 5);
+        let c = l.push(Node::Coalesce { parent: u, partitions: 2 });
+        let job = plan_job(&l, c, Action::Count);
+        assert!(job.map_stages.is_empty());
+        let shape: Vec<usize> = job.result.tasks.iter().map(Vec::len).collect();
+        assert_eq!(shape, [2, 3]);
+        let ranges: Vec<(i64, u64)> = job.result.tasks[1]
+            .iter()
+            .filter_map(|p| match p.input {
+                PipeInput::Range { start, count, .. } => Some((start, count)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ranges, [(0, 3), (3, 3), (6, 4)]);
+    }
+
+    #[test]
+    fn persisted_datasets_get_cache_points_after_their_steps() {
+        let mut l = Lineage::default();
+        let src = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 2]) });
+        let m = l.push(Node::Narrow { parent: src, op: op("m") });
+        l.persist(m, StorageLevel::MemoryAndDisk);
+        let f = l.push(Node::Narrow { parent: m, op: op("f") });
+        let job = plan_job(&l, f, Action::Count);
+        let pipe = &job.result.tasks[1][0];
+        assert_eq!(kinds(&pipe.steps), ["n:m", "n:f"]);
+        assert_eq!(pipe.caches.len(), 1);
+        assert_eq!((pipe.caches[0].after, pipe.caches[0].dataset, pipe.caches[0].partition), (1, m.0, 1));
+        assert_eq!(pipe.caches[0].level, StorageLevel::MemoryAndDisk as i32);
+    }
+
+    #[test]
+    fn cogroup_reads_one_shuffle_per_parent() {
+        let mut l = Lineage::default();
+        let a = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 2]) });
+        let b = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 3]) });
+        let (s1, s2) = (l.new_shuffle(), l.new_shuffle());
+        let g = l.push(Node::Shuffle { parents: vec![a, b], shuffles: vec![s1, s2], kind: ShuffleKind::CoGroup, partitions: 4 });
+        let job = plan_job(&l, g, Action::Collect);
+        let maps: Vec<u32> = job.map_stages.iter().map(|s| s.partitions).collect();
+        assert_eq!(maps, [2, 3]);
+        assert!(matches!(
+            &job.result.tasks[3][0].input,
+            PipeInput::Shuffle { shuffles, mode: ReduceMode::Cogroup } if shuffles == &[s1, s2]
+        ));
+    }
+
+    #[test]
+    fn range_lengths() {
+        assert_eq!(range_len(0, 10, 3), 4);
+        assert_eq!(range_len(10, 0, -3), 4);
+        assert_eq!(range_len(0, 0, 1), 0);
+        assert_eq!(range_len(5, 0, 1), 0);
+        assert_eq!(range_len(i64::MIN, i64::MAX, 1), u64::MAX);
+        assert_eq!(run_of(10, 3, 2), (6, 4));
     }
 }

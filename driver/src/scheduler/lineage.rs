@@ -1,14 +1,31 @@
-//! The lineage graph: every dataset an application's `main` created, by index.
+//! The lineage graph: every dataset an application's `main` created, by index,
+//! and which of them are persisted.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use spindle_proto::TextSplit;
 use spindle_proto::ids::ShuffleId;
+use spindle_proto::{StorageLevel, TextSplit};
 
 /// A dataset's index in its application's lineage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
+
+/// What the reduce side of a shuffle does with the records it fetched.
+#[derive(Debug, Clone)]
+pub enum ShuffleKind {
+    /// Merge values per key with the op, map-side and reduce-side.
+    Combine(Bytes),
+    /// One record per key with all its values.
+    Group,
+    /// Range-partitioned by these bounds and sorted by key bytes.
+    Sort { bounds: Arc<Vec<Bytes>>, ascending: bool },
+    /// Round-robin, records unchanged.
+    Repartition,
+    /// One record per key over every parent.
+    CoGroup,
+}
 
 /// How a dataset is computed.
 #[derive(Debug, Clone)]
@@ -17,10 +34,16 @@ pub enum Node {
     Text { splits: Arc<Vec<TextSplit>> },
     /// Records from `main`, one batch per partition.
     Records { partitions: Arc<Vec<Bytes>> },
+    /// Integers `[start, end)` by `step`, in contiguous runs over `partitions`.
+    Range { start: i64, end: i64, step: i64, partitions: u32 },
     /// A narrow op over the parent, partition by partition.
     Narrow { parent: NodeId, op: Bytes },
-    /// Values merged per key across the whole parent, through a shuffle.
-    ReduceByKey { parent: NodeId, op: Bytes, partitions: u32, shuffle: ShuffleId },
+    /// The parents' records moved through a shuffle (one per parent).
+    Shuffle { parents: Vec<NodeId>, shuffles: Vec<ShuffleId>, kind: ShuffleKind, partitions: u32 },
+    /// The partitions of every parent, in order.
+    Union { parents: Vec<NodeId> },
+    /// Runs of neighbouring parent partitions merged, without a shuffle.
+    Coalesce { parent: NodeId, partitions: u32 },
 }
 
 /// All datasets of one application.
@@ -28,6 +51,7 @@ pub enum Node {
 pub struct Lineage {
     nodes: Vec<Node>,
     next_shuffle: u64,
+    persisted: HashMap<NodeId, StorageLevel>,
 }
 
 impl Lineage {
@@ -48,15 +72,31 @@ impl Lineage {
         self.nodes.get(id.0 as usize)
     }
 
+    /// Marks `id` persisted at `level`.
+    pub fn persist(&mut self, id: NodeId, level: StorageLevel) {
+        self.persisted.insert(id, level);
+    }
+
+    /// Unmarks `id`; whether it was persisted.
+    pub fn unpersist(&mut self, id: NodeId) -> bool {
+        self.persisted.remove(&id).is_some()
+    }
+
+    /// The level `id` is persisted at, if it is.
+    pub fn level(&self, id: NodeId) -> Option<StorageLevel> {
+        self.persisted.get(&id).copied()
+    }
+
     /// How many partitions the dataset has.
-    pub fn num_partitions(&self, mut id: NodeId) -> u32 {
-        loop {
-            match &self.nodes[id.0 as usize] {
-                Node::Text { splits } => return splits.len() as u32,
-                Node::Records { partitions } => return partitions.len() as u32,
-                Node::Narrow { parent, .. } => id = *parent,
-                Node::ReduceByKey { partitions, .. } => return *partitions,
+    pub fn num_partitions(&self, id: NodeId) -> u32 {
+        match &self.nodes[id.0 as usize] {
+            Node::Text { splits } => splits.len() as u32,
+            Node::Records { partitions } => partitions.len() as u32,
+            Node::Range { partitions, .. } | Node::Shuffle { partitions, .. } | Node::Coalesce { partitions, .. } => {
+                *partitions
             }
+            Node::Narrow { parent, .. } => self.num_partitions(*parent),
+            Node::Union { parents } => parents.iter().map(|p| self.num_partitions(*p)).sum(),
         }
     }
 }

@@ -7,9 +7,11 @@
 //!   shuffle outputs, and output commit.
 //! - [`attempt`]: one task's attempts: retries, executor loss, speculation.
 //! - [`map_outputs`]: where each shuffle's map outputs live, and which are lost.
+//! - [`cache_locations`]: which executor keeps each persisted partition (locality).
 //! - [`progress`]: running stages and their task counts, for status.
 
 mod attempt;
+pub mod cache_locations;
 pub mod dag;
 pub mod lineage;
 pub mod map_outputs;

@@ -25,9 +25,11 @@ use tracing::Instrument;
 
 use super::attempt::{Placement, TaskOutcome, run_task};
 use super::dag::{Action, JobPlan, StageOutput, StagePlan};
+use super::cache_locations::CacheLocations;
 use super::map_outputs::MapOutputs;
 use super::progress::AppProgress;
 use crate::cluster::{Cluster, SlotClaim};
+use crate::app::shared::Accumulators;
 use crate::config::Speculation;
 use crate::{Driver, DriverConfig, DriverError};
 
@@ -48,6 +50,10 @@ pub struct JobContext<'a> {
     pub next_stage: &'a AtomicU64,
     /// The application's live progress.
     pub progress: &'a AppProgress,
+    /// Where persisted partitions are kept.
+    pub cache_locations: &'a CacheLocations,
+    /// The application's accumulators.
+    pub accumulators: &'a Accumulators,
 }
 
 /// What an action produced.
@@ -59,6 +65,8 @@ pub enum ActionOutput {
     Count(u64),
     /// Text files were written and committed.
     Saved,
+    /// Sampled keys (a batch) and the record count of each partition.
+    Sampled(Vec<(Vec<u8>, u64)>),
 }
 
 /// Figures about a finished job.
@@ -78,6 +86,8 @@ pub(super) struct Stage<'p> {
     pub plan: &'p StagePlan,
     attempts: Mutex<Vec<u32>>,
     committed: Mutex<Vec<bool>>,
+    /// Partitions whose accumulator updates were applied.
+    counted: Mutex<Vec<bool>>,
     rounds: AtomicU32,
     round_tasks: AtomicUsize,
     durations: Mutex<Vec<Duration>>,
@@ -91,6 +101,7 @@ impl<'p> Stage<'p> {
             plan,
             attempts: Mutex::new(vec![0; n]),
             committed: Mutex::new(vec![false; n]),
+            counted: Mutex::new(vec![false; n]),
             rounds: AtomicU32::new(0),
             round_tasks: AtomicUsize::new(0),
             durations: Mutex::default(),
@@ -123,6 +134,16 @@ impl<'p> Stage<'p> {
         commit()?;
         c[partition as usize] = true;
         Ok(true)
+    }
+
+    /// Takes in what a successful task of `partition` reports: where it kept
+    /// blocks, and its accumulator updates, the first time only.
+    fn absorb(&self, ctx: &JobContext<'_>, partition: u32, result: &TaskResult) {
+        ctx.cache_locations.record(result);
+        let first = !std::mem::replace(&mut self.counted.lock().expect("stage lock")[partition as usize], true);
+        if first {
+            ctx.accumulators.apply(&result.accumulators);
+        }
     }
 
     pub fn note_success(&self, took: Duration) {
@@ -177,6 +198,12 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
     let result_stage = new_stage(&plan.result);
     let mut results: Vec<Option<TaskResult>> = vec![None; plan.result.partitions as usize];
     let mut losses = 0;
+    let partitions = plan.result.partitions;
+    let take = match &plan.result.output {
+        StageOutput::Action(Action::Take { n }) => Some(*n),
+        _ => None,
+    };
+    let mut scan = if take.is_some() { partitions.min(1) } else { partitions };
     'rounds: loop {
         for stage in &map_stages {
             let StageOutput::Shuffle { shuffle, .. } = stage.plan.output else { unreachable!("map stages write shuffles") };
@@ -190,7 +217,8 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
                 tracing::info!(app = %ctx.app, stage = %stage.id, tasks = missing.len(), "recomputing lost shuffle outputs");
             }
             let (done, lost) = run_round(ctx, stage, &missing, &mut stats).await?;
-            for (map, _, (executor_id, address)) in done {
+            for (map, result, (executor_id, address)) in done {
+                stage.absorb(ctx, map, &result);
                 ctx.map_outputs.record(shuffle, maps, MapLocation { map_id: map, executor_id, address });
             }
             if let Some(lost) = lost {
@@ -199,23 +227,49 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
                 continue 'rounds;
             }
         }
-        let todo: Vec<u32> = (0..plan.result.partitions).filter(|&p| results[p as usize].is_none()).collect();
+        let todo: Vec<u32> = (0..scan).filter(|&p| results[p as usize].is_none()).collect();
         let (done, lost) = run_round(ctx, &result_stage, &todo, &mut stats).await?;
         for (p, r, _) in done {
+            result_stage.absorb(ctx, p, &r);
             results[p as usize] = Some(r);
         }
         match lost {
-            None => break,
+            None => {
+                // `take` scans more partitions (4 times as many) until it has enough.
+                if let Some(n) = take
+                    && scan < partitions
+                    && results[..scan as usize].iter().flatten().map(|r| r.records_out).sum::<u64>() < n
+                {
+                    scan = (scan * 4).min(partitions);
+                    continue;
+                }
+                break;
+            }
             Some(lost) => {
                 losses += 1;
                 forget_lost(ctx, &result_stage, &lost, losses)?;
             }
         }
     }
-    let results: Vec<TaskResult> = results.into_iter().map(|r| r.expect("every partition finished")).collect();
+    let results: Vec<TaskResult> =
+        results.into_iter().take(scan as usize).map(|r| r.expect("every scanned partition finished")).collect();
     let StageOutput::Action(action) = &plan.result.output else { unreachable!("the result stage runs the action") };
     let output = match action {
         Action::Count => ActionOutput::Count(results.iter().map(|r| r.count).sum()),
+        Action::SampleKeys { .. } => ActionOutput::Sampled(results.into_iter().map(|r| (r.collected, r.records_out)).collect()),
+        Action::Take { n } => {
+            let mut w = spindle_frame::BatchWriter::default();
+            'fill: for r in &results {
+                for rec in spindle_frame::BatchReader::new(&r.collected) {
+                    if w.records() as u64 >= *n {
+                        break 'fill;
+                    }
+                    let rec = rec.map_err(|e| DriverError::Job(format!("take: a task returned malformed records: {e}")))?;
+                    w.push(rec.key, rec.value);
+                }
+            }
+            ActionOutput::Collected(w.finish())
+        }
         Action::Collect => {
             let total: u64 = results.iter().map(|r| r.collected.len() as u64).sum();
             if total > ctx.config.max_result_bytes {

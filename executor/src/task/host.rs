@@ -7,8 +7,16 @@ use spindle_sandbox::{DatasetRef, Failure, Limiter};
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use spindle_proto::accumulator_update::Delta;
+use spindle_proto::ids::AppId;
+
 use super::input::Input;
 use super::output::Output;
+use crate::Executor;
+use crate::broadcasts::BroadcastError;
 
 /// Everything one task's store holds.
 pub struct TaskState {
@@ -23,6 +31,14 @@ pub struct TaskState {
     pub(crate) host_error: Option<Failure>,
     /// Set when reading shuffle input failed: whose outputs could not be read.
     pub(crate) fetch_failure: Option<spindle_proto::FetchFailure>,
+    /// The executor (for broadcast values).
+    pub(crate) exec: Arc<Executor>,
+    pub(crate) app: AppId,
+    pub(crate) partition: u32,
+    /// Accumulator updates so far, merged per accumulator.
+    pub(crate) accumulators: HashMap<u64, Delta>,
+    /// Whether the output may end the input early (a `take` with enough records).
+    pub(crate) may_stop_early: bool,
 }
 
 impl WasiView for TaskState {
@@ -43,6 +59,9 @@ impl types::Host for TaskState {}
 
 impl task_io::Host for TaskState {
     async fn read(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        if self.may_stop_early && self.output.is_full() {
+            return Ok(None);
+        }
         match self.input.next_batch().await {
             Ok(b) => Ok(b),
             Err(e) => {
@@ -68,7 +87,44 @@ impl task_io::Host for TaskState {
             Err(f) => Err(self.fail(f)),
         }
     }
+
+    async fn partition(&mut self) -> wasmtime::Result<u32> {
+        Ok(self.partition)
+    }
+
+    async fn broadcast_value(&mut self, id: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        match self.exec.broadcasts.get(&self.exec, &self.app, id).await {
+            Ok(v) => Ok(Ok(v.to_vec())),
+            Err(BroadcastError::Unknown(msg)) => Ok(Err(msg)),
+            Err(BroadcastError::Failed(e)) => {
+                let failure = e.failure();
+                Err(self.fail(failure))
+            }
+        }
+    }
+
+    async fn add_to_accumulator(&mut self, id: u64, delta: types::Number) -> wasmtime::Result<()> {
+        let delta = match delta {
+            types::Number::Int(i) => Delta::Int(i),
+            types::Number::Float(f) => Delta::Float(f),
+        };
+        match (self.accumulators.get_mut(&id), delta) {
+            (None, d) => {
+                self.accumulators.insert(id, d);
+            }
+            (Some(Delta::Int(a)), Delta::Int(d)) => *a = a.wrapping_add(d),
+            (Some(Delta::Float(a)), Delta::Float(d)) => *a += d,
+            _ => {
+                return Err(self.fail(Failure::Refused(format!(
+                    "accumulator {id} was given both integer and float updates; its kind is fixed when it is made"
+                ))));
+            }
+        }
+        Ok(())
+    }
 }
+
+type Ds = Resource<DatasetRef>;
 
 const NO_CONTEXT: &str = "the driver-side `context` API was called from a task; \
                           datasets can only be built and acted on in `main`";
@@ -89,6 +145,26 @@ impl context::Host for TaskState {
     async fn default_parallelism(&mut self) -> wasmtime::Result<u32> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
+
+    async fn range(&mut self, _: i64, _: i64, _: i64, _: Option<u32>) -> wasmtime::Result<Result<Ds, String>> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn broadcast(&mut self, _value: Vec<u8>) -> wasmtime::Result<u64> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn unpersist_broadcast(&mut self, _id: u64) -> wasmtime::Result<()> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn accumulator(&mut self, _name: String, _zero: types::Number) -> wasmtime::Result<u64> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn accumulator_value(&mut self, _id: u64) -> wasmtime::Result<Option<types::Number>> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
 }
 
 impl context::HostDataset for TaskState {
@@ -102,6 +178,42 @@ impl context::HostDataset for TaskState {
         _op: Vec<u8>,
         _partitions: Option<u32>,
     ) -> wasmtime::Result<Resource<DatasetRef>> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn group_by_key(&mut self, _ds: Ds, _partitions: Option<u32>) -> wasmtime::Result<Ds> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn sort_by_key(&mut self, _ds: Ds, _ascending: bool, _partitions: Option<u32>) -> wasmtime::Result<Result<Ds, String>> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn repartition(&mut self, _ds: Ds, _partitions: u32) -> wasmtime::Result<Ds> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn coalesce(&mut self, _ds: Ds, _partitions: u32) -> wasmtime::Result<Ds> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn union(&mut self, _ds: Ds, _others: Vec<Ds>) -> wasmtime::Result<Ds> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn cogroup(&mut self, _ds: Ds, _others: Vec<Ds>, _partitions: Option<u32>) -> wasmtime::Result<Ds> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn persist(&mut self, _ds: Ds, _level: context::StorageLevel) -> wasmtime::Result<()> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn unpersist(&mut self, _ds: Ds) -> wasmtime::Result<()> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
+    async fn take(&mut self, _ds: Ds, _n: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 

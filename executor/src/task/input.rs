@@ -1,50 +1,83 @@
-//! A task's input, handed to the guest in batches of about `batch_bytes`.
+//! A pipeline's input, handed to the guest in batches of about `batch_bytes`.
 
+use std::collections::VecDeque;
 use std::io::SeekFrom;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use spindle_frame::{BatchWriter, count_records};
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{TaskSpec, task_input};
+use spindle_proto::{ReduceMode, TaskInput, TaskSpec, task_input};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
 
-/// Where a task's records come from.
-#[expect(clippy::large_enum_variant, reason = "one per task; boxing buys nothing")]
+/// Where a pipeline's records come from.
+#[expect(clippy::large_enum_variant, reason = "one per pipeline; boxing buys nothing")]
 pub enum Input {
     /// Lines of a split of a text file.
     Text(TextReader),
     /// Records shipped inside the task (from `parallelize`), handed over once.
     Records { batch: Option<Vec<u8>>, records: u64 },
-    /// The buckets of one reduce partition from every map task.
+    /// Integers made here.
+    Range { next: i64, step: i64, left: u64, batch_bytes: usize, records: u64 },
+    /// The buckets of one reduce partition from every map task, as fetched.
     Shuffle { reader: ShuffleReader, records: u64 },
+    /// A reduce partition arranged by the host (grouped, sorted, cogrouped):
+    /// every side is fetched before the first batch.
+    Arranged {
+        readers: Vec<ShuffleReader>,
+        mode: ReduceMode,
+        ready: Option<VecDeque<Vec<u8>>>,
+        /// The side being fetched.
+        reading: usize,
+        batch_bytes: usize,
+        records: u64,
+    },
+    /// A kept partition (not counted as input read).
+    Block(VecDeque<Bytes>),
 }
 
 impl Input {
-    pub fn open(exec: &Arc<Executor>, spec: &TaskSpec) -> Result<Self, ExecutorError> {
-        let source = spec.input.as_ref().and_then(|i| i.source.as_ref());
-        Ok(match source {
-            Some(task_input::Source::Text(t)) => {
-                Input::Text(TextReader::new(t.path.clone(), t.start, t.end, exec.config.batch_bytes))
-            }
+    pub fn open(exec: &Arc<Executor>, spec: &TaskSpec, input: Option<&TaskInput>) -> Result<Self, ExecutorError> {
+        let batch_bytes = exec.config.batch_bytes;
+        Ok(match input.and_then(|i| i.source.as_ref()) {
+            Some(task_input::Source::Text(t)) => Input::Text(TextReader::new(t.path.clone(), t.start, t.end, batch_bytes)),
             Some(task_input::Source::Records(r)) => {
                 let records = count_records(r).map_err(|e| ExecutorError::BadSpec(e.to_string()))?;
                 Input::Records { batch: Some(r.to_vec()), records }
             }
-            Some(task_input::Source::Shuffle(s)) => Input::Shuffle {
-                reader: ShuffleReader::new(
-                    exec.clone(),
-                    AppId(spec.app_id.clone()),
-                    ShuffleId(s.shuffle_id),
-                    s.reduce_partition,
-                    &s.maps,
-                ),
-                records: 0,
-            },
-            None => return Err(ExecutorError::BadSpec("the task has no input".into())),
+            Some(task_input::Source::Range(r)) => {
+                if r.step == 0 && r.count > 0 {
+                    return Err(ExecutorError::BadSpec("a range with step 0".into()));
+                }
+                Input::Range { next: r.start, step: r.step, left: r.count, batch_bytes, records: 0 }
+            }
+            Some(task_input::Source::Shuffle(s)) => {
+                let mode = ReduceMode::try_from(s.mode).map_err(|_| ExecutorError::BadSpec(format!("unknown reduce mode {}", s.mode)))?;
+                let mut readers: Vec<ShuffleReader> = s
+                    .sides
+                    .iter()
+                    .map(|side| {
+                        ShuffleReader::new(
+                            exec.clone(),
+                            AppId(spec.app_id.clone()),
+                            ShuffleId(side.shuffle_id),
+                            s.reduce_partition,
+                            &side.maps,
+                        )
+                    })
+                    .collect();
+                if mode == ReduceMode::AsFetched && readers.len() == 1 {
+                    Input::Shuffle { reader: readers.pop().expect("one side"), records: 0 }
+                } else if readers.is_empty() {
+                    return Err(ExecutorError::BadSpec("a shuffle read with no shuffle".into()));
+                } else {
+                    Input::Arranged { readers, mode, ready: None, reading: 0, batch_bytes, records: 0 }
+                }
+            }
+            None => return Err(ExecutorError::BadSpec("a pipeline has no input".into())),
         })
     }
 
@@ -53,6 +86,20 @@ impl Input {
         match self {
             Input::Text(t) => t.next_batch().await,
             Input::Records { batch, .. } => Ok(batch.take()),
+            Input::Range { next, step, left, batch_bytes, records } => {
+                if *left == 0 {
+                    return Ok(None);
+                }
+                let mut w = BatchWriter::with_capacity(*batch_bytes + 64);
+                while *left > 0 && w.len() < *batch_bytes {
+                    // The recommended encoding of an i64: big-endian, sign bit flipped.
+                    w.push(None, &((*next as u64) ^ (1 << 63)).to_be_bytes());
+                    *next = next.wrapping_add(*step);
+                    *left -= 1;
+                    *records += 1;
+                }
+                Ok(Some(w.finish()))
+            }
             Input::Shuffle { reader, records } => {
                 let next: Option<Bytes> = reader.next_chunk().await?;
                 Ok(next.map(|b| {
@@ -60,22 +107,44 @@ impl Input {
                     b.to_vec()
                 }))
             }
+            Input::Arranged { readers, mode, ready, reading, batch_bytes, records } => {
+                if ready.is_none() {
+                    let mut sides = Vec::with_capacity(readers.len());
+                    for (i, r) in readers.iter_mut().enumerate() {
+                        *reading = i;
+                        let mut chunks = Vec::new();
+                        while let Some(c) = r.next_chunk().await? {
+                            *records += count_records(&c).unwrap_or(0);
+                            chunks.push(c);
+                        }
+                        sides.push(chunks);
+                    }
+                    *ready = Some(super::reduce::arrange(sides, *mode, *batch_bytes)?);
+                }
+                Ok(ready.as_mut().and_then(VecDeque::pop_front))
+            }
+            Input::Block(batches) => Ok(batches.pop_front().map(|b| b.to_vec())),
         }
     }
 
-    /// The shuffle this input reads, if it reads one.
+    /// The shuffle this input was reading when it failed, if it reads shuffles.
     pub fn shuffle(&self) -> Option<ShuffleId> {
         match self {
             Input::Shuffle { reader, .. } => Some(reader.shuffle()),
+            Input::Arranged { readers, reading, .. } => readers.get(*reading).map(ShuffleReader::shuffle),
             _ => None,
         }
     }
 
-    /// Records read so far.
+    /// Records read so far from the task's own input (not from kept blocks).
     pub fn records_in(&self) -> u64 {
         match self {
             Input::Text(t) => t.records,
-            Input::Records { records, .. } | Input::Shuffle { records, .. } => *records,
+            Input::Records { records, .. }
+            | Input::Range { records, .. }
+            | Input::Shuffle { records, .. }
+            | Input::Arranged { records, .. } => *records,
+            Input::Block(_) => 0,
         }
     }
 }

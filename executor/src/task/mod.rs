@@ -1,27 +1,40 @@
 //! Running one task: a fresh store and instance from the artifact's `InstancePre`,
 //! the guest's `task.run(steps)` pulling input batches and pushing output batches.
 //!
-//! - [`input`]: the task's input stream (a text split, inline records, shuffle blocks).
+//! A task is one or more pipelines (an input and its steps) writing to one
+//! sink. A pipeline that passes persisted datasets starts from the deepest kept
+//! partition found here; otherwise it runs in segments cut at each persisted
+//! dataset, keeping each one's records and handing them to the next segment.
+//!
+//! - [`input`]: a pipeline's input stream (a text split, inline records, a range,
+//!   shuffle blocks, a kept partition).
+//! - `reduce`: grouping, sorting and cogrouping a reduce partition.
 //! - [`output`]: the task's sink (shuffle buckets, collected records, a count, a file).
 //! - [`host`]: the store data and the host side of the `task-io` interface.
 
 mod host;
 mod input;
 mod output;
+mod reduce;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tracing::Instrument;
 
-use spindle_proto::{TaskLimits, TaskResult, TaskSpec, step};
+use spindle_proto::accumulator_update::Delta;
+use spindle_proto::ids::AppId;
+use spindle_proto::{AccumulatorUpdate, CachePoint, CachedBlock, StorageLevel, TaskLimits, TaskResult, TaskSpec, step};
 use spindle_sandbox::bindings::Step;
-use spindle_sandbox::{ArtifactHash, Failure, SandboxLimits, arm, sandbox_wasi, within_wall_time};
+use spindle_sandbox::{ArtifactHash, CompiledArtifact, Failure, SandboxLimits, arm, sandbox_wasi, within_wall_time};
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 
 pub use host::TaskState;
 
+use crate::cache::CacheKey;
 use crate::{Executor, ExecutorError};
 
 /// Adds WASI and the job world's imports (task side) to the linker.
@@ -93,71 +106,190 @@ pub fn task_limits(own: &SandboxLimits, asked: Option<&TaskLimits>) -> SandboxLi
     l
 }
 
+/// What a task gathers across its pipelines and segments.
+#[derive(Default)]
+struct Gathered {
+    logs: Vec<u8>,
+    records_in: u64,
+    cached: Vec<CachedBlock>,
+    cache_hits: u32,
+    accumulators: HashMap<u64, Delta>,
+}
+
 async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, ExecutorError> {
     let hash: ArtifactHash = spec.artifact.parse().map_err(ExecutorError::BadSpec)?;
     let (artifact, compiled) = exec.artifacts.get(hash).await?;
-    let steps: Vec<Step> = spec
-        .steps
-        .iter()
-        .map(|s| match &s.kind {
-            Some(step::Kind::Narrow(op)) => Ok(Step::Narrow(op.clone())),
-            Some(step::Kind::Combine(op)) => Ok(Step::Combine(op.clone())),
-            None => Err(ExecutorError::BadSpec("a step has no kind".into())),
-        })
-        .collect::<Result<_, _>>()?;
-    let input = input::Input::open(exec, &spec)?;
-    let output = output::Output::open(exec, &spec).await?;
-
     let limits = task_limits(&exec.config.limits, spec.limits.as_ref());
-    let (wasi, captured) = sandbox_wasi(&limits);
-    let state = TaskState {
-        wasi,
-        table: ResourceTable::new(),
-        limiter: limits.limiter(),
-        input,
-        output,
-        max_batch_bytes: exec.config.max_batch_bytes,
-        host_error: None,
-        fetch_failure: None,
-    };
-    let mut store = Store::new(&exec.engine, state);
-    store.limiter(|s| &mut s.limiter);
-    arm(&mut store, &limits, exec.config.engine.fuel)?;
-
-    let call = async {
-        let job = artifact.pre.instantiate_async(&mut store).await?;
-        job.spindle_job_task().call_run(&mut store, &steps).await
-    };
-    let outcome = within_wall_time(&limits, call).await;
-    let mut state = store.into_data();
-    let mut logs = captured.stdout();
-    logs.extend(captured.stderr());
-
-    let failure = match outcome {
-        Err(hit) => Some(Failure::Limit(hit)),
-        // A host-side failure explains the trap it caused.
-        Ok(_) if state.host_error.is_some() => state.host_error.take(),
-        Ok(Ok(Ok(()))) => None,
-        Ok(Ok(Err(guest))) => Some(Failure::Guest(guest)),
-        Ok(Err(trap)) => {
-            Some(Failure::from_wasmtime(&trap, state.limiter.hit(), &limits, exec.config.engine.max_wasm_stack))
+    let app = AppId(spec.app_id.clone());
+    let mut output = Some(output::Output::open(exec, &spec).await?);
+    let mut got = Gathered::default();
+    for pipe in &spec.pipelines {
+        let steps: Vec<Step> = pipe
+            .steps
+            .iter()
+            .map(|s| match &s.kind {
+                Some(step::Kind::Narrow(op)) => Ok(Step::Narrow(op.clone())),
+                Some(step::Kind::Combine(op)) => Ok(Step::Combine(op.clone())),
+                None => Err(ExecutorError::BadSpec("a step has no kind".into())),
+            })
+            .collect::<Result<_, _>>()?;
+        if pipe.caches.iter().any(|c| c.after as usize > steps.len()) {
+            return Err(ExecutorError::BadSpec("a cache point lies past the pipeline's steps".into()));
         }
-    };
-    if let Some(failure) = failure {
-        let mut result = failed(failure, logs, compiled);
-        if let Some(fetch) = state.fetch_failure.take() {
-            result.failure_kind = FETCH_FAILED.into();
-            result.fetch_failure = Some(fetch);
+        let key = |c: &CachePoint| CacheKey { app: app.clone(), dataset: c.dataset, partition: c.partition, piece: c.piece };
+        // Start from the deepest persisted partition kept here, if any.
+        let mut input = None;
+        let mut from = 0;
+        let mut todo = &pipe.caches[..];
+        for (i, c) in pipe.caches.iter().enumerate().rev() {
+            if let Some(block) = exec.cache.get(&key(c)) {
+                input = Some(input::Input::Block(block.into()));
+                from = c.after as usize;
+                todo = &pipe.caches[i + 1..];
+                got.cache_hits += 1;
+                break;
+            }
         }
-        append_log_tail(&mut result.error, &captured.stderr());
-        return Ok(result);
+        let mut input = match input {
+            Some(i) => i,
+            None => input::Input::open(exec, &spec, pipe.input.as_ref())?,
+        };
+        // Each persisted partition on the way is kept, then read by the rest.
+        for c in todo {
+            let after = c.after as usize;
+            let seg = Segment { exec, spec: &spec, artifact: &artifact, limits: &limits, compiled, app: &app };
+            let (used, buffer) = match seg.run(&steps[from..after], input, output::Output::buffer(), &mut got).await? {
+                Ok(done) => done,
+                Err(failed) => return Ok(failed),
+            };
+            got.records_in += used.records_in();
+            let batches = buffer.into_batches();
+            let level = StorageLevel::try_from(c.level).unwrap_or(StorageLevel::MemoryOnly);
+            let stored = exec.cache.put(key(c), batches.clone(), level);
+            got.cached.push(CachedBlock { dataset: c.dataset, partition: c.partition, piece: c.piece, stored });
+            input = input::Input::Block(batches.into());
+            from = after;
+        }
+        let seg = Segment { exec, spec: &spec, artifact: &artifact, limits: &limits, compiled, app: &app };
+        let sink = output.take().expect("the sink is put back after each pipeline");
+        let (used, sink) = match seg.run(&steps[from..], input, sink, &mut got).await? {
+            Ok(done) => done,
+            Err(failed) => return Ok(failed),
+        };
+        got.records_in += used.records_in();
+        output = Some(sink);
     }
-    let mut result = state.output.finish(exec, &spec).await?;
+    let mut result = output.take().expect("the sink is back").finish(exec, &spec).await?;
+    exec.counters.input_records.fetch_add(got.records_in, Ordering::Relaxed);
     result.ok = true;
     result.compiled = compiled;
-    result.records_in = state.input.records_in();
-    result.logs = logs;
+    result.records_in = got.records_in;
+    result.logs = got.logs;
+    result.cached = got.cached;
+    result.cache_hits = got.cache_hits;
+    result.accumulators =
+        got.accumulators.into_iter().map(|(id, delta)| AccumulatorUpdate { id, delta: Some(delta) }).collect();
     Ok(result)
+}
+
+/// One run of the guest over part of a pipeline: from `input` through `steps`
+/// into `output`.
+struct Segment<'a> {
+    exec: &'a Arc<Executor>,
+    spec: &'a TaskSpec,
+    artifact: &'a CompiledArtifact<TaskState>,
+    limits: &'a SandboxLimits,
+    compiled: bool,
+    app: &'a AppId,
+}
+
+impl Segment<'_> {
+    /// The input and output back when the guest succeeded, or the failed
+    /// task's result.
+    async fn run(
+        &self,
+        steps: &[Step],
+        mut input: input::Input,
+        mut output: output::Output,
+        got: &mut Gathered,
+    ) -> Result<Result<(input::Input, output::Output), TaskResult>, ExecutorError> {
+        let may_stop_early = output.is_full() || matches!(&output, output::Output::Collect { limit, .. } if *limit > 0);
+        if steps.is_empty() {
+            // Nothing for the guest to do: the host moves the records itself.
+            loop {
+                if may_stop_early && output.is_full() {
+                    break;
+                }
+                let next = match input.next_batch().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let mut result = failed(e.failure(), std::mem::take(&mut got.logs), self.compiled);
+                        if let Some(fetch) = input.shuffle().and_then(|s| e.fetch_failure(s.0)) {
+                            result.failure_kind = FETCH_FAILED.into();
+                            result.fetch_failure = Some(fetch);
+                        }
+                        return Ok(Err(result));
+                    }
+                };
+                let Some(batch) = next else { break };
+                if let Err(f) = output.write(batch).await {
+                    return Ok(Err(failed(f, std::mem::take(&mut got.logs), self.compiled)));
+                }
+            }
+            return Ok(Ok((input, output)));
+        }
+        let (wasi, captured) = sandbox_wasi(self.limits);
+        let state = TaskState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: self.limits.limiter(),
+            input,
+            output,
+            max_batch_bytes: self.exec.config.max_batch_bytes,
+            host_error: None,
+            fetch_failure: None,
+            exec: self.exec.clone(),
+            app: self.app.clone(),
+            partition: self.spec.partition,
+            accumulators: std::mem::take(&mut got.accumulators),
+            may_stop_early,
+        };
+        let mut store = Store::new(&self.exec.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        arm(&mut store, self.limits, self.exec.config.engine.fuel)?;
+        let call = async {
+            let job = self.artifact.pre.instantiate_async(&mut store).await?;
+            job.spindle_job_task().call_run(&mut store, steps).await
+        };
+        let outcome = within_wall_time(self.limits, call).await;
+        let mut state = store.into_data();
+        got.logs.extend(captured.stdout());
+        got.logs.extend(captured.stderr());
+        got.accumulators = std::mem::take(&mut state.accumulators);
+        let failure = match outcome {
+            Err(hit) => Some(Failure::Limit(hit)),
+            // A host-side failure explains the trap it caused.
+            Ok(_) if state.host_error.is_some() => state.host_error.take(),
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(guest))) => Some(Failure::Guest(guest)),
+            Ok(Err(trap)) => Some(Failure::from_wasmtime(
+                &trap,
+                state.limiter.hit(),
+                self.limits,
+                self.exec.config.engine.max_wasm_stack,
+            )),
+        };
+        if let Some(failure) = failure {
+            let mut result = failed(failure, std::mem::take(&mut got.logs), self.compiled);
+            if let Some(fetch) = state.fetch_failure.take() {
+                result.failure_kind = FETCH_FAILED.into();
+                result.fetch_failure = Some(fetch);
+            }
+            append_log_tail(&mut result.error, &captured.stderr());
+            return Ok(Err(result));
+        }
+        Ok(Ok((state.input, state.output)))
+    }
 }
 
 /// Most bytes of a failed task's stderr quoted in its error (a panic message, say).

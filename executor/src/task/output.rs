@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter, partition_of};
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{TaskResult, TaskSpec, task_output};
+use spindle_proto::{TaskResult, TaskSpec, shuffle_write, task_output};
 use spindle_sandbox::Failure;
 use spindle_sandbox::limits::bytes;
 use tokio::io::AsyncWriteExt;
@@ -16,12 +16,46 @@ use crate::{Executor, ExecutorError};
 /// Bucket chunks are cut at about this size, so reducers get large batches.
 const BUCKET_CHUNK: usize = 64 << 10;
 
+/// Which bucket each record of a map task goes to.
+pub enum Partitioner {
+    Hash,
+    /// Upper-inclusive bounds; `descending` numbers the ranges from the top.
+    Range { bounds: Vec<Vec<u8>>, descending: bool },
+    /// The next bucket, round and round.
+    RoundRobin { next: u32 },
+}
+
+impl Partitioner {
+    #[inline]
+    fn bucket(&mut self, key: Option<&[u8]>, n: u32) -> u32 {
+        match self {
+            Partitioner::Hash => partition_of(key, n),
+            Partitioner::Range { bounds, descending } => {
+                let key = key.unwrap_or_default();
+                let i = bounds.partition_point(|b| b.as_slice() < key) as u32;
+                let i = i.min(n - 1);
+                if *descending { n - 1 - i } else { i }
+            }
+            Partitioner::RoundRobin { next } => {
+                let b = *next % n;
+                *next = next.wrapping_add(1);
+                b
+            }
+        }
+    }
+}
+
 /// Where a task's output goes.
 pub enum Output {
-    /// Hash-partitioned buckets for a shuffle, kept in the block store.
-    Shuffle { buckets: Vec<Bucket>, records: u64 },
-    /// Every record, returned to the driver (at most `max` bytes; 0: no limit).
-    Collect { batches: Vec<u8>, records: u64, max: u64 },
+    /// Partitioned buckets for a shuffle, kept in the block store.
+    Shuffle { buckets: Vec<Bucket>, partitioner: Partitioner, records: u64 },
+    /// Records returned to the driver (at most `max` bytes, 0: no limit; at most
+    /// `limit` records, 0: all).
+    Collect { batches: Vec<u8>, records: u64, max: u64, limit: u64 },
+    /// A uniform sample of at most `size` keys (reservoir sampling).
+    SampleKeys { keys: Vec<Vec<u8>>, size: usize, seen: u64, rng: fastrand::Rng },
+    /// Batches kept for a persisted partition (and the next pipeline segment).
+    Buffer { batches: Vec<Bytes> },
     /// Only the number of records.
     Count { records: u64 },
     /// Value bytes plus '\n' per record, into a file the driver commits.
@@ -52,11 +86,24 @@ impl Output {
                 if s.partitions == 0 {
                     return Err(ExecutorError::BadSpec("a shuffle with 0 partitions".into()));
                 }
-                Output::Shuffle { buckets: (0..s.partitions).map(|_| Bucket::default()).collect(), records: 0 }
+                let partitioner = match &s.partitioner {
+                    None | Some(shuffle_write::Partitioner::Hash(_)) => Partitioner::Hash,
+                    Some(shuffle_write::Partitioner::RoundRobin(_)) => Partitioner::RoundRobin { next: s.map_id },
+                    Some(shuffle_write::Partitioner::Range(r)) => {
+                        Partitioner::Range { bounds: r.bounds.clone(), descending: r.descending }
+                    }
+                };
+                Output::Shuffle { buckets: (0..s.partitions).map(|_| Bucket::default()).collect(), partitioner, records: 0 }
             }
-            Some(task_output::Sink::Collect(_)) => {
-                Output::Collect { batches: Vec::new(), records: 0, max: spec.max_result_bytes }
+            Some(task_output::Sink::Collect(c)) => {
+                Output::Collect { batches: Vec::new(), records: 0, max: spec.max_result_bytes, limit: c.limit }
             }
+            Some(task_output::Sink::SampleKeys(k)) => Output::SampleKeys {
+                keys: Vec::new(),
+                size: k.size as usize,
+                seen: 0,
+                rng: fastrand::Rng::with_seed(k.seed),
+            },
             Some(task_output::Sink::Count(_)) => Output::Count { records: 0 },
             Some(task_output::Sink::TextFile(t)) => {
                 let path = t.temp_path.clone();
@@ -73,11 +120,11 @@ impl Output {
     /// Takes one batch from the guest; a malformed batch is an error.
     pub async fn write(&mut self, batch: Vec<u8>) -> Result<(), Failure> {
         match self {
-            Output::Shuffle { buckets, records } => {
+            Output::Shuffle { buckets, partitioner, records } => {
                 let n = buckets.len() as u32;
                 for rec in BatchReader::new(&batch) {
                     let rec = rec.map_err(malformed)?;
-                    let b = &mut buckets[partition_of(rec.key, n) as usize];
+                    let b = &mut buckets[partitioner.bucket(rec.key, n) as usize];
                     b.open.push(rec.key, rec.value);
                     if b.open.len() >= BUCKET_CHUNK {
                         b.seal();
@@ -85,8 +132,15 @@ impl Output {
                     *records += 1;
                 }
             }
-            Output::Collect { batches, records, max } => {
-                *records += check(&batch)?;
+            Output::Collect { batches, records, max, limit } => {
+                let mut batch = batch;
+                let n = check(&batch)?;
+                if *limit > 0 && *records + n > *limit {
+                    batch = first_records(&batch, *limit - *records);
+                    *records = *limit;
+                } else {
+                    *records += n;
+                }
                 let total = (batches.len() + batch.len()) as u64;
                 if *max > 0 && total > *max {
                     return Err(Failure::Refused(format!(
@@ -101,6 +155,26 @@ impl Output {
                 }
             }
             Output::Count { records } => *records += check(&batch)?,
+            Output::SampleKeys { keys, size, seen, rng } => {
+                for rec in BatchReader::new(&batch) {
+                    let key = rec.map_err(malformed)?.key.unwrap_or_default();
+                    *seen += 1;
+                    if keys.len() < *size {
+                        keys.push(key.to_vec());
+                    } else {
+                        let j = rng.u64(0..*seen);
+                        if (j as usize) < *size {
+                            keys[j as usize] = key.to_vec();
+                        }
+                    }
+                }
+            }
+            Output::Buffer { batches } => {
+                check(&batch)?;
+                if !batch.is_empty() {
+                    batches.push(Bytes::from(batch));
+                }
+            }
             Output::TextFile { path, file, records } => {
                 let mut text = Vec::with_capacity(batch.len());
                 for rec in BatchReader::new(&batch) {
@@ -119,7 +193,7 @@ impl Output {
     pub async fn finish(self, exec: &Arc<Executor>, spec: &TaskSpec) -> Result<TaskResult, ExecutorError> {
         let mut result = TaskResult::default();
         match self {
-            Output::Shuffle { buckets, records } => {
+            Output::Shuffle { buckets, records, .. } => {
                 let Some(task_output::Sink::Shuffle(s)) = spec.output.as_ref().and_then(|o| o.sink.as_ref()) else {
                     unreachable!("the sink matches the spec it was opened from")
                 };
@@ -144,6 +218,15 @@ impl Output {
                 result.count = records;
                 result.records_out = records;
             }
+            Output::SampleKeys { keys, seen, .. } => {
+                let mut w = BatchWriter::default();
+                for k in &keys {
+                    w.push(Some(k), b"");
+                }
+                result.collected = w.finish();
+                result.records_out = seen;
+            }
+            Output::Buffer { .. } => unreachable!("a buffer is never a task's sink"),
             Output::TextFile { path, mut file, records } => {
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
                 // Flushed, not fsynced (as Hadoop's local file system): the commit is
@@ -154,6 +237,35 @@ impl Output {
         }
         Ok(result)
     }
+}
+
+impl Output {
+    /// Whether no more records are wanted (a `take` has its records).
+    pub fn is_full(&self) -> bool {
+        matches!(self, Output::Collect { records, limit, .. } if *limit > 0 && records >= limit)
+    }
+
+    /// A buffer for a persisted partition.
+    pub fn buffer() -> Self {
+        Output::Buffer { batches: Vec::new() }
+    }
+
+    /// The buffered batches (empty for other sinks).
+    pub fn into_batches(self) -> Vec<Bytes> {
+        match self {
+            Output::Buffer { batches } => batches,
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The first `n` records of a batch.
+fn first_records(batch: &[u8], n: u64) -> Vec<u8> {
+    let mut w = BatchWriter::default();
+    for rec in BatchReader::new(batch).take(n as usize).flatten() {
+        w.push(rec.key, rec.value);
+    }
+    w.finish()
 }
 
 impl Bucket {
