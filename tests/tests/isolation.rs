@@ -79,6 +79,9 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
             (&["malformed-frame"], "the guest wrote a malformed batch"),
             (&["context-from-task"], "datasets can only be built and acted on in `main`"),
             (&["main-alloc"], "main: sandbox memory limit of 64 MiB exceeded"),
+            (&["huge-shuffle"], "4000000000 partitions is over the limit of 100000"),
+            (&["many-accumulators"], "more than 4096 different accumulators"),
+            (&["unknown-broadcast"], "unknown broadcast refused: application"),
         ];
         for (args, expected) in failing {
             let started = Instant::now();

@@ -21,6 +21,21 @@ use crate::sources;
 
 type Handle = Resource<DatasetRef>;
 
+/// Most partitions a dataset may have: each is a task, and a map task keeps one
+/// bucket per reduce partition.
+pub const MAX_PARTITIONS: u32 = 100_000;
+/// Most accumulators one application may make.
+pub const MAX_ACCUMULATORS: u64 = 65_536;
+/// Most bytes of broadcast values one application may hold at once.
+pub const MAX_BROADCAST_BYTES: u64 = 1 << 30;
+
+fn check_partitions(what: &str, n: u32) -> Result<u32, String> {
+    if n > MAX_PARTITIONS {
+        return Err(format!("{what}: {n} partitions is over the limit of {MAX_PARTITIONS}"));
+    }
+    Ok(n)
+}
+
 impl AppState {
     fn node(&self, ds: &Handle) -> wasmtime::Result<NodeId> {
         Ok(NodeId(self.table.get(ds)?.0))
@@ -42,6 +57,7 @@ impl AppState {
             let partitions = partitions
                 .filter(|&p| p > 0)
                 .unwrap_or_else(|| parents.iter().map(|p| lineage.num_partitions(*p)).max().unwrap_or(1).max(1));
+            check_partitions("a shuffle", partitions).map_err(wasmtime::Error::msg)?;
             let shuffles = parents.iter().map(|_| lineage.new_shuffle()).collect();
             lineage.push(Node::Shuffle { parents, shuffles, kind, partitions })
         };
@@ -102,6 +118,9 @@ impl task_io::Host for AppState {
 impl context::Host for AppState {
     async fn text_file(&mut self, path: String, min_partitions: Option<u32>) -> wasmtime::Result<Result<Handle, String>> {
         let min = min_partitions.unwrap_or_else(|| self.parallelism());
+        if let Err(e) = check_partitions("text-file", min) {
+            return Ok(Err(e));
+        }
         let max_split = self.app.driver.config.max_split_bytes;
         let splits = sources::resolve(&path).and_then(|files| sources::split(&files, min, max_split));
         match splits {
@@ -112,6 +131,9 @@ impl context::Host for AppState {
 
     async fn parallelize(&mut self, records: Vec<u8>, partitions: u32) -> wasmtime::Result<Result<Handle, String>> {
         let partitions = if partitions == 0 { self.parallelism() } else { partitions };
+        if let Err(e) = check_partitions("parallelize", partitions) {
+            return Ok(Err(e));
+        }
         let all: Result<Vec<_>, _> = BatchReader::new(&records).collect();
         let all = match all {
             Ok(all) => all,
@@ -143,6 +165,9 @@ impl context::Host for AppState {
             return Ok(Err("range: step must not be 0".into()));
         }
         let partitions = partitions.filter(|&p| p > 0).unwrap_or_else(|| self.parallelism());
+        if let Err(e) = check_partitions("range", partitions) {
+            return Ok(Err(e));
+        }
         Ok(Ok(self.add(Node::Range { start, end, step, partitions })?))
     }
 
@@ -151,6 +176,15 @@ impl context::Host for AppState {
     }
 
     async fn broadcast(&mut self, value: Vec<u8>) -> wasmtime::Result<u64> {
+        let held = self.app.broadcasts.bytes();
+        if held + value.len() as u64 > MAX_BROADCAST_BYTES {
+            wasmtime::bail!(
+                "broadcast: {} more bytes would pass the limit of {} bytes of broadcast values per application \
+                 ({held} held); unpersist values no longer needed",
+                value.len(),
+                MAX_BROADCAST_BYTES
+            );
+        }
         Ok(self.app.broadcasts.add(value.into()))
     }
 
@@ -165,6 +199,9 @@ impl context::Host for AppState {
     }
 
     async fn accumulator(&mut self, name: String, zero: types::Number) -> wasmtime::Result<u64> {
+        if self.app.accumulators.len() >= MAX_ACCUMULATORS {
+            wasmtime::bail!("accumulator `{name}`: an application may make at most {MAX_ACCUMULATORS} accumulators");
+        }
         Ok(self.app.accumulators.add(name, from_wit(zero)))
     }
 
@@ -251,6 +288,9 @@ impl context::HostDataset for AppState {
             let n = lineage.num_partitions(parent);
             (partitions.filter(|&p| p > 0).unwrap_or(n).max(1), n.max(1))
         };
+        if let Err(e) = check_partitions("sort-by-key", partitions) {
+            return Ok(Err(e));
+        }
         let mut bounds = Vec::new();
         if partitions > 1 {
             // As Spark's RangePartitioner: 3x oversampling per input partition.
@@ -289,6 +329,11 @@ impl context::HostDataset for AppState {
 
     async fn union(&mut self, ds: Handle, others: Vec<Handle>) -> wasmtime::Result<Handle> {
         let parents = self.nodes(&ds, &others)?;
+        let total: u64 = {
+            let lineage = self.app.lineage.lock().expect("lineage lock");
+            parents.iter().map(|p| u64::from(lineage.num_partitions(*p))).sum()
+        };
+        check_partitions("union", u32::try_from(total).unwrap_or(u32::MAX)).map_err(wasmtime::Error::msg)?;
         self.add(Node::Union { parents })
     }
 
@@ -379,4 +424,33 @@ fn prepare_output_dir(path: &str) -> Result<String, DriverError> {
     }
     std::fs::create_dir_all(&abs).map_err(|e| DriverError::Output { path: shown.clone(), reason: e.to_string() })?;
     Ok(shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spindle_frame::BatchWriter;
+
+    fn keys(ks: &[u32]) -> Vec<u8> {
+        let mut w = BatchWriter::default();
+        for k in ks {
+            w.push(Some(&k.to_be_bytes()), b"");
+        }
+        w.finish()
+    }
+
+    #[test]
+    fn bounds_split_the_weighted_sample_evenly() {
+        // Partition 0: 1000 records, sampled 0..100 (weight 10 each); partition 1:
+        // 100 records, all sampled as 1000..1100 (weight 1 each).
+        let samples = vec![(keys(&(0..100).collect::<Vec<_>>()), 1000), (keys(&(1000..1100).collect::<Vec<_>>()), 100)];
+        let bounds = range_bounds(samples, 4).unwrap();
+        let as_u32: Vec<u32> = bounds.iter().map(|b| u32::from_be_bytes(b[..].try_into().unwrap())).collect();
+        // 1100 records in 4 ranges of ~275: the first three bounds fall in partition 0's keys.
+        assert_eq!(as_u32.len(), 3);
+        assert!(as_u32.windows(2).all(|w| w[0] < w[1]));
+        assert!((26..29).contains(&as_u32[0]) && (53..57).contains(&as_u32[1]) && (81..85).contains(&as_u32[2]), "{as_u32:?}");
+        assert!(range_bounds(vec![(keys(&[5, 5, 5]), 3)], 4).unwrap().len() <= 1, "one distinct key: one bound at most");
+        assert!(range_bounds(Vec::new(), 4).unwrap().is_empty());
+    }
 }

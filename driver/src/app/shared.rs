@@ -36,6 +36,11 @@ impl Broadcasts {
         self.values.lock().expect("broadcasts lock").get(&id).cloned()
     }
 
+    /// Bytes of every value held.
+    pub fn bytes(&self) -> u64 {
+        self.values.lock().expect("broadcasts lock").values().map(|v| v.len() as u64).sum()
+    }
+
     /// Drops `id`; whether it existed.
     pub fn remove(&self, id: u64) -> bool {
         self.values.lock().expect("broadcasts lock").remove(&id).is_some()
@@ -59,6 +64,16 @@ impl Accumulators {
         let mut values = self.values.lock().expect("accumulators lock");
         values.push(Accumulator { name, value: zero });
         values.len() as u64 - 1
+    }
+
+    /// How many accumulators exist.
+    pub fn len(&self) -> u64 {
+        self.values.lock().expect("accumulators lock").len() as u64
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The value of `id`, if it exists.

@@ -108,6 +108,11 @@ impl task_io::Host for TaskState {
             types::Number::Int(i) => Delta::Int(i),
             types::Number::Float(f) => Delta::Float(f),
         };
+        if self.accumulators.len() >= MAX_TASK_ACCUMULATORS && !self.accumulators.contains_key(&id) {
+            return Err(self.fail(Failure::Refused(format!(
+                "the task updated more than {MAX_TASK_ACCUMULATORS} different accumulators"
+            ))));
+        }
         match (self.accumulators.get_mut(&id), delta) {
             (None, d) => {
                 self.accumulators.insert(id, d);
@@ -125,6 +130,10 @@ impl task_io::Host for TaskState {
 }
 
 type Ds = Resource<DatasetRef>;
+
+/// Most different accumulators one task may update (an application makes at
+/// most 65,536; a task updating this many is a bug, and the map must stay small).
+const MAX_TASK_ACCUMULATORS: usize = 4096;
 
 const NO_CONTEXT: &str = "the driver-side `context` API was called from a task; \
                           datasets can only be built and acted on in `main`";

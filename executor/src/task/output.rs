@@ -277,3 +277,23 @@ impl Bucket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_partitions_hold_keys_up_to_their_bound_both_ways() {
+        let bounds = vec![b"f".to_vec(), b"m".to_vec()];
+        let mut asc = Partitioner::Range { bounds: bounds.clone(), descending: false };
+        let mut desc = Partitioner::Range { bounds, descending: true };
+        for (key, want) in [(&b"a"[..], 0), (b"f", 0), (b"fa", 1), (b"m", 1), (b"z", 2), (b"", 0)] {
+            assert_eq!(asc.bucket(Some(key), 3), want, "{key:?}");
+            assert_eq!(desc.bucket(Some(key), 3), 2 - want, "{key:?}");
+        }
+        assert_eq!(asc.bucket(None, 3), 0, "an unkeyed record sorts as the empty key");
+        let mut rr = Partitioner::RoundRobin { next: 2 };
+        let got: Vec<u32> = (0..5).map(|_| rr.bucket(None, 3)).collect();
+        assert_eq!(got, [2, 0, 1, 2, 0]);
+    }
+}

@@ -17,6 +17,9 @@
 //! - `main-loop`, `main-alloc`: the same as `loop` and `alloc`, in `main`.
 //! - `fail-in-main`: `main` returns an error without running a job.
 //! - `slow TASKS MS`: a well-behaved job of TASKS tasks that each sleep MS ms.
+//! - `huge-shuffle`: `main` asks for a shuffle into 4 billion partitions.
+//! - `many-accumulators`: a task updates 100,000 different accumulator ids.
+//! - `unknown-broadcast`: a task reads a broadcast id that was never made.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -109,6 +112,21 @@ fn context_from_task(x: u64) -> u64 {
     }
 }
 
+fn many_accumulators(x: u64) -> u64 {
+    use spindle::__private::bindings::spindle::job::types::Number;
+    for id in 0..100_000 {
+        task_io::add_to_accumulator(id, Number::Int(1));
+    }
+    x
+}
+
+fn unknown_broadcast(_x: u64) -> u64 {
+    match task_io::broadcast_value(1 << 40) {
+        Ok(v) => panic!("BREACH: an unknown broadcast answered {} bytes", v.len()),
+        Err(e) => panic!("unknown broadcast refused: {e}"),
+    }
+}
+
 fn nap(ms: &u64, x: u64) -> u64 {
     std::thread::sleep(std::time::Duration::from_millis(*ms));
     x
@@ -165,6 +183,14 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             println!("slow job: {n} tasks done");
             Ok(())
         }
+        "huge-shuffle" => {
+            let pairs = spindle::parallelize(&[(1u64, 1u64)], 1)?;
+            let n = pairs.reduce_by_key_into(|a: u64, b: u64| a + b, 4_000_000_000).count()?;
+            println!("BREACH: a shuffle into 4 billion partitions counted {n}");
+            Ok(())
+        }
+        "many-accumulators" => in_task(many_accumulators),
+        "unknown-broadcast" => in_task(unknown_broadcast),
         other => Err(spindle::Error::msg(format!("unknown mode `{other}`"))),
     }
 }
