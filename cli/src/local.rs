@@ -79,6 +79,7 @@ pub async fn run(
     cache: Option<PathBuf>,
     limits: Option<TaskLimits>,
     fuel_metering: bool,
+    cache_memory: u64,
     args: Vec<String>,
 ) -> Result<ExitCode> {
     anyhow::ensure!(slots > 0, "--slots must be at least 1");
@@ -86,7 +87,7 @@ pub async fn run(
     let mut driver_config = DriverConfig::default();
     driver_config.engine.fuel = fuel_metering;
     let driver = Driver::new(driver_config, cache.clone())?;
-    let mut config = ExecutorConfig { slots, compiled_cache_dir: cache, ..Default::default() };
+    let mut config = ExecutorConfig { slots, compiled_cache_dir: cache, cache_memory, ..Default::default() };
     config.engine.fuel = fuel_metering;
     // Local mode has one tenant and one executor: the executor allows what is asked.
     if let Some(l) = &limits {

@@ -89,6 +89,9 @@ enum Command {
         /// about a third).
         #[arg(long)]
         fuel_metering: bool,
+        /// Memory for persisted (cached) partitions, e.g. 512MiB.
+        #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+        cache_memory: String,
         /// Arguments passed to the job's main.
         #[arg(last = true)]
         args: Vec<String>,
@@ -220,9 +223,11 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
-        Command::Run { job, slots, cache_dir, limits, fuel_metering, args } => {
+        Command::Run { job, slots, cache_dir, limits, fuel_metering, cache_memory, args } => {
             let cache = cache_dir.or_else(spindle_executor::executor::default_cache_dir);
-            local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, args).await
+            let cache_memory =
+                spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?;
+            local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, cache_memory, args).await
         }
         Command::Driver { listen, cache_dir, config } => {
             let mut driver_config = match &config {
