@@ -19,3 +19,7 @@ for e in "${examples[@]}"; do
     cp "$target_dir/wasm32-wasip2/guest/${e//-/_}.wasm" "target/examples/$e.wasm"
     echo "    target/examples/$e.wasm ($(wc -c < "target/examples/$e.wasm") bytes)"
 done
+
+# Word count in other languages (skipped when their toolchains are missing,
+# unless SPINDLE_INSTALL_TOOLCHAINS=1 installs them).
+examples/c/build.sh
