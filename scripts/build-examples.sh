@@ -23,3 +23,4 @@ done
 # Word count in other languages (skipped when their toolchains are missing,
 # unless SPINDLE_INSTALL_TOOLCHAINS=1 installs them).
 examples/c/build.sh
+examples/python/build.sh

@@ -42,20 +42,38 @@ fn same_as_rust(lang: &str, run: impl Fn(&Path, &Path) -> anyhow::Result<std::pr
     Ok(())
 }
 
-#[test]
-fn c_word_count_matches_rust_in_local_mode() -> anyhow::Result<()> {
+fn in_local_mode(lang: &str) -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
-    same_as_rust("c", |job, out| {
+    same_as_rust(lang, |job, out| {
         let input = out.parent().unwrap().join("input");
         run_local(job, 2, cache.path(), &[input.to_str().unwrap(), out.to_str().unwrap()])
     })
 }
 
-#[test]
-fn c_word_count_matches_rust_on_a_cluster() -> anyhow::Result<()> {
+fn on_a_cluster(lang: &str) -> anyhow::Result<()> {
     let cluster = Cluster::start(2, 1)?;
-    same_as_rust("c", |job, out| {
+    same_as_rust(lang, |job, out| {
         let input = out.parent().unwrap().join("input");
         cluster.submit(job, &[input.to_str().unwrap(), out.to_str().unwrap()])
     })
+}
+
+#[test]
+fn c_word_count_matches_rust_in_local_mode() -> anyhow::Result<()> {
+    in_local_mode("c")
+}
+
+#[test]
+fn c_word_count_matches_rust_on_a_cluster() -> anyhow::Result<()> {
+    on_a_cluster("c")
+}
+
+#[test]
+fn python_word_count_matches_rust_in_local_mode() -> anyhow::Result<()> {
+    in_local_mode("py")
+}
+
+#[test]
+fn python_word_count_matches_rust_on_a_cluster() -> anyhow::Result<()> {
+    on_a_cluster("py")
 }
