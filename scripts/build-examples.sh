@@ -24,3 +24,4 @@ done
 # unless SPINDLE_INSTALL_TOOLCHAINS=1 installs them).
 examples/c/build.sh
 examples/python/build.sh
+examples/js/build.sh

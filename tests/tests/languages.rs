@@ -77,3 +77,13 @@ fn python_word_count_matches_rust_in_local_mode() -> anyhow::Result<()> {
 fn python_word_count_matches_rust_on_a_cluster() -> anyhow::Result<()> {
     on_a_cluster("py")
 }
+
+#[test]
+fn javascript_word_count_matches_rust_in_local_mode() -> anyhow::Result<()> {
+    in_local_mode("js")
+}
+
+#[test]
+fn javascript_word_count_matches_rust_on_a_cluster() -> anyhow::Result<()> {
+    on_a_cluster("js")
+}
