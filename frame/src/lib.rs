@@ -208,6 +208,17 @@ pub fn count_records(buf: &[u8]) -> Result<u64, FrameError> {
     Ok(n)
 }
 
+/// The first `n` records of a batch (all of them when it has fewer), checking
+/// the frames it reads.
+pub fn first_records(buf: &[u8], n: u64) -> Result<Vec<u8>, FrameError> {
+    let mut w = BatchWriter::default();
+    for r in BatchReader::new(buf).take(usize::try_from(n).unwrap_or(usize::MAX)) {
+        let r = r?;
+        w.push(r.key, r.value);
+    }
+    Ok(w.finish())
+}
+
 /// 64-bit FNV-1a over `bytes`: the documented shuffle hash.
 #[inline]
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -263,6 +274,20 @@ mod tests {
         assert_eq!(items, vec![Err(FrameError::Truncated { offset: 0 })]);
         assert!(count_records(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
         assert!(count_records(&[0x00, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+    }
+
+    #[test]
+    fn first_records_keeps_a_prefix_and_checks_it() {
+        let mut w = BatchWriter::default();
+        for i in 0..5u8 {
+            w.push(Some(&[i]), &[i]);
+        }
+        let buf = w.finish();
+        let two = first_records(&buf, 2).unwrap();
+        assert_eq!(count_records(&two).unwrap(), 2);
+        assert_eq!(&buf[..two.len()], &two[..]);
+        assert_eq!(first_records(&buf, 9).unwrap(), buf);
+        assert!(first_records(&buf[..buf.len() - 1], 9).is_err());
     }
 
     #[test]

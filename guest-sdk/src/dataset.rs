@@ -8,7 +8,7 @@ use spindle_frame::{BatchReader, BatchWriter};
 
 use crate::__private::bindings::spindle::job::context;
 use crate::codec::{self, RecordBuf};
-use crate::pipeline::{self, make_op};
+use crate::pipeline::{self, conjure, make_op};
 use crate::{Data, Error, Line, Result};
 
 /// Where a persisted dataset's partitions are kept (see [`Dataset::persist`]).
@@ -173,14 +173,14 @@ impl<T: Data> Dataset<T> {
         _f: F,
     ) -> Dataset<U> {
         crate::__no_capture!(F);
-        self.map_partitions_with(&(), move |_: &(), p: u32, items: Vec<T>| conjure_fn::<F>()(p, items))
+        self.map_partitions_with(&(), move |_: &(), p: u32, items: Vec<T>| conjure::<F>()(p, items))
     }
 
     /// Calls `f` once per partition with all of its elements (buffered in the
     /// task's memory).
     pub fn map_partitions<U: Data, I: IntoIterator<Item = U>, F: Fn(Vec<T>) -> I + Copy + 'static>(&self, _f: F) -> Dataset<U> {
         crate::__no_capture!(F);
-        self.map_partitions_with(&(), move |_: &(), _p: u32, items: Vec<T>| conjure_fn::<F>()(items))
+        self.map_partitions_with(&(), move |_: &(), _p: u32, items: Vec<T>| conjure::<F>()(items))
     }
 
     /// [`map_partitions_with_index`](Self::map_partitions_with_index) with an
@@ -276,11 +276,11 @@ impl<T: Data> Dataset<T> {
         crate::__no_capture!(C);
         let parts = self
             .map_partitions_with(&zero, |zero: &U, _p: u32, items: Vec<T>| {
-                let seq = conjure_fn::<S>();
+                let seq = conjure::<S>();
                 [items.into_iter().fold(zero.clone(), seq)]
             })
             .collect()?;
-        let comb = conjure_fn::<C>();
+        let comb = conjure::<C>();
         Ok(parts.into_iter().fold(zero, comb))
     }
 
@@ -297,18 +297,10 @@ impl<T: Data> Dataset<T> {
     pub fn reduce<F: Fn(T, T) -> T + Copy + 'static>(&self, _f: F) -> Result<Option<T>> {
         crate::__no_capture!(F);
         let parts = self
-            .map_partitions(|items: Vec<T>| items.into_iter().reduce(conjure_fn::<F>()))
+            .map_partitions(|items: Vec<T>| items.into_iter().reduce(conjure::<F>()))
             .collect()?;
-        Ok(parts.into_iter().reduce(conjure_fn::<F>()))
+        Ok(parts.into_iter().reduce(conjure::<F>()))
     }
-}
-
-/// A value of a zero-sized closure type (checked by `__no_capture!` at the
-/// public entry points).
-pub(crate) fn conjure_fn<F: Copy>() -> F {
-    assert_eq!(std::mem::size_of::<F>(), 0, "closures shipped to tasks must not capture");
-    // SAFETY: `F` is zero-sized, so it has no bytes to initialize.
-    unsafe { std::mem::zeroed() }
 }
 
 pub(crate) fn decode_all<T: Data>(batch: &[u8]) -> Result<Vec<T>> {

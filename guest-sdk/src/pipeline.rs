@@ -69,7 +69,7 @@ pub(crate) fn read_op(op: &[u8]) -> Result<(BuildFn, &[u8])> {
 
 /// A value of a zero-sized closure type. The public API guarantees (at compile
 /// time) that every closure type reaching here captures nothing.
-fn conjure<F: Copy>() -> F {
+pub(crate) fn conjure<F: Copy>() -> F {
     assert_eq!(std::mem::size_of::<F>(), 0, "closures shipped to tasks must not capture");
     // SAFETY: `F` is zero-sized, so it has no bytes to initialize.
     unsafe { std::mem::zeroed() }

@@ -258,17 +258,11 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
         Action::Count => ActionOutput::Count(results.iter().map(|r| r.count).sum()),
         Action::SampleKeys { .. } => ActionOutput::Sampled(results.into_iter().map(|r| (r.collected, r.records_out)).collect()),
         Action::Take { n } => {
-            let mut w = spindle_frame::BatchWriter::default();
-            'fill: for r in &results {
-                for rec in spindle_frame::BatchReader::new(&r.collected) {
-                    if w.records() as u64 >= *n {
-                        break 'fill;
-                    }
-                    let rec = rec.map_err(|e| DriverError::Job(format!("take: a task returned malformed records: {e}")))?;
-                    w.push(rec.key, rec.value);
-                }
-            }
-            ActionOutput::Collected(w.finish())
+            // Each task kept at most `n`; the first `n` across partitions, in order.
+            let all: Vec<u8> = results.iter().flat_map(|r| r.collected.iter().copied()).collect();
+            let first = spindle_frame::first_records(&all, *n)
+                .map_err(|e| DriverError::Job(format!("take: a task returned malformed records: {e}")))?;
+            ActionOutput::Collected(first)
         }
         Action::Collect => {
             let total: u64 = results.iter().map(|r| r.collected.len() as u64).sum();

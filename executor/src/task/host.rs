@@ -37,8 +37,6 @@ pub struct TaskState {
     pub(crate) partition: u32,
     /// Accumulator updates so far, merged per accumulator.
     pub(crate) accumulators: HashMap<u64, Delta>,
-    /// Whether the output may end the input early (a `take` with enough records).
-    pub(crate) may_stop_early: bool,
 }
 
 impl WasiView for TaskState {
@@ -59,15 +57,13 @@ impl types::Host for TaskState {}
 
 impl task_io::Host for TaskState {
     async fn read(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
-        if self.may_stop_early && self.output.is_full() {
+        if self.output.is_full() {
             return Ok(None);
         }
         match self.input.next_batch().await {
             Ok(b) => Ok(b),
             Err(e) => {
-                if let Some(shuffle) = self.input.shuffle() {
-                    self.fetch_failure = e.fetch_failure(shuffle.0);
-                }
+                self.fetch_failure = self.input.fetch_failure(&e);
                 let failure = e.failure();
                 Err(self.fail(failure))
             }

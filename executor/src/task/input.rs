@@ -127,8 +127,14 @@ impl Input {
         }
     }
 
+    /// Whose shuffle outputs `e` (an error of this input) could not be read, for
+    /// the driver to recompute; `None` for an input that reads no shuffle.
+    pub fn fetch_failure(&self, e: &ExecutorError) -> Option<spindle_proto::FetchFailure> {
+        self.shuffle().and_then(|s| e.fetch_failure(s.0))
+    }
+
     /// The shuffle this input was reading when it failed, if it reads shuffles.
-    pub fn shuffle(&self) -> Option<ShuffleId> {
+    fn shuffle(&self) -> Option<ShuffleId> {
         match self {
             Input::Shuffle { reader, .. } => Some(reader.shuffle()),
             Input::Arranged { readers, reading, .. } => readers.get(*reading).map(ShuffleReader::shuffle),

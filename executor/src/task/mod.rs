@@ -72,6 +72,15 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
 /// The failure kind of a task that could not read its shuffle input.
 pub const FETCH_FAILED: &str = "fetch-failed";
 
+/// Marks a failed result as a fetch failure when its input could not read
+/// another executor's shuffle outputs.
+fn mark_fetch_failure(result: &mut TaskResult, fetch: Option<spindle_proto::FetchFailure>) {
+    if let Some(fetch) = fetch {
+        result.failure_kind = FETCH_FAILED.into();
+        result.fetch_failure = Some(fetch);
+    }
+}
+
 pub(crate) fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskResult {
     TaskResult {
         ok: false,
@@ -123,6 +132,7 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
     let app = AppId(spec.app_id.clone());
     let mut output = Some(output::Output::open(exec, &spec).await?);
     let mut got = Gathered::default();
+    let seg = Segment { exec, spec: &spec, artifact: &artifact, limits: &limits, compiled, app: &app };
     for pipe in &spec.pipelines {
         let steps: Vec<Step> = pipe
             .steps
@@ -157,7 +167,6 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
         // Each persisted partition on the way is kept, then read by the rest.
         for c in todo {
             let after = c.after as usize;
-            let seg = Segment { exec, spec: &spec, artifact: &artifact, limits: &limits, compiled, app: &app };
             let (used, buffer) = match seg.run(&steps[from..after], input, output::Output::buffer(), &mut got).await? {
                 Ok(done) => done,
                 Err(failed) => return Ok(failed),
@@ -170,7 +179,6 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
             input = input::Input::Block(batches.into());
             from = after;
         }
-        let seg = Segment { exec, spec: &spec, artifact: &artifact, limits: &limits, compiled, app: &app };
         let sink = output.take().expect("the sink is put back after each pipeline");
         let (used, sink) = match seg.run(&steps[from..], input, sink, &mut got).await? {
             Ok(done) => done,
@@ -213,21 +221,17 @@ impl Segment<'_> {
         mut output: output::Output,
         got: &mut Gathered,
     ) -> Result<Result<(input::Input, output::Output), TaskResult>, ExecutorError> {
-        let may_stop_early = output.is_full() || matches!(&output, output::Output::Collect { limit, .. } if *limit > 0);
         if steps.is_empty() {
             // Nothing for the guest to do: the host moves the records itself.
             loop {
-                if may_stop_early && output.is_full() {
+                if output.is_full() {
                     break;
                 }
                 let next = match input.next_batch().await {
                     Ok(n) => n,
                     Err(e) => {
                         let mut result = failed(e.failure(), std::mem::take(&mut got.logs), self.compiled);
-                        if let Some(fetch) = input.shuffle().and_then(|s| e.fetch_failure(s.0)) {
-                            result.failure_kind = FETCH_FAILED.into();
-                            result.fetch_failure = Some(fetch);
-                        }
+                        mark_fetch_failure(&mut result, input.fetch_failure(&e));
                         return Ok(Err(result));
                     }
                 };
@@ -252,7 +256,6 @@ impl Segment<'_> {
             app: self.app.clone(),
             partition: self.spec.partition,
             accumulators: std::mem::take(&mut got.accumulators),
-            may_stop_early,
         };
         let mut store = Store::new(&self.exec.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -281,10 +284,7 @@ impl Segment<'_> {
         };
         if let Some(failure) = failure {
             let mut result = failed(failure, std::mem::take(&mut got.logs), self.compiled);
-            if let Some(fetch) = state.fetch_failure.take() {
-                result.failure_kind = FETCH_FAILED.into();
-                result.fetch_failure = Some(fetch);
-            }
+            mark_fetch_failure(&mut result, state.fetch_failure.take());
             append_log_tail(&mut result.error, &captured.stderr());
             return Ok(Err(result));
         }

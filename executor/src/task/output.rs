@@ -136,7 +136,7 @@ impl Output {
                 let mut batch = batch;
                 let n = check(&batch)?;
                 if *limit > 0 && *records + n > *limit {
-                    batch = first_records(&batch, *limit - *records);
+                    batch = spindle_frame::first_records(&batch, *limit - *records).map_err(malformed)?;
                     *records = *limit;
                 } else {
                     *records += n;
@@ -257,15 +257,6 @@ impl Output {
             _ => Vec::new(),
         }
     }
-}
-
-/// The first `n` records of a batch.
-fn first_records(batch: &[u8], n: u64) -> Vec<u8> {
-    let mut w = BatchWriter::default();
-    for rec in BatchReader::new(batch).take(n as usize).flatten() {
-        w.push(rec.key, rec.value);
-    }
-    w.finish()
 }
 
 impl Bucket {
