@@ -246,7 +246,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
             // Tests and scripts read this line to find the port.
             println!("spindle driver listening on http://{addr}");
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            // No Nagle delay: task launches and results are small messages, several in flight.
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             // On SIGTERM: stop running applications (their clients hear why, their
             // tasks are cancelled on the executors), then stop serving.
             let stopping = driver.clone();

@@ -47,6 +47,10 @@ pub struct DriverConfig {
     /// How long a task whose persisted input is kept on an executor waits for a
     /// slot there before it runs anywhere (and recomputes). Default 200 ms.
     pub locality_wait: Duration,
+    /// Tasks sent to each slot of an executor process beyond the one it runs, so
+    /// that the next task is there when one ends. Default 1. Not used while
+    /// speculation is on (a queued task would look like a straggler).
+    pub launch_ahead: u32,
     /// Largest text split, in bytes. Default 64 MiB.
     pub max_split_bytes: u64,
     /// Partitions when no executor is registered yet and the job does not say. Default 2.
@@ -79,6 +83,7 @@ impl Default for DriverConfig {
             max_task_attempts: 4,
             max_stage_attempts: 4,
             locality_wait: Duration::from_millis(200),
+            launch_ahead: 1,
             liveness: LivenessSettings::default(),
             speculation: Speculation::default(),
             max_split_bytes: 64 << 20,
@@ -110,6 +115,7 @@ struct File {
     heartbeat_timeout: Option<String>,
     no_executor_timeout: Option<String>,
     locality_wait: Option<String>,
+    launch_ahead: Option<u32>,
     #[serde(default)]
     speculation: SpeculationFile,
     max_split_size: Option<String>,
@@ -157,7 +163,16 @@ struct TenantFile {
     max_task_fuel: Option<u64>,
 }
 
+/// Most tasks queued per executor slot (`launch_ahead`).
+const MAX_LAUNCH_AHEAD: u32 = 16;
+
 impl DriverConfig {
+    /// Tasks leased per slot of an executor process beyond the one it runs:
+    /// `launch_ahead`, or 0 while speculation is on.
+    pub fn effective_launch_ahead(&self) -> u32 {
+        if self.speculation.enabled { 0 } else { self.launch_ahead }
+    }
+
     /// Reads a TOML config file over the defaults.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("reading config file {}: {e}", path.display()))?;
@@ -192,6 +207,12 @@ impl DriverConfig {
         }
         if let Some(d) = time("locality_wait", &file.locality_wait)? {
             c.locality_wait = d;
+        }
+        if let Some(n) = file.launch_ahead {
+            if n > MAX_LAUNCH_AHEAD {
+                return Err(format!("launch_ahead: {n} is over {MAX_LAUNCH_AHEAD}"));
+            }
+            c.launch_ahead = n;
         }
         let spec = &file.speculation;
         c.speculation.enabled = spec.enabled.unwrap_or(false);
@@ -358,6 +379,11 @@ mod tests {
         assert_eq!(c.max_stage_attempts, 6);
         assert!(c.speculation.enabled);
         assert_eq!(c.speculation.multiplier, 2.0);
+        assert_eq!(c.effective_launch_ahead(), 0, "nothing is launched ahead while speculation is on");
+        assert_eq!(DriverConfig::default().effective_launch_ahead(), 1);
+        assert_eq!(DriverConfig::parse("launch_ahead = 3").unwrap().effective_launch_ahead(), 3);
+        let err = DriverConfig::parse("launch_ahead = 17").unwrap_err();
+        assert!(err.contains("launch_ahead: 17 is over 16"), "{err}");
         let err = DriverConfig::parse("heartbeat_interval = \"5s\"\nheartbeat_timeout = \"1s\"").unwrap_err();
         assert!(err.contains("must be longer"), "{err}");
         let err = DriverConfig::parse("secrte = \"x\"").unwrap_err();

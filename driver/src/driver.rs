@@ -102,7 +102,7 @@ impl Driver {
         app::add_to_linker(&mut linker)
             .map_err(|e| spindle_sandbox::SandboxError::Engine(format!("linking the job world: {e:#}")))?;
         let credentials = Credentials::cluster(config.secret.as_deref()).map_err(DriverError::Config)?;
-        let cluster = Arc::new(Cluster::new(config.liveness));
+        let cluster = Arc::new(Cluster::with_launch_ahead(config.liveness, config.effective_launch_ahead()));
         cluster.spawn_monitor();
         Ok(Arc::new(Driver {
             tenants: Tenants::new(&config.tenants),

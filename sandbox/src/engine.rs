@@ -27,6 +27,9 @@ pub struct EngineConfig {
 /// how often a running guest yields to the host's other work.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Bytes of each pooled memory and table kept mapped between instances.
+const KEEP_RESIDENT: usize = 2 << 20;
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
@@ -47,8 +50,14 @@ fn base_config(cfg: &EngineConfig) -> Config {
     c.epoch_interruption(true);
     c.consume_fuel(cfg.fuel);
     // `SPINDLE_PERFMAP=1` names guest functions for `perf` (writes /tmp/perf-PID.map).
-    if std::env::var_os("SPINDLE_PERFMAP").is_some_and(|v| v == "1") {
-        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    match std::env::var("SPINDLE_PERFMAP").as_deref() {
+        Ok("1") => {
+            c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        Ok("jitdump") => {
+            c.profiler(wasmtime::ProfilingStrategy::JitDump);
+        }
+        _ => {}
     }
     c
 }
@@ -89,7 +98,13 @@ fn build(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
             .total_stacks(n)
             .table_elements(crate::limits::MAX_TABLE_ELEMENTS)
             .max_memory_size(cfg.pool_max_memory)
-            .decommit_batch_size(32);
+            .decommit_batch_size(32)
+            // Reset a finished task's memory with `memset` (only the pages it dirtied,
+            // where the kernel reports them) instead of `madvise`: the next task in
+            // the slot takes no page faults, and the process no TLB shootdowns.
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut c = base_config(cfg);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&c) {

@@ -159,6 +159,9 @@ const GONE_KEPT: usize = 64;
 pub struct Cluster {
     state: Mutex<State>,
     settings: LivenessSettings,
+    /// Tasks leased per slot of an executor in another process beyond the one it
+    /// runs (see [`Cluster::with_launch_ahead`]).
+    launch_ahead: u32,
 }
 
 impl Default for Cluster {
@@ -221,7 +224,16 @@ impl Cluster {
                 empty_since: Some(Instant::now()),
             }),
             settings,
+            launch_ahead: 0,
         }
+    }
+
+    /// An empty registry that leases `launch_ahead` more tasks per slot of each
+    /// executor in another process: such an executor queues a task until a slot
+    /// of its own frees, so its next task is already there when one ends, instead
+    /// of a network round trip later.
+    pub fn with_launch_ahead(settings: LivenessSettings, launch_ahead: u32) -> Self {
+        Cluster { launch_ahead, ..Cluster::new(settings) }
     }
 
     /// The liveness settings.
@@ -246,8 +258,8 @@ impl Cluster {
             let (lost, lost_rx) = watch::channel(None);
             let entry = ExecutorEntry { id: id.clone(), address, slots, handle, lost: lost_rx };
             tracing::info!(executor = %id, address = %entry.address, slots, "executor registered");
-            st.executors
-                .insert(key, Slots { entry, free: slots, lost, heartbeats, last_seen: Instant::now(), last_status: None });
+            let free = if heartbeats { slots.saturating_mul(1 + self.launch_ahead) } else { slots };
+            st.executors.insert(key, Slots { entry, free, lost, heartbeats, last_seen: Instant::now(), last_status: None });
             st.empty_since = None;
             id
         };
@@ -449,7 +461,7 @@ impl Cluster {
 /// tenants in fair order (fewest slots held for their weight), within a tenant
 /// its first waiter that some free executor can take; the executor with the most
 /// free slots (spreading tasks evenly). Waiters that stopped waiting are dropped
-/// on the way.
+/// where the scan passes them.
 fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
     let mut free: Vec<(u64, u32)> = st.executors.iter().filter(|(_, s)| s.free > 0).map(|(k, s)| (*k, s.free)).collect();
     if free.is_empty() {
@@ -463,11 +475,18 @@ fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
             .then_with(|| a.0.cmp(b.0))
     });
     for (tenant, q) in tenants {
-        q.waiters.retain(|w| !w.tx.is_closed());
-        for (i, w) in q.waiters.iter().enumerate() {
+        // Usually the first waiter is placed at once: looking at no more waiters
+        // than that keeps a dispatch O(1) however many tasks wait.
+        let mut i = 0;
+        while let Some(w) = q.waiters.get(i) {
+            if w.tx.is_closed() {
+                q.waiters.remove(i);
+                continue;
+            }
             if let Some((k, _)) = free.iter().find(|(k, _)| w.avoid != Some(*k) && w.only.is_none_or(|o| o == *k)) {
                 return Some(((i, *k), tenant.clone()));
             }
+            i += 1;
         }
     }
     None
@@ -500,6 +519,29 @@ mod tests {
         let freed = l1.executor.id.clone();
         drop(l1);
         assert_eq!(waiter.await.unwrap(), freed);
+    }
+
+    #[tokio::test]
+    async fn executor_processes_get_tasks_ahead_and_in_process_ones_do_not() {
+        let cluster = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
+        let remote = cluster.register("a:1".into(), 2, Arc::new(Idle), true);
+        let claim = SlotClaim::unlimited("t");
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            held.push(cluster.lease(&claim, None).await.unwrap());
+        }
+        assert!(held.iter().all(|l| l.executor.id == remote), "2 slots and 2 tasks ahead per slot: 6 leases");
+        let local = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
+        local.register("b:1".into(), 1, Arc::new(Idle), false);
+        let _only = local.lease(&claim, None).await.unwrap();
+        let waiter = tokio::spawn({
+            let c = local.clone();
+            let claim = claim.clone();
+            async move { c.lease(&claim, None).await.unwrap() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "an in-process executor gets no task beyond its slots");
+        waiter.abort();
     }
 
     #[tokio::test]
