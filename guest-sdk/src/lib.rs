@@ -62,6 +62,7 @@ pub mod allocator;
 pub mod codec;
 mod dataset;
 mod error;
+mod keytable;
 mod line;
 mod pairs;
 mod pipeline;

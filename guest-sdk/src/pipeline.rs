@@ -13,11 +13,10 @@
 use std::any::Any;
 use std::marker::PhantomData;
 
-use hashbrown::HashMap;
-use rustc_hash::FxBuildHasher;
 use spindle_frame::BatchWriter;
 
 use crate::codec::{self, RecordBuf};
+use crate::keytable::KeyTable;
 use crate::{Data, Error, Result};
 
 const OP_VERSION: u8 = 1;
@@ -220,7 +219,7 @@ where
 {
     let combine = Combine::<F, K, V> {
         f: conjure::<F>(),
-        groups: HashMap::with_hasher(FxBuildHasher),
+        groups: KeyTable::new(),
         scratch: Vec::new(),
         next: downstream::<(K, V)>(next)?,
         _k: PhantomData,
@@ -230,30 +229,23 @@ where
 
 struct Combine<F, K, V> {
     f: F,
-    /// Encoded key -> merged value (`None` only while merging).
-    groups: HashMap<Vec<u8>, Option<V>, FxBuildHasher>,
+    /// Encoded key -> merged value.
+    groups: KeyTable<V>,
     scratch: Vec<u8>,
     next: Box<dyn Sink<(K, V)>>,
     _k: PhantomData<fn() -> K>,
 }
 
 impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
+    #[inline]
     fn merge(&mut self, key: &[u8], v: V) {
-        match self.groups.get_mut(key) {
-            Some(slot) => {
-                let acc = slot.take().expect("merged values are always present");
-                *slot = Some((self.f)(acc, v));
-            }
-            None => {
-                self.groups.insert(key.to_vec(), Some(v));
-            }
-        }
+        self.groups.merge(key, v, &self.f);
     }
 
     fn flush(&mut self) -> Result<()> {
         for (key, v) in self.groups.drain() {
-            let k: K = codec::decode_top(&key)?;
-            self.next.push((k, v.expect("merged values are always present")))?;
+            let k: K = codec::decode_top(key)?;
+            self.next.push((k, v))?;
         }
         self.next.finish()
     }

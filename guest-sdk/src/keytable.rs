@@ -1,0 +1,173 @@
+//! The map behind map-side and reduce-side combining: encoded key bytes to a value.
+//!
+//! Keys live back to back in one arena (the first keys seen, usually the most
+//! frequent, share cache lines) and the table holds only offsets, so an insert is one
+//! append and a lookup of a present key allocates nothing. Hashing and comparing read
+//! keys a word at a time: in wasm a `memcmp` or a small `memcpy` is a call (a libcall
+//! for `memory.copy`), which costs more than the comparison itself for short keys.
+
+use hashbrown::HashTable;
+
+struct Entry<V> {
+    start: u32,
+    len: u32,
+    /// `None` only while the value is being merged.
+    value: Option<V>,
+}
+
+/// Encoded key -> value.
+pub(crate) struct KeyTable<V> {
+    table: HashTable<Entry<V>>,
+    arena: Vec<u8>,
+}
+
+impl<V> KeyTable<V> {
+    pub(crate) fn new() -> Self {
+        KeyTable { table: HashTable::new(), arena: Vec::new() }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Merges `v` into the value of `key` with `f`, or inserts it.
+    #[inline]
+    pub(crate) fn merge(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
+        let hash = hash_bytes(key);
+        let arena = &self.arena;
+        let found = self.table.find_mut(hash, |e| e.len as usize == key.len() && key_eq(&arena[e.start as usize..][..key.len()], key));
+        match found {
+            Some(e) => {
+                let acc = e.value.take().expect("merged values are always present");
+                e.value = Some(f(acc, v));
+            }
+            None => {
+                let start = u32::try_from(self.arena.len()).expect("combined keys under 4 GiB per task");
+                let len = u32::try_from(key.len()).expect("a key under 4 GiB");
+                self.arena.extend_from_slice(key);
+                let arena = &self.arena;
+                self.table.insert_unique(hash, Entry { start, len, value: Some(v) }, |e| {
+                    hash_bytes(&arena[e.start as usize..][..e.len as usize])
+                });
+            }
+        }
+    }
+
+    /// Every key and value, in no particular order; the table is left empty.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (&[u8], V)> + '_ {
+        let arena = &self.arena;
+        self.table.drain().map(move |e| {
+            (&arena[e.start as usize..][..e.len as usize], e.value.expect("merged values are always present"))
+        })
+    }
+}
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+#[inline]
+fn read_u32(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")))
+}
+
+/// The key's bytes as at most two words, read without a copy: a key of 4 to 16
+/// bytes is read as two overlapping words; shorter keys a byte at a time. Together
+/// with the length this determines the key.
+#[inline]
+fn head_words(b: &[u8]) -> (u64, u64) {
+    let n = b.len();
+    if n >= 8 {
+        (read_u64(b, 0), read_u64(b, n - 8))
+    } else if n >= 4 {
+        (read_u32(b, 0), read_u32(b, n - 4))
+    } else if n > 0 {
+        (u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16, 0)
+    } else {
+        (0, 0)
+    }
+}
+
+/// A fast hash of short byte strings (keys are mostly words and numbers). The high
+/// and low halves are folded together: hashbrown takes the bucket from the low bits
+/// and the tag from bits 25..32 on 32-bit targets.
+#[inline]
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+    let n = b.len();
+    let mut h = (n as u64).wrapping_mul(K);
+    if n > 16 {
+        let mut i = 0;
+        while n - i > 8 {
+            h = (h ^ read_u64(b, i)).wrapping_mul(K).rotate_left(31);
+            i += 8;
+        }
+        h = (h ^ read_u64(b, n - 8)).wrapping_mul(K);
+    } else {
+        let (a, c) = head_words(b);
+        h = (h ^ a).wrapping_mul(K).rotate_left(31);
+        h = (h ^ c).wrapping_mul(K);
+    }
+    h ^ (h >> 32)
+}
+
+/// Byte equality of two slices of the same length, a word at a time.
+#[inline]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert_eq!(n, b.len());
+    if n > 16 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if read_u64(a, i) != read_u64(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        return read_u64(a, n - 8) == read_u64(b, n - 8);
+    }
+    head_words(a) == head_words(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_keys_merge_and_others_do_not() {
+        let mut t = KeyTable::new();
+        let words: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| format!("{}{}", "w".repeat((i % 40) as usize), i).into_bytes())
+            .chain([Vec::new(), b"a".to_vec(), b"ab".to_vec(), b"abc".to_vec(), b"abd".to_vec()])
+            .collect();
+        for _ in 0..3 {
+            for w in &words {
+                t.merge(w, 1u64, |a, b| a + b);
+            }
+        }
+        assert_eq!(t.len(), words.len());
+        let mut got: Vec<(Vec<u8>, u64)> = t.drain().map(|(k, v)| (k.to_vec(), v)).collect();
+        got.sort();
+        let mut want: Vec<(Vec<u8>, u64)> = words.iter().map(|w| (w.clone(), 3)).collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn key_eq_sees_every_byte() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(key_eq(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(!key_eq(&a, &b), "length {n}, byte {i}");
+                assert_ne!(hash_bytes(&a), hash_bytes(&b), "length {n}, byte {i}");
+            }
+        }
+    }
+}
