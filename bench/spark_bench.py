@@ -1,9 +1,10 @@
 """Apache Spark baselines for the Spindle benchmark harness (local[2]).
 
-usage: spark_bench.py (wordcount|aggregate) INPUT RUNS SCRATCH_DIR
+usage: spark_bench.py (wordcount|aggregate|sort) INPUT RUNS SCRATCH_DIR
 
 Prints one JSON line per API (rdd, dataframe): job times of each run (session
-start-up excluded, reported separately) and the number of distinct keys.
+start-up excluded, reported separately) and the number of lines written (the
+distinct keys, or for sort the records).
 """
 import json
 import os
@@ -37,6 +38,15 @@ def out_dir(name):
 
 def rdd_job(i):
     lines = spark.sparkContext.textFile(path, 2)
+    if workload == "sort":
+        def record(line):
+            k, _, v = line.partition(" ")
+            return [(k, v)] if v else []
+        ordered = lines.flatMap(record).sortByKey(True, 2)
+        t = time.perf_counter()
+        ordered.map(lambda kv: f"{kv[0]}\t{kv[1]}").saveAsTextFile(out_dir(f"rdd-{i}"))
+        elapsed = time.perf_counter() - t
+        return elapsed, spark.sparkContext.textFile(os.path.join(scratch, f"rdd-{i}")).count()
     if workload == "wordcount":
         pairs = lines.flatMap(lambda l: l.split()).map(lambda w: (w, 1))
     else:
@@ -53,14 +63,17 @@ def rdd_job(i):
 
 def df_job(i):
     lines = spark.read.text(path)
-    if workload == "wordcount":
+    if workload == "sort":
+        parts = F.split(F.col("value"), " ")
+        result = lines.select(parts[0].alias("k"), parts[1].alias("v")).orderBy("k")
+    elif workload == "wordcount":
         words = lines.select(F.explode(F.split(F.col("value"), r"\s+")).alias("k")).where(F.col("k") != "")
-        sums = words.groupBy("k").count()
+        result = words.groupBy("k").count()
     else:
         parts = F.split(F.col("value"), " ")
-        sums = lines.select(parts[0].alias("k"), parts[1].cast("long").alias("v")).groupBy("k").agg(F.sum("v"))
+        result = lines.select(parts[0].alias("k"), parts[1].cast("long").alias("v")).groupBy("k").agg(F.sum("v"))
     t = time.perf_counter()
-    sums.write.option("sep", "\t").csv(out_dir(f"df-{i}"))
+    result.write.option("sep", "\t").csv(out_dir(f"df-{i}"))
     elapsed = time.perf_counter() - t
     return elapsed, spark.read.option("sep", "\t").csv(os.path.join(scratch, f"df-{i}")).count()
 

@@ -82,21 +82,72 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// `key<TAB>value` lines of every part file of `dir`.
-fn read_output(dir: &Path) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// `key<TAB>value` lines of every part file of `dir`, in part order.
+fn part_lines(dir: &Path) -> Result<Vec<String>> {
+    let mut parts = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("part-") {
-            continue;
-        }
-        for line in std::fs::read_to_string(&p)?.lines() {
-            let (k, v) = line.split_once('\t').with_context(|| format!("bad line {line:?} in {}", p.display()))?;
-            ensure!(out.insert(k.to_string(), v.to_string()).is_none(), "key {k:?} twice in {}", dir.display());
+        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("part-")) {
+            parts.push(p);
         }
     }
-    Ok(out)
+    parts.sort();
+    let mut lines = Vec::new();
+    for p in parts {
+        lines.extend(std::fs::read_to_string(&p)?.lines().map(str::to_string));
+    }
+    Ok(lines)
+}
+
+/// A workload's output, in the form two systems' outputs can be compared.
+#[derive(PartialEq, Eq)]
+enum Output {
+    /// One value per key (word count, aggregation).
+    PerKey(BTreeMap<String, String>),
+    /// Every record once, read in part order with keys in order (sort): kept as
+    /// the sorted lines, since records of equal keys may come in any order.
+    Sorted(Vec<String>),
+}
+
+impl Output {
+    fn read(workload: &str, dir: &Path) -> Result<Output> {
+        let lines = part_lines(dir)?;
+        if workload == "sort" {
+            let mut last: Option<&str> = None;
+            for line in &lines {
+                let (k, _) = line.split_once('\t').with_context(|| format!("bad line {line:?} in {}", dir.display()))?;
+                ensure!(last.is_none_or(|l| l <= k), "key {k:?} after {last:?} in {}: not in order", dir.display());
+                last = Some(k);
+            }
+            let mut lines = lines;
+            lines.sort_unstable();
+            return Ok(Output::Sorted(lines));
+        }
+        let mut out = BTreeMap::new();
+        for line in lines {
+            let (k, v) = line.split_once('\t').with_context(|| format!("bad line {line:?} in {}", dir.display()))?;
+            ensure!(out.insert(k.to_string(), v.to_string()).is_none(), "key {k:?} twice in {}", dir.display());
+        }
+        Ok(Output::PerKey(out))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Output::PerKey(m) => m.len(),
+            Output::Sorted(v) => v.len(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Output::PerKey(m) => format!("{} keys", m.len()),
+            Output::Sorted(v) => format!("{} records", v.len()),
+        }
+    }
 }
 
 fn fresh(dir: &Path) -> Result<PathBuf> {
@@ -119,33 +170,41 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
         let t = Instant::now();
         match name {
             "wordcount" => native::wordcount(input, &native_out, 2)?,
+            "sort" => native::sort(input, &native_out, 2)?,
             _ => native::aggregate(input, &native_out, 2)?,
         };
         times.push(t.elapsed().as_secs_f64());
     }
-    let reference = read_output(&native_out)?;
+    let reference = Output::read(name, &native_out)?;
     rows.push(Row {
         workload: name.into(),
         system: "native Rust (2 threads)".into(),
         median: median(&times),
         setup: None,
         input_bytes: bytes,
-        note: format!("{} keys", reference.len()),
+        note: reference.describe(),
     });
+    // The sort job takes the number of partitions and the order too.
+    let job_args = |o: &str| -> Vec<String> {
+        match name {
+            "sort" => vec![inp.into(), "2".into(), "asc".into(), o.into()],
+            _ => vec![inp.into(), o.into()],
+        }
+    };
 
     // Spindle, local mode, 2 slots. The first run of each compiles into an empty cache.
     let cache = fresh(&scratch.join(format!("{name}-cache-local")))?;
     let out = scratch.join(format!("{name}-spindle-local"));
-    let runs = timed_runs(args.runs, &out, |o| Ok(spindle.run_local(job, 2, &cache, &[inp, o])?.0))?;
-    ensure!(read_output(&out)? == reference, "Spindle (local) output differs from the native baseline");
+    let runs = timed_runs(args.runs, &out, |o| Ok(spindle.run_local(job, 2, &cache, &strs(&job_args(o)))?.0))?;
+    ensure!(Output::read(name, &out)? == reference, "Spindle (local) {name} output differs from the native baseline");
     rows.push(spindle_row(name, "Spindle local (2 slots)", &runs, bytes));
 
     // Spindle, a driver and two executor processes of one slot each.
     let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join(format!("{name}-cache-cluster")))?)?;
     let out = scratch.join(format!("{name}-spindle-cluster"));
-    let runs = timed_runs(args.runs, &out, |o| Ok(cluster.submit(spindle, job, &[inp, o])?.0))?;
+    let runs = timed_runs(args.runs, &out, |o| Ok(cluster.submit(spindle, job, &strs(&job_args(o)))?.0))?;
     drop(cluster);
-    ensure!(read_output(&out)? == reference, "Spindle (cluster) output differs from the native baseline");
+    ensure!(Output::read(name, &out)? == reference, "Spindle (cluster) {name} output differs from the native baseline");
     rows.push(spindle_row(name, "Spindle driver + 2 executors", &runs, bytes));
 
     // Apache Spark local[2], RDD and DataFrame APIs.
@@ -155,7 +214,7 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
         }
         let script = Path::new("bench/spark_bench.py");
         for r in systems::run_spark(&args.python, script, name, input, args.runs, &scratch.join(format!("{name}-spark")))? {
-            ensure!(r.keys as usize == reference.len(), "Spark {} found {} keys, native {}", r.api, r.keys, reference.len());
+            ensure!(r.keys as usize == reference.len(), "Spark {} wrote {} lines, native {}", r.api, r.keys, reference.len());
             rows.push(Row {
                 workload: name.into(),
                 system: format!("Spark local[2] {}", if r.api == "rdd" { "RDD" } else { "DataFrame" }),
@@ -247,6 +306,7 @@ fn main() -> Result<()> {
 
     let mut rows = workload(&args, &spindle, scratch.path(), "wordcount", "wordcount", &words)?;
     rows.extend(workload(&args, &spindle, scratch.path(), "aggregate", "aggregate", &pairs)?);
+    rows.extend(workload(&args, &spindle, scratch.path(), "sort", "sort", &pairs)?);
     let figures = overheads(&args, &spindle, scratch.path())?;
     report(&args, &rows, &figures)
 }

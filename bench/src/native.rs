@@ -90,3 +90,37 @@ pub fn aggregate(input: &Path, out: &Path, threads: usize) -> Result<usize> {
     write_output(out, &total)?;
     Ok(total.len())
 }
+
+/// Sort of `key value` lines by key: each thread sorts half the records, then
+/// one merge writes `key<TAB>value` lines; returns the number of records.
+pub fn sort(input: &Path, out: &Path, threads: usize) -> Result<usize> {
+    let data = std::fs::read(input)?;
+    let mut runs: Vec<Vec<(&str, &str)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks(&data, threads)
+            .into_iter()
+            .map(|c| {
+                s.spawn(move || {
+                    let text = std::str::from_utf8(c).expect("UTF-8 input");
+                    let mut v: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once(' ')).collect();
+                    v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    v
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("worker")).collect()
+    });
+    std::fs::create_dir_all(out)?;
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out.join("part-00000"))?);
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<(&str, &str)>>> =
+        runs.drain(..).map(|r| r.into_iter().peekable()).collect();
+    let mut n = 0;
+    loop {
+        let next = heads.iter_mut().enumerate().filter_map(|(i, h)| h.peek().map(|r| (i, r.0))).min_by(|a, b| a.1.cmp(b.1));
+        let Some((i, _)) = next else { break };
+        let (k, v) = heads[i].next().expect("peeked");
+        writeln!(w, "{k}\t{v}")?;
+        n += 1;
+    }
+    w.flush()?;
+    Ok(n)
+}

@@ -1,8 +1,10 @@
-//! A global sort of generated records: `sort N PARTITIONS asc|desc OUTPUT_DIR`.
+//! A global sort: `sort (N | INPUT) PARTITIONS asc|desc OUTPUT_DIR`.
 //!
-//! Record `i` has key `mix(i) % 1_000_000` and value `r<i>`. Sorts by key into
-//! PARTITIONS range partitions and writes `key<TAB>value` lines: reading the part
-//! files in order gives every record in key order.
+//! With a number N, sorts N generated records: record `i` has key
+//! `mix(i) % 1_000_000` and value `r<i>`. With a path, sorts the `key value` lines of
+//! INPUT by key (as text). Sorts into PARTITIONS range partitions and writes
+//! `key<TAB>value` lines: reading the part files in order gives every record in
+//! key order.
 
 /// SplitMix64's finalizer: a well-mixed hash of `x`.
 pub fn mix(x: u64) -> u64 {
@@ -12,15 +14,28 @@ pub fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A `key value` line as a record; other lines are skipped.
+fn split_record(line: String) -> Option<(String, String)> {
+    let (key, value) = line.split_once(' ')?;
+    Some((key.to_owned(), value.to_owned()))
+}
+
 fn run(args: Vec<String>) -> spindle::Result<()> {
-    let [n, partitions, order, output] = args.as_slice() else {
-        return Err(spindle::Error::msg("usage: sort N PARTITIONS asc|desc OUTPUT_DIR"));
+    let [source, partitions, order, output] = args.as_slice() else {
+        return Err(spindle::Error::msg("usage: sort (N | INPUT) PARTITIONS asc|desc OUTPUT_DIR"));
     };
-    let (n, partitions): (i64, u32) = (n.parse()?, partitions.parse()?);
+    let partitions: u32 = partitions.parse()?;
     let ascending = match order.as_str() {
         "asc" => true,
         "desc" => false,
         other => return Err(spindle::Error::msg(format!("order must be asc or desc, not `{other}`"))),
+    };
+    let Ok(n) = source.parse::<i64>() else {
+        let records = spindle::text_file(source)?.flat_map(split_record);
+        let sorted = records.sort_by_key_into(ascending, partitions)?;
+        println!("partitions: {}", sorted.num_partitions());
+        sorted.save_as_text_file(output)?;
+        return Ok(());
     };
     let records = spindle::range(0, n)?.map(|i: i64| (mix(i as u64) % 1_000_000, format!("r{i}")));
     let sorted = records.sort_by_key_into(ascending, partitions)?;
