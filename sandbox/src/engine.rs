@@ -50,14 +50,8 @@ fn base_config(cfg: &EngineConfig) -> Config {
     c.epoch_interruption(true);
     c.consume_fuel(cfg.fuel);
     // `SPINDLE_PERFMAP=1` names guest functions for `perf` (writes /tmp/perf-PID.map).
-    match std::env::var("SPINDLE_PERFMAP").as_deref() {
-        Ok("1") => {
-            c.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        Ok("jitdump") => {
-            c.profiler(wasmtime::ProfilingStrategy::JitDump);
-        }
-        _ => {}
+    if std::env::var_os("SPINDLE_PERFMAP").is_some_and(|v| v == "1") {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     c
 }
