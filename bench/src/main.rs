@@ -82,10 +82,6 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
 /// `key<TAB>value` lines of every part file of `dir`, in part order.
 fn part_lines(dir: &Path) -> Result<Vec<String>> {
     let mut parts = Vec::new();
@@ -185,24 +181,19 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
         note: reference.describe(),
     });
     // The sort job takes the number of partitions and the order too.
-    let job_args = |o: &str| -> Vec<String> {
-        match name {
-            "sort" => vec![inp.into(), "2".into(), "asc".into(), o.into()],
-            _ => vec![inp.into(), o.into()],
-        }
-    };
+    let options: &[&str] = if name == "sort" { &["2", "asc"] } else { &[] };
 
     // Spindle, local mode, 2 slots. The first run of each compiles into an empty cache.
     let cache = fresh(&scratch.join(format!("{name}-cache-local")))?;
     let out = scratch.join(format!("{name}-spindle-local"));
-    let runs = timed_runs(args.runs, &out, |o| Ok(spindle.run_local(job, 2, &cache, &strs(&job_args(o)))?.0))?;
+    let runs = timed_runs(args.runs, &out, |o| Ok(spindle.run_local(job, 2, &cache, &[&[inp], options, &[o]].concat())?.0))?;
     ensure!(Output::read(name, &out)? == reference, "Spindle (local) {name} output differs from the native baseline");
     rows.push(spindle_row(name, "Spindle local (2 slots)", &runs, bytes));
 
     // Spindle, a driver and two executor processes of one slot each.
     let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join(format!("{name}-cache-cluster")))?)?;
     let out = scratch.join(format!("{name}-spindle-cluster"));
-    let runs = timed_runs(args.runs, &out, |o| Ok(cluster.submit(spindle, job, &strs(&job_args(o)))?.0))?;
+    let runs = timed_runs(args.runs, &out, |o| Ok(cluster.submit(spindle, job, &[&[inp], options, &[o]].concat())?.0))?;
     drop(cluster);
     ensure!(Output::read(name, &out)? == reference, "Spindle (cluster) {name} output differs from the native baseline");
     rows.push(spindle_row(name, "Spindle driver + 2 executors", &runs, bytes));

@@ -96,7 +96,7 @@ fn head_words(b: &[u8]) -> (u64, u64) {
 /// and low halves are folded together: hashbrown takes the bucket from the low bits
 /// and the tag from bits 25..32 on 32-bit targets.
 #[inline]
-pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
+fn hash_bytes(b: &[u8]) -> u64 {
     let n = b.len();
     let mut h = (n as u64).wrapping_mul(K);
     if n > 16 {

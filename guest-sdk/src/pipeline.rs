@@ -112,6 +112,15 @@ fn narrow<T: Data, U: Data>(next: Option<Box<dyn Any>>, first: bool, apply: Appl
     Ok(wrap::<T>(Box::new(Narrow { apply, next }), first))
 }
 
+/// Pushes every item into `out`: the tail of every op that emits many per input.
+#[inline]
+fn push_all<U>(items: impl IntoIterator<Item = U>, out: &mut dyn Sink<U>) -> Result<()> {
+    for u in items {
+        out.push(u)?;
+    }
+    Ok(())
+}
+
 // --- build fns, one per transformation shape ---------------------------------
 
 pub(crate) fn build_map<F, T, U>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -167,12 +176,7 @@ where
     narrow(
         next,
         first,
-        Box::new(move |t, out| {
-            for u in f(t) {
-                out.push(u)?;
-            }
-            Ok(())
-        }),
+        Box::new(move |t, out| push_all(f(t), out)),
     )
 }
 
@@ -189,12 +193,7 @@ where
     narrow(
         next,
         first,
-        Box::new(move |t, out| {
-            for u in f(&c, t) {
-                out.push(u)?;
-            }
-            Ok(())
-        }),
+        Box::new(move |t, out| push_all(f(&c, t), out)),
     )
 }
 
@@ -324,12 +323,7 @@ where
     let partition = crate::task::partition();
     let sink = Partition::<T, U> {
         items: Vec::new(),
-        apply: Box::new(move |items, out| {
-            for u in f(&c, partition, items) {
-                out.push(u)?;
-            }
-            Ok(())
-        }),
+        apply: Box::new(move |items, out| push_all(f(&c, partition, items), out)),
         next: downstream::<U>(next)?,
     };
     Ok(wrap::<T>(Box::new(sink), first))

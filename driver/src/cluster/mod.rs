@@ -497,6 +497,16 @@ mod tests {
     use super::handle::Idle;
     use super::*;
 
+    /// A task waiting for a lease on `cluster`, avoiding `avoid`.
+    pub(super) fn spawn_lease(
+        cluster: &Arc<Cluster>,
+        claim: &SlotClaim,
+        avoid: Option<&ExecutorId>,
+    ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
+        let (c, claim, avoid) = (cluster.clone(), claim.clone(), avoid.cloned());
+        tokio::spawn(async move { c.lease(&claim, avoid.as_ref()).await })
+    }
+
 
     #[tokio::test]
     async fn leases_spread_over_executors_and_wait_for_free_slots() {
@@ -509,16 +519,12 @@ mod tests {
         assert_ne!(l1.executor.id, l2.executor.id);
         let _l3 = cluster.lease(&claim, None).await.unwrap();
         let _l4 = cluster.lease(&claim, None).await.unwrap();
-        let waiter = tokio::spawn({
-            let c = cluster.clone();
-            let claim = claim.clone();
-            async move { c.lease(&claim, None).await.unwrap().executor.id.clone() }
-        });
+        let waiter = spawn_lease(&cluster, &claim, None);
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         let freed = l1.executor.id.clone();
         drop(l1);
-        assert_eq!(waiter.await.unwrap(), freed);
+        assert_eq!(waiter.await.unwrap().unwrap().executor.id, freed);
     }
 
     #[tokio::test]
@@ -534,11 +540,7 @@ mod tests {
         let local = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
         local.register("b:1".into(), 1, Arc::new(Idle), false);
         let _only = local.lease(&claim, None).await.unwrap();
-        let waiter = tokio::spawn({
-            let c = local.clone();
-            let claim = claim.clone();
-            async move { c.lease(&claim, None).await.unwrap() }
-        });
+        let waiter = spawn_lease(&local, &claim, None);
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "an in-process executor gets no task beyond its slots");
         waiter.abort();
@@ -553,18 +555,13 @@ mod tests {
         // The big tenant queues many tasks, then the small one queues one.
         let mut big_waiters = Vec::new();
         for _ in 0..10 {
-            let c = cluster.clone();
-            let claim = big.clone();
-            big_waiters.push(tokio::spawn(async move { c.lease(&claim, None).await.unwrap() }));
+            big_waiters.push(spawn_lease(&cluster, &big, None));
         }
         tokio::task::yield_now().await;
-        let small = tokio::spawn({
-            let c = cluster.clone();
-            async move { c.lease(&SlotClaim::unlimited("small"), None).await.unwrap() }
-        });
+        let small = spawn_lease(&cluster, &SlotClaim::unlimited("small"), None);
         tokio::task::yield_now().await;
         drop(held.pop());
-        let lease = small.await.unwrap();
+        let lease = small.await.unwrap().unwrap();
         assert_eq!(lease.tenant, "small", "the small tenant got the first free slot");
         drop(held);
     }
@@ -575,23 +572,19 @@ mod tests {
         cluster.register("a:1".into(), 4, Arc::new(Idle), false);
         let capped = SlotClaim { tenant: "capped".into(), weight: 1, max_slots: 1 };
         let first = cluster.lease(&capped, None).await.unwrap();
-        let second = tokio::spawn({
-            let c = cluster.clone();
-            let claim = capped.clone();
-            async move { c.lease(&claim, None).await.unwrap() }
-        });
+        let second = spawn_lease(&cluster, &capped, None);
         tokio::task::yield_now().await;
         assert!(!second.is_finished(), "three slots are free, but the quota is one");
         drop(first);
-        second.await.unwrap();
+        second.await.unwrap().unwrap();
     }
 }
 
 #[cfg(test)]
 mod liveness_tests {
     use super::handle::Idle;
+    use super::tests::spawn_lease;
     use super::*;
-
 
     fn settings(ms: u64) -> LivenessSettings {
         LivenessSettings {
@@ -629,25 +622,18 @@ mod liveness_tests {
         let id = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
         cluster.declare_lost(&id, "killed");
         let claim = SlotClaim::unlimited("t");
-        let waiting = tokio::spawn({
-            let c = cluster.clone();
-            let claim = claim.clone();
-            async move { c.lease(&claim, None).await.map(|l| l.executor.id.clone()) }
-        });
+        let waiting = spawn_lease(&cluster, &claim, None);
         tokio::task::yield_now().await;
         std::thread::sleep(Duration::from_millis(50));
         cluster.check_liveness();
-        let err = waiting.await.unwrap().unwrap_err().to_string();
+        let err = waiting.await.unwrap().err().expect("no executor: the lease fails").to_string();
         assert!(err.contains("exec-1, lost: killed"), "{err}");
 
         // An executor that joins in time gets the waiting task.
-        let waiting = tokio::spawn({
-            let c = cluster.clone();
-            async move { c.lease(&claim, None).await.map(|l| l.executor.id.clone()) }
-        });
+        let waiting = spawn_lease(&cluster, &claim, None);
         tokio::task::yield_now().await;
         let back = cluster.register("a:2".into(), 1, Arc::new(Idle), true);
-        assert_eq!(waiting.await.unwrap().unwrap(), back);
+        assert_eq!(waiting.await.unwrap().unwrap().executor.id, back);
     }
 
     #[tokio::test]
@@ -655,17 +641,12 @@ mod liveness_tests {
         let cluster = Arc::new(Cluster::new(settings(1000)));
         let a = cluster.register("a:1".into(), 1, Arc::new(Idle), false);
         let claim = SlotClaim::unlimited("t");
-        let copy = tokio::spawn({
-            let c = cluster.clone();
-            let claim = claim.clone();
-            let a = a.clone();
-            async move { c.lease(&claim, Some(&a)).await.map(|l| l.executor.id.clone()) }
-        });
+        let copy = spawn_lease(&cluster, &claim, Some(&a));
         tokio::task::yield_now().await;
         let plain = cluster.lease(&claim, None).await.unwrap();
         assert_eq!(plain.executor.id, a, "the unconstrained task behind it got the slot");
         let b = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
-        assert_eq!(copy.await.unwrap().unwrap(), b);
+        assert_eq!(copy.await.unwrap().unwrap().executor.id, b);
     }
 
     #[tokio::test]

@@ -30,18 +30,28 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
         "desc" => false,
         other => return Err(spindle::Error::msg(format!("order must be asc or desc, not `{other}`"))),
     };
-    let Ok(n) = source.parse::<i64>() else {
-        let records = spindle::text_file(source)?.flat_map(split_record);
-        let sorted = records.sort_by_key_into(ascending, partitions)?;
-        println!("partitions: {}", sorted.num_partitions());
-        sorted.save_as_text_file(output)?;
-        return Ok(());
-    };
-    let records = spindle::range(0, n)?.map(|i: i64| (mix(i as u64) % 1_000_000, format!("r{i}")));
+    match source.parse::<i64>() {
+        Ok(n) => {
+            let records = spindle::range(0, n)?.map(|i: i64| (mix(i as u64) % 1_000_000, format!("r{i}")));
+            sort_and_save(&records, ascending, partitions, output)
+        }
+        Err(_) => sort_and_save(&spindle::text_file(source)?.flat_map(split_record), ascending, partitions, output),
+    }
+}
+
+/// Sorts `records` by key into range partitions and writes them to `output`.
+fn sort_and_save<K: spindle::Data, V: spindle::Data>(
+    records: &spindle::Dataset<(K, V)>,
+    ascending: bool,
+    partitions: u32,
+    output: &str,
+) -> spindle::Result<()>
+where
+    (K, V): spindle::Line,
+{
     let sorted = records.sort_by_key_into(ascending, partitions)?;
     println!("partitions: {}", sorted.num_partitions());
-    sorted.save_as_text_file(output)?;
-    Ok(())
+    sorted.save_as_text_file(output)
 }
 
 spindle::main!(run);
