@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -181,7 +181,8 @@ pub struct Executor {
     pub(crate) counters: TaskCounters,
     slots: Semaphore,
     running: Running,
-    stopping: AtomicBool,
+    /// Set once the executor is shutting down; queued attempts wait on it.
+    stopping: watch::Sender<bool>,
     id: Mutex<Option<ExecutorId>>,
     address: OnceLock<String>,
 }
@@ -205,7 +206,7 @@ impl Executor {
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
             running: Running::default(),
-            stopping: AtomicBool::new(false),
+            stopping: watch::Sender::new(false),
             config,
             engine,
             artifacts,
@@ -248,13 +249,24 @@ impl Executor {
         let (tx, mut cancelled) = watch::channel(None);
         // Unlisted when this future ends or is dropped (the driver hung up).
         let _listed = self.running.list(AttemptKey::of(&spec), tx);
+        // An attempt queued for a slot (the driver leases ahead) that has not
+        // started when the executor begins to stop goes back at once: only
+        // running attempts get the grace period.
+        let mut stop = self.stopping.subscribe();
         let work = async {
-            let _permit = self.slots.acquire().await.expect("slot semaphore is never closed");
+            let _permit = tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopping| *stopping) => return None,
+                permit = self.slots.acquire() => permit.expect("slot semaphore is never closed"),
+            };
             let _running = Gauge::up(&self.counters.running);
-            self.run_with_chaos(spec.clone()).await
+            Some(self.run_with_chaos(spec.clone()).await)
         };
         tokio::select! {
             r = work => {
+                let Some(r) = r else {
+                    return self.handed_back(&spec, "the executor is stopping and this task had not started");
+                };
                 let counter = if r.ok { &self.counters.finished } else { &self.counters.failed };
                 counter.fetch_add(1, Ordering::Relaxed);
                 r
@@ -338,12 +350,12 @@ impl Executor {
 
     /// Stops taking new tasks (the executor is shutting down).
     pub fn start_stopping(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.stopping.send_replace(true);
     }
 
     /// Whether the executor is shutting down.
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+        *self.stopping.borrow()
     }
 
     /// Attempts here (running or waiting for a slot).
