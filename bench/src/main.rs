@@ -257,9 +257,12 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
 
     // (a) no-op tasks per second through the driver and two executors.
     let tasks = args.tasks.to_string();
-    let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["noop", &tasks])?;
-    let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
-    figures.push(("no-op tasks/s (driver + 2 executors)".into(), f64::from(args.tasks) / secs, "tasks/s".into()));
+    let noop_rate = |cluster: &Cluster| -> Result<f64> {
+        let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["noop", &tasks])?;
+        let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
+        Ok(f64::from(args.tasks) / secs)
+    };
+    figures.push(("no-op tasks/s (driver + 2 executors)".into(), noop_rate(&cluster)?, "tasks/s".into()));
 
     // (c) tiny-job latency on the warm cluster.
     let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["tiny", &args.tiny_runs.to_string()])?;
@@ -267,6 +270,14 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
     ensure!(!lat.is_empty(), "no latencies reported");
     figures.push(("tiny job latency p50 (2 x 10 records)".into(), percentile(&lat, 0.5) / 1e3, "ms".into()));
     figures.push(("tiny job latency p99".into(), percentile(&lat, 0.99) / 1e3, "ms".into()));
+    drop(cluster);
+
+    // (a') the same with more tasks queued at each executor slot.
+    let ahead = 4;
+    let cache = fresh(&scratch.join("overhead-cache-ahead"))?;
+    let cluster = Cluster::start_configured(spindle, 2, 1, &cache, &format!("launch_ahead = {ahead}\n"))?;
+    cluster.submit(spindle, "bench-jobs", &["tiny", "1"])?;
+    figures.push((format!("no-op tasks/s (launch_ahead = {ahead})"), noop_rate(&cluster)?, "tasks/s".into()));
     drop(cluster);
 
     // (b) per-task overhead: no-op tasks in local mode on one slot, end to end.

@@ -86,11 +86,20 @@ impl Drop for Cluster {
 impl Cluster {
     /// Starts a driver and `executors` executors of `slots` slots, caches under `cache`.
     pub fn start(spindle: &Spindle, executors: usize, slots: u32, cache: &Path) -> Result<Cluster> {
-        let mut driver = Command::new(&spindle.bin)
-            .args(["driver", "--listen", "127.0.0.1:0"])
-            .env("SPINDLE_CACHE_DIR", cache.join("driver"))
-            .stdout(Stdio::piped())
-            .spawn()?;
+        Self::start_configured(spindle, executors, slots, cache, "")
+    }
+
+    /// [`start`](Self::start) with a driver config file of `config` (TOML; empty: defaults).
+    pub fn start_configured(spindle: &Spindle, executors: usize, slots: u32, cache: &Path, config: &str) -> Result<Cluster> {
+        let mut driver = Command::new(&spindle.bin);
+        driver.args(["driver", "--listen", "127.0.0.1:0"]);
+        if !config.is_empty() {
+            std::fs::create_dir_all(cache)?;
+            let file = cache.join("driver.toml");
+            std::fs::write(&file, config)?;
+            driver.arg("--config").arg(file);
+        }
+        let mut driver = driver.env("SPINDLE_CACHE_DIR", cache.join("driver")).stdout(Stdio::piped()).spawn()?;
         let mut stdout = BufReader::new(driver.stdout.take().context("driver stdout")?);
         let mut line = String::new();
         stdout.read_line(&mut line)?;

@@ -183,6 +183,8 @@ pub struct Executor {
     running: Running,
     /// Set once the executor is shutting down; queued attempts wait on it.
     stopping: watch::Sender<bool>,
+    /// Set at the very end of a graceful stop: the driver's task streams end.
+    streams_closed: watch::Sender<bool>,
     id: Mutex<Option<ExecutorId>>,
     address: OnceLock<String>,
 }
@@ -207,6 +209,7 @@ impl Executor {
             slots: Semaphore::new(config.slots as usize),
             running: Running::default(),
             stopping: watch::Sender::new(false),
+            streams_closed: watch::Sender::new(false),
             config,
             engine,
             artifacts,
@@ -351,6 +354,17 @@ impl Executor {
     /// Stops taking new tasks (the executor is shutting down).
     pub fn start_stopping(&self) {
         self.stopping.send_replace(true);
+    }
+
+    /// Ends every task stream from the driver (the last step of a graceful stop,
+    /// once no attempt is left), so the server can shut down.
+    pub fn close_task_streams(&self) {
+        self.streams_closed.send_replace(true);
+    }
+
+    /// Resolves (through `wait_for`) once [`close_task_streams`](Self::close_task_streams) was called.
+    pub(crate) fn task_streams_closing(&self) -> watch::Receiver<bool> {
+        self.streams_closed.subscribe()
     }
 
     /// Whether the executor is shutting down.

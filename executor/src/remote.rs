@@ -120,6 +120,7 @@ pub async fn serve(
         }
     }
     heartbeats.abort();
+    exec.close_task_streams();
     let _ = stop_server.send(());
     server
         .await

@@ -1,5 +1,6 @@
 //! The executor's gRPC service: decodes requests and calls [`Executor`].
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -8,11 +9,13 @@ use spindle_proto::executor_server::{Executor as ExecutorRpc, ExecutorServer};
 use spindle_proto::ids::AppId;
 use spindle_proto::{
     ExecutorStatus, FetchShuffleRequest, KillTaskRequest, KillTaskResponse, ReleaseAppRequest, ReleaseAppResponse,
-    ShuffleChunk, StatusRequest, TaskResult, TaskSpec, UnpersistRequest, UnpersistResponse,
+    ShuffleChunk, StatusRequest, TaskControl, TaskDone, UnpersistRequest, UnpersistResponse, task_control,
 };
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
 use spindle_proto::auth::SecretCheck;
 use tonic::service::interceptor::InterceptedService;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::{Executor, ExecutorError};
 
@@ -34,6 +37,7 @@ impl ExecutorService {
 }
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<ShuffleChunk, Status>> + Send>>;
+type DoneStream = Pin<Box<dyn Stream<Item = Result<TaskDone, Status>> + Send>>;
 
 fn to_status(e: ExecutorError) -> Status {
     match e {
@@ -45,8 +49,12 @@ fn to_status(e: ExecutorError) -> Status {
 
 #[tonic::async_trait]
 impl ExecutorRpc for ExecutorService {
-    async fn launch_task(&self, req: Request<TaskSpec>) -> Result<Response<TaskResult>, Status> {
-        Ok(Response::new(self.exec.launch(req.into_inner()).await))
+    type RunTasksStream = DoneStream;
+
+    async fn run_tasks(&self, req: Request<Streaming<TaskControl>>) -> Result<Response<DoneStream>, Status> {
+        let (done, results) = mpsc::unbounded_channel();
+        tokio::spawn(serve_task_stream(self.exec.clone(), req.into_inner(), done));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(results))))
     }
 
     type FetchShuffleStream = ChunkStream;
@@ -71,5 +79,57 @@ impl ExecutorRpc for ExecutorService {
 
     async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<ExecutorStatus>, Status> {
         Ok(Response::new(self.exec.status()))
+    }
+}
+
+/// Runs the launches of one driver task stream, each attempt in its own tokio task,
+/// until the driver closes the stream (or it breaks) or the executor closes its
+/// task streams at the end of a graceful stop. Attempts still running then are
+/// dropped, which cancels them.
+async fn serve_task_stream(
+    exec: Arc<Executor>,
+    mut incoming: Streaming<TaskControl>,
+    done: mpsc::UnboundedSender<Result<TaskDone, Status>>,
+) {
+    let mut attempts: JoinSet<u64> = JoinSet::new();
+    let mut running: HashMap<u64, AbortHandle> = HashMap::new();
+    let mut closing = exec.task_streams_closing();
+    loop {
+        tokio::select! {
+            msg = incoming.message() => match msg {
+                Ok(Some(TaskControl { seq, what: Some(task_control::What::Launch(spec)) })) => {
+                    let (exec, done) = (exec.clone(), done.clone());
+                    let handle = attempts.spawn(async move {
+                        let result = exec.launch(spec).await;
+                        let _ = done.send(Ok(TaskDone { seq, result: Some(result) }));
+                        seq
+                    });
+                    running.insert(seq, handle);
+                }
+                Ok(Some(TaskControl { seq, what: Some(task_control::What::Cancel(_)) })) => {
+                    if let Some(handle) = running.remove(&seq) {
+                        handle.abort();
+                    }
+                }
+                Ok(Some(TaskControl { what: None, .. })) => {
+                    let _ = done.send(Err(Status::invalid_argument("a task control message without a launch or cancel")));
+                    break;
+                }
+                Ok(None) => break,
+                Err(status) => {
+                    tracing::debug!(error = %status.message(), "the driver's task stream broke");
+                    break;
+                }
+            },
+            Some(finished) = attempts.join_next(), if !attempts.is_empty() => {
+                if let Ok(seq) = finished {
+                    running.remove(&seq);
+                }
+            }
+            _ = closing.wait_for(|closed| *closed) => break,
+        }
+    }
+    if !running.is_empty() {
+        tracing::info!(cancelled = running.len(), "task stream closed: cancelling its running attempts");
     }
 }

@@ -1,13 +1,19 @@
 //! How the driver reaches one executor: the [`ExecutorHandle`] trait, and its gRPC
 //! implementation for executors in other processes.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
 use futures::future::BoxFuture;
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::AppId;
 use spindle_proto::{
-    ExecutorStatus, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskResult, TaskSpec, UnpersistRequest,
+    ExecutorStatus, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskControl, TaskDone, TaskResult, TaskSpec,
+    UnpersistRequest, task_control,
 };
+use tokio::sync::{mpsc, oneshot};
 use tonic::transport::Endpoint;
 
 /// How long the driver waits for an executor to answer a control call (release,
@@ -35,10 +41,116 @@ pub trait ExecutorHandle: Send + Sync + 'static {
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>>;
 }
 
-/// An executor in another process, over gRPC.
+/// An executor in another process, over gRPC. Tasks go over one long-lived
+/// stream (opened at the first launch, again after it breaks): a launch is one
+/// message on it and a result one message back, so many tasks in flight cost no
+/// call set-up each.
 pub struct RemoteExecutor {
     address: String,
     client: ExecutorClient<AuthChannel>,
+    next_seq: AtomicU64,
+    stream: Mutex<Option<Arc<TaskStream>>>,
+}
+
+/// One open task stream: where launches go, and who waits for which result.
+struct TaskStream {
+    launches: mpsc::UnboundedSender<TaskControl>,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// Set when the stream has ended: nothing more can be registered.
+    ended: Option<String>,
+    by_seq: HashMap<u64, oneshot::Sender<TaskResult>>,
+}
+
+impl TaskStream {
+    /// Opens a stream to `client`'s executor; a task reads its results.
+    fn open(client: &ExecutorClient<AuthChannel>, address: &str) -> Arc<TaskStream> {
+        let (launches, outgoing) = mpsc::unbounded_channel();
+        let stream = Arc::new(TaskStream { launches, waiting: Mutex::new(Waiting::default()) });
+        let (mut client, reader, address) = (client.clone(), stream.clone(), address.to_string());
+        tokio::spawn(async move {
+            let outgoing = tokio_stream::wrappers::UnboundedReceiverStream::new(outgoing);
+            let reason = match client.run_tasks(outgoing).await {
+                Err(s) => format!("executor at {address} did not answer: {}", s.message()),
+                Ok(response) => {
+                    let mut results = response.into_inner();
+                    loop {
+                        match results.message().await {
+                            Ok(Some(TaskDone { seq, result })) => reader.deliver(seq, result.unwrap_or_default()),
+                            Ok(None) => break format!("executor at {address} closed its task stream"),
+                            Err(s) => break format!("executor at {address} did not answer: {}", s.message()),
+                        }
+                    }
+                }
+            };
+            reader.end(reason);
+        });
+        stream
+    }
+
+    /// Registers a waiter for `seq`; gives it back if the stream has ended.
+    fn wait_for(&self, seq: u64, tx: oneshot::Sender<TaskResult>) -> Result<(), oneshot::Sender<TaskResult>> {
+        let mut w = self.waiting.lock().expect("task stream lock");
+        if w.ended.is_some() || self.launches.is_closed() {
+            return Err(tx);
+        }
+        w.by_seq.insert(seq, tx);
+        Ok(())
+    }
+
+    fn deliver(&self, seq: u64, result: TaskResult) {
+        let waiter = self.waiting.lock().expect("task stream lock").by_seq.remove(&seq);
+        if let Some(tx) = waiter {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// The stream is over: every attempt still waiting fails as lost, with `reason`.
+    fn end(&self, reason: String) {
+        let waiters = {
+            let mut w = self.waiting.lock().expect("task stream lock");
+            w.ended = Some(reason.clone());
+            std::mem::take(&mut w.by_seq)
+        };
+        for (_, tx) in waiters {
+            let _ = tx.send(lost(reason.clone()));
+        }
+    }
+
+    fn ended(&self) -> Option<String> {
+        self.waiting.lock().expect("task stream lock").ended.clone()
+    }
+
+    /// The driver stopped waiting for `seq`: the executor cancels it.
+    fn cancel(&self, seq: u64) {
+        if self.waiting.lock().expect("task stream lock").by_seq.remove(&seq).is_some() {
+            let _ = self.launches.send(TaskControl { seq, what: Some(task_control::What::Cancel(true)) });
+        }
+    }
+}
+
+/// A failed, retryable result: the executor could not be reached.
+fn lost(error: String) -> TaskResult {
+    TaskResult { ok: false, retryable: true, failure_kind: EXECUTOR_LOST.into(), error, ..Default::default() }
+}
+
+/// Cancels a launch whose result nobody will wait for (the attempt's future
+/// was dropped: its stage ended or a speculative copy won).
+struct CancelOnDrop<'a> {
+    stream: &'a TaskStream,
+    seq: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.stream.cancel(self.seq);
+        }
+    }
 }
 
 impl RemoteExecutor {
@@ -49,22 +161,64 @@ impl RemoteExecutor {
         let client = ExecutorClient::new(credentials.channel(channel))
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES);
-        Ok(RemoteExecutor { address: address.to_string(), client })
+        Ok(RemoteExecutor { address: address.to_string(), client, next_seq: AtomicU64::new(0), stream: Mutex::new(None) })
+    }
+
+    /// The open task stream, or a new one if there is none or it ended.
+    fn task_stream(&self) -> Arc<TaskStream> {
+        let mut current = self.stream.lock().expect("stream lock");
+        match &*current {
+            Some(s) if s.ended().is_none() => s.clone(),
+            _ => {
+                let s = TaskStream::open(&self.client, &self.address);
+                *current = Some(s.clone());
+                s
+            }
+        }
+    }
+}
+
+impl RemoteExecutor {
+    /// Registers the waiter of launch `seq` on an open stream (a fresh one if the
+    /// current one has just ended).
+    fn register(&self, seq: u64, mut tx: oneshot::Sender<TaskResult>) -> Result<Arc<TaskStream>, String> {
+        for _ in 0..2 {
+            let stream = self.task_stream();
+            match stream.wait_for(seq, tx) {
+                Ok(()) => return Ok(stream),
+                Err(back) => tx = back,
+            }
+        }
+        Err(format!("executor at {}: no task stream could be opened", self.address))
+    }
+
+    /// Sends the launch of a registered `seq` and waits for its result.
+    async fn finish_launch(
+        &self,
+        stream: &TaskStream,
+        seq: u64,
+        spec: TaskSpec,
+        result: oneshot::Receiver<TaskResult>,
+    ) -> TaskResult {
+        let mut guard = CancelOnDrop { stream, seq, armed: true };
+        if stream.launches.send(TaskControl { seq, what: Some(task_control::What::Launch(spec)) }).is_err() {
+            guard.armed = false;
+            return lost(format!("executor at {}: its task stream closed", self.address));
+        }
+        let r = result.await;
+        guard.armed = false;
+        r.unwrap_or_else(|_| lost(format!("executor at {}: its task stream closed", self.address)))
     }
 }
 
 impl ExecutorHandle for RemoteExecutor {
     fn launch(&self, spec: TaskSpec) -> BoxFuture<'_, TaskResult> {
         Box::pin(async move {
-            match self.client.clone().launch_task(spec).await {
-                Ok(r) => r.into_inner(),
-                Err(s) => TaskResult {
-                    ok: false,
-                    retryable: true,
-                    failure_kind: EXECUTOR_LOST.into(),
-                    error: format!("executor at {} did not answer: {}", self.address, s.message()),
-                    ..Default::default()
-                },
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = oneshot::channel();
+            match self.register(seq, tx) {
+                Ok(stream) => self.finish_launch(&stream, seq, spec, rx).await,
+                Err(reason) => lost(reason),
             }
         })
     }
@@ -126,5 +280,154 @@ impl ExecutorHandle for Idle {
     }
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>> {
         Box::pin(async { None })
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    //! [`RemoteExecutor`]'s task stream against a scripted executor server.
+
+    use std::pin::Pin;
+    use std::time::Duration;
+
+    use futures::Stream;
+    use spindle_proto::executor_server::{Executor as ExecutorRpc, ExecutorServer};
+    use spindle_proto::{
+        ExecutorStatus, FetchShuffleRequest, KillTaskResponse, ReleaseAppResponse, ShuffleChunk, UnpersistResponse,
+    };
+    use tonic::{Request, Response, Status, Streaming};
+
+    use super::*;
+
+    /// The partition that makes the scripted executor break its stream.
+    const BREAK: u32 = 99;
+
+    /// Answers launches two at a time, the second one first (so results come back
+    /// out of order), with `count` = the task's partition; reports what it receives.
+    struct Scripted {
+        events: mpsc::UnboundedSender<Event>,
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Event {
+        Launched(u32),
+        Cancelled(u64),
+    }
+
+    type Out<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+    #[tonic::async_trait]
+    impl ExecutorRpc for Scripted {
+        type RunTasksStream = Out<TaskDone>;
+        type FetchShuffleStream = Out<ShuffleChunk>;
+
+        async fn run_tasks(&self, req: Request<Streaming<TaskControl>>) -> Result<Response<Out<TaskDone>>, Status> {
+            let mut incoming = req.into_inner();
+            let (tx, rx) = mpsc::unbounded_channel();
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let mut held: Vec<(u64, u32)> = Vec::new();
+                while let Ok(Some(c)) = incoming.message().await {
+                    match c.what {
+                        Some(task_control::What::Launch(spec)) if spec.partition == BREAK => {
+                            let _ = tx.send(Err(Status::unavailable("scripted break")));
+                            return;
+                        }
+                        Some(task_control::What::Launch(spec)) => {
+                            let _ = events.send(Event::Launched(spec.partition));
+                            held.push((c.seq, spec.partition));
+                        }
+                        Some(task_control::What::Cancel(_)) => {
+                            held.retain(|(seq, _)| *seq != c.seq);
+                            let _ = events.send(Event::Cancelled(c.seq));
+                        }
+                        None => {}
+                    }
+                    if held.len() == 2 {
+                        for (seq, partition) in held.drain(..).rev() {
+                            let result = TaskResult { ok: true, count: u64::from(partition), ..Default::default() };
+                            let _ = tx.send(Ok(TaskDone { seq, result: Some(result) }));
+                        }
+                    }
+                }
+            });
+            Ok(Response::new(Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))))
+        }
+        async fn fetch_shuffle(&self, _: Request<FetchShuffleRequest>) -> Result<Response<Out<ShuffleChunk>>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+        async fn release_app(&self, _: Request<ReleaseAppRequest>) -> Result<Response<ReleaseAppResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+        async fn kill_task(&self, _: Request<KillTaskRequest>) -> Result<Response<KillTaskResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+        async fn unpersist(&self, _: Request<UnpersistRequest>) -> Result<Response<UnpersistResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+        async fn status(&self, _: Request<StatusRequest>) -> Result<Response<ExecutorStatus>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+    }
+
+    async fn scripted() -> (Arc<RemoteExecutor>, mpsc::UnboundedReceiver<Event>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (events, received) = mpsc::unbounded_channel();
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let server = tonic::transport::Server::builder().add_service(ExecutorServer::new(Scripted { events }));
+        tokio::spawn(server.serve_with_incoming(incoming));
+        (Arc::new(RemoteExecutor::new(&address, Credentials::cluster(None).unwrap()).unwrap()), received)
+    }
+
+    fn task(partition: u32) -> TaskSpec {
+        TaskSpec { partition, ..Default::default() }
+    }
+
+    /// Launches `partition` in the background once the executor has received it.
+    async fn launched(
+        exec: &Arc<RemoteExecutor>,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        partition: u32,
+    ) -> tokio::task::JoinHandle<TaskResult> {
+        let exec = exec.clone();
+        let running = tokio::spawn(async move { exec.launch(task(partition)).await });
+        assert_eq!(events.recv().await, Some(Event::Launched(partition)));
+        running
+    }
+
+    #[tokio::test]
+    async fn results_reach_their_own_launch_even_out_of_order() {
+        let (exec, _) = scripted().await;
+        let (a, b) = tokio::join!(exec.launch(task(1)), exec.launch(task(2)));
+        assert!(a.ok && b.ok, "{a:?} {b:?}");
+        assert_eq!((a.count, b.count), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_launch_is_cancelled_on_the_executor() {
+        let (exec, mut events) = scripted().await;
+        // The scripted executor holds a lone launch; the driver gives up on it.
+        let held = launched(&exec, &mut events, 3).await;
+        held.abort();
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.expect("a cancel");
+        assert_eq!(event, Some(Event::Cancelled(0)), "the first launch's sequence number");
+        // The stream still serves later launches.
+        let (a, b) = tokio::join!(exec.launch(task(4)), exec.launch(task(5)));
+        assert_eq!((a.count, b.count), (4, 5));
+    }
+
+    #[tokio::test]
+    async fn a_broken_stream_fails_its_launches_as_lost_and_the_next_launch_opens_another() {
+        let (exec, mut events) = scripted().await;
+        let held = launched(&exec, &mut events, 6).await;
+        let broke = exec.launch(task(BREAK)).await;
+        let held = held.await.unwrap();
+        for r in [&held, &broke] {
+            assert!(!r.ok && r.retryable && r.failure_kind == EXECUTOR_LOST, "{r:?}");
+            assert!(r.error.contains("scripted break"), "{r:?}");
+        }
+        let (a, b) = tokio::join!(exec.launch(task(7)), exec.launch(task(8)));
+        assert_eq!((a.count, b.count), (7, 8));
     }
 }
