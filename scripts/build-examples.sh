@@ -25,3 +25,4 @@ done
 examples/c/build.sh
 examples/python/build.sh
 examples/js/build.sh
+examples/go/build.sh

@@ -1,0 +1,3 @@
+module spindle.example/wordcount
+
+go 1.24
