@@ -120,11 +120,12 @@ impl TaskStream {
         }
     }
 
-    fn ended(&self) -> Option<String> {
-        self.waiting.lock().expect("task stream lock").ended.clone()
+    fn is_open(&self) -> bool {
+        self.waiting.lock().expect("task stream lock").ended.is_none()
     }
 
-    /// The driver stopped waiting for `seq`: the executor cancels it.
+    /// The driver stopped waiting for `seq`: the executor cancels it. Nothing
+    /// happens once its result came (or the stream ended): `seq` is no longer waiting.
     fn cancel(&self, seq: u64) {
         if self.waiting.lock().expect("task stream lock").by_seq.remove(&seq).is_some() {
             let _ = self.launches.send(TaskControl { seq, what: Some(task_control::What::Cancel(true)) });
@@ -142,14 +143,11 @@ fn lost(error: String) -> TaskResult {
 struct CancelOnDrop<'a> {
     stream: &'a TaskStream,
     seq: u64,
-    armed: bool,
 }
 
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            self.stream.cancel(self.seq);
-        }
+        self.stream.cancel(self.seq);
     }
 }
 
@@ -168,7 +166,7 @@ impl RemoteExecutor {
     fn task_stream(&self) -> Arc<TaskStream> {
         let mut current = self.stream.lock().expect("stream lock");
         match &*current {
-            Some(s) if s.ended().is_none() => s.clone(),
+            Some(s) if s.is_open() => s.clone(),
             _ => {
                 let s = TaskStream::open(&self.client, &self.address);
                 *current = Some(s.clone());
@@ -176,9 +174,7 @@ impl RemoteExecutor {
             }
         }
     }
-}
 
-impl RemoteExecutor {
     /// Registers the waiter of launch `seq` on an open stream (a fresh one if the
     /// current one has just ended).
     fn register(&self, seq: u64, mut tx: oneshot::Sender<TaskResult>) -> Result<Arc<TaskStream>, String> {
@@ -200,14 +196,12 @@ impl RemoteExecutor {
         spec: TaskSpec,
         result: oneshot::Receiver<TaskResult>,
     ) -> TaskResult {
-        let mut guard = CancelOnDrop { stream, seq, armed: true };
+        let _cancel_if_dropped = CancelOnDrop { stream, seq };
+        let closed = || lost(format!("executor at {}: its task stream closed", self.address));
         if stream.launches.send(TaskControl { seq, what: Some(task_control::What::Launch(spec)) }).is_err() {
-            guard.armed = false;
-            return lost(format!("executor at {}: its task stream closed", self.address));
+            return closed();
         }
-        let r = result.await;
-        guard.armed = false;
-        r.unwrap_or_else(|_| lost(format!("executor at {}: its task stream closed", self.address)))
+        result.await.unwrap_or_else(|_| closed())
     }
 }
 
