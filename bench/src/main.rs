@@ -44,6 +44,9 @@ struct Args {
     /// A few MB, one run, Spark off: for CI, to keep the harness alive.
     #[arg(long)]
     small: bool,
+    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads).
+    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads"])]
+    only: Vec<String>,
     /// Where results are written.
     #[arg(long, default_value = "bench/results")]
     results: PathBuf,
@@ -272,8 +275,8 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
     figures.push(("tiny job latency p99".into(), percentile(&lat, 0.99) / 1e3, "ms".into()));
     drop(cluster);
 
-    // (a') the same with more tasks queued at each executor slot.
-    let ahead = 4;
+    // (a') the same with at most one task queued at each executor slot.
+    let ahead = 1;
     let cache = fresh(&scratch.join("overhead-cache-ahead"))?;
     let cluster = Cluster::start_configured(spindle, 2, 1, &cache, &format!("launch_ahead = {ahead}\n"))?;
     cluster.submit(spindle, "bench-jobs", &["tiny", "1"])?;
@@ -302,14 +305,21 @@ fn main() -> Result<()> {
     ensure!(spindle.bin.exists(), "{} not found: run bench/run.sh", spindle.bin.display());
     let scratch = tempfile::Builder::new().prefix("spindle-bench").tempdir()?;
 
-    eprintln!("== generating data under {}", args.data.display());
-    let words = data::word_text(&args.data, args.size_mb * 1_000_000)?;
-    let pairs = data::key_values(&args.data, args.records, args.keys)?;
+    let wanted = |part: &str| args.only.is_empty() || args.only.iter().any(|p| p == part);
 
-    let mut rows = workload(&args, &spindle, scratch.path(), "wordcount", "wordcount", &words)?;
-    rows.extend(workload(&args, &spindle, scratch.path(), "aggregate", "aggregate", &pairs)?);
-    rows.extend(workload(&args, &spindle, scratch.path(), "sort", "sort", &pairs)?);
-    let figures = overheads(&args, &spindle, scratch.path())?;
+    eprintln!("== generating data under {}", args.data.display());
+    let mut rows = Vec::new();
+    if wanted("wordcount") {
+        let words = data::word_text(&args.data, args.size_mb * 1_000_000)?;
+        rows.extend(workload(&args, &spindle, scratch.path(), "wordcount", "wordcount", &words)?);
+    }
+    if wanted("aggregate") || wanted("sort") {
+        let pairs = data::key_values(&args.data, args.records, args.keys)?;
+        for name in ["aggregate", "sort"].into_iter().filter(|n| wanted(n)) {
+            rows.extend(workload(&args, &spindle, scratch.path(), name, name, &pairs)?);
+        }
+    }
+    let figures = if wanted("overheads") { overheads(&args, &spindle, scratch.path())? } else { Vec::new() };
     report(&args, &rows, &figures)
 }
 

@@ -17,6 +17,7 @@
 pub mod handle;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,8 @@ impl ExecutorEntry {
 
 struct Slots {
     entry: ExecutorEntry,
-    free: u32,
+    /// Leases held on it: tasks running there, and tasks queued there ahead.
+    leased: u32,
     lost: watch::Sender<Option<String>>,
     /// Whether it heartbeats (executors in other processes) or lives in this one.
     heartbeats: bool,
@@ -112,10 +114,33 @@ impl SlotClaim {
     }
 }
 
+/// How many tasks per slot of an executor process the tasks of a group (a
+/// stage) may wait behind there. Shared by the group's waiting tasks, so that it
+/// takes effect for those already waiting when the group changes it.
+#[derive(Debug, Clone)]
+pub struct Ahead(Arc<AtomicU32>);
+
+impl Ahead {
+    pub fn new(n: u32) -> Self {
+        Ahead(Arc::new(AtomicU32::new(n)))
+    }
+
+    pub fn set(&self, n: u32) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// A task waiting for a slot, maybe not on one executor (a speculative copy
 /// avoids the executor running the original).
 struct Waiter {
     tx: oneshot::Sender<SlotLease>,
+    /// Tasks it may wait behind per slot of an executor process (capped by the
+    /// cluster's `launch_ahead`).
+    ahead: Ahead,
     /// The registry key of the executor to avoid.
     avoid: Option<u64>,
     /// The registry key of the only executor it may run on.
@@ -159,8 +184,8 @@ const GONE_KEPT: usize = 64;
 pub struct Cluster {
     state: Mutex<State>,
     settings: LivenessSettings,
-    /// Tasks leased per slot of an executor in another process beyond the one it
-    /// runs (see [`Cluster::with_launch_ahead`]).
+    /// Most tasks leased per slot of an executor in another process beyond the
+    /// one it runs (see [`Cluster::with_launch_ahead`]).
     launch_ahead: u32,
 }
 
@@ -185,7 +210,7 @@ impl Drop for SlotLease {
         {
             let mut st = self.cluster.state.lock().expect("cluster lock");
             if let Some(s) = st.executors.get_mut(&self.key) {
-                s.free += 1;
+                s.leased -= 1;
             }
             if let Some(q) = st.queues.get_mut(&self.tenant) {
                 q.running -= 1;
@@ -228,10 +253,11 @@ impl Cluster {
         }
     }
 
-    /// An empty registry that leases `launch_ahead` more tasks per slot of each
-    /// executor in another process: such an executor queues a task until a slot
-    /// of its own frees, so its next task is already there when one ends, instead
-    /// of a network round trip later.
+    /// An empty registry that leases up to `launch_ahead` more tasks per slot of
+    /// each executor in another process (each lease says how many it may wait
+    /// behind): such an executor queues a task until a slot of its own frees, so
+    /// its next task is already there when one ends, instead of a network round
+    /// trip later.
     pub fn with_launch_ahead(settings: LivenessSettings, launch_ahead: u32) -> Self {
         Cluster { launch_ahead, ..Cluster::new(settings) }
     }
@@ -258,8 +284,7 @@ impl Cluster {
             let (lost, lost_rx) = watch::channel(None);
             let entry = ExecutorEntry { id: id.clone(), address, slots, handle, lost: lost_rx };
             tracing::info!(executor = %id, address = %entry.address, slots, "executor registered");
-            let free = if heartbeats { slots.saturating_mul(1 + self.launch_ahead) } else { slots };
-            st.executors.insert(key, Slots { entry, free, lost, heartbeats, last_seen: Instant::now(), last_status: None });
+            st.executors.insert(key, Slots { entry, leased: 0, lost, heartbeats, last_seen: Instant::now(), last_status: None });
             st.empty_since = None;
             id
         };
@@ -352,29 +377,42 @@ impl Cluster {
     }
 
     /// Waits for a slot for `claim`'s tenant (see [`Cluster`] for who goes first),
-    /// on any executor but `avoid`. Fails when no executor has been registered for
-    /// the no-executor timeout.
-    pub async fn lease(self: &Arc<Self>, claim: &SlotClaim, avoid: Option<&ExecutorId>) -> Result<SlotLease, ClusterError> {
-        self.wait_for_slot(claim, avoid.and_then(|id| key_of(&id.0)), None).await
+    /// on any executor but `avoid`, where the task may wait behind up to `ahead`
+    /// others per slot (capped by `launch_ahead`; executors in this process take
+    /// none ahead). Fails when no executor has been registered for the
+    /// no-executor timeout.
+    pub async fn lease(
+        self: &Arc<Self>,
+        claim: &SlotClaim,
+        avoid: Option<&ExecutorId>,
+        ahead: &Ahead,
+    ) -> Result<SlotLease, ClusterError> {
+        self.wait_for_slot(claim, avoid.and_then(|id| key_of(&id.0)), None, ahead).await
     }
 
     /// Waits for a slot for `claim`'s tenant on executor `only` (a task whose
     /// kept input lives there); callers bound the wait and then take any slot.
-    pub async fn lease_on(self: &Arc<Self>, claim: &SlotClaim, only: &ExecutorId) -> Result<SlotLease, ClusterError> {
+    pub async fn lease_on(self: &Arc<Self>, claim: &SlotClaim, only: &ExecutorId, ahead: &Ahead) -> Result<SlotLease, ClusterError> {
         match key_of(&only.0) {
-            Some(key) => self.wait_for_slot(claim, None, Some(key)).await,
+            Some(key) => self.wait_for_slot(claim, None, Some(key), ahead).await,
             None => std::future::pending().await,
         }
     }
 
-    async fn wait_for_slot(self: &Arc<Self>, claim: &SlotClaim, avoid: Option<u64>, only: Option<u64>) -> Result<SlotLease, ClusterError> {
+    async fn wait_for_slot(
+        self: &Arc<Self>,
+        claim: &SlotClaim,
+        avoid: Option<u64>,
+        only: Option<u64>,
+        ahead: &Ahead,
+    ) -> Result<SlotLease, ClusterError> {
         let rx = {
             let mut st = self.state.lock().expect("cluster lock");
             let q = st.queues.entry(claim.tenant.clone()).or_default();
             q.weight = claim.weight.max(1);
             q.max_slots = claim.max_slots;
             let (tx, rx) = oneshot::channel();
-            q.waiters.push_back(Waiter { tx, avoid, only });
+            q.waiters.push_back(Waiter { tx, ahead: ahead.clone(), avoid, only });
             rx
         };
         self.dispatch();
@@ -438,12 +476,12 @@ impl Cluster {
         {
             let mut guard = self.state.lock().expect("cluster lock");
             let st = &mut *guard;
-            while let Some((key, tenant)) = next_placement(st) {
+            while let Some((key, tenant)) = next_placement(st, self.launch_ahead) {
                 let q = st.queues.get_mut(&tenant).expect("the chosen tenant has a queue");
                 let (i, key) = key;
                 let waiter = q.waiters.remove(i).expect("the chosen waiter exists");
                 let slots = st.executors.get_mut(&key).expect("the chosen executor exists");
-                slots.free -= 1;
+                slots.leased += 1;
                 q.running += 1;
                 let lease = SlotLease { cluster: self.clone(), key, tenant, executor: slots.entry.clone() };
                 if let Err(lease) = waiter.tx.send(lease) {
@@ -457,17 +495,25 @@ impl Cluster {
     }
 }
 
+/// How many leases an executor takes from a waiter that may wait behind `ahead`
+/// tasks per slot.
+fn capacity(s: &Slots, ahead: u32) -> u32 {
+    if s.heartbeats { s.entry.slots.saturating_mul(1 + ahead) } else { s.entry.slots }
+}
+
 /// The next (waiter index, executor key) and tenant to hand a slot to, if any:
 /// tenants in fair order (fewest slots held for their weight), within a tenant
-/// its first waiter that some free executor can take; the executor with the most
-/// free slots (spreading tasks evenly). Waiters that stopped waiting are dropped
-/// where the scan passes them.
-fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
-    let mut free: Vec<(u64, u32)> = st.executors.iter().filter(|(_, s)| s.free > 0).map(|(k, s)| (*k, s.free)).collect();
-    if free.is_empty() {
+/// its first waiter that some executor with room for it can take; the executor
+/// with the most room (spreading tasks evenly). Waiters that stopped waiting are
+/// dropped where the scan passes them.
+fn next_placement(st: &mut State, launch_ahead: u32) -> Option<((usize, u64), String)> {
+    let mut open: Vec<(u64, &Slots)> =
+        st.executors.iter().filter(|(_, s)| s.leased < capacity(s, launch_ahead)).map(|(k, s)| (*k, s)).collect();
+    if open.is_empty() {
         return None;
     }
-    free.sort_by_key(|&(k, f)| (std::cmp::Reverse(f), k));
+    // Most room first.
+    open.sort_by_key(|(k, s)| (std::cmp::Reverse(capacity(s, launch_ahead) - s.leased), *k));
     let mut tenants: Vec<(&String, &mut TenantQueue)> = st.queues.iter_mut().filter(|(_, q)| q.eligible()).collect();
     tenants.sort_by(|a, b| {
         (u64::from(a.1.running) * u64::from(b.1.weight))
@@ -483,7 +529,10 @@ fn next_placement(st: &mut State) -> Option<((usize, u64), String)> {
                 q.waiters.remove(i);
                 continue;
             }
-            if let Some((k, _)) = free.iter().find(|(k, _)| w.avoid != Some(*k) && w.only.is_none_or(|o| o == *k)) {
+            let fits = |(k, s): &&(u64, &Slots)| {
+                w.avoid != Some(*k) && w.only.is_none_or(|o| o == *k) && s.leased < capacity(s, w.ahead.get().min(launch_ahead))
+            };
+            if let Some((k, _)) = open.iter().find(fits) {
                 return Some(((i, *k), tenant.clone()));
             }
             i += 1;
@@ -504,7 +553,17 @@ mod tests {
         avoid: Option<&ExecutorId>,
     ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
         let (c, claim, avoid) = (cluster.clone(), claim.clone(), avoid.cloned());
-        tokio::spawn(async move { c.lease(&claim, avoid.as_ref()).await })
+        tokio::spawn(async move { c.lease(&claim, avoid.as_ref(), &Ahead::new(1)).await })
+    }
+
+    /// A task waiting for a lease on `cluster` that may wait behind `ahead` per slot.
+    fn spawn_lease_ahead(
+        cluster: &Arc<Cluster>,
+        claim: &SlotClaim,
+        ahead: &Ahead,
+    ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
+        let (c, claim, ahead) = (cluster.clone(), claim.clone(), ahead.clone());
+        tokio::spawn(async move { c.lease(&claim, None, &ahead).await })
     }
 
 
@@ -514,11 +573,11 @@ mod tests {
         cluster.register("a:1".into(), 2, Arc::new(Idle), false);
         cluster.register("b:1".into(), 2, Arc::new(Idle), false);
         let claim = SlotClaim::unlimited("t");
-        let l1 = cluster.lease(&claim, None).await.unwrap();
-        let l2 = cluster.lease(&claim, None).await.unwrap();
+        let l1 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
+        let l2 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
         assert_ne!(l1.executor.id, l2.executor.id);
-        let _l3 = cluster.lease(&claim, None).await.unwrap();
-        let _l4 = cluster.lease(&claim, None).await.unwrap();
+        let _l3 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
+        let _l4 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
         let waiter = spawn_lease(&cluster, &claim, None);
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
@@ -528,18 +587,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_deeper_launch_ahead_reaches_tasks_already_waiting() {
+        let cluster = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 4));
+        let remote = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
+        let claim = SlotClaim::unlimited("t");
+        let stage = Ahead::new(1);
+        let _held = [cluster.lease(&claim, None, &stage).await.unwrap(), cluster.lease(&claim, None, &stage).await.unwrap()];
+        let waiting = spawn_lease_ahead(&cluster, &claim, &stage);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one slot, one task ahead: 2 leases");
+        // The stage learns its tasks are short; the next dispatch places both.
+        stage.set(3);
+        let next = cluster.lease(&claim, None, &stage).await.unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap().executor.id, remote);
+        assert_eq!(next.executor.id, remote);
+    }
+
+    #[tokio::test]
     async fn executor_processes_get_tasks_ahead_and_in_process_ones_do_not() {
         let cluster = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
         let remote = cluster.register("a:1".into(), 2, Arc::new(Idle), true);
         let claim = SlotClaim::unlimited("t");
         let mut held = Vec::new();
-        for _ in 0..6 {
-            held.push(cluster.lease(&claim, None).await.unwrap());
+        for _ in 0..4 {
+            held.push(cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap());
+        }
+        let shallow = spawn_lease(&cluster, &claim, None);
+        tokio::task::yield_now().await;
+        assert!(!shallow.is_finished(), "a task that may wait behind one per slot gets no 5th lease on 2 slots");
+        // A task of a short-task stage may wait deeper, up to the cluster's cap.
+        for _ in 0..2 {
+            held.push(cluster.lease(&claim, None, &Ahead::new(5)).await.unwrap());
         }
         assert!(held.iter().all(|l| l.executor.id == remote), "2 slots and 2 tasks ahead per slot: 6 leases");
+        let deep = spawn_lease_ahead(&cluster, &claim, &Ahead::new(5));
+        tokio::task::yield_now().await;
+        assert!(!deep.is_finished(), "the cap is launch_ahead (2) per slot");
+        // As leases free, the deep one gets the 6th lease at once; the shallow one
+        // the 4th, once only 3 are held.
+        held.truncate(2);
+        assert_eq!(shallow.await.unwrap().unwrap().executor.id, remote);
+        assert_eq!(deep.await.unwrap().unwrap().executor.id, remote);
         let local = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
         local.register("b:1".into(), 1, Arc::new(Idle), false);
-        let _only = local.lease(&claim, None).await.unwrap();
+        let _only = local.lease(&claim, None, &Ahead::new(1)).await.unwrap();
         let waiter = spawn_lease(&local, &claim, None);
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "an in-process executor gets no task beyond its slots");
@@ -551,7 +642,7 @@ mod tests {
         let cluster = Arc::new(Cluster::default());
         cluster.register("a:1".into(), 2, Arc::new(Idle), false);
         let big = SlotClaim::unlimited("big");
-        let mut held = vec![cluster.lease(&big, None).await.unwrap(), cluster.lease(&big, None).await.unwrap()];
+        let mut held = vec![cluster.lease(&big, None, &Ahead::new(1)).await.unwrap(), cluster.lease(&big, None, &Ahead::new(1)).await.unwrap()];
         // The big tenant queues many tasks, then the small one queues one.
         let mut big_waiters = Vec::new();
         for _ in 0..10 {
@@ -571,7 +662,7 @@ mod tests {
         let cluster = Arc::new(Cluster::default());
         cluster.register("a:1".into(), 4, Arc::new(Idle), false);
         let capped = SlotClaim { tenant: "capped".into(), weight: 1, max_slots: 1 };
-        let first = cluster.lease(&capped, None).await.unwrap();
+        let first = cluster.lease(&capped, None, &Ahead::new(1)).await.unwrap();
         let second = spawn_lease(&cluster, &capped, None);
         tokio::task::yield_now().await;
         assert!(!second.is_finished(), "three slots are free, but the quota is one");
@@ -600,7 +691,7 @@ mod liveness_tests {
         let quiet = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
         let local = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
         let claim = SlotClaim::unlimited("t");
-        let lease = cluster.lease(&claim, Some(&local)).await.unwrap();
+        let lease = cluster.lease(&claim, Some(&local), &Ahead::new(1)).await.unwrap();
         assert_eq!(lease.executor.id, quiet);
         let lost = tokio::spawn({
             let entry = lease.executor.clone();
@@ -643,7 +734,7 @@ mod liveness_tests {
         let claim = SlotClaim::unlimited("t");
         let copy = spawn_lease(&cluster, &claim, Some(&a));
         tokio::task::yield_now().await;
-        let plain = cluster.lease(&claim, None).await.unwrap();
+        let plain = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
         assert_eq!(plain.executor.id, a, "the unconstrained task behind it got the slot");
         let b = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
         assert_eq!(copy.await.unwrap().unwrap().executor.id, b);
@@ -655,17 +746,17 @@ mod liveness_tests {
         let a = cluster.register("a:1".into(), 1, Arc::new(Idle), false);
         let b = cluster.register("b:1".into(), 2, Arc::new(Idle), false);
         let claim = SlotClaim::unlimited("t");
-        let first = cluster.lease(&claim, None).await.unwrap();
+        let first = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
         assert_eq!(first.executor.id, b, "b has more free slots");
-        let busy = cluster.lease_on(&claim, &a).await.unwrap();
+        let busy = cluster.lease_on(&claim, &a, &Ahead::new(1)).await.unwrap();
         assert_eq!(busy.executor.id, a);
         let local = tokio::spawn({
             let c = cluster.clone();
             let (claim, a) = (claim.clone(), a.clone());
-            async move { c.lease_on(&claim, &a).await.map(|l| l.executor.id.clone()) }
+            async move { c.lease_on(&claim, &a, &Ahead::new(1)).await.map(|l| l.executor.id.clone()) }
         });
         tokio::task::yield_now().await;
-        let other = cluster.lease(&claim, None).await.unwrap();
+        let other = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
         assert_eq!(other.executor.id, b, "a task without kept input takes b's free slot");
         assert!(!local.is_finished(), "the local task does not take b's slot");
         drop(busy);

@@ -181,11 +181,11 @@ async fn lease_slot(
         && ctx.cluster.registered().contains(&prefer.0)
     {
         let wait = ctx.config.locality_wait;
-        if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer)).await {
+        if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await {
             return lease.map_err(no_executor);
         }
     }
-    ctx.cluster.lease(ctx.claim, avoid).await.map_err(no_executor)
+    ctx.cluster.lease(ctx.claim, avoid, stage.tasks_ahead()).await.map_err(no_executor)
 }
 
 /// Counts an attempt as running in the stage's progress while it lives.

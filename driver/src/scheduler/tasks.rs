@@ -28,7 +28,7 @@ use super::dag::{Action, JobPlan, StageOutput, StagePlan};
 use super::cache_locations::CacheLocations;
 use super::map_outputs::MapOutputs;
 use super::progress::AppProgress;
-use crate::cluster::{Cluster, SlotClaim};
+use crate::cluster::{Ahead, Cluster, SlotClaim};
 use crate::app::shared::Accumulators;
 use crate::config::Speculation;
 use crate::{Driver, DriverConfig, DriverError};
@@ -79,8 +79,9 @@ pub struct JobStats {
 }
 
 /// One stage of a job while the job runs: its id, the attempt numbers and
-/// commits of its partitions across rounds, and the current round's finished
-/// task times (for speculation).
+/// commits of its partitions across rounds, the current round's finished task
+/// times (for speculation), and the mean task time of all rounds (for launching
+/// ahead).
 pub(super) struct Stage<'p> {
     pub id: StageId,
     pub plan: &'p StagePlan,
@@ -91,7 +92,17 @@ pub(super) struct Stage<'p> {
     rounds: AtomicU32,
     round_tasks: AtomicUsize,
     durations: Mutex<Vec<Duration>>,
+    /// Finished tasks and their summed run time on executors, in µs.
+    finished: AtomicU64,
+    run_us: AtomicU64,
+    /// Tasks its waiting tasks may wait behind per executor slot.
+    ahead: Ahead,
 }
+
+/// How long a task sent ahead to an executor may expect to wait there behind
+/// others: a stage's tasks are sent as many ahead per slot as fit in this at its
+/// mean task time (at least one, at most the driver's `launch_ahead`).
+pub(super) const AHEAD_BUDGET: Duration = Duration::from_millis(2);
 
 impl<'p> Stage<'p> {
     fn new(id: StageId, plan: &'p StagePlan) -> Self {
@@ -105,6 +116,9 @@ impl<'p> Stage<'p> {
             rounds: AtomicU32::new(0),
             round_tasks: AtomicUsize::new(0),
             durations: Mutex::default(),
+            finished: AtomicU64::new(0),
+            run_us: AtomicU64::new(0),
+            ahead: Ahead::new(1),
         }
     }
 
@@ -148,6 +162,20 @@ impl<'p> Stage<'p> {
 
     pub fn note_success(&self, took: Duration) {
         self.durations.lock().expect("stage lock").push(took);
+        let run_us = self.run_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed) + took.as_micros() as u64;
+        let finished = self.finished.fetch_add(1, Ordering::Relaxed) + 1;
+        let mean_us = (run_us / finished).max(1);
+        self.ahead.set(u32::try_from(AHEAD_BUDGET.as_micros() as u64 / mean_us).unwrap_or(u32::MAX).max(1));
+    }
+
+    /// Tasks a task of this stage may wait behind per executor slot: one until
+    /// some have finished, then as many as fit in [`AHEAD_BUDGET`] at their mean
+    /// run time (the cluster caps it at `launch_ahead`). Short tasks queue deeper
+    /// (a slot then never waits a round trip for its next one); long ones queue
+    /// one deep, so that at a stage's end few wait behind a running task while
+    /// another executor is idle.
+    pub fn tasks_ahead(&self) -> &Ahead {
+        &self.ahead
     }
 
     /// Whether a task running for `running` is a straggler in this round.
