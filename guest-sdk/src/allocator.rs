@@ -49,12 +49,29 @@ impl Default for SmallAlloc {
     }
 }
 
+/// The size class of each size rounded up to 8 bytes (index `(size + 7) / 8`):
+/// one load instead of a search on every allocation and free.
+const CLASS_OF: [u8; MAX_SMALL / 8 + 1] = {
+    let mut t = [0u8; MAX_SMALL / 8 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        let size = if i == 0 { 1 } else { i * 8 };
+        let mut c = 0;
+        while CLASSES[c] < size {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn class(layout: Layout) -> Option<usize> {
     if layout.size() > MAX_SMALL || layout.align() > 8 {
         return None;
     }
-    Some(CLASSES.iter().position(|&c| c >= layout.size().max(1)).expect("size below MAX_SMALL"))
+    Some(CLASS_OF[layout.size().div_ceil(8)] as usize)
 }
 
 unsafe impl GlobalAlloc for SmallAlloc {
@@ -125,5 +142,21 @@ unsafe impl GlobalAlloc for SmallAlloc {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_small_size_gets_the_smallest_class_that_holds_it() {
+        for size in 0..=MAX_SMALL {
+            let want = CLASSES.iter().position(|&c| c >= size.max(1));
+            let got = class(Layout::from_size_align(size, 1).unwrap());
+            assert_eq!(got, want, "size {size}");
+        }
+        assert_eq!(class(Layout::from_size_align(MAX_SMALL + 1, 1).unwrap()), None);
+        assert_eq!(class(Layout::from_size_align(8, 16).unwrap()), None);
     }
 }

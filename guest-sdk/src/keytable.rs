@@ -11,8 +11,17 @@ use hashbrown::HashTable;
 struct Entry<V> {
     start: u32,
     len: u32,
-    /// `None` only while the value is being merged.
-    value: Option<V>,
+    value: V,
+}
+
+/// Aborts if dropped: held while a value is moved out of its entry, so that a
+/// panicking merge function can never let the moved-out value be dropped twice.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        std::process::abort();
+    }
 }
 
 /// Encoded key -> value.
@@ -39,15 +48,24 @@ impl<V> KeyTable<V> {
         let found = self.table.find_mut(hash, |e| e.len as usize == key.len() && key_eq(&arena[e.start as usize..][..key.len()], key));
         match found {
             Some(e) => {
-                let acc = e.value.take().expect("merged values are always present");
-                e.value = Some(f(acc, v));
+                // The value is moved out, merged, and written back in place (no
+                // `Option` around it: entries stay small, more of them share cache
+                // lines). Nothing else sees the entry in between.
+                let guard = AbortOnUnwind;
+                // SAFETY: `acc` is the only owner of the value until the write puts
+                // the merged one back; if `f` unwinds, the guard aborts first.
+                unsafe {
+                    let acc = std::ptr::read(&e.value);
+                    std::ptr::write(&mut e.value, f(acc, v));
+                }
+                std::mem::forget(guard);
             }
             None => {
                 let start = u32::try_from(self.arena.len()).expect("combined keys under 4 GiB per task");
                 let len = u32::try_from(key.len()).expect("a key under 4 GiB");
                 self.arena.extend_from_slice(key);
                 let arena = &self.arena;
-                self.table.insert_unique(hash, Entry { start, len, value: Some(v) }, |e| {
+                self.table.insert_unique(hash, Entry { start, len, value: v }, |e| {
                     hash_bytes(&arena[e.start as usize..][..e.len as usize])
                 });
             }
@@ -58,7 +76,7 @@ impl<V> KeyTable<V> {
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (&[u8], V)> + '_ {
         let arena = &self.arena;
         self.table.drain().map(move |e| {
-            (&arena[e.start as usize..][..e.len as usize], e.value.expect("merged values are always present"))
+            (&arena[e.start as usize..][..e.len as usize], e.value)
         })
     }
 }
@@ -155,6 +173,24 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn owned_values_merge_in_place() {
+        let mut t = KeyTable::new();
+        for i in 0..1000 {
+            t.merge(format!("k{}", i % 7).as_bytes(), vec![i], |mut a, b| {
+                a.extend(b);
+                a
+            });
+        }
+        let mut got: Vec<(Vec<u8>, Vec<i32>)> = t.drain().map(|(k, v)| (k.to_vec(), v)).collect();
+        got.sort();
+        assert_eq!(got.len(), 7);
+        for (k, v) in got {
+            let r: i32 = std::str::from_utf8(&k[1..]).unwrap().parse().unwrap();
+            assert_eq!(v, (0..1000).filter(|i| i % 7 == r).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! ```ignore
 //! fn run(args: Vec<String>) -> spindle::Result<()> {
 //!     let counts = spindle::text_file(&args[0])?
-//!         .flat_map(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+//!         .flat_map(spindle::words)
 //!         .map(|w: String| (w, 1u64))
 //!         .reduce_by_key(|a, b| a + b);
 //!     counts.map(|(w, n): (String, u64)| format!("{w}\t{n}")).save_as_text_file(&args[1])?;
@@ -52,12 +52,13 @@
 //! - `line`: how elements are written as text lines ([`Line`]).
 //! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
 //! - `task`: the executor-side task entry point.
+//! - `text`: helpers for text elements ([`words`]).
 
 #![warn(missing_docs)]
 
 extern crate alloc;
 
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 pub mod allocator;
 pub mod codec;
 mod dataset;
@@ -68,6 +69,7 @@ mod pairs;
 mod pipeline;
 mod shared;
 mod task;
+mod text;
 
 pub use dataset::{
     Dataset, StorageLevel, default_parallelism, parallelize, range, range_with, text_file, text_file_with_partitions,
@@ -76,6 +78,7 @@ pub use error::{Error, Result};
 pub use line::Line;
 pub use pairs::CoGrouped;
 pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
+pub use text::{Words, words};
 
 #[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

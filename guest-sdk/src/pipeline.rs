@@ -90,15 +90,16 @@ fn wrap<T: Data>(sink: Box<dyn Sink<T>>, first: bool) -> Built {
     if first { Built::Raw(Box::new(Decode { sink })) } else { Built::Typed(Box::new(sink)) }
 }
 
-/// Emits zero or more elements per input element.
-type Apply<T, U> = Box<dyn FnMut(T, &mut dyn Sink<U>) -> Result<()>>;
-
-struct Narrow<T, U> {
-    apply: Apply<T, U>,
+/// An op that emits zero or more elements per input element with `apply` (a
+/// closure type of its own, so that it is inlined into `push`: one dynamic call
+/// per element and op, into the next op).
+struct Narrow<A, U> {
+    apply: A,
     next: Box<dyn Sink<U>>,
 }
 
-impl<T, U> Sink<T> for Narrow<T, U> {
+impl<T, U, A: FnMut(T, &mut dyn Sink<U>) -> Result<()>> Sink<T> for Narrow<A, U> {
+    #[inline]
     fn push(&mut self, item: T) -> Result<()> {
         (self.apply)(item, &mut *self.next)
     }
@@ -107,7 +108,11 @@ impl<T, U> Sink<T> for Narrow<T, U> {
     }
 }
 
-fn narrow<T: Data, U: Data>(next: Option<Box<dyn Any>>, first: bool, apply: Apply<T, U>) -> Result<Built> {
+fn narrow<T: Data, U: Data>(
+    next: Option<Box<dyn Any>>,
+    first: bool,
+    apply: impl FnMut(T, &mut dyn Sink<U>) -> Result<()> + 'static,
+) -> Result<Built> {
     let next = downstream::<U>(next)?;
     Ok(wrap::<T>(Box::new(Narrow { apply, next }), first))
 }
@@ -130,7 +135,7 @@ where
     U: Data,
 {
     let f = conjure::<F>();
-    narrow(next, first, Box::new(move |t, out| out.push(f(t))))
+    narrow(next, first, move |t, out| out.push(f(t)))
 }
 
 pub(crate) fn build_map_with<F, C, T, U>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -142,7 +147,7 @@ where
 {
     let f = conjure::<F>();
     let c: C = codec::decode_top(captured)?;
-    narrow(next, first, Box::new(move |t, out| out.push(f(&c, t))))
+    narrow(next, first, move |t, out| out.push(f(&c, t)))
 }
 
 pub(crate) fn build_filter<F, T>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -151,7 +156,7 @@ where
     T: Data,
 {
     let f = conjure::<F>();
-    narrow(next, first, Box::new(move |t, out| if f(&t) { out.push(t) } else { Ok(()) }))
+    narrow(next, first, move |t, out| if f(&t) { out.push(t) } else { Ok(()) })
 }
 
 pub(crate) fn build_filter_with<F, C, T>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -162,7 +167,7 @@ where
 {
     let f = conjure::<F>();
     let c: C = codec::decode_top(captured)?;
-    narrow(next, first, Box::new(move |t, out| if f(&c, &t) { out.push(t) } else { Ok(()) }))
+    narrow(next, first, move |t, out| if f(&c, &t) { out.push(t) } else { Ok(()) })
 }
 
 pub(crate) fn build_flat_map<F, T, U, I>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -173,11 +178,7 @@ where
     U: Data,
 {
     let f = conjure::<F>();
-    narrow(
-        next,
-        first,
-        Box::new(move |t, out| push_all(f(t), out)),
-    )
+    narrow(next, first, move |t, out| push_all(f(t), out))
 }
 
 pub(crate) fn build_flat_map_with<F, C, T, U, I>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -190,11 +191,7 @@ where
 {
     let f = conjure::<F>();
     let c: C = codec::decode_top(captured)?;
-    narrow(
-        next,
-        first,
-        Box::new(move |t, out| push_all(f(&c, t), out)),
-    )
+    narrow(next, first, move |t, out| push_all(f(&c, t), out))
 }
 
 pub(crate) fn build_map_values<F, K, V, W>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -205,7 +202,7 @@ where
     W: Data,
 {
     let f = conjure::<F>();
-    narrow(next, first, Box::new(move |(k, v): (K, V), out| out.push((k, f(v)))))
+    narrow(next, first, move |(k, v): (K, V), out| out.push((k, f(v))))
 }
 
 /// Merges values of equal key bytes; emits one pair per key when its input ends.
@@ -379,7 +376,7 @@ pub(crate) fn build_sample<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>,
     narrow(
         next,
         first,
-        Box::new(move |t: T, out: &mut dyn Sink<T>| {
+        move |t: T, out: &mut dyn Sink<T>| {
             if !spec.with_replacement {
                 return if rng.next_f64() < spec.fraction { out.push(t) } else { Ok(()) };
             }
@@ -397,7 +394,7 @@ pub(crate) fn build_sample<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>,
                 out.push(codec::decode_top(&bytes)?)?;
             }
             out.push(t)
-        }),
+        },
     )
 }
 
@@ -408,7 +405,7 @@ where
     K: Data,
 {
     let f = conjure::<F>();
-    narrow(next, first, Box::new(move |t: T, out: &mut dyn Sink<(K, T)>| out.push((f(&t), t))))
+    narrow(next, first, move |t: T, out: &mut dyn Sink<(K, T)>| out.push((f(&t), t)))
 }
 
 // --- decoding what the host grouped ------------------------------------------

@@ -5,16 +5,13 @@
 //! `OUTPUT_DIR/part-NNNNN` files (then `OUTPUT_DIR/_SUCCESS`), and prints the ten
 //! most frequent words.
 
-fn split_words(line: String) -> Vec<String> {
-    line.split_whitespace().map(str::to_owned).collect()
-}
-
 fn run(args: Vec<String>) -> spindle::Result<()> {
     let [input, output] = args.as_slice() else {
         return Err(spindle::Error::msg("usage: wordcount INPUT OUTPUT_DIR"));
     };
     let counts = spindle::text_file(input)?
-        .flat_map(split_words)
+        // One word at a time, each its own String (no collection per line).
+        .flat_map(spindle::words)
         .map(|word: String| (word, 1u64))
         .reduce_by_key(|a, b| a + b);
     counts.map(|(word, n): (String, u64)| format!("{word}\t{n}")).save_as_text_file(output)?;
