@@ -521,8 +521,8 @@ fn next_placement(st: &mut State, launch_ahead: u32) -> Option<((usize, u64), St
             .then_with(|| a.0.cmp(b.0))
     });
     for (tenant, q) in tenants {
-        // Usually the first waiter is placed at once: looking at no more waiters
-        // than that keeps a dispatch O(1) however many tasks wait.
+        // Usually the first waiter is placed at once, or nothing is: looking at
+        // no more waiters than that keeps a dispatch O(1) however many tasks wait.
         let mut i = 0;
         while let Some(w) = q.waiters.get(i) {
             if w.tx.is_closed() {
@@ -534,6 +534,13 @@ fn next_placement(st: &mut State, launch_ahead: u32) -> Option<((usize, u64), St
             };
             if let Some((k, _)) = open.iter().find(fits) {
                 return Some(((i, *k), tenant.clone()));
+            }
+            if w.avoid.is_none() && w.only.is_none() {
+                // No executor has room for a task that may run anywhere at its
+                // depth: the tenant's later tasks wait their turn behind it (only
+                // tasks bound to or kept off some executor are passed), so a
+                // dispatch stays O(1) while a stage queues shallower than the cap.
+                break;
             }
             i += 1;
         }
@@ -615,19 +622,21 @@ mod tests {
         let shallow = spawn_lease(&cluster, &claim, None);
         tokio::task::yield_now().await;
         assert!(!shallow.is_finished(), "a task that may wait behind one per slot gets no 5th lease on 2 slots");
-        // A task of a short-task stage may wait deeper, up to the cluster's cap.
-        for _ in 0..2 {
-            held.push(cluster.lease(&claim, None, &Ahead::new(5)).await.unwrap());
-        }
-        assert!(held.iter().all(|l| l.executor.id == remote), "2 slots and 2 tasks ahead per slot: 6 leases");
+        // A task of a short-task stage may wait deeper, but waits its turn behind
+        // the tenant's earlier task (a dispatch looks no further).
         let deep = spawn_lease_ahead(&cluster, &claim, &Ahead::new(5));
         tokio::task::yield_now().await;
-        assert!(!deep.is_finished(), "the cap is launch_ahead (2) per slot");
-        // As leases free, the deep one gets the 6th lease at once; the shallow one
-        // the 4th, once only 3 are held.
-        held.truncate(2);
-        assert_eq!(shallow.await.unwrap().unwrap().executor.id, remote);
-        assert_eq!(deep.await.unwrap().unwrap().executor.id, remote);
+        assert!(!deep.is_finished(), "the deeper task waits behind the shallow one");
+        // One lease frees: the shallow one takes the 4th, the deep one the 5th.
+        held.pop();
+        held.push(shallow.await.unwrap().unwrap());
+        held.push(deep.await.unwrap().unwrap());
+        held.push(cluster.lease(&claim, None, &Ahead::new(5)).await.unwrap());
+        assert!(held.iter().all(|l| l.executor.id == remote), "2 slots and 2 tasks ahead per slot: 6 leases");
+        let capped = spawn_lease_ahead(&cluster, &claim, &Ahead::new(5));
+        tokio::task::yield_now().await;
+        assert!(!capped.is_finished(), "the cap is launch_ahead (2) per slot");
+        capped.abort();
         let local = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
         local.register("b:1".into(), 1, Arc::new(Idle), false);
         let _only = local.lease(&claim, None, &Ahead::new(1)).await.unwrap();
