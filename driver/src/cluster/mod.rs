@@ -559,8 +559,7 @@ mod tests {
         claim: &SlotClaim,
         avoid: Option<&ExecutorId>,
     ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
-        let (c, claim, avoid) = (cluster.clone(), claim.clone(), avoid.cloned());
-        tokio::spawn(async move { c.lease(&claim, avoid.as_ref(), &Ahead::new(1)).await })
+        spawn_lease_with(cluster, claim, avoid, &Ahead::new(1))
     }
 
     /// A task waiting for a lease on `cluster` that may wait behind `ahead` per slot.
@@ -569,8 +568,17 @@ mod tests {
         claim: &SlotClaim,
         ahead: &Ahead,
     ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
-        let (c, claim, ahead) = (cluster.clone(), claim.clone(), ahead.clone());
-        tokio::spawn(async move { c.lease(&claim, None, &ahead).await })
+        spawn_lease_with(cluster, claim, None, ahead)
+    }
+
+    fn spawn_lease_with(
+        cluster: &Arc<Cluster>,
+        claim: &SlotClaim,
+        avoid: Option<&ExecutorId>,
+        ahead: &Ahead,
+    ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
+        let (c, claim, avoid, ahead) = (cluster.clone(), claim.clone(), avoid.cloned(), ahead.clone());
+        tokio::spawn(async move { c.lease(&claim, avoid.as_ref(), &ahead).await })
     }
 
 

@@ -102,7 +102,7 @@ pub(super) struct Stage<'p> {
 /// How long a task sent ahead to an executor may expect to wait there behind
 /// others: a stage's tasks are sent as many ahead per slot as fit in this at its
 /// mean task time (at least one, at most the driver's `launch_ahead`).
-pub(super) const AHEAD_BUDGET: Duration = Duration::from_millis(2);
+const AHEAD_BUDGET: Duration = Duration::from_millis(2);
 
 impl<'p> Stage<'p> {
     fn new(id: StageId, plan: &'p StagePlan) -> Self {
