@@ -74,21 +74,14 @@ fn class(layout: Layout) -> Option<usize> {
     Some(CLASS_OF[layout.size().div_ceil(8)] as usize)
 }
 
-unsafe impl GlobalAlloc for SmallAlloc {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(c) = class(layout) else {
-            // SAFETY: forwarded as given.
-            return unsafe { System.alloc(layout) };
-        };
+impl SmallAlloc {
+    /// Carves a block of class `c` from a new chunk. Out of line, with the other
+    /// rare paths, so that the common one (a free-list pop) needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, c: usize) -> *mut u8 {
         // SAFETY: single-threaded; no other reference to the state is live.
         let s = unsafe { &mut *self.0.get() };
-        let head = s.free[c];
-        if !head.is_null() {
-            // SAFETY: a free block holds the next pointer in its first 8 bytes.
-            s.free[c] = unsafe { *(head as *mut *mut u8) };
-            return head;
-        }
         let size = CLASSES[c];
         if (s.end as usize) - (s.bump as usize) < size {
             let len = s.next_chunk;
@@ -107,12 +100,44 @@ unsafe impl GlobalAlloc for SmallAlloc {
         s.bump = unsafe { p.add(size) };
         p
     }
+}
+
+#[cold]
+#[inline(never)]
+fn system_alloc(layout: Layout) -> *mut u8 {
+    // SAFETY: forwarded as given by `GlobalAlloc::alloc`'s caller.
+    unsafe { System.alloc(layout) }
+}
+
+#[cold]
+#[inline(never)]
+fn system_dealloc(ptr: *mut u8, layout: Layout) {
+    // SAFETY: forwarded as given by `GlobalAlloc::dealloc`'s caller: allocated by
+    // `System` with this layout.
+    unsafe { System.dealloc(ptr, layout) }
+}
+
+unsafe impl GlobalAlloc for SmallAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some(c) = class(layout) else {
+            return system_alloc(layout);
+        };
+        // SAFETY: single-threaded; no other reference to the state is live.
+        let s = unsafe { &mut *self.0.get() };
+        let head = s.free[c];
+        if head.is_null() {
+            return self.refill(c);
+        }
+        // SAFETY: a free block holds the next pointer in its first 8 bytes.
+        s.free[c] = unsafe { *(head as *mut *mut u8) };
+        head
+    }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let Some(c) = class(layout) else {
-            // SAFETY: allocated by `System` with this layout.
-            return unsafe { System.dealloc(ptr, layout) };
+            return system_dealloc(ptr, layout);
         };
         // SAFETY: single-threaded; the block is at least 8 bytes and 8-aligned.
         unsafe {

@@ -545,7 +545,15 @@ enum Bytes<'de> {
 }
 
 fn utf8(b: Vec<u8>) -> Result<String> {
-    String::from_utf8(b).map_err(|_| CodecError("a string is not valid UTF-8".into()))
+    str_utf8(&b)?;
+    // SAFETY: just checked.
+    Ok(unsafe { String::from_utf8_unchecked(b) })
+}
+
+/// `b` as a `str`, checked with SIMD (`simdutf8`): most strings decoded are text
+/// lines, and checking them is a large part of reading text.
+fn str_utf8(b: &[u8]) -> Result<&str> {
+    simdutf8::basic::from_utf8(b).map_err(|_| CodecError("a string is not valid UTF-8".into()))
 }
 
 impl<'de> de::Deserializer<'de> for &mut De<'de> {
@@ -608,7 +616,7 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
         match self.bytes()? {
             Bytes::Borrowed(b) => {
-                v.visit_borrowed_str(core::str::from_utf8(b).map_err(|_| CodecError("a string is not valid UTF-8".into()))?)
+                v.visit_borrowed_str(str_utf8(b)?)
             }
             Bytes::Owned(b) => v.visit_string(utf8(b)?),
         }

@@ -43,33 +43,58 @@ impl<V> KeyTable<V> {
     /// Merges `v` into the value of `key` with `f`, or inserts it.
     #[inline]
     pub(crate) fn merge(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
+        let n = key.len();
+        if n > 16 {
+            return self.merge_long(key, v, f);
+        }
+        // A short key is its length and two words: read them once, for the hash
+        // and for every comparison.
+        let head = head_words(key);
+        let hash = hash_head(n, head);
+        let arena = &self.arena;
+        let found = self.table.find_mut(hash, |e| e.len as usize == n && head_words(&arena[e.start as usize..][..n]) == head);
+        let Some(e) = found else {
+            return self.insert_new(hash, key, v);
+        };
+        Self::merge_into(&mut e.value, v, f);
+    }
+
+    /// `merge` for keys longer than 16 bytes.
+    #[inline(never)]
+    fn merge_long(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
         let hash = hash_bytes(key);
         let arena = &self.arena;
         let found = self.table.find_mut(hash, |e| e.len as usize == key.len() && key_eq(&arena[e.start as usize..][..key.len()], key));
-        match found {
-            Some(e) => {
-                // The value is moved out, merged, and written back in place (no
-                // `Option` around it: entries stay small, more of them share cache
-                // lines). Nothing else sees the entry in between.
-                let guard = AbortOnUnwind;
-                // SAFETY: `acc` is the only owner of the value until the write puts
-                // the merged one back; if `f` unwinds, the guard aborts first.
-                unsafe {
-                    let acc = std::ptr::read(&e.value);
-                    std::ptr::write(&mut e.value, f(acc, v));
-                }
-                std::mem::forget(guard);
-            }
-            None => {
-                let start = u32::try_from(self.arena.len()).expect("combined keys under 4 GiB per task");
-                let len = u32::try_from(key.len()).expect("a key under 4 GiB");
-                self.arena.extend_from_slice(key);
-                let arena = &self.arena;
-                self.table.insert_unique(hash, Entry { start, len, value: v }, |e| {
-                    hash_bytes(&arena[e.start as usize..][..e.len as usize])
-                });
-            }
+        let Some(e) = found else {
+            return self.insert_new(hash, key, v);
+        };
+        Self::merge_into(&mut e.value, v, f);
+    }
+
+    #[inline]
+    fn merge_into(value: &mut V, v: V, f: impl FnOnce(V, V) -> V) {
+        // The value is moved out, merged, and written back in place (no `Option`
+        // around it: entries stay small, more of them share cache lines). Nothing
+        // else sees the entry in between.
+        let guard = AbortOnUnwind;
+        // SAFETY: `acc` is the only owner of the value until the write puts the
+        // merged one back; if `f` unwinds, the guard aborts first.
+        unsafe {
+            let acc = std::ptr::read(value);
+            std::ptr::write(value, f(acc, v));
         }
+        std::mem::forget(guard);
+    }
+
+    /// Adds a key that is not in the table. Out of line: most merges find their
+    /// key, and the lookup alone inlines into the caller's loop.
+    #[inline(never)]
+    fn insert_new(&mut self, hash: u64, key: &[u8], v: V) {
+        let start = u32::try_from(self.arena.len()).expect("combined keys under 4 GiB per task");
+        let len = u32::try_from(key.len()).expect("a key under 4 GiB");
+        self.arena.extend_from_slice(key);
+        let arena = &self.arena;
+        self.table.insert_unique(hash, Entry { start, len, value: v }, |e| hash_bytes(&arena[e.start as usize..][..e.len as usize]));
     }
 
     /// Every key and value, in no particular order; the table is left empty.
@@ -116,19 +141,25 @@ fn head_words(b: &[u8]) -> (u64, u64) {
 #[inline]
 fn hash_bytes(b: &[u8]) -> u64 {
     let n = b.len();
-    let mut h = (n as u64).wrapping_mul(K);
-    if n > 16 {
-        let mut i = 0;
-        while n - i > 8 {
-            h = (h ^ read_u64(b, i)).wrapping_mul(K).rotate_left(31);
-            i += 8;
-        }
-        h = (h ^ read_u64(b, n - 8)).wrapping_mul(K);
-    } else {
-        let (a, c) = head_words(b);
-        h = (h ^ a).wrapping_mul(K).rotate_left(31);
-        h = (h ^ c).wrapping_mul(K);
+    if n <= 16 {
+        return hash_head(n, head_words(b));
     }
+    let mut h = (n as u64).wrapping_mul(K);
+    let mut i = 0;
+    while n - i > 8 {
+        h = (h ^ read_u64(b, i)).wrapping_mul(K).rotate_left(31);
+        i += 8;
+    }
+    h = (h ^ read_u64(b, n - 8)).wrapping_mul(K);
+    h ^ (h >> 32)
+}
+
+/// The hash of a key of `n <= 16` bytes whose [`head_words`] are `(a, c)`.
+#[inline]
+fn hash_head(n: usize, (a, c): (u64, u64)) -> u64 {
+    let mut h = (n as u64).wrapping_mul(K);
+    h = (h ^ a).wrapping_mul(K).rotate_left(31);
+    h = (h ^ c).wrapping_mul(K);
     h ^ (h >> 32)
 }
 

@@ -8,7 +8,10 @@
 //!
 //! On an executor the ops of a task are built back to front into a chain of typed
 //! sinks: records are decoded once at the head, flow through the closures as values,
-//! and are encoded once at the tail.
+//! and are encoded once at the tail. Elements move between ops in batches (up to
+//! [`BATCH`] of them in a `Vec`), so a chain of ops costs one dynamic call per op
+//! and batch, not per element: each op runs its closure over a batch in a loop
+//! where the closure is inlined.
 
 use std::any::Any;
 use std::marker::PhantomData;
@@ -21,10 +24,41 @@ use crate::{Data, Error, Result};
 
 const OP_VERSION: u8 = 1;
 
+/// Elements an op collects before handing them to the next op: enough that the
+/// call per batch costs little per element, few enough that a batch of large
+/// elements takes little memory.
+pub(crate) const BATCH: usize = 64;
+
 /// Receives typed elements.
 pub(crate) trait Sink<T> {
     fn push(&mut self, item: T) -> Result<()>;
+    /// Takes every element of `items`, in order, and leaves it empty (its
+    /// capacity stays with the caller, to fill again).
+    fn push_batch(&mut self, items: &mut Vec<T>) -> Result<()> {
+        for item in items.drain(..) {
+            self.push(item)?;
+        }
+        Ok(())
+    }
     fn finish(&mut self) -> Result<()>;
+}
+
+/// Where an op's closure puts what it emits: the op's batch, handed to the next op
+/// when full. A concrete type, so that pushing inlines into the op's loop.
+pub(crate) struct Emit<'a, U> {
+    batch: &'a mut Vec<U>,
+    next: &'a mut dyn Sink<U>,
+}
+
+impl<U> Emit<'_, U> {
+    #[inline]
+    pub(crate) fn push(&mut self, item: U) -> Result<()> {
+        self.batch.push(item);
+        if self.batch.len() >= BATCH {
+            return self.next.push_batch(self.batch);
+        }
+        Ok(())
+    }
 }
 
 /// Receives encoded records: the head of a chain.
@@ -87,23 +121,42 @@ fn downstream<U: Data>(next: Option<Box<dyn Any>>) -> Result<Box<dyn Sink<U>>> {
 
 /// Wraps a typed sink as a build result: decoding at the head of the chain.
 fn wrap<T: Data>(sink: Box<dyn Sink<T>>, first: bool) -> Built {
-    if first { Built::Raw(Box::new(Decode { sink })) } else { Built::Typed(Box::new(sink)) }
+    if first {
+        Built::Raw(Box::new(Decode { batch: Vec::with_capacity(BATCH), bytes: 0, sink }))
+    } else {
+        Built::Typed(Box::new(sink))
+    }
 }
 
 /// An op that emits zero or more elements per input element with `apply` (a
-/// closure type of its own, so that it is inlined into `push`: one dynamic call
-/// per element and op, into the next op).
+/// closure type of its own, so that it is inlined into the loop over a batch).
 struct Narrow<A, U> {
     apply: A,
+    batch: Vec<U>,
     next: Box<dyn Sink<U>>,
 }
 
-impl<T, U, A: FnMut(T, &mut dyn Sink<U>) -> Result<()>> Sink<T> for Narrow<A, U> {
-    #[inline]
+impl<A, U> Narrow<A, U> {
+    /// Hands what the op emitted so far to the next op.
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() { Ok(()) } else { self.next.push_batch(&mut self.batch) }
+    }
+}
+
+impl<T, U, A: FnMut(T, &mut Emit<'_, U>) -> Result<()>> Sink<T> for Narrow<A, U> {
     fn push(&mut self, item: T) -> Result<()> {
-        (self.apply)(item, &mut *self.next)
+        (self.apply)(item, &mut Emit { batch: &mut self.batch, next: &mut *self.next })?;
+        self.flush()
+    }
+    fn push_batch(&mut self, items: &mut Vec<T>) -> Result<()> {
+        let mut out = Emit { batch: &mut self.batch, next: &mut *self.next };
+        for item in items.drain(..) {
+            (self.apply)(item, &mut out)?;
+        }
+        self.flush()
     }
     fn finish(&mut self) -> Result<()> {
+        self.flush()?;
         self.next.finish()
     }
 }
@@ -111,15 +164,15 @@ impl<T, U, A: FnMut(T, &mut dyn Sink<U>) -> Result<()>> Sink<T> for Narrow<A, U>
 fn narrow<T: Data, U: Data>(
     next: Option<Box<dyn Any>>,
     first: bool,
-    apply: impl FnMut(T, &mut dyn Sink<U>) -> Result<()> + 'static,
+    apply: impl FnMut(T, &mut Emit<'_, U>) -> Result<()> + 'static,
 ) -> Result<Built> {
     let next = downstream::<U>(next)?;
-    Ok(wrap::<T>(Box::new(Narrow { apply, next }), first))
+    Ok(wrap::<T>(Box::new(Narrow { apply, batch: Vec::with_capacity(BATCH), next }), first))
 }
 
 /// Pushes every item into `out`: the tail of every op that emits many per input.
 #[inline]
-fn push_all<U>(items: impl IntoIterator<Item = U>, out: &mut dyn Sink<U>) -> Result<()> {
+fn push_all<U>(items: impl IntoIterator<Item = U>, out: &mut Emit<'_, U>) -> Result<()> {
     for u in items {
         out.push(u)?;
     }
@@ -239,15 +292,22 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
     }
 
     fn flush(&mut self) -> Result<()> {
+        let mut batch = Vec::with_capacity(BATCH);
         for (key, v) in self.groups.drain() {
-            let k: K = codec::decode_top(key)?;
-            self.next.push((k, v))?;
+            batch.push((codec::decode_top::<K>(key)?, v));
+            if batch.len() >= BATCH {
+                self.next.push_batch(&mut batch)?;
+            }
+        }
+        if !batch.is_empty() {
+            self.next.push_batch(&mut batch)?;
         }
         self.next.finish()
     }
 }
 
 impl<F: Fn(V, V) -> V, K: Data, V: Data> Sink<(K, V)> for Combine<F, K, V> {
+    #[inline]
     fn push(&mut self, (k, v): (K, V)) -> Result<()> {
         // A string key encodes to its own bytes: skip the serializer (the type test
         // is resolved at compile time).
@@ -282,7 +342,7 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> RawSink for Combine<F, K, V> {
 // --- whole partitions ---------------------------------------------------------
 
 /// Emits elements for a whole partition's elements.
-type ApplyAll<T, U> = Box<dyn FnMut(Vec<T>, &mut dyn Sink<U>) -> Result<()>>;
+type ApplyAll<T, U> = Box<dyn FnMut(Vec<T>, &mut Emit<'_, U>) -> Result<()>>;
 
 /// Buffers a partition's elements and hands them to a function at its end.
 struct Partition<T, U> {
@@ -296,9 +356,17 @@ impl<T, U> Sink<T> for Partition<T, U> {
         self.items.push(item);
         Ok(())
     }
+    fn push_batch(&mut self, items: &mut Vec<T>) -> Result<()> {
+        self.items.append(items);
+        Ok(())
+    }
     fn finish(&mut self) -> Result<()> {
         let items = std::mem::take(&mut self.items);
-        (self.apply)(items, &mut *self.next)?;
+        let mut batch = Vec::with_capacity(BATCH);
+        (self.apply)(items, &mut Emit { batch: &mut batch, next: &mut *self.next })?;
+        if !batch.is_empty() {
+            self.next.push_batch(&mut batch)?;
+        }
         self.next.finish()
     }
 }
@@ -376,7 +444,7 @@ pub(crate) fn build_sample<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>,
     narrow(
         next,
         first,
-        move |t: T, out: &mut dyn Sink<T>| {
+        move |t: T, out: &mut Emit<'_, T>| {
             if !spec.with_replacement {
                 return if rng.next_f64() < spec.fraction { out.push(t) } else { Ok(()) };
             }
@@ -405,7 +473,7 @@ where
     K: Data,
 {
     let f = conjure::<F>();
-    narrow(next, first, move |t: T, out: &mut dyn Sink<(K, T)>| out.push((f(&t), t)))
+    narrow(next, first, move |t: T, out: &mut Emit<'_, (K, T)>| out.push((f(&t), t)))
 }
 
 // --- decoding what the host grouped ------------------------------------------
@@ -476,17 +544,28 @@ pub(crate) fn build_decode_cogroup<K: Data, V: Data, W: Data>(
 
 // --- head and tail of a chain ------------------------------------------------
 
-/// Decodes records into `T` for the first op.
+/// Decodes records into `T` for the first op, a batch at a time (at most
+/// [`BATCH`] records and about [`BATCH_BYTES`] of them).
 struct Decode<T> {
+    batch: Vec<T>,
+    bytes: usize,
     sink: Box<dyn Sink<T>>,
 }
 
 impl<T: Data> RawSink for Decode<T> {
     fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
-        let item: T = codec::decode_record(key, value)?;
-        self.sink.push(item)
+        self.batch.push(codec::decode_record(key, value)?);
+        self.bytes += key.map_or(0, <[u8]>::len) + value.len();
+        if self.batch.len() >= BATCH || self.bytes >= BATCH_BYTES {
+            self.bytes = 0;
+            self.sink.push_batch(&mut self.batch)?;
+        }
+        Ok(())
     }
     fn finish(&mut self) -> Result<()> {
+        if !self.batch.is_empty() {
+            self.sink.push_batch(&mut self.batch)?;
+        }
         self.sink.finish()
     }
 }
@@ -532,6 +611,7 @@ impl<U> Encode<U> {
 }
 
 impl<U: Data> Sink<U> for Encode<U> {
+    #[inline]
     fn push(&mut self, item: U) -> Result<()> {
         self.rec.encode(&item)?;
         self.out.write(self.rec.key(), &self.rec.value);

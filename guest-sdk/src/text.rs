@@ -20,14 +20,159 @@ impl Iterator for Words {
 
     #[inline]
     fn next(&mut self) -> Option<String> {
-        let rest = &self.line[self.pos..];
-        let word = rest.split_whitespace().next()?;
-        // `word` lies inside `rest`: its offset there, plus its length, is where
-        // the next search starts.
-        let start = word.as_ptr() as usize - rest.as_ptr() as usize;
-        self.pos += start + word.len();
-        Some(word.to_owned())
+        let b = self.line.as_bytes();
+        let mut i = self.pos;
+        loop {
+            let Some(&c) = b.get(i) else {
+                self.pos = i;
+                return None;
+            };
+            if c == b' ' {
+                i += 1;
+            } else if c > b' ' && c < 0x80 {
+                break;
+            } else {
+                match space_len(b, i) {
+                    0 => break,
+                    n => i += n,
+                }
+            }
+        }
+        let start = i;
+        let end = word_end(b, i + 1);
+        self.pos = end;
+        // SAFETY: `start` and `end` are char boundaries: a word starts after
+        // whitespace (or at 0) and ends at whitespace (or the end), and a
+        // whitespace char starts at a lead byte.
+        Some(copy_str(unsafe { self.line.get_unchecked(start..end) }))
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `x` (little-endian) that may end a word: the high bit of each byte
+/// that is at most `b' '` or not ASCII. The lowest flagged byte is exact; bytes
+/// above it may be flagged by a borrow (callers check each flagged byte).
+#[inline]
+fn stop_bytes(x: u64) -> u64 {
+    (x.wrapping_sub(ONES * 0x21) & !x | x) & HIGH
+}
+
+#[inline]
+fn load(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Where the word that runs through `b[i - 1]` ends: the first whitespace char at
+/// or after `i`, or `b.len()`. Eight bytes at a time; each byte that is not a
+/// plain ASCII letter, digit or sign is checked exactly.
+#[inline]
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    let n = b.len();
+    while i < n {
+        let flagged = if i + 8 <= n {
+            stop_bytes(load(b, i))
+        } else if n >= 8 {
+            // The last eight bytes, shifted so that byte `i` comes first.
+            stop_bytes(load(b, n - 8)) >> (8 * (i + 8 - n))
+        } else {
+            HIGH
+        };
+        if flagged == 0 {
+            i += 8;
+            continue;
+        }
+        i += (flagged.trailing_zeros() / 8) as usize;
+        if i >= n {
+            break;
+        }
+        let c = b[i];
+        if !(c > b' ' && c < 0x80) && space_len(b, i) != 0 {
+            return i;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// `s` as a `String`. Short strings are copied with word loads and stores: in
+/// wasm, `to_owned` copies with `memory.copy`, a call out to the runtime that costs
+/// more than the copy of a word.
+#[inline]
+fn copy_str(s: &str) -> String {
+    let b = s.as_bytes();
+    let n = b.len();
+    if n > 32 {
+        return s.to_owned();
+    }
+    let mut v: Vec<u8> = Vec::with_capacity(n);
+    let p = v.as_mut_ptr();
+    // SAFETY: `v` has room for `n` bytes and every store lies within them (the
+    // word stores overlap rather than run past the end); together they write all
+    // `n`, which are `s`'s bytes, so UTF-8.
+    unsafe {
+        // No loops: a copy loop would be turned back into a `memory.copy`.
+        if n > 16 {
+            for at in [0, 8, n - 16, n - 8] {
+                std::ptr::write_unaligned(p.add(at).cast::<u64>(), load(b, at));
+            }
+        } else if n >= 8 {
+            std::ptr::write_unaligned(p.cast::<u64>(), load(b, 0));
+            std::ptr::write_unaligned(p.add(n - 8).cast::<u64>(), load(b, n - 8));
+        } else if n >= 4 {
+            let head = u32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
+            let tail = u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes"));
+            std::ptr::write_unaligned(p.cast::<u32>(), head);
+            std::ptr::write_unaligned(p.add(n - 4).cast::<u32>(), tail);
+        } else if n > 0 {
+            // First, middle and last byte: all of 1 to 3 bytes (a loop here would
+            // become a `memory.copy`).
+            p.write(b[0]);
+            p.add(n / 2).write(b[n / 2]);
+            p.add(n - 1).write(b[n - 1]);
+        }
+        v.set_len(n);
+        String::from_utf8_unchecked(v)
+    }
+}
+
+/// ASCII whitespace as `char::is_whitespace` sees it: tab, line feed, vertical
+/// tab, form feed, carriage return, space.
+const ASCII_SPACE: u64 = 1 << b'\t' | 1 << b'\n' | 1 << 0x0b | 1 << 0x0c | 1 << b'\r' | 1 << b' ';
+
+/// The length in bytes of the whitespace char starting at `b[i]`, or 0 if the
+/// byte there does not start one. `b` is UTF-8. Exactly `char::is_whitespace`,
+/// without decoding chars: ASCII by a mask, and the few multi-byte whitespace
+/// chars (U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F,
+/// U+205F, U+3000) by their bytes.
+#[inline]
+fn space_len(b: &[u8], i: usize) -> usize {
+    let c = b[i];
+    if c <= b' ' {
+        return usize::from(ASCII_SPACE >> c & 1 == 1);
+    }
+    if !(0xc2..=0xe3).contains(&c) {
+        return 0;
+    }
+    wide_space_len(b, i)
+}
+
+#[inline(never)]
+fn wide_space_len(b: &[u8], i: usize) -> usize {
+    let at = |k: usize| b.get(i + k).copied().unwrap_or(0);
+    let found = match b[i] {
+        0xc2 => return if matches!(at(1), 0x85 | 0xa0) { 2 } else { 0 },
+        0xe1 => at(1) == 0x9a && at(2) == 0x80,
+        0xe2 => match at(1) {
+            0x80 => matches!(at(2), 0x80..=0x8a | 0xa8 | 0xa9 | 0xaf),
+            0x81 => at(2) == 0x9f,
+            _ => false,
+        },
+        0xe3 => at(1) == 0x80 && at(2) == 0x80,
+        _ => false,
+    };
+    if found { 3 } else { 0 }
 }
 
 #[cfg(test)]
@@ -36,9 +181,76 @@ mod tests {
 
     #[test]
     fn words_split_like_split_whitespace() {
-        for line in ["", "   ", "one", " two  words ", "tab\tand\nnewline", "ideographic\u{3000}space", "é ü\u{a0}ñ", "x "] {
+        for line in [
+            "",
+            "   ",
+            "one",
+            " two  words ",
+            "tab\tand\nnewline",
+            "ideographic\u{3000}space",
+            "é ü\u{a0}ñ",
+            "x ",
+        ] {
             let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
             assert_eq!(words(line.to_owned()).collect::<Vec<_>>(), want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn every_char_is_whitespace_exactly_when_std_says_so() {
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let mut buf = [0; 4];
+            let s = c.encode_utf8(&mut buf).as_bytes();
+            let want = if c.is_whitespace() { s.len() } else { 0 };
+            assert_eq!(space_len(s, 0), want, "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn words_of_every_length_are_split_and_copied_whole() {
+        for n in 0..70 {
+            for filler in ["x", "é", "\u{200b}"] {
+                let word: String = (0..n)
+                    .map(|k| {
+                        if k % 5 == 3 {
+                            filler
+                        } else {
+                            "abcdefghij".get(k % 10..k % 10 + 1).unwrap()
+                        }
+                    })
+                    .collect();
+                for (before, after) in [
+                    ("", ""),
+                    (" ", "\t"),
+                    ("\u{3000}", "\u{85}x"),
+                    ("yy ", " zz"),
+                ] {
+                    let line = format!("{before}{word}{after}");
+                    let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+                    assert_eq!(words(line.clone()).collect::<Vec<_>>(), want, "{line:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mixed_lines_split_like_split_whitespace() {
+        let pieces = [
+            "a", "ß", "\u{2000}", "\u{200b}", "\u{2029}", "\u{205f}", "\u{1680}", "\u{85}",
+            "\u{3000}", "日本", " ", "\t", "\u{1c}", "\r\n", "é",
+        ];
+        let mut state = 7u64;
+        for _ in 0..2000 {
+            let mut line = String::new();
+            for _ in 0..(state % 13) {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                line.push_str(pieces[(state >> 33) as usize % pieces.len()]);
+            }
+            state = state.wrapping_add(3);
+            let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+            assert_eq!(words(line.clone()).collect::<Vec<_>>(), want, "{line:?}");
         }
     }
 }
