@@ -259,11 +259,16 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
     figures.push(("warm start: next submission wall".into(), warm.wall * 1e3, "ms".into()));
 
     // (a) no-op tasks per second through the driver and two executors.
+    // Like the workloads, the median of `runs` submissions.
     let tasks = args.tasks.to_string();
     let noop_rate = |cluster: &Cluster| -> Result<f64> {
-        let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["noop", &tasks])?;
-        let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
-        Ok(f64::from(args.tasks) / secs)
+        let mut rates = Vec::new();
+        for _ in 0..args.runs {
+            let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["noop", &tasks])?;
+            let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
+            rates.push(f64::from(args.tasks) / secs);
+        }
+        Ok(median(&rates))
     };
     figures.push(("no-op tasks/s (driver + 2 executors)".into(), noop_rate(&cluster)?, "tasks/s".into()));
 
@@ -285,9 +290,13 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
 
     // (b) per-task overhead: no-op tasks in local mode on one slot, end to end.
     let cache = fresh(&scratch.join("overhead-local-cache"))?;
-    let (_, stdout) = spindle.run_local("bench-jobs", 1, &cache, &["noop", &tasks])?;
-    let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
-    figures.push(("per-task overhead (local, 1 slot)".into(), secs / f64::from(args.tasks) * 1e6, "us".into()));
+    let mut per_task = Vec::new();
+    for _ in 0..args.runs {
+        let (_, stdout) = spindle.run_local("bench-jobs", 1, &cache, &["noop", &tasks])?;
+        let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
+        per_task.push(secs / f64::from(args.tasks) * 1e6);
+    }
+    figures.push(("per-task overhead (local, 1 slot)".into(), median(&per_task), "us".into()));
     Ok(figures)
 }
 

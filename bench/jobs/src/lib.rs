@@ -10,10 +10,6 @@
 
 use std::time::Instant;
 
-fn split_words(line: String) -> Vec<String> {
-    line.split_whitespace().map(str::to_owned).collect()
-}
-
 fn run(args: Vec<String>) -> spindle::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["noop", tasks] => {
@@ -47,8 +43,8 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             let start = Instant::now();
             let n = match *stage {
                 "scan" => lines.count()?,
-                "split" => lines.flat_map(split_words).count()?,
-                _ => lines.flat_map(split_words).map(|w: String| (w, 1u64)).reduce_by_key(|a, b| a + b).count()?,
+                "split" => lines.flat_map(spindle::words).count()?,
+                _ => lines.flat_map(spindle::words).map(|w: String| (w, 1u64)).reduce_by_key(|a, b| a + b).count()?,
             };
             println!("count {n} seconds {:.6}", start.elapsed().as_secs_f64());
         }
