@@ -8,6 +8,7 @@
 //! - [`BatchWriter`]: appends records to a buffer.
 //! - [`BatchReader`]: iterates the records of a batch, rejecting malformed frames.
 //! - [`partition_of`]: the documented key hash that picks a record's shuffle partition.
+//! - [`append`], [`copy_short`]: copies without a `memory.copy` for short slices in wasm.
 #![no_std]
 
 extern crate alloc;
@@ -79,6 +80,65 @@ fn get_uleb(buf: &[u8], pos: &mut usize) -> Result<u64, FrameError> {
     Err(FrameError::BadLength { offset: start })
 }
 
+/// Appends `bytes` to `out`. In wasm, `extend_from_slice` is a `memory.copy`: a call
+/// out to the runtime that costs far more than copying a word or an 8-byte key, so
+/// slices of up to [`SHORT`] bytes are copied by [`copy_short`]. Always inlined:
+/// as a call of its own it costs as much as the copy.
+#[inline(always)]
+pub fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !cfg!(any(target_arch = "wasm32", test)) || bytes.len() > SHORT {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(bytes.len());
+    // SAFETY: `reserve` made room for the bytes after `len`; `set_len` takes in
+    // exactly the bytes written.
+    unsafe {
+        copy_short(out.as_mut_ptr().add(out.len()), bytes);
+        out.set_len(out.len() + bytes.len());
+    }
+}
+
+/// The longest slice [`copy_short`] copies.
+pub const SHORT: usize = 32;
+
+/// Copies `src` (at most [`SHORT`] bytes) to `dst` with a few (overlapping) word
+/// loads and stores, and no loop: a copy loop would be compiled back into a
+/// `memory.copy`.
+///
+/// # Safety
+/// `dst` must be valid for writes of `src.len()` bytes and not overlap `src`.
+///
+/// # Panics
+/// If `src` is longer than [`SHORT`].
+#[inline]
+pub unsafe fn copy_short(dst: *mut u8, src: &[u8]) {
+    let n = src.len();
+    assert!(n <= SHORT, "copy_short takes at most {SHORT} bytes");
+    let word = |at: usize| u64::from_le_bytes(src[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(src[at..at + 4].try_into().expect("4 bytes"));
+    // SAFETY: every store lies within the first `n` bytes of `dst` (the caller's
+    // promise); the word stores overlap rather than run past the end.
+    unsafe {
+        if n > 16 {
+            for at in [0, 8, n - 16, n - 8] {
+                core::ptr::write_unaligned(dst.add(at).cast::<u64>(), word(at));
+            }
+        } else if n >= 8 {
+            core::ptr::write_unaligned(dst.cast::<u64>(), word(0));
+            core::ptr::write_unaligned(dst.add(n - 8).cast::<u64>(), word(n - 8));
+        } else if n >= 4 {
+            core::ptr::write_unaligned(dst.cast::<u32>(), half(0));
+            core::ptr::write_unaligned(dst.add(n - 4).cast::<u32>(), half(n - 4));
+        } else if n > 0 {
+            // First, middle and last byte: all of 1 to 3 bytes.
+            dst.write(src[0]);
+            dst.add(n / 2).write(src[n / 2]);
+            dst.add(n - 1).write(src[n - 1]);
+        }
+    }
+}
+
 /// Appends one framed record to `out`.
 ///
 /// # Panics
@@ -88,12 +148,12 @@ pub fn write_record(out: &mut Vec<u8>, key: Option<&[u8]>, value: &[u8]) {
     match key {
         Some(k) => {
             put_uleb(out, u32::try_from(k.len() + 1).expect("key too large for a frame"));
-            out.extend_from_slice(k);
+            append(out, k);
         }
         None => out.push(0),
     }
     put_uleb(out, u32::try_from(value.len()).expect("value too large for a frame"));
-    out.extend_from_slice(value);
+    append(out, value);
 }
 
 /// Builds a batch record by record.
@@ -298,5 +358,16 @@ mod tests {
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
         assert_eq!(partition_of(None, 8), 0);
         assert!(partition_of(Some(b"x"), 8) < 8);
+    }
+
+    #[test]
+    fn append_copies_every_length_whole() {
+        for n in 0..=40u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37).wrapping_add(1)).collect();
+            let mut out = alloc::vec![0xaa; 3];
+            append(&mut out, &bytes);
+            assert_eq!(out[..3], [0xaa; 3]);
+            assert_eq!(out[3..], bytes[..], "length {n}");
+        }
     }
 }

@@ -96,42 +96,20 @@ fn word_end(b: &[u8], mut i: usize) -> usize {
     n
 }
 
-/// `s` as a `String`. Short strings are copied with word loads and stores: in
-/// wasm, `to_owned` copies with `memory.copy`, a call out to the runtime that costs
-/// more than the copy of a word.
-#[inline]
-fn copy_str(s: &str) -> String {
-    let b = s.as_bytes();
-    let n = b.len();
-    if n > 32 {
+/// `s` as a `String`; a short one is copied without a `memory.copy` (see
+/// [`spindle_frame::copy_short`]). Always inlined: as a call of its own it costs
+/// as much as the copy.
+#[inline(always)]
+pub(crate) fn copy_str(s: &str) -> String {
+    let n = s.len();
+    if n > spindle_frame::SHORT {
         return s.to_owned();
     }
     let mut v: Vec<u8> = Vec::with_capacity(n);
-    let p = v.as_mut_ptr();
-    // SAFETY: `v` has room for `n` bytes and every store lies within them (the
-    // word stores overlap rather than run past the end); together they write all
-    // `n`, which are `s`'s bytes, so UTF-8.
+    // SAFETY: `v` has room for `n` bytes, all of which `copy_short` writes: the
+    // bytes of a `str`.
     unsafe {
-        // No loops: a copy loop would be turned back into a `memory.copy`.
-        if n > 16 {
-            for at in [0, 8, n - 16, n - 8] {
-                std::ptr::write_unaligned(p.add(at).cast::<u64>(), load(b, at));
-            }
-        } else if n >= 8 {
-            std::ptr::write_unaligned(p.cast::<u64>(), load(b, 0));
-            std::ptr::write_unaligned(p.add(n - 8).cast::<u64>(), load(b, n - 8));
-        } else if n >= 4 {
-            let head = u32::from_le_bytes(b[..4].try_into().expect("4 bytes"));
-            let tail = u32::from_le_bytes(b[n - 4..].try_into().expect("4 bytes"));
-            std::ptr::write_unaligned(p.cast::<u32>(), head);
-            std::ptr::write_unaligned(p.add(n - 4).cast::<u32>(), tail);
-        } else if n > 0 {
-            // First, middle and last byte: all of 1 to 3 bytes (a loop here would
-            // become a `memory.copy`).
-            p.write(b[0]);
-            p.add(n / 2).write(b[n / 2]);
-            p.add(n - 1).write(b[n - 1]);
-        }
+        spindle_frame::copy_short(v.as_mut_ptr(), s.as_bytes());
         v.set_len(n);
         String::from_utf8_unchecked(v)
     }
