@@ -28,11 +28,16 @@ impl Drop for AbortOnUnwind {
 pub(crate) struct KeyTable<V> {
     table: HashTable<Entry<V>>,
     arena: Vec<u8>,
+    seed: u64,
 }
 
 impl<V> KeyTable<V> {
-    pub(crate) fn new() -> Self {
-        KeyTable { table: HashTable::new(), arena: Vec::new() }
+    /// An empty table hashing with `seed`. A table drains in the order of its
+    /// hashes; inserting that order into a table with the same hashes fills runs
+    /// of adjacent buckets and makes probes long, so a table fed by another must
+    /// use another seed.
+    pub(crate) fn new(seed: u64) -> Self {
+        KeyTable { table: HashTable::new(), arena: Vec::new(), seed }
     }
 
     #[cfg(test)]
@@ -50,7 +55,7 @@ impl<V> KeyTable<V> {
         // A short key is its length and two words: read them once, for the hash
         // and for every comparison.
         let head = head_words(key);
-        let hash = hash_head(n, head);
+        let hash = hash_head(self.seed, n, head);
         let arena = &self.arena;
         let found = self.table.find_mut(hash, |e| e.len as usize == n && head_words(&arena[e.start as usize..][..n]) == head);
         let Some(e) = found else {
@@ -62,7 +67,7 @@ impl<V> KeyTable<V> {
     /// `merge` for keys longer than 16 bytes.
     #[inline(never)]
     fn merge_long(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
-        let hash = hash_bytes(key);
+        let hash = hash_bytes(self.seed, key);
         let arena = &self.arena;
         let found = self.table.find_mut(hash, |e| e.len as usize == key.len() && key_eq(&arena[e.start as usize..][..key.len()], key));
         let Some(e) = found else {
@@ -94,7 +99,8 @@ impl<V> KeyTable<V> {
         let len = u32::try_from(key.len()).expect("a key under 4 GiB");
         self.arena.extend_from_slice(key);
         let arena = &self.arena;
-        self.table.insert_unique(hash, Entry { start, len, value: v }, |e| hash_bytes(&arena[e.start as usize..][..e.len as usize]));
+        let seed = self.seed;
+        self.table.insert_unique(hash, Entry { start, len, value: v }, |e| hash_bytes(seed, &arena[e.start as usize..][..e.len as usize]));
     }
 
     /// Every key and value, in no particular order; the table is left empty.
@@ -139,12 +145,12 @@ fn head_words(b: &[u8]) -> (u64, u64) {
 /// and low halves are folded together: hashbrown takes the bucket from the low bits
 /// and the tag from bits 25..32 on 32-bit targets.
 #[inline]
-fn hash_bytes(b: &[u8]) -> u64 {
+fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     let n = b.len();
     if n <= 16 {
-        return hash_head(n, head_words(b));
+        return hash_head(seed, n, head_words(b));
     }
-    let mut h = (n as u64).wrapping_mul(K);
+    let mut h = (n as u64 ^ seed).wrapping_mul(K);
     let mut i = 0;
     while n - i > 8 {
         h = (h ^ read_u64(b, i)).wrapping_mul(K).rotate_left(31);
@@ -156,8 +162,8 @@ fn hash_bytes(b: &[u8]) -> u64 {
 
 /// The hash of a key of `n <= 16` bytes whose [`head_words`] are `(a, c)`.
 #[inline]
-fn hash_head(n: usize, (a, c): (u64, u64)) -> u64 {
-    let mut h = (n as u64).wrapping_mul(K);
+fn hash_head(seed: u64, n: usize, (a, c): (u64, u64)) -> u64 {
+    let mut h = (n as u64 ^ seed).wrapping_mul(K);
     h = (h ^ a).wrapping_mul(K).rotate_left(31);
     h = (h ^ c).wrapping_mul(K);
     h ^ (h >> 32)
@@ -187,7 +193,7 @@ mod tests {
 
     #[test]
     fn equal_keys_merge_and_others_do_not() {
-        let mut t = KeyTable::new();
+        let mut t = KeyTable::new(0);
         let words: Vec<Vec<u8>> = (0..3000u32)
             .map(|i| format!("{}{}", "w".repeat((i % 40) as usize), i).into_bytes())
             .chain([Vec::new(), b"a".to_vec(), b"ab".to_vec(), b"abc".to_vec(), b"abd".to_vec()])
@@ -208,7 +214,7 @@ mod tests {
 
     #[test]
     fn owned_values_merge_in_place() {
-        let mut t = KeyTable::new();
+        let mut t = KeyTable::new(0);
         for i in 0..1000 {
             t.merge(format!("k{}", i % 7).as_bytes(), vec![i], |mut a, b| {
                 a.extend(b);
@@ -233,7 +239,7 @@ mod tests {
                 let mut b = a.clone();
                 b[i] ^= 0x40;
                 assert!(!key_eq(&a, &b), "length {n}, byte {i}");
-                assert_ne!(hash_bytes(&a), hash_bytes(&b), "length {n}, byte {i}");
+                assert_ne!(hash_bytes(0, &a), hash_bytes(0, &b), "length {n}, byte {i}");
             }
         }
     }

@@ -268,13 +268,18 @@ where
 {
     let combine = Combine::<F, K, V> {
         f: conjure::<F>(),
-        groups: KeyTable::new(),
+        // The map side's tables drain into the reduce side's: different seeds.
+        groups: KeyTable::new(if first { REDUCE_SIDE_SEED } else { MAP_SIDE_SEED }),
         scratch: Vec::new(),
         next: downstream::<(K, V)>(next)?,
         _k: PhantomData,
     };
     Ok(if first { Built::Raw(Box::new(combine)) } else { Built::Typed(Box::new(Box::new(combine) as Box<dyn Sink<(K, V)>>)) })
 }
+
+/// Hash seeds of the map side's and reduce side's combining tables.
+const MAP_SIDE_SEED: u64 = 0;
+const REDUCE_SIDE_SEED: u64 = 0x5851_f42d_4c95_7f2d;
 
 struct Combine<F, K, V> {
     f: F,
