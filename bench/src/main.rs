@@ -246,6 +246,11 @@ fn spindle_row(workload: &str, system: &str, runs: &[SpindleRun], input_bytes: u
     }
 }
 
+/// The seconds a `bench-jobs noop` run reports (`tasks N seconds S`).
+fn noop_seconds(stdout: &str) -> Result<f64> {
+    Ok(stdout.split_whitespace().nth(3).context("noop output")?.parse()?)
+}
+
 /// Spindle's own overheads; returns (name, value, unit) figures.
 fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(String, f64, String)>> {
     eprintln!("== overheads");
@@ -265,8 +270,7 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
         let mut rates = Vec::new();
         for _ in 0..args.runs {
             let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["noop", &tasks])?;
-            let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
-            rates.push(f64::from(args.tasks) / secs);
+            rates.push(f64::from(args.tasks) / noop_seconds(&stdout)?);
         }
         Ok(median(&rates))
     };
@@ -293,8 +297,7 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
     let mut per_task = Vec::new();
     for _ in 0..args.runs {
         let (_, stdout) = spindle.run_local("bench-jobs", 1, &cache, &["noop", &tasks])?;
-        let secs: f64 = stdout.split_whitespace().nth(3).context("noop output")?.parse()?;
-        per_task.push(secs / f64::from(args.tasks) * 1e6);
+        per_task.push(noop_seconds(&stdout)? / f64::from(args.tasks) * 1e6);
     }
     figures.push(("per-task overhead (local, 1 slot)".into(), median(&per_task), "us".into()));
     Ok(figures)

@@ -555,28 +555,11 @@ fn utf8(b: Vec<u8>) -> Result<String> {
 /// decoded are text lines, and checking them is a large part of reading text.
 #[inline]
 fn str_utf8(b: &[u8]) -> Result<&str> {
-    if short_ascii(b) {
+    if crate::bytes::is_short_ascii(b) {
         // SAFETY: ASCII is UTF-8.
         return Ok(unsafe { core::str::from_utf8_unchecked(b) });
     }
     simdutf8::basic::from_utf8(b).map_err(|_| CodecError("a string is not valid UTF-8".into()))
-}
-
-/// True if `b` is at most 16 bytes, all ASCII.
-#[inline]
-fn short_ascii(b: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let n = b.len();
-    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-    let half = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")));
-    let bits = match n {
-        8..=16 => word(0) | word(n - 8),
-        4..=7 => half(0) | half(n - 4),
-        1..=3 => u64::from(b[0] | b[n / 2] | b[n - 1]),
-        0 => 0,
-        _ => return false,
-    };
-    bits & HIGH == 0
 }
 
 impl<'de> de::Deserializer<'de> for &mut De<'de> {
@@ -638,16 +621,14 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
     }
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
         match self.bytes()? {
-            Bytes::Borrowed(b) => {
-                v.visit_borrowed_str(str_utf8(b)?)
-            }
+            Bytes::Borrowed(b) => v.visit_borrowed_str(str_utf8(b)?),
             Bytes::Owned(b) => v.visit_string(utf8(b)?),
         }
     }
     fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
         match self.bytes()? {
             // The copy a `String` needs, made here: short ones without a `memory.copy`.
-            Bytes::Borrowed(b) => v.visit_string(crate::text::copy_str(str_utf8(b)?)),
+            Bytes::Borrowed(b) => v.visit_string(crate::bytes::copy_str(str_utf8(b)?)),
             Bytes::Owned(b) => v.visit_string(utf8(b)?),
         }
     }
@@ -969,16 +950,7 @@ mod tests {
     }
 
     #[test]
-    fn short_ascii_sees_every_byte() {
-        for n in 0..=20usize {
-            let a: Vec<u8> = (0..n).map(|i| b'a' + i as u8).collect();
-            assert_eq!(short_ascii(&a), n <= 16, "length {n}");
-            for i in 0..n {
-                let mut b = a.clone();
-                b[i] = 0xc3;
-                assert!(!short_ascii(&b), "length {n}, byte {i}");
-            }
-        }
+    fn strings_are_checked_as_utf8() {
         assert!(str_utf8(b"\xff\xfe").is_err());
         assert_eq!(str_utf8("ß and more than sixteen bytes".as_bytes()).unwrap(), "ß and more than sixteen bytes");
     }

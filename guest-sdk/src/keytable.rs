@@ -8,6 +8,8 @@
 
 use hashbrown::HashTable;
 
+use crate::bytes::{head_words, read_u64};
+
 struct Entry<V> {
     start: u32,
     len: u32,
@@ -113,33 +115,6 @@ impl<V> KeyTable<V> {
 }
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
-
-#[inline]
-fn read_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-
-#[inline]
-fn read_u32(b: &[u8], at: usize) -> u64 {
-    u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")))
-}
-
-/// The key's bytes as at most two words, read without a copy: a key of 4 to 16
-/// bytes is read as two overlapping words; shorter keys a byte at a time. Together
-/// with the length this determines the key.
-#[inline]
-fn head_words(b: &[u8]) -> (u64, u64) {
-    let n = b.len();
-    if n >= 8 {
-        (read_u64(b, 0), read_u64(b, n - 8))
-    } else if n >= 4 {
-        (read_u32(b, 0), read_u32(b, n - 4))
-    } else if n > 0 {
-        (u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16, 0)
-    } else {
-        (0, 0)
-    }
-}
 
 /// A fast hash of short byte strings (keys are mostly words and numbers). The high
 /// and low halves are folded together: hashbrown takes the bucket from the low bits

@@ -45,6 +45,7 @@
 //!
 //! # Layout
 //! - `allocator`: the small-object global allocator.
+//! - `bytes`: short byte strings read, compared and copied a word at a time.
 //! - [`codec`]: the order-preserving record encoding.
 //! - `dataset`: [`Dataset`] and the sources, on the driver side; `pairs`: the
 //!   operations on datasets of pairs (grouping, sorting, joins).
@@ -60,6 +61,7 @@ extern crate alloc;
 
 #[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 pub mod allocator;
+mod bytes;
 pub mod codec;
 mod dataset;
 mod error;

@@ -59,6 +59,16 @@ impl<U> Emit<'_, U> {
         }
         Ok(())
     }
+
+    /// Hands on what is left in the batch.
+    fn flush(&mut self) -> Result<()> {
+        hand_on(self.batch, self.next)
+    }
+}
+
+/// Hands `batch` to `next` unless it is empty.
+fn hand_on<U>(batch: &mut Vec<U>, next: &mut dyn Sink<U>) -> Result<()> {
+    if batch.is_empty() { Ok(()) } else { next.push_batch(batch) }
 }
 
 /// Receives encoded records: the head of a chain.
@@ -136,27 +146,21 @@ struct Narrow<A, U> {
     next: Box<dyn Sink<U>>,
 }
 
-impl<A, U> Narrow<A, U> {
-    /// Hands what the op emitted so far to the next op.
-    fn flush(&mut self) -> Result<()> {
-        if self.batch.is_empty() { Ok(()) } else { self.next.push_batch(&mut self.batch) }
-    }
-}
-
 impl<T, U, A: FnMut(T, &mut Emit<'_, U>) -> Result<()>> Sink<T> for Narrow<A, U> {
     fn push(&mut self, item: T) -> Result<()> {
-        (self.apply)(item, &mut Emit { batch: &mut self.batch, next: &mut *self.next })?;
-        self.flush()
+        let mut out = Emit { batch: &mut self.batch, next: &mut *self.next };
+        (self.apply)(item, &mut out)?;
+        out.flush()
     }
     fn push_batch(&mut self, items: &mut Vec<T>) -> Result<()> {
         let mut out = Emit { batch: &mut self.batch, next: &mut *self.next };
         for item in items.drain(..) {
             (self.apply)(item, &mut out)?;
         }
-        self.flush()
+        out.flush()
     }
     fn finish(&mut self) -> Result<()> {
-        self.flush()?;
+        hand_on(&mut self.batch, &mut *self.next)?;
         self.next.finish()
     }
 }
@@ -298,15 +302,11 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
 
     fn flush(&mut self) -> Result<()> {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut out = Emit { batch: &mut batch, next: &mut *self.next };
         for (key, v) in self.groups.drain() {
-            batch.push((codec::decode_top::<K>(key)?, v));
-            if batch.len() >= BATCH {
-                self.next.push_batch(&mut batch)?;
-            }
+            out.push((codec::decode_top::<K>(key)?, v))?;
         }
-        if !batch.is_empty() {
-            self.next.push_batch(&mut batch)?;
-        }
+        out.flush()?;
         self.next.finish()
     }
 }
@@ -368,10 +368,9 @@ impl<T, U> Sink<T> for Partition<T, U> {
     fn finish(&mut self) -> Result<()> {
         let items = std::mem::take(&mut self.items);
         let mut batch = Vec::with_capacity(BATCH);
-        (self.apply)(items, &mut Emit { batch: &mut batch, next: &mut *self.next })?;
-        if !batch.is_empty() {
-            self.next.push_batch(&mut batch)?;
-        }
+        let mut out = Emit { batch: &mut batch, next: &mut *self.next };
+        (self.apply)(items, &mut out)?;
+        out.flush()?;
         self.next.finish()
     }
 }
@@ -568,9 +567,7 @@ impl<T: Data> RawSink for Decode<T> {
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {
-        if !self.batch.is_empty() {
-            self.sink.push_batch(&mut self.batch)?;
-        }
+        hand_on(&mut self.batch, &mut *self.sink)?;
         self.sink.finish()
     }
 }

@@ -1,5 +1,7 @@
 //! Helpers for text elements.
 
+use crate::bytes::{HIGH, ONES, copy_str, read_u64};
+
 /// The words of `line` (separated by Unicode whitespace, as
 /// [`str::split_whitespace`] splits them), each as its own `String`, produced one
 /// at a time: `text_file(path)?.flat_map(spindle::words)` splits lines with no
@@ -48,20 +50,12 @@ impl Iterator for Words {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
 /// The bytes of `x` (little-endian) that may end a word: the high bit of each byte
 /// that is at most `b' '` or not ASCII. The lowest flagged byte is exact; bytes
 /// above it may be flagged by a borrow (callers check each flagged byte).
 #[inline]
 fn stop_bytes(x: u64) -> u64 {
     (x.wrapping_sub(ONES * 0x21) & !x | x) & HIGH
-}
-
-#[inline]
-fn load(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
 /// Where the word that runs through `b[i - 1]` ends: the first whitespace char at
@@ -72,10 +66,10 @@ fn word_end(b: &[u8], mut i: usize) -> usize {
     let n = b.len();
     while i < n {
         let flagged = if i + 8 <= n {
-            stop_bytes(load(b, i))
+            stop_bytes(read_u64(b, i))
         } else if n >= 8 {
             // The last eight bytes, shifted so that byte `i` comes first.
-            stop_bytes(load(b, n - 8)) >> (8 * (i + 8 - n))
+            stop_bytes(read_u64(b, n - 8)) >> (8 * (i + 8 - n))
         } else {
             HIGH
         };
@@ -94,25 +88,6 @@ fn word_end(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     n
-}
-
-/// `s` as a `String`; a short one is copied without a `memory.copy` (see
-/// [`spindle_frame::copy_short`]). Always inlined: as a call of its own it costs
-/// as much as the copy.
-#[inline(always)]
-pub(crate) fn copy_str(s: &str) -> String {
-    let n = s.len();
-    if n > spindle_frame::SHORT {
-        return s.to_owned();
-    }
-    let mut v: Vec<u8> = Vec::with_capacity(n);
-    // SAFETY: `v` has room for `n` bytes, all of which `copy_short` writes: the
-    // bytes of a `str`.
-    unsafe {
-        spindle_frame::copy_short(v.as_mut_ptr(), s.as_bytes());
-        v.set_len(n);
-        String::from_utf8_unchecked(v)
-    }
 }
 
 /// ASCII whitespace as `char::is_whitespace` sees it: tab, line feed, vertical
