@@ -169,6 +169,8 @@ impl DriverLink {
             let req = HeartbeatRequest { executor_id: self.exec.id(), status: Some(self.exec.status()) };
             match self.client.clone().heartbeat(req).await {
                 Ok(r) if r.get_ref().known => failing = false,
+                // Deregistered while this heartbeat was on its way: stay so.
+                Ok(_) if self.exec.is_stopping() => return,
                 Ok(_) => {
                     let dropped = self.exec.forget_everything();
                     tracing::warn!(executor = %self.exec.id(), dropped_blocks = dropped, "the driver does not know this executor; registering again");
