@@ -202,13 +202,17 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    // Guest code runs on the runtime's threads: one per slot, plus two for RPCs.
-    let slots = match &cli.command {
-        Command::Run { slots, .. } | Command::Executor { slots, .. } => *slots,
+    // Guest code runs on the runtime's threads: one per slot, plus one that keeps
+    // RPCs moving while every slot runs a guest. The driver (and the CLI's other
+    // commands) run one per core. Idle workers are not free: a spawn or wake-up may
+    // unpark one to look for work (with two workers more in the driver and one more
+    // in each executor, a no-op task cost a fifth more CPU on two cores).
+    let workers = match &cli.command {
+        Command::Run { slots, .. } | Command::Executor { slots, .. } => slots.max(&1) + 1,
         _ => default_slots(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(slots.max(1) as usize + 2)
+        .worker_threads(workers as usize)
         .enable_all()
         .build()
         .expect("tokio runtime");

@@ -92,7 +92,11 @@ fn build(cfg: &EngineConfig) -> Result<Engine, SandboxError> {
             .total_stacks(n)
             .table_elements(crate::limits::MAX_TABLE_ELEMENTS)
             .max_memory_size(cfg.pool_max_memory)
-            .decommit_batch_size(32)
+            // Decommit what lies past the resident part as soon as a task ends: a
+            // batch holds its slots until it fills, so the pool ran out of free
+            // memories now and then and took a slow retry path (which captures a
+            // backtrace when RUST_BACKTRACE is set).
+            .decommit_batch_size(1)
             // Reset a finished task's memory with `memset` (only the pages it dirtied,
             // where the kernel reports them) instead of `madvise`: the next task in
             // the slot takes no page faults, and the process no TLB shootdowns.
