@@ -80,7 +80,7 @@ pub use error::{Error, Result};
 pub use line::Line;
 pub use pairs::CoGrouped;
 pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
-pub use text::{Words, words};
+pub use text::{SplitWords, Words, split_words, words};
 
 #[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

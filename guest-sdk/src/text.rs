@@ -22,32 +22,62 @@ impl Iterator for Words {
 
     #[inline]
     fn next(&mut self) -> Option<String> {
-        let b = self.line.as_bytes();
-        let mut i = self.pos;
-        loop {
-            let Some(&c) = b.get(i) else {
-                self.pos = i;
-                return None;
-            };
-            if c == b' ' {
-                i += 1;
-            } else if c > b' ' && c < 0x80 {
-                break;
-            } else {
-                match space_len(b, i) {
-                    0 => break,
-                    n => i += n,
-                }
-            }
-        }
-        let start = i;
-        let end = word_end(b, i + 1);
-        self.pos = end;
-        // SAFETY: `start` and `end` are char boundaries: a word starts after
-        // whitespace (or at 0) and ends at whitespace (or the end), and a
-        // whitespace char starts at a lead byte.
+        let (start, end) = next_word(self.line.as_bytes(), &mut self.pos)?;
+        // SAFETY: `next_word` returns char boundaries.
         Some(copy_str(unsafe { self.line.get_unchecked(start..end) }))
     }
+}
+
+/// The words of `text` as slices of it: what [`str::split_whitespace`] returns,
+/// found eight bytes at a time (the scanner [`words`] uses).
+pub fn split_words(text: &str) -> SplitWords<'_> {
+    SplitWords { text, pos: 0 }
+}
+
+/// The iterator [`split_words`] returns.
+#[derive(Debug, Clone)]
+pub struct SplitWords<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for SplitWords<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let (start, end) = next_word(self.text.as_bytes(), &mut self.pos)?;
+        // SAFETY: `next_word` returns char boundaries.
+        Some(unsafe { self.text.get_unchecked(start..end) })
+    }
+}
+
+/// The next word of `b` (UTF-8) at or after `*pos`, as its start and end; moves
+/// `*pos` past it (or to the end). Both are char boundaries: a word starts after
+/// whitespace (or at 0) and ends at whitespace (or the end), and a whitespace char
+/// starts at a lead byte.
+#[inline]
+fn next_word(b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
+    let mut i = *pos;
+    loop {
+        let Some(&c) = b.get(i) else {
+            *pos = i;
+            return None;
+        };
+        if c == b' ' {
+            i += 1;
+        } else if c > b' ' && c < 0x80 {
+            break;
+        } else {
+            match space_len(b, i) {
+                0 => break,
+                n => i += n,
+            }
+        }
+    }
+    let end = word_end(b, i + 1);
+    *pos = end;
+    Some((i, end))
 }
 
 /// The bytes of `x` (little-endian) that may end a word: the high bit of each byte
@@ -146,6 +176,7 @@ mod tests {
         ] {
             let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
             assert_eq!(words(line.to_owned()).collect::<Vec<_>>(), want, "{line:?}");
+            assert_eq!(split_words(line).collect::<Vec<_>>(), want, "{line:?}");
         }
     }
 
@@ -181,6 +212,7 @@ mod tests {
                     let line = format!("{before}{word}{after}");
                     let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
                     assert_eq!(words(line.clone()).collect::<Vec<_>>(), want, "{line:?}");
+                    assert_eq!(split_words(&line).collect::<Vec<_>>(), want, "{line:?}");
                 }
             }
         }
@@ -204,6 +236,7 @@ mod tests {
             state = state.wrapping_add(3);
             let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
             assert_eq!(words(line.clone()).collect::<Vec<_>>(), want, "{line:?}");
+            assert_eq!(split_words(&line).collect::<Vec<_>>(), want, "{line:?}");
         }
     }
 }
