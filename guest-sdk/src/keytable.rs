@@ -16,6 +16,19 @@ struct Entry<V> {
     value: V,
 }
 
+impl<V> Entry<V> {
+    /// The entry's key, in `arena` (the table's).
+    #[inline]
+    fn key<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
+        let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
+        debug_assert!(end <= arena.len());
+        // SAFETY: only `insert_new` makes entries, right after appending the key at
+        // `start`, and the arena never shrinks. (Unchecked: the checks were 7 % of
+        // a lookup's instructions.)
+        unsafe { arena.get_unchecked(start..end) }
+    }
+}
+
 /// Aborts if dropped: held while a value is moved out of its entry, so that a
 /// panicking merge function can never let the moved-out value be dropped twice.
 struct AbortOnUnwind;
@@ -59,7 +72,7 @@ impl<V> KeyTable<V> {
         let head = head_words(key);
         let hash = hash_head(self.seed, n, head);
         let arena = &self.arena;
-        let found = self.table.find_mut(hash, |e| e.len as usize == n && head_words(&arena[e.start as usize..][..n]) == head);
+        let found = self.table.find_mut(hash, |e| e.len as usize == n && head_words(e.key(arena)) == head);
         let Some(e) = found else {
             return self.insert_new(hash, key, v);
         };
@@ -71,7 +84,7 @@ impl<V> KeyTable<V> {
     fn merge_long(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
         let hash = hash_bytes(self.seed, key);
         let arena = &self.arena;
-        let found = self.table.find_mut(hash, |e| e.len as usize == key.len() && key_eq(&arena[e.start as usize..][..key.len()], key));
+        let found = self.table.find_mut(hash, |e| e.len as usize == key.len() && key_eq(e.key(arena), key));
         let Some(e) = found else {
             return self.insert_new(hash, key, v);
         };
@@ -102,14 +115,14 @@ impl<V> KeyTable<V> {
         self.arena.extend_from_slice(key);
         let arena = &self.arena;
         let seed = self.seed;
-        self.table.insert_unique(hash, Entry { start, len, value: v }, |e| hash_bytes(seed, &arena[e.start as usize..][..e.len as usize]));
+        self.table.insert_unique(hash, Entry { start, len, value: v }, |e| hash_bytes(seed, e.key(arena)));
     }
 
     /// Every key and value, in no particular order; the table is left empty.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (&[u8], V)> + '_ {
         let arena = &self.arena;
         self.table.drain().map(move |e| {
-            (&arena[e.start as usize..][..e.len as usize], e.value)
+            (e.key(arena), e.value)
         })
     }
 }
