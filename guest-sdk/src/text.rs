@@ -59,6 +59,13 @@ impl<'a> Iterator for SplitWords<'a> {
 #[inline]
 fn next_word(b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
     let mut i = *pos;
+    // Mostly one space, then a word that starts with a plain ASCII byte.
+    let plain = |c: u8| c > b' ' && c < 0x80;
+    if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|&c| plain(c)) {
+        let end = word_end(b, i + 2);
+        *pos = end;
+        return Some((i + 1, end));
+    }
     loop {
         let Some(&c) = b.get(i) else {
             *pos = i;
@@ -66,7 +73,7 @@ fn next_word(b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
         };
         if c == b' ' {
             i += 1;
-        } else if c > b' ' && c < 0x80 {
+        } else if plain(c) {
             break;
         } else {
             match space_len(b, i) {
@@ -135,7 +142,9 @@ fn space_len(b: &[u8], i: usize) -> usize {
     if c <= b' ' {
         return usize::from(ASCII_SPACE >> c & 1 == 1);
     }
-    if !(0xc2..=0xe3).contains(&c) {
+    // The lead bytes of multi-byte whitespace (most non-ASCII letters lead with
+    // others: 0xc3 for Latin-1's).
+    if !matches!(c, 0xc2 | 0xe1..=0xe3) {
         return 0;
     }
     wide_space_len(b, i)
