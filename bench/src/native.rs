@@ -63,7 +63,7 @@ pub fn wordcount(input: &Path, out: &Path, threads: usize) -> Result<usize> {
     let maps = parallel(&data, threads, |text| {
         let mut m: HashMap<&str, u64> = HashMap::new();
         // The SDK's scanner (what the Spindle job splits with): `split_whitespace`
-        // exactly, eight bytes at a time, ~10 % faster than std's here.
+        // exactly, eight bytes at a time; a fifth faster than std's on the bench text.
         for w in spindle::split_words(text) {
             *m.entry(w).or_insert(0) += 1;
         }
