@@ -59,32 +59,37 @@ impl<'a> Iterator for SplitWords<'a> {
 #[inline]
 fn next_word(b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
     let mut i = *pos;
-    // Mostly one space, then a word that starts with a plain ASCII byte.
-    let plain = |c: u8| c > b' ' && c < 0x80;
     if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|&c| plain(c)) {
-        let end = word_end(b, i + 2);
-        *pos = end;
-        return Some((i + 1, end));
-    }
-    loop {
-        let Some(&c) = b.get(i) else {
-            *pos = i;
-            return None;
-        };
-        if c == b' ' {
-            i += 1;
-        } else if plain(c) {
-            break;
-        } else {
-            match space_len(b, i) {
-                0 => break,
-                n => i += n,
+        // Mostly one space, then a word that starts with a plain byte.
+        i += 1;
+    } else {
+        loop {
+            let Some(&c) = b.get(i) else {
+                *pos = i;
+                return None;
+            };
+            if c == b' ' {
+                i += 1;
+            } else if plain(c) {
+                break;
+            } else {
+                match space_len(b, i) {
+                    0 => break,
+                    n => i += n,
+                }
             }
         }
     }
     let end = word_end(b, i + 1);
     *pos = end;
     Some((i, end))
+}
+
+/// A plain ASCII byte: a letter, digit or sign, never whitespace nor part of a
+/// multi-byte char.
+#[inline]
+fn plain(c: u8) -> bool {
+    c > b' ' && c < 0x80
 }
 
 /// The bytes of `x` (little-endian) that may end a word: the high bit of each byte
@@ -119,7 +124,7 @@ fn word_end(b: &[u8], mut i: usize) -> usize {
             break;
         }
         let c = b[i];
-        if !(c > b' ' && c < 0x80) && space_len(b, i) != 0 {
+        if !plain(c) && space_len(b, i) != 0 {
             return i;
         }
         i += 1;
