@@ -7,14 +7,15 @@ use crate::bytes::{HIGH, ONES, copy_str, read_u64};
 /// at a time: `text_file(path)?.flat_map(spindle::words)` splits lines with no
 /// collection per line.
 pub fn words(line: String) -> Words {
-    Words { line, pos: 0 }
+    let scan = Scan::new(line.as_bytes());
+    Words { line, scan }
 }
 
 /// The iterator [`words`] returns; it owns its line.
 #[derive(Debug, Clone)]
 pub struct Words {
     line: String,
-    pos: usize,
+    scan: Scan,
 }
 
 impl Iterator for Words {
@@ -22,23 +23,24 @@ impl Iterator for Words {
 
     #[inline]
     fn next(&mut self) -> Option<String> {
-        let (start, end) = next_word(self.line.as_bytes(), &mut self.pos)?;
-        // SAFETY: `next_word` returns char boundaries.
+        let (start, end) = self.scan.next(self.line.as_bytes())?;
+        // SAFETY: `Scan::next` returns char boundaries.
         Some(copy_str(unsafe { self.line.get_unchecked(start..end) }))
     }
 }
 
 /// The words of `text` as slices of it: what [`str::split_whitespace`] returns,
-/// found eight bytes at a time (the scanner [`words`] uses).
+/// found with 16-byte vector compares where the target has them, else eight bytes
+/// at a time (the scanner [`words`] uses).
 pub fn split_words(text: &str) -> SplitWords<'_> {
-    SplitWords { text, pos: 0 }
+    SplitWords { text, scan: Scan::new(text.as_bytes()) }
 }
 
 /// The iterator [`split_words`] returns.
 #[derive(Debug, Clone)]
 pub struct SplitWords<'a> {
     text: &'a str,
-    pos: usize,
+    scan: Scan,
 }
 
 impl<'a> Iterator for SplitWords<'a> {
@@ -46,18 +48,50 @@ impl<'a> Iterator for SplitWords<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let (start, end) = next_word(self.text.as_bytes(), &mut self.pos)?;
-        // SAFETY: `next_word` returns char boundaries.
+        let (start, end) = self.scan.next(self.text.as_bytes())?;
+        // SAFETY: `Scan::next` returns char boundaries.
         Some(unsafe { self.text.get_unchecked(start..end) })
     }
 }
 
-/// The next word of `b` (UTF-8) at or after `*pos`, as its start and end; moves
-/// `*pos` past it (or to the end). Both are char boundaries: a word starts after
-/// whitespace (or at 0) and ends at whitespace (or the end), and a whitespace char
-/// starts at a lead byte.
+/// Where a scan for words is in its text: the position, and with 16-byte vectors
+/// the text's whitespace as bit masks, 64 bytes at a time.
+#[derive(Debug, Clone)]
+struct Scan {
+    pos: usize,
+    #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+    masks: blocks::Masks,
+}
+
+impl Scan {
+    /// A scan of `b` from its start.
+    #[inline]
+    fn new(#[allow(unused_variables)] b: &[u8]) -> Self {
+        Scan {
+            pos: 0,
+            #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+            masks: blocks::Masks::new(b),
+        }
+    }
+
+    /// The next word of `b` (UTF-8, the same text at every call), as its start and
+    /// end. Both are char boundaries: a word starts after whitespace (or at 0) and
+    /// ends at whitespace (or the end), and a whitespace char starts at a lead byte.
+    #[inline]
+    fn next(&mut self, b: &[u8]) -> Option<(usize, usize)> {
+        #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+        return self.masks.next_word(b, &mut self.pos);
+        #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+        return next_word_bytewise(b, &mut self.pos);
+    }
+}
+
+/// The next word of `b` at or after `*pos`, eight bytes at a time, as its start
+/// and end; moves `*pos` past it (or to the end). For targets without 16-byte
+/// vectors, and where a byte that may start multi-byte whitespace could start a
+/// word.
 #[inline]
-fn next_word(b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
+fn next_word_bytewise(b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
     let mut i = *pos;
     if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|&c| plain(c)) {
         // Mostly one space, then a word that starts with a plain byte.
@@ -172,6 +206,178 @@ fn wide_space_len(b: &[u8], i: usize) -> usize {
     if found { 3 } else { 0 }
 }
 
+/// Words 64 bytes at a time: four 16-byte vector compares give the whitespace
+/// of 64 bytes as a bit mask, and the words are the runs of clear bits. ASCII
+/// whitespace is exact in the mask; the multi-byte kinds start with one of four
+/// lead bytes (0xc2, 0xe1..=0xe3), which a second mask marks, and where one of
+/// those could start or end a word, the bytewise scan decides.
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+mod blocks {
+    use super::{next_word_bytewise, word_end};
+
+    /// The masks of `b[base..base + 64]`, bit `k` for byte `base + k`.
+    #[derive(Debug, Clone)]
+    pub(super) struct Masks {
+        base: usize,
+        /// ASCII whitespace; every byte past the end of the text counts as one.
+        space: u64,
+        /// Lead bytes that may start multi-byte whitespace.
+        lead: u64,
+    }
+
+    impl Masks {
+        /// The masks of the first 64 bytes of `b`.
+        #[inline]
+        pub(super) fn new(b: &[u8]) -> Self {
+            let mut m = Masks { base: 0, space: 0, lead: 0 };
+            m.load(b, 0);
+            m
+        }
+
+        /// Masks `b[at..at + 64]`.
+        #[inline]
+        fn load(&mut self, b: &[u8], at: usize) {
+            let n = b.len();
+            let (mut space, mut lead) = (0u64, 0u64);
+            for j in 0..4 {
+                let i = at + 16 * j;
+                let (s, l) = if i + 16 <= n {
+                    // SAFETY: `b[i..i + 16]` is in bounds.
+                    unsafe { block(b.as_ptr().add(i)) }
+                } else if i >= n {
+                    (0xffff, 0)
+                } else {
+                    tail(b, i)
+                };
+                space |= u64::from(s) << (16 * j);
+                lead |= u64::from(l) << (16 * j);
+            }
+            *self = Masks { base: at, space, lead };
+        }
+
+        /// The next word of `b` at or after `*pos` (as `Scan::next` returns it);
+        /// moves `*pos` past it.
+        #[inline]
+        pub(super) fn next_word(&mut self, b: &[u8], pos: &mut usize) -> Option<(usize, usize)> {
+            let n = b.len();
+            // The start: the first byte that is not whitespace.
+            let start = loop {
+                if *pos >= n {
+                    return None;
+                }
+                debug_assert!(*pos >= self.base);
+                let at = *pos - self.base;
+                if at >= 64 {
+                    self.load(b, *pos);
+                    continue;
+                }
+                let text = !self.space >> at;
+                if text == 0 {
+                    *pos = self.base + 64;
+                    continue;
+                }
+                break *pos + text.trailing_zeros() as usize;
+            };
+            let s = start - self.base;
+            if self.lead >> s & 1 == 1 {
+                // Perhaps multi-byte whitespace.
+                *pos = start;
+                return next_word_bytewise(b, pos);
+            }
+            // The end: the first whitespace after the start, unless a lead byte
+            // before it ends the word first.
+            let (mut space, mut lead, mut from) = (self.space >> s, self.lead >> s, start);
+            let end = loop {
+                if space != 0 {
+                    let len = space.trailing_zeros();
+                    let before = lead & ((1 << len) - 1);
+                    break if before == 0 { from + len as usize } else { word_end(b, from + before.trailing_zeros() as usize) };
+                }
+                if lead != 0 {
+                    break word_end(b, from + lead.trailing_zeros() as usize);
+                }
+                from = self.base + 64;
+                if from >= n {
+                    break n;
+                }
+                self.load(b, from);
+                (space, lead) = (self.space, self.lead);
+            };
+            *pos = end;
+            Some((start, end))
+        }
+    }
+
+    /// The masks of `b[i..]` (`i < b.len() < i + 16`), bytes past the end marked
+    /// as whitespace.
+    #[inline]
+    fn tail(b: &[u8], i: usize) -> (u16, u16) {
+        let n = b.len();
+        if n < 16 {
+            return short(&b[i..]);
+        }
+        // The last 16 bytes, shifted so that byte `i` comes first.
+        let k = i - (n - 16);
+        // SAFETY: `b[n - 16..n]` is in bounds.
+        let (s, l) = unsafe { block(b.as_ptr().add(n - 16)) };
+        (s >> k | !0 << (16 - k), l >> k)
+    }
+
+    /// The masks of fewer than 16 bytes, padded with whitespace.
+    #[cold]
+    #[inline(never)]
+    fn short(b: &[u8]) -> (u16, u16) {
+        let mut buf = [b' '; 16];
+        buf[..b.len()].copy_from_slice(b);
+        // SAFETY: `buf` holds 16 bytes.
+        let (s, l) = unsafe { block(buf.as_ptr()) };
+        (s, l)
+    }
+
+    /// The whitespace and lead-byte masks of the 16 bytes at `p`.
+    ///
+    /// # Safety
+    /// `p` must point to 16 readable bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn block(p: *const u8) -> (u16, u16) {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86_64; the caller vouches for the 16 bytes.
+        unsafe {
+            let v = _mm_loadu_si128(p.cast());
+            // Unsigned `x <= c`: SSE2 has an unsigned min but no unsigned compare.
+            let at_most = |x: __m128i, c: u8| _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(c as i8)), x);
+            let space = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)),
+                at_most(_mm_sub_epi8(v, _mm_set1_epi8(b'\t' as i8)), b'\r' - b'\t'),
+            );
+            let lead = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(0xc2u8 as i8)),
+                at_most(_mm_sub_epi8(v, _mm_set1_epi8(0xe1u8 as i8)), 2),
+            );
+            (_mm_movemask_epi8(space) as u16, _mm_movemask_epi8(lead) as u16)
+        }
+    }
+
+    /// The whitespace and lead-byte masks of the 16 bytes at `p`.
+    ///
+    /// # Safety
+    /// `p` must point to 16 readable bytes.
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    unsafe fn block(p: *const u8) -> (u16, u16) {
+        use std::arch::wasm32::*;
+        // SAFETY: the caller vouches for the 16 bytes; wasm loads need no alignment.
+        let v = unsafe { v128_load(p.cast()) };
+        let space = v128_or(
+            u8x16_eq(v, u8x16_splat(b' ')),
+            u8x16_le(u8x16_sub(v, u8x16_splat(b'\t')), u8x16_splat(b'\r' - b'\t')),
+        );
+        let lead = v128_or(u8x16_eq(v, u8x16_splat(0xc2)), u8x16_le(u8x16_sub(v, u8x16_splat(0xe1)), u8x16_splat(2)));
+        (u8x16_bitmask(space), u8x16_bitmask(lead))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,14 +440,18 @@ mod tests {
 
     #[test]
     fn mixed_lines_split_like_split_whitespace() {
+        // Whitespace of every width, and non-whitespace that shares its lead bytes
+        // (¡ and § with U+0085 and U+00A0; ᚠ with U+1680; € and U+200B with
+        // U+2000..; あ and 、 with U+3000), in lines long enough to span blocks.
         let pieces = [
             "a", "ß", "\u{2000}", "\u{200b}", "\u{2029}", "\u{205f}", "\u{1680}", "\u{85}",
-            "\u{3000}", "日本", " ", "\t", "\u{1c}", "\r\n", "é",
+            "\u{3000}", "日本", " ", "\t", "\u{1c}", "\r\n", "é", "\u{b}", "\u{c}", "¡", "§", "\u{a0}",
+            "ᚠ", "€", "あ", "、", "word", "longerword", "   ",
         ];
         let mut state = 7u64;
-        for _ in 0..2000 {
+        for _ in 0..20_000 {
             let mut line = String::new();
-            for _ in 0..(state % 13) {
+            for _ in 0..(state % 41) {
                 state = state
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
@@ -251,6 +461,14 @@ mod tests {
             let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
             assert_eq!(words(line.clone()).collect::<Vec<_>>(), want, "{line:?}");
             assert_eq!(split_words(&line).collect::<Vec<_>>(), want, "{line:?}");
+            assert_eq!(bytewise(&line), want, "{line:?}");
         }
+    }
+
+    /// The words the bytewise scan alone finds (the whole scan on targets
+    /// without vectors).
+    fn bytewise(line: &str) -> Vec<&str> {
+        let mut pos = 0;
+        std::iter::from_fn(|| next_word_bytewise(line.as_bytes(), &mut pos).map(|(a, b)| &line[a..b])).collect()
     }
 }

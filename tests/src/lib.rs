@@ -357,13 +357,19 @@ impl Rng {
 }
 
 /// Writes `files` text files of `lines` lines into `dir`, with Unicode words, mixed
-/// whitespace (tabs, non-breaking and ideographic spaces), CRLF endings and blank
-/// lines. Returns their paths.
+/// whitespace (tabs, vertical tabs, form feeds, non-breaking, ideographic and other
+/// multi-byte spaces), CRLF endings and blank lines. Returns their paths. Some
+/// words share their first byte with multi-byte whitespace (¡ with U+00A0, ᚠ with
+/// U+1680, € with U+2028, あ with U+3000).
 pub fn write_text_inputs(dir: &Path, files: usize, lines: usize, seed: u64) -> Vec<PathBuf> {
     const WORDS: &[&str] = &[
         "the", "fox", "Fox", "über", "naïve", "日本語", "λόγος", "слово", "🦀", "a", "straße", "ça", "x1", "-", "Ωmega",
+        "¡hola", "ᚠ", "€5", "あ、", "sentence-long-compound-word",
     ];
-    const SPACES: &[&str] = &[" ", " ", " ", "\t", "\u{a0}", "\u{3000}", "  "];
+    const SPACES: &[&str] = &[
+        " ", " ", " ", " ", " ", "\t", "\u{a0}", "\u{3000}", "  ", "\u{b}", "\u{c}", "\u{85}", "\u{1680}", "\u{2028}",
+        "\u{2003}", "\u{205f}",
+    ];
     let mut rng = Rng(seed);
     std::fs::create_dir_all(dir).unwrap();
     (0..files)
