@@ -11,6 +11,9 @@ use hashbrown::HashTable;
 use crate::bytes::{head_words, read_u64};
 
 struct Entry<V> {
+    /// The key's [`head_words`] if it is at most 16 bytes long (then they and the
+    /// length determine it, and comparing needs no arena read).
+    head: (u64, u64),
     start: u32,
     len: u32,
     value: V,
@@ -72,7 +75,7 @@ impl<V> KeyTable<V> {
         let head = head_words(key);
         let hash = hash_head(self.seed, n, head);
         let arena = &self.arena;
-        let found = self.table.find_mut(hash, |e| e.len as usize == n && head_words(e.key(arena)) == head);
+        let found = self.table.find_mut(hash, |e| e.len as usize == n && e.head == head);
         let Some(e) = found else {
             return self.insert_new(hash, key, v);
         };
@@ -113,9 +116,10 @@ impl<V> KeyTable<V> {
         let start = u32::try_from(self.arena.len()).expect("combined keys under 4 GiB per task");
         let len = u32::try_from(key.len()).expect("a key under 4 GiB");
         self.arena.extend_from_slice(key);
+        let head = if key.len() <= 16 { head_words(key) } else { (0, 0) };
         let arena = &self.arena;
         let seed = self.seed;
-        self.table.insert_unique(hash, Entry { start, len, value: v }, |e| hash_bytes(seed, e.key(arena)));
+        self.table.insert_unique(hash, Entry { head, start, len, value: v }, |e| hash_bytes(seed, e.key(arena)));
     }
 
     /// Every key and value, in no particular order; the table is left empty.
