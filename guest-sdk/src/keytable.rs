@@ -74,7 +74,6 @@ impl<V> KeyTable<V> {
         // and for every comparison.
         let head = head_words(key);
         let hash = hash_head(self.seed, n, head);
-        let arena = &self.arena;
         let found = self.table.find_mut(hash, |e| e.len as usize == n && e.head == head);
         let Some(e) = found else {
             return self.insert_new(hash, key, v);
