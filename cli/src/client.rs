@@ -123,7 +123,7 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
                         "bytes_disk": e.cache_bytes_disk, "hits": e.cache_hits, "misses": e.cache_misses,
                         "evictions": e.cache_evictions,
                     },
-                    "input_records": e.input_records, "broadcasts": e.broadcasts,
+                    "input_records": e.input_records, "output_bytes": e.output_bytes, "broadcasts": e.broadcasts,
                 })
             })
             .collect();

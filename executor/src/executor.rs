@@ -92,6 +92,8 @@ pub(crate) struct TaskCounters {
     pub failed: AtomicU64,
     /// Records read from task inputs (not from kept partitions).
     pub input_records: AtomicU64,
+    /// Bytes of record batches guests wrote to task outputs.
+    pub output_bytes: AtomicU64,
 }
 
 /// The failure kind of an attempt handed back because this executor is stopping:
@@ -411,6 +413,7 @@ impl Executor {
             cache_evictions: cm.evictions.load(Ordering::Relaxed),
             cache_budget_bytes: self.cache.budget(),
             input_records: self.counters.input_records.load(Ordering::Relaxed),
+            output_bytes: self.counters.output_bytes.load(Ordering::Relaxed),
             broadcasts: self.broadcasts.len() as u64,
             ..Default::default()
         }

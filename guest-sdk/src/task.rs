@@ -12,6 +12,16 @@ pub(crate) fn write_output(batch: &[u8]) {
     task_io::write(batch);
 }
 
+/// Whether the running task's output is only counted (its action is a count).
+pub(crate) fn output_counted() -> bool {
+    task_io::output_counted()
+}
+
+/// Reports `n` output records of a task whose output is only counted.
+pub(crate) fn add_output_count(n: u64) {
+    task_io::add_output_count(n);
+}
+
 /// The partition the running task computes.
 pub(crate) fn partition() -> u32 {
     task_io::partition()

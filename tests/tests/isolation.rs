@@ -78,6 +78,7 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
             (&["huge-batch"], "the guest wrote a batch of 32 MiB, over the 16 MiB limit for one batch"),
             (&["malformed-frame"], "the guest wrote a malformed batch"),
             (&["context-from-task"], "datasets can only be built and acted on in `main`"),
+            (&["forged-count"], "this task's output is not a count"),
             (&["main-alloc"], "main: sandbox memory limit of 64 MiB exceeded"),
             (&["huge-shuffle"], "4000000000 partitions is over the limit of 100000"),
             (&["many-accumulators"], "more than 4096 different accumulators"),

@@ -102,6 +102,14 @@ impl task_io::Host for AppState {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }
 
+    async fn output_counted(&mut self) -> wasmtime::Result<bool> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
+    async fn add_output_count(&mut self, _records: u64) -> wasmtime::Result<()> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
     async fn partition(&mut self) -> wasmtime::Result<u32> {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }

@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use spindle_proto::accumulator_update::Delta;
 use spindle_proto::ids::AppId;
@@ -78,7 +79,19 @@ impl task_io::Host for TaskState {
                 bytes(self.max_batch_bytes as u64)
             ))));
         }
+        self.exec.counters.output_bytes.fetch_add(records.len() as u64, Ordering::Relaxed);
         match self.output.write(records).await {
+            Ok(()) => Ok(()),
+            Err(f) => Err(self.fail(f)),
+        }
+    }
+
+    async fn output_counted(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.output.is_count())
+    }
+
+    async fn add_output_count(&mut self, records: u64) -> wasmtime::Result<()> {
+        match self.output.add_count(records) {
             Ok(()) => Ok(()),
             Err(f) => Err(self.fail(f)),
         }

@@ -245,6 +245,25 @@ impl Output {
         matches!(self, Output::Collect { records, limit, .. } if *limit > 0 && records >= limit)
     }
 
+    /// Whether the records are only counted (the action is a count).
+    pub fn is_count(&self) -> bool {
+        matches!(self, Output::Count { .. })
+    }
+
+    /// Counts `n` records the guest produced without writing them; only for a
+    /// counted output.
+    pub fn add_count(&mut self, n: u64) -> Result<(), Failure> {
+        match self {
+            Output::Count { records } => {
+                *records = records.saturating_add(n);
+                Ok(())
+            }
+            _ => Err(Failure::Refused(
+                "the guest called add-output-count, but this task's output is not a count (check output-counted first)".into(),
+            )),
+        }
+    }
+
     /// A buffer for a persisted partition.
     pub fn buffer() -> Self {
         Output::Buffer { batches: Vec::new() }

@@ -14,6 +14,7 @@
 //! - `huge-batch`: hands the host one 32 MiB batch.
 //! - `malformed-frame`: hands the host a batch that is not framed records.
 //! - `context-from-task`: calls the driver-side API (`parallelize`) from a task.
+//! - `forged-count`: reports a count of records for a task whose output is collected.
 //! - `main-loop`, `main-alloc`: the same as `loop` and `alloc`, in `main`.
 //! - `fail-in-main`: `main` returns an error without running a job.
 //! - `slow TASKS MS`: a well-behaved job of TASKS tasks that each sleep MS ms.
@@ -105,6 +106,12 @@ fn malformed(x: u64) -> u64 {
     x
 }
 
+/// Claims records for a task whose output is collected, not counted.
+fn forged_count(x: u64) -> u64 {
+    task_io::add_output_count(1_000_000);
+    x
+}
+
 fn context_from_task(x: u64) -> u64 {
     match spindle::parallelize(&[x], 1) {
         Ok(_) => panic!("BREACH: the driver API answered inside a task"),
@@ -166,6 +173,7 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
         "huge-batch" => in_task(huge_batch),
         "malformed-frame" => in_task(malformed),
         "context-from-task" => in_task(context_from_task),
+        "forged-count" => in_task(forged_count),
         "main-loop" => {
             println!("{}", spin(1));
             Ok(())
