@@ -1,8 +1,6 @@
 //! The executor side: `task.run(steps)` pulls input batches from the host, pushes
 //! every record through the op chain, and writes output batches back.
 
-use spindle_frame::BatchReader;
-
 use crate::__private::Step;
 use crate::__private::bindings::spindle::job::task_io;
 use crate::pipeline::build_chain;
@@ -37,10 +35,7 @@ pub fn run_task(steps: Vec<Step>) -> Result<(), String> {
         .collect();
     let mut head = build_chain(&ops).map_err(|e| e.to_string())?;
     while let Some(batch) = task_io::read() {
-        for rec in BatchReader::new(&batch) {
-            let rec = rec.map_err(|e| format!("input batch: {e}"))?;
-            head.push_raw(rec.key, rec.value).map_err(|e| e.to_string())?;
-        }
+        head.push_frame(&batch).map_err(|e| e.to_string())?;
     }
     head.finish().map_err(|e| e.to_string())
 }
