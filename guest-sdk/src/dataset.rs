@@ -230,37 +230,36 @@ impl<T: Data> Dataset<T> {
         Ok(self.take(1)?.into_iter().next())
     }
 
-    /// Action: the `n` smallest elements, smallest first.
+    /// Action: the `n` smallest elements, smallest first. Each task picks its
+    /// partition's `n` smallest (in time linear in the partition), and `main`
+    /// sorts what the tasks picked.
     pub fn take_ordered(&self, n: usize) -> Result<Vec<T>>
     where
         T: Ord,
     {
         let mut got = self
             .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
-                items.sort();
-                items.truncate(*n as usize);
+                smallest(&mut items, *n as usize, T::cmp);
                 items
             })
             .collect()?;
-        got.sort();
-        got.truncate(n);
+        smallest(&mut got, n, T::cmp);
         Ok(got)
     }
 
-    /// Action: the `n` largest elements, largest first.
+    /// Action: the `n` largest elements, largest first (picked as
+    /// [`take_ordered`](Self::take_ordered) picks).
     pub fn top(&self, n: usize) -> Result<Vec<T>>
     where
         T: Ord,
     {
         let mut got = self
             .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
-                items.sort_by(|a, b| b.cmp(a));
-                items.truncate(*n as usize);
+                smallest(&mut items, *n as usize, |a: &T, b: &T| b.cmp(a));
                 items
             })
             .collect()?;
-        got.sort_by(|a, b| b.cmp(a));
-        got.truncate(n);
+        smallest(&mut got, n, |a, b| b.cmp(a));
         Ok(got)
     }
 
@@ -310,6 +309,20 @@ pub(crate) fn decode_all<T: Data>(batch: &[u8]) -> Result<Vec<T>> {
         out.push(codec::decode_record(rec.key, rec.value)?);
     }
     Ok(out)
+}
+
+/// Keeps the `n` smallest of `items` under `order`, sorted: a selection first
+/// (linear), so only those `n` are sorted.
+fn smallest<T>(items: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if n == 0 {
+        items.clear();
+        return;
+    }
+    if items.len() > n {
+        items.select_nth_unstable_by(n - 1, &order);
+        items.truncate(n);
+    }
+    items.sort_by(order);
 }
 
 fn to_line<T: Line>(t: T) -> String {
@@ -362,4 +375,38 @@ pub fn range_with(start: i64, end: i64, step: i64, partitions: u32) -> Result<Da
 /// How many tasks the application can run at once: the default partition count.
 pub fn default_parallelism() -> u32 {
     context::default_parallelism()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smallest;
+
+    #[test]
+    fn smallest_keeps_the_n_smallest_sorted() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for len in [0usize, 1, 2, 9, 10, 11, 100, 1000] {
+            let items: Vec<u32> = (0..len)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (rng % 50) as u32
+                })
+                .collect();
+            for n in [0usize, 1, 3, 10, 2000] {
+                let mut want = items.clone();
+                want.sort();
+                want.truncate(n);
+                let mut got = items.clone();
+                smallest(&mut got, n, u32::cmp);
+                assert_eq!(got, want, "len {len}, n {n}");
+                let mut got = items.clone();
+                smallest(&mut got, n, |a, b| b.cmp(a));
+                let mut want = items.clone();
+                want.sort_by(|a, b| b.cmp(a));
+                want.truncate(n);
+                assert_eq!(got, want, "largest: len {len}, n {n}");
+            }
+        }
+    }
 }
