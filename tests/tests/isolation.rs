@@ -35,6 +35,15 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Runs alice's word count until `stop` is set (at least once); every result must
 /// be exact. Returns how many runs finished.
 fn alice_wordcounts(cluster: &Cluster, work: &std::path::Path, stop: &AtomicBool) -> anyhow::Result<u32> {
@@ -64,6 +73,9 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
 
     let alice_runs = std::thread::scope(|s| -> anyhow::Result<u32> {
         let alice = s.spawn(|| alice_wordcounts(&cluster, work.path(), &stop));
+        // However this closure ends (a failed check too), alice stops: the scope
+        // can then join her thread and the test reports instead of hanging.
+        let stop_alice = SetOnDrop(&stop);
         let attack = |args: &[&str]| cluster.submit_as(MALLORY, LIMITS, &example("attack"), args);
 
         // (mode, what the failure must say)
@@ -129,7 +141,7 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
         let out = cluster.submit_as(MALLORY, &["--task-memory", "1GiB"], &example("attack"), &["panic"])?;
         assert!(stderr(&out).contains("over tenant `mallory`'s maximum of 64 MiB"), "{}", describe(&out));
 
-        stop.store(true, Ordering::Relaxed);
+        drop(stop_alice);
         alice.join().expect("alice's thread")
     })?;
     eprintln!("alice's word count ran {alice_runs} times during the attacks, exact every time");
