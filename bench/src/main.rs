@@ -161,9 +161,24 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
     let mut rows = Vec::new();
     eprintln!("== {name}: {} ({:.1} MB)", input.display(), bytes as f64 / 1e6);
 
-    // Native Rust, 2 threads.
-    let mut times = Vec::new();
+    // Native Rust (2 threads), Spindle in local mode (2 slots), and Spindle with a
+    // driver and two executor processes of one slot each take turns, run by run:
+    // a shared machine's speed drifts over minutes, and taking turns lets the drift
+    // hit every system alike instead of skewing their ratios.
+    // The sort job takes the number of partitions and the order too.
+    let options: &[&str] = if name == "sort" { &["2", "asc"] } else { &[] };
     let native_out = scratch.join(format!("{name}-native"));
+    let local_cache = fresh(&scratch.join(format!("{name}-cache-local")))?;
+    let local_out = scratch.join(format!("{name}-spindle-local"));
+    let local = |o: &str| Ok(spindle.run_local(job, 2, &local_cache, &[&[inp], options, &[o]].concat())?.0);
+    let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join(format!("{name}-cache-cluster")))?)?;
+    let cluster_out = scratch.join(format!("{name}-spindle-cluster"));
+    let clustered = |o: &str| Ok(cluster.submit(spindle, job, &[&[inp], options, &[o]].concat())?.0);
+    // The first run of each Spindle system compiles into an empty cache (its compile
+    // time is reported apart; the row is the median of the warm runs).
+    let mut local_runs = vec![timed_run(&local_out, local)?];
+    let mut cluster_runs = vec![timed_run(&cluster_out, clustered)?];
+    let mut times = Vec::new();
     for _ in 0..args.runs {
         fresh(&native_out)?;
         let t = Instant::now();
@@ -173,7 +188,10 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
             _ => native::aggregate(input, &native_out, 2)?,
         };
         times.push(t.elapsed().as_secs_f64());
+        local_runs.push(timed_run(&local_out, local)?);
+        cluster_runs.push(timed_run(&cluster_out, clustered)?);
     }
+    drop(cluster);
     let reference = Output::read(name, &native_out)?;
     rows.push(Row {
         workload: name.into(),
@@ -183,23 +201,10 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
         input_bytes: bytes,
         note: reference.describe(),
     });
-    // The sort job takes the number of partitions and the order too.
-    let options: &[&str] = if name == "sort" { &["2", "asc"] } else { &[] };
-
-    // Spindle, local mode, 2 slots. The first run of each compiles into an empty cache.
-    let cache = fresh(&scratch.join(format!("{name}-cache-local")))?;
-    let out = scratch.join(format!("{name}-spindle-local"));
-    let runs = timed_runs(args.runs, &out, |o| Ok(spindle.run_local(job, 2, &cache, &[&[inp], options, &[o]].concat())?.0))?;
-    ensure!(Output::read(name, &out)? == reference, "Spindle (local) {name} output differs from the native baseline");
-    rows.push(spindle_row(name, "Spindle local (2 slots)", &runs, bytes));
-
-    // Spindle, a driver and two executor processes of one slot each.
-    let cluster = Cluster::start(spindle, 2, 1, &fresh(&scratch.join(format!("{name}-cache-cluster")))?)?;
-    let out = scratch.join(format!("{name}-spindle-cluster"));
-    let runs = timed_runs(args.runs, &out, |o| Ok(cluster.submit(spindle, job, &[&[inp], options, &[o]].concat())?.0))?;
-    drop(cluster);
-    ensure!(Output::read(name, &out)? == reference, "Spindle (cluster) {name} output differs from the native baseline");
-    rows.push(spindle_row(name, "Spindle driver + 2 executors", &runs, bytes));
+    ensure!(Output::read(name, &local_out)? == reference, "Spindle (local) {name} output differs from the native baseline");
+    rows.push(spindle_row(name, "Spindle local (2 slots)", &local_runs, bytes));
+    ensure!(Output::read(name, &cluster_out)? == reference, "Spindle (cluster) {name} output differs from the native baseline");
+    rows.push(spindle_row(name, "Spindle driver + 2 executors", &cluster_runs, bytes));
 
     // Apache Spark local[2], RDD and DataFrame APIs.
     if !args.no_spark && !args.small {
@@ -222,14 +227,10 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &st
     Ok(rows)
 }
 
-/// One cold run, then `runs` warm ones, each into a fresh `out`.
-fn timed_runs(runs: usize, out: &Path, mut run: impl FnMut(&str) -> Result<SpindleRun>) -> Result<Vec<SpindleRun>> {
-    (0..=runs)
-        .map(|_| {
-            fresh(out)?;
-            run(out.to_str().unwrap())
-        })
-        .collect()
+/// One run into a fresh `out`.
+fn timed_run(out: &Path, run: impl Fn(&str) -> Result<SpindleRun>) -> Result<SpindleRun> {
+    fresh(out)?;
+    run(out.to_str().unwrap())
 }
 
 /// A Spindle row: the warm runs' median; the cold run's compile reported apart.
