@@ -275,7 +275,13 @@ fn overheads(args: &Args, spindle: &Spindle, scratch: &Path) -> Result<Vec<(Stri
         }
         Ok(median(&rates))
     };
+    let peak_before = cluster.driver_peak_kib();
     figures.push(("no-op tasks/s (driver + 2 executors)".into(), noop_rate(&cluster)?, "tasks/s".into()));
+    // What a stage's tasks cost the driver's memory while they wait and run.
+    if let (Some(before), Some(after)) = (peak_before, cluster.driver_peak_kib()) {
+        let per_task = after.saturating_sub(before) as f64 * 1024.0 / f64::from(args.tasks);
+        figures.push(("driver peak memory per no-op task".into(), per_task, "bytes".into()));
+    }
 
     // (c) tiny-job latency on the warm cluster.
     let (_, stdout) = cluster.submit(spindle, "bench-jobs", &["tiny", &args.tiny_runs.to_string()])?;

@@ -129,6 +129,14 @@ impl Cluster {
         }
     }
 
+    /// The driver process's peak resident memory so far, in KiB (Linux's
+    /// `VmHWM`); `None` where `/proc` does not tell.
+    pub fn driver_peak_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.procs[0].id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// `spindle submit`.
     pub fn submit(&self, spindle: &Spindle, job: &str, args: &[&str]) -> Result<(SpindleRun, String)> {
         let mut cmd = Command::new(&spindle.bin);

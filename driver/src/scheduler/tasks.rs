@@ -336,8 +336,9 @@ fn forget_lost(ctx: &JobContext<'_>, stage: &Stage<'_>, lost: &Lost, losses: u32
     Ok(())
 }
 
-/// Runs `partitions` of `stage` at once. Returns the finished ones, and whether
-/// some could not read their shuffle input (those are not finished).
+/// Runs `partitions` of `stage`, as many at a time as [`in_flight_limit`] allows.
+/// Returns the finished ones, and whether some could not read their shuffle input
+/// (those, and any not started after that, are not finished).
 async fn run_round(
     ctx: &JobContext<'_>,
     stage: &Stage<'_>,
@@ -359,11 +360,23 @@ async fn run_round(
     let span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage.id, round, tasks = partitions.len());
     let progress = &progress;
     async {
-        let mut tasks: FuturesUnordered<_> =
-            partitions.iter().map(|&p| async move { (p, run_task(ctx, stage, progress, p).await) }).collect();
+        let start = |p: u32| async move { (p, run_task(ctx, stage, progress, p).await) };
+        let mut waiting = partitions.iter().copied();
+        let mut tasks = FuturesUnordered::new();
         let mut done = Vec::with_capacity(partitions.len());
         let mut lost = None;
-        while let Some((p, outcome)) = tasks.next().await {
+        loop {
+            // Partitions become tasks (futures of a few KB each, waiting for a
+            // slot) only as room frees up, in partition order; after a lost input
+            // no more start: the next round runs them.
+            if lost.is_none() {
+                let limit = in_flight_limit(ctx);
+                while tasks.len() < limit {
+                    let Some(p) = waiting.next() else { break };
+                    tasks.push(start(p));
+                }
+            }
+            let Some((p, outcome)) = tasks.next().await else { break };
             match outcome? {
                 TaskOutcome::Done(r, placement) => {
                     progress.update(|s| s.done += 1);
@@ -379,6 +392,18 @@ async fn run_round(
     .instrument(span)
     .await
 }
+
+/// Tasks of one stage round that may be under way at once (running, queued at an
+/// executor, or waiting for a slot): twice what the cluster's slots and their
+/// launch-ahead queues hold, so that every slot always has a task to take and
+/// executors that join find work; at least [`MIN_IN_FLIGHT`] while the cluster
+/// is small or empty.
+fn in_flight_limit(ctx: &JobContext<'_>) -> usize {
+    let per_slot = ctx.config.launch_ahead as usize + 1;
+    (ctx.cluster.total_slots() as usize * per_slot * 2).max(MIN_IN_FLIGHT)
+}
+
+const MIN_IN_FLIGHT: usize = 64;
 
 pub(super) fn part_name(partition: u32) -> String {
     format!("part-{partition:05}")
