@@ -13,16 +13,23 @@ use spindle_executor::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskLimits, TaskResult, TaskSpec, UnpersistRequest};
 use spindle_sandbox::ArtifactHash;
+use tokio::sync::oneshot;
 
 /// The in-process executor, as the driver sees it.
 struct LocalExecutor(Arc<Executor>);
 
 impl ExecutorHandle for LocalExecutor {
-    fn launch(&self, spec: TaskSpec) -> BoxFuture<'_, TaskResult> {
+    fn launch(&self, spec: TaskSpec, started: oneshot::Sender<()>) -> BoxFuture<'_, TaskResult> {
         let exec = self.0.clone();
         // Its own tokio task, so tasks in different slots run on different threads.
         Box::pin(async move {
-            tokio::spawn(async move { exec.launch(spec).await }).await.unwrap_or_else(|e| TaskResult {
+            let run = async move {
+                exec.launch_notify(spec, move || {
+                    let _ = started.send(());
+                })
+                .await
+            };
+            tokio::spawn(run).await.unwrap_or_else(|e| TaskResult {
                 ok: false,
                 retryable: true,
                 error: format!("task runner panicked: {e}"),

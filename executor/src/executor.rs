@@ -248,6 +248,12 @@ impl Executor {
     /// its application released, or handed back when the executor stops) ends at
     /// once with a retryable failure saying why.
     pub async fn launch(self: &Arc<Self>, spec: TaskSpec) -> TaskResult {
+        self.launch_notify(spec, || {}).await
+    }
+
+    /// [`launch`](Self::launch), calling `on_start` when the task takes its slot
+    /// (not at all if it never does).
+    pub async fn launch_notify(self: &Arc<Self>, spec: TaskSpec, on_start: impl FnOnce() + Send) -> TaskResult {
         if self.is_stopping() {
             return self.handed_back(&spec, "the executor is stopping and takes no new tasks");
         }
@@ -264,6 +270,7 @@ impl Executor {
                 _ = stop.wait_for(|stopping| *stopping) => return None,
                 permit = self.slots.acquire() => permit.expect("slot semaphore is never closed"),
             };
+            on_start();
             let _running = Gauge::up(&self.counters.running);
             Some(self.run_with_chaos(spec.clone()).await)
         };

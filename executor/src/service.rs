@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::Stream;
 use spindle_proto::executor_server::{Executor as ExecutorRpc, ExecutorServer};
 use spindle_proto::ids::AppId;
 use spindle_proto::{
     ExecutorStatus, FetchShuffleRequest, KillTaskRequest, KillTaskResponse, ReleaseAppRequest, ReleaseAppResponse,
-    ShuffleChunk, StatusRequest, TaskControl, TaskDone, UnpersistRequest, UnpersistResponse, task_control,
+    ShuffleChunk, StatusRequest, TaskControl, TaskDone, TaskResult, UnpersistRequest, UnpersistResponse, task_control,
 };
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
@@ -91,6 +92,7 @@ async fn serve_task_stream(
     mut incoming: Streaming<TaskControl>,
     done: mpsc::UnboundedSender<Result<TaskDone, Status>>,
 ) {
+    let starts = Arc::new(Starts { done: done.clone(), pending: Mutex::new(Pending::default()) });
     let mut attempts: JoinSet<u64> = JoinSet::new();
     let mut running: HashMap<u64, AbortHandle> = HashMap::new();
     let mut closing = exec.task_streams_closing();
@@ -98,10 +100,10 @@ async fn serve_task_stream(
         tokio::select! {
             msg = incoming.message() => match msg {
                 Ok(Some(TaskControl { seq, what: Some(task_control::What::Launch(spec)) })) => {
-                    let (exec, done) = (exec.clone(), done.clone());
+                    let (exec, starts) = (exec.clone(), starts.clone());
                     let handle = attempts.spawn(async move {
-                        let result = exec.launch(spec).await;
-                        let _ = done.send(Ok(TaskDone { seq, result: Some(result) }));
+                        let result = exec.launch_notify(spec, || starts.started(seq)).await;
+                        starts.finished(seq, result);
                         seq
                     });
                     running.insert(seq, handle);
@@ -131,5 +133,52 @@ async fn serve_task_stream(
     }
     if !running.is_empty() {
         tracing::info!(cancelled = running.len(), "task stream closed: cancelling its running attempts");
+    }
+}
+
+/// How long the start of an attempt may go untold while no result is sent that
+/// could carry it.
+const START_NOTICE_DELAY: Duration = Duration::from_millis(5);
+
+/// The starts of a task stream's attempts, told to the driver with the next
+/// result sent, or on their own within [`START_NOTICE_DELAY`]: when short tasks
+/// follow each other in a slot, each start rides on the result before it.
+struct Starts {
+    done: mpsc::UnboundedSender<Result<TaskDone, Status>>,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    seqs: Vec<u64>,
+    /// A send of `seqs` on their own is on its way.
+    flush_due: bool,
+}
+
+impl Starts {
+    fn started(self: &Arc<Self>, seq: u64) {
+        let mut p = self.pending.lock().expect("starts lock");
+        p.seqs.push(seq);
+        if std::mem::replace(&mut p.flush_due, true) {
+            return;
+        }
+        let starts = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(START_NOTICE_DELAY).await;
+            // Under the lock, so that every start is in one message or another
+            // and none is told after its own result.
+            let mut p = starts.pending.lock().expect("starts lock");
+            p.flush_due = false;
+            if !p.seqs.is_empty() {
+                let started = std::mem::take(&mut p.seqs);
+                let _ = starts.done.send(Ok(TaskDone { seq: 0, result: None, started }));
+            }
+        });
+    }
+
+    fn finished(&self, seq: u64, result: TaskResult) {
+        let mut p = self.pending.lock().expect("starts lock");
+        let started = std::mem::take(&mut p.seqs);
+        let _ = self.done.send(Ok(TaskDone { seq, result: Some(result), started }));
     }
 }

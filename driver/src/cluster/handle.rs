@@ -27,9 +27,11 @@ pub const EXECUTOR_STOPPING: &str = "executor-stopping";
 
 /// How the driver reaches one executor.
 pub trait ExecutorHandle: Send + Sync + 'static {
-    /// Runs a task; resolves when it has finished. A transport failure comes back
-    /// as a failed, retryable result of kind [`EXECUTOR_LOST`].
-    fn launch(&self, spec: TaskSpec) -> BoxFuture<'_, TaskResult>;
+    /// Runs a task; resolves when it has finished. `started` is told when the task
+    /// takes a slot (one sent ahead waits in the executor's queue until then), and
+    /// dropped untold if it never does. A transport failure comes back as a
+    /// failed, retryable result of kind [`EXECUTOR_LOST`].
+    fn launch(&self, spec: TaskSpec, started: oneshot::Sender<()>) -> BoxFuture<'_, TaskResult>;
     /// Frees an application's blocks and cancels its running tasks.
     fn release_app(&self, app: AppId) -> BoxFuture<'_, ()>;
     /// Cancels one task attempt (best effort).
@@ -62,7 +64,13 @@ struct TaskStream {
 struct Waiting {
     /// Set when the stream has ended: nothing more can be registered.
     ended: Option<String>,
-    by_seq: HashMap<u64, oneshot::Sender<TaskResult>>,
+    by_seq: HashMap<u64, Launch>,
+}
+
+/// Who waits for one launch: for its start, and for its result.
+struct Launch {
+    started: Option<oneshot::Sender<()>>,
+    result: oneshot::Sender<TaskResult>,
 }
 
 impl TaskStream {
@@ -79,7 +87,12 @@ impl TaskStream {
                     let mut results = response.into_inner();
                     loop {
                         match results.message().await {
-                            Ok(Some(TaskDone { seq, result })) => reader.deliver(seq, result.unwrap_or_default()),
+                            Ok(Some(TaskDone { seq, result, started })) => {
+                                reader.started(&started);
+                                if let Some(result) = result {
+                                    reader.deliver(seq, result);
+                                }
+                            }
                             Ok(None) => break format!("executor at {address} closed its task stream"),
                             Err(s) => break format!("executor at {address} did not answer: {}", s.message()),
                         }
@@ -91,20 +104,33 @@ impl TaskStream {
         stream
     }
 
-    /// Registers a waiter for `seq`; gives it back if the stream has ended.
-    fn wait_for(&self, seq: u64, tx: oneshot::Sender<TaskResult>) -> Result<(), oneshot::Sender<TaskResult>> {
+    /// Registers the waiters of launch `seq`; gives them back if the stream has ended.
+    fn wait_for(&self, seq: u64, launch: Launch) -> Result<(), Launch> {
         let mut w = self.waiting.lock().expect("task stream lock");
         if w.ended.is_some() || self.launches.is_closed() {
-            return Err(tx);
+            return Err(launch);
         }
-        w.by_seq.insert(seq, tx);
+        w.by_seq.insert(seq, launch);
         Ok(())
+    }
+
+    /// Tells the launches `seqs` (those still waiting) that they have started.
+    fn started(&self, seqs: &[u64]) {
+        if seqs.is_empty() {
+            return;
+        }
+        let mut w = self.waiting.lock().expect("task stream lock");
+        for seq in seqs {
+            if let Some(tx) = w.by_seq.get_mut(seq).and_then(|l| l.started.take()) {
+                let _ = tx.send(());
+            }
+        }
     }
 
     fn deliver(&self, seq: u64, result: TaskResult) {
         let waiter = self.waiting.lock().expect("task stream lock").by_seq.remove(&seq);
-        if let Some(tx) = waiter {
-            let _ = tx.send(result);
+        if let Some(l) = waiter {
+            let _ = l.result.send(result);
         }
     }
 
@@ -115,8 +141,8 @@ impl TaskStream {
             w.ended = Some(reason.clone());
             std::mem::take(&mut w.by_seq)
         };
-        for (_, tx) in waiters {
-            let _ = tx.send(lost(reason.clone()));
+        for (_, l) in waiters {
+            let _ = l.result.send(lost(reason.clone()));
         }
     }
 
@@ -175,14 +201,14 @@ impl RemoteExecutor {
         }
     }
 
-    /// Registers the waiter of launch `seq` on an open stream (a fresh one if the
+    /// Registers the waiters of launch `seq` on an open stream (a fresh one if the
     /// current one has just ended).
-    fn register(&self, seq: u64, mut tx: oneshot::Sender<TaskResult>) -> Result<Arc<TaskStream>, String> {
+    fn register(&self, seq: u64, mut launch: Launch) -> Result<Arc<TaskStream>, String> {
         for _ in 0..2 {
             let stream = self.task_stream();
-            match stream.wait_for(seq, tx) {
+            match stream.wait_for(seq, launch) {
                 Ok(()) => return Ok(stream),
-                Err(back) => tx = back,
+                Err(back) => launch = back,
             }
         }
         Err(format!("executor at {}: no task stream could be opened", self.address))
@@ -206,11 +232,11 @@ impl RemoteExecutor {
 }
 
 impl ExecutorHandle for RemoteExecutor {
-    fn launch(&self, spec: TaskSpec) -> BoxFuture<'_, TaskResult> {
+    fn launch(&self, spec: TaskSpec, started: oneshot::Sender<()>) -> BoxFuture<'_, TaskResult> {
         Box::pin(async move {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             let (tx, rx) = oneshot::channel();
-            match self.register(seq, tx) {
+            match self.register(seq, Launch { started: Some(started), result: tx }) {
                 Ok(stream) => self.finish_launch(&stream, seq, spec, rx).await,
                 Err(reason) => lost(reason),
             }
@@ -260,7 +286,7 @@ pub(crate) struct Idle;
 
 #[cfg(test)]
 impl ExecutorHandle for Idle {
-    fn launch(&self, _spec: TaskSpec) -> BoxFuture<'_, TaskResult> {
+    fn launch(&self, _spec: TaskSpec, _started: oneshot::Sender<()>) -> BoxFuture<'_, TaskResult> {
         Box::pin(async { TaskResult::default() })
     }
     fn release_app(&self, _app: AppId) -> BoxFuture<'_, ()> {
@@ -296,8 +322,9 @@ mod stream_tests {
     /// The partition that makes the scripted executor break its stream.
     const BREAK: u32 = 99;
 
-    /// Answers launches two at a time, the second one first (so results come back
-    /// out of order), with `count` = the task's partition; reports what it receives.
+    /// Tells each launch's start at once, on its own; answers launches two at a
+    /// time, the second one first (so results come back out of order), with
+    /// `count` = the task's partition; reports what it receives.
     struct Scripted {
         events: mpsc::UnboundedSender<Event>,
     }
@@ -329,6 +356,7 @@ mod stream_tests {
                         }
                         Some(task_control::What::Launch(spec)) => {
                             let _ = events.send(Event::Launched(spec.partition));
+                            let _ = tx.send(Ok(TaskDone { started: vec![c.seq], ..Default::default() }));
                             held.push((c.seq, spec.partition));
                         }
                         Some(task_control::What::Cancel(_)) => {
@@ -340,7 +368,7 @@ mod stream_tests {
                     if held.len() == 2 {
                         for (seq, partition) in held.drain(..).rev() {
                             let result = TaskResult { ok: true, count: u64::from(partition), ..Default::default() };
-                            let _ = tx.send(Ok(TaskDone { seq, result: Some(result) }));
+                            let _ = tx.send(Ok(TaskDone { seq, result: Some(result), started: Vec::new() }));
                         }
                     }
                 }
@@ -378,6 +406,11 @@ mod stream_tests {
         TaskSpec { partition, ..Default::default() }
     }
 
+    /// Launches `partition` on `exec`, not listening for its start.
+    fn launch(exec: &RemoteExecutor, partition: u32) -> BoxFuture<'_, TaskResult> {
+        exec.launch(task(partition), oneshot::channel().0)
+    }
+
     /// Launches `partition` in the background once the executor has received it.
     async fn launched(
         exec: &Arc<RemoteExecutor>,
@@ -385,7 +418,7 @@ mod stream_tests {
         partition: u32,
     ) -> tokio::task::JoinHandle<TaskResult> {
         let exec = exec.clone();
-        let running = tokio::spawn(async move { exec.launch(task(partition)).await });
+        let running = tokio::spawn(async move { launch(&exec, partition).await });
         assert_eq!(events.recv().await, Some(Event::Launched(partition)));
         running
     }
@@ -393,9 +426,21 @@ mod stream_tests {
     #[tokio::test]
     async fn results_reach_their_own_launch_even_out_of_order() {
         let (exec, _) = scripted().await;
-        let (a, b) = tokio::join!(exec.launch(task(1)), exec.launch(task(2)));
+        let (a, b) = tokio::join!(launch(&exec, 1), launch(&exec, 2));
         assert!(a.ok && b.ok, "{a:?} {b:?}");
         assert_eq!((a.count, b.count), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn starts_reach_their_own_launch_before_its_result() {
+        let (exec, _) = scripted().await;
+        let (told_a, started_a) = oneshot::channel();
+        let (told_b, started_b) = oneshot::channel();
+        let (a, b) = tokio::join!(exec.launch(task(1), told_a), exec.launch(task(2), told_b));
+        assert_eq!((a.count, b.count), (1, 2));
+        // Told before the result came: after it, the launch no longer waits and
+        // its start could only be dropped.
+        assert_eq!((started_a.await, started_b.await), (Ok(()), Ok(())));
     }
 
     #[tokio::test]
@@ -407,7 +452,7 @@ mod stream_tests {
         let event = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.expect("a cancel");
         assert_eq!(event, Some(Event::Cancelled(0)), "the first launch's sequence number");
         // The stream still serves later launches.
-        let (a, b) = tokio::join!(exec.launch(task(4)), exec.launch(task(5)));
+        let (a, b) = tokio::join!(launch(&exec, 4), launch(&exec, 5));
         assert_eq!((a.count, b.count), (4, 5));
     }
 
@@ -415,13 +460,13 @@ mod stream_tests {
     async fn a_broken_stream_fails_its_launches_as_lost_and_the_next_launch_opens_another() {
         let (exec, mut events) = scripted().await;
         let held = launched(&exec, &mut events, 6).await;
-        let broke = exec.launch(task(BREAK)).await;
+        let broke = launch(&exec, BREAK).await;
         let held = held.await.unwrap();
         for r in [&held, &broke] {
             assert!(!r.ok && r.retryable && r.failure_kind == EXECUTOR_LOST, "{r:?}");
             assert!(r.error.contains("scripted break"), "{r:?}");
         }
-        let (a, b) = tokio::join!(exec.launch(task(7)), exec.launch(task(8)));
+        let (a, b) = tokio::join!(launch(&exec, 7), launch(&exec, 8));
         assert_eq!((a.count, b.count), (7, 8));
     }
 }

@@ -15,6 +15,7 @@ use spindle_proto::{
     RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite, TaskInput, TaskOutput, TaskRecord,
     TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
 };
+use tokio::sync::oneshot;
 
 use super::dag::{Action, Partitioner, PipeInput, StageOutput};
 use super::progress::StageGuard;
@@ -230,16 +231,30 @@ async fn attempt(
         *cell.lock().expect("started lock") = Some(Started { executor: executor.clone(), attempt: number, at: Instant::now() });
     }
     let mut result = {
-        let _running = Running::new(progress);
-        tokio::select! {
-            r = executor.handle.launch(spec) => r,
-            reason = executor.lost() => TaskResult {
-                ok: false,
-                retryable: true,
-                failure_kind: EXECUTOR_LOST.into(),
-                error: reason,
-                ..Default::default()
-            },
+        let (told, mut started) = oneshot::channel();
+        let launch = executor.handle.launch(spec, told);
+        tokio::pin!(launch);
+        // Counted as running from when it takes a slot, not while it waits in the
+        // executor's queue.
+        let mut _running = None;
+        let mut heard = false;
+        loop {
+            tokio::select! {
+                r = &mut launch => break r,
+                s = &mut started, if !heard => {
+                    heard = true;
+                    if s.is_ok() {
+                        _running = Some(Running::new(progress));
+                    }
+                }
+                reason = executor.lost() => break TaskResult {
+                    ok: false,
+                    retryable: true,
+                    failure_kind: EXECUTOR_LOST.into(),
+                    error: reason,
+                    ..Default::default()
+                },
+            }
         }
     };
     drop(lease);
