@@ -24,7 +24,7 @@ impl ExecutorHandle for LocalExecutor {
         // Its own tokio task, so tasks in different slots run on different threads.
         Box::pin(async move {
             let run = async move {
-                exec.launch_notify(spec, move || {
+                exec.launch(spec, move || {
                     let _ = started.send(());
                 })
                 .await

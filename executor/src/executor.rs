@@ -246,14 +246,9 @@ impl Executor {
     /// Runs one task to completion in a fresh sandbox. Never fails the process: every
     /// failure comes back as a failed [`TaskResult`]. A cancelled attempt (killed,
     /// its application released, or handed back when the executor stops) ends at
-    /// once with a retryable failure saying why.
-    pub async fn launch(self: &Arc<Self>, spec: TaskSpec) -> TaskResult {
-        self.launch_notify(spec, || {}).await
-    }
-
-    /// [`launch`](Self::launch), calling `on_start` when the task takes its slot
-    /// (not at all if it never does).
-    pub async fn launch_notify(self: &Arc<Self>, spec: TaskSpec, on_start: impl FnOnce() + Send) -> TaskResult {
+    /// once with a retryable failure saying why. Calls `on_start` when the task
+    /// takes its slot (not at all if it never does).
+    pub async fn launch(self: &Arc<Self>, spec: TaskSpec, on_start: impl FnOnce() + Send) -> TaskResult {
         if self.is_stopping() {
             return self.handed_back(&spec, "the executor is stopping and takes no new tasks");
         }

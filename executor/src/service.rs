@@ -102,7 +102,7 @@ async fn serve_task_stream(
                 Ok(Some(TaskControl { seq, what: Some(task_control::What::Launch(spec)) })) => {
                     let (exec, starts) = (exec.clone(), starts.clone());
                     let handle = attempts.spawn(async move {
-                        let result = exec.launch_notify(spec, || starts.started(seq)).await;
+                        let result = exec.launch(spec, || starts.started(seq)).await;
                         starts.finished(seq, result);
                         seq
                     });

@@ -48,6 +48,20 @@ pub fn await_condition<T>(what: &str, timeout: Duration, mut cond: impl FnMut() 
     }
 }
 
+/// `(done, running, tasks)` of every stage of `kind` (`shuffle-map`,
+/// `save-as-text-file`, ...) in a `spindle status --json` answer.
+pub fn stage_counts(status: &serde_json::Value, kind: &str) -> Vec<(u64, u64, u64)> {
+    let applications = status["applications"].as_array().into_iter().flatten();
+    let stages = applications.flat_map(|a| a["stages"].as_array().into_iter().flatten());
+    stages
+        .filter(|st| st["kind"] == kind)
+        .map(|st| {
+            let n = |k: &str| st[k].as_u64().unwrap_or(0);
+            (n("done"), n("running"), n("tasks"))
+        })
+        .collect()
+}
+
 /// A child process killed when dropped.
 pub struct Proc(pub Child);
 
@@ -246,11 +260,7 @@ impl Cluster {
     pub fn await_stage(&self, kind: &str, timeout: Duration, pred: impl Fn(u64, u64, u64) -> bool) -> Result<()> {
         await_condition(&format!("a {kind} stage"), timeout, || {
             let s = self.status().ok()?;
-            let found = s["applications"].as_array()?.iter().flat_map(|a| a["stages"].as_array().cloned().unwrap_or_default()).any(|st| {
-                st["kind"] == kind
-                    && pred(st["done"].as_u64().unwrap_or(0), st["running"].as_u64().unwrap_or(0), st["tasks"].as_u64().unwrap_or(0))
-            });
-            found.then_some(())
+            stage_counts(&s, kind).into_iter().any(|(done, running, tasks)| pred(done, running, tasks)).then_some(())
         })
     }
 

@@ -22,12 +22,7 @@ fn running_counts_tasks_in_slots_not_queued_ones() -> Result<()> {
     let mut samples: Vec<(u64, u64, u64)> = Vec::new();
     await_condition("the paced word count to end", Duration::from_secs(120), || {
         if let Ok(s) = c.status() {
-            for app in s["applications"].as_array().into_iter().flatten() {
-                for st in app["stages"].as_array().into_iter().flatten().filter(|st| st["kind"] == "shuffle-map") {
-                    let n = |k: &str| st[k].as_u64().unwrap_or(0);
-                    samples.push((n("done"), n("running"), n("tasks")));
-                }
-            }
+            samples.extend(stage_counts(&s, "shuffle-map"));
         }
         child.try_wait().ok().flatten().map(|_| ())
     })?;
