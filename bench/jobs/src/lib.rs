@@ -4,6 +4,10 @@
 //!   tasks of nearly no work. Prints `tasks TASKS seconds S`.
 //! - `tiny RUNS`: RUNS times, `count` over 2 partitions of 10 records. Prints one
 //!   `latency_us N` line per run.
+//! - `wordcount INPUT OUTPUT_DIR`: word count as the benchmark's other systems run
+//!   it: count every word, write `word<TAB>count` lines. The pipeline of
+//!   `examples/wordcount`, without the example's extra actions (the ten most
+//!   frequent words and a count), which the native and Spark jobs do not run.
 //! - `scan INPUT`, `split INPUT`, `combine INPUT`: word count cut short after
 //!   reading lines, after splitting words, and after the shuffle; each prints
 //!   `count N seconds S`, to see where word count spends its time.
@@ -38,6 +42,13 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
                 println!("latency_us {us}");
             }
         }
+        ["wordcount", input, output] => {
+            let counts = spindle::text_file(input)?
+                .flat_map(spindle::words)
+                .map(|word: String| (word, 1u64))
+                .reduce_by_key(|a, b| a + b);
+            counts.map(|(word, n): (String, u64)| format!("{word}\t{n}")).save_as_text_file(output)?;
+        }
         [stage @ ("scan" | "split" | "combine"), input] => {
             let lines = spindle::text_file(input)?;
             let start = Instant::now();
@@ -48,7 +59,7 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             };
             println!("count {n} seconds {:.6}", start.elapsed().as_secs_f64());
         }
-        _ => return Err(spindle::Error::msg("usage: bench-jobs (noop TASKS | tiny RUNS | scan|split|combine INPUT)")),
+        _ => return Err(spindle::Error::msg("usage: bench-jobs (noop TASKS | tiny RUNS | wordcount INPUT OUTPUT_DIR | scan|split|combine INPUT)")),
     }
     Ok(())
 }
