@@ -164,17 +164,17 @@ impl<V> KeyTable<V> {
         let len = u32::try_from(key.len()).ok().filter(|&n| n != FREE).expect("a key under 4 GiB");
         if 8 * (self.len + 1) > 7 * self.slots.len() {
             self.grow();
-            i = self.free_slot_for(key);
+            i = self.free_slot(hash_bytes(self.seed, key));
         }
         self.arena.extend_from_slice(key);
         self.slots[i] = Slot { head, start, len, value: MaybeUninit::new(v) };
         self.len += 1;
     }
 
-    /// The free slot where a probe for `key`, which is not in the table, ends.
-    fn free_slot_for(&self, key: &[u8]) -> usize {
+    /// The free slot where a probe for `hash` ends (for a key not in the table).
+    fn free_slot(&self, hash: u64) -> usize {
         let mask = self.mask();
-        let mut i = hash_bytes(self.seed, key) as usize & mask;
+        let mut i = hash as usize & mask;
         while !self.slots[i].is_free() {
             i = (i + 1) & mask;
         }
@@ -185,15 +185,11 @@ impl<V> KeyTable<V> {
     fn grow(&mut self) {
         let bigger = free_slots(self.slots.len() * 2);
         let old = std::mem::replace(&mut self.slots, bigger);
-        let mask = self.mask();
         // `old`'s values move bit for bit; its slots' `MaybeUninit` values are not
         // dropped with it.
         for slot in old.iter().filter(|s| !s.is_free()) {
             let hash = if slot.len <= 16 { hash_head(self.seed, slot.len as usize, slot.head) } else { hash_bytes(self.seed, slot.key(&self.arena)) };
-            let mut i = hash as usize & mask;
-            while !self.slots[i].is_free() {
-                i = (i + 1) & mask;
-            }
+            let i = self.free_slot(hash);
             // SAFETY: `slot` is read once, and `old` never drops its values.
             self.slots[i] = unsafe { std::ptr::read(slot) };
         }
