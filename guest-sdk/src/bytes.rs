@@ -22,24 +22,27 @@ pub(crate) fn read_u64(b: &[u8], at: usize) -> u64 {
 /// determine the bytes, and every byte lies in a byte of its own of them.
 #[inline]
 pub(crate) fn head_words(b: &[u8]) -> (u64, u64) {
-    const ZEROS: &[u8; 4] = &[0; 4];
     let n = b.len();
     debug_assert!(n <= 16, "head_words takes at most 16 bytes");
-    // Strings shorter than 4 bytes read their windows from zeros (and 0 bytes its
-    // byte too), so that every read is in bounds whatever the length.
-    let wide = if n >= 4 { b } else { ZEROS };
-    let m = wide.len();
-    let (step, back) = ((m - 4).min(4), m.saturating_sub(8));
-    let narrow = if n >= 1 { b } else { &ZEROS[..1] };
-    let k = narrow.len();
-    // SAFETY: every window lies within `wide` (`m >= 4`; `step <= m - 4`;
-    // `back <= m - 4`) and every byte index within `narrow` (`k >= 1`).
-    unsafe {
-        let at = |i: usize| u64::from(u32::from_le_bytes(wide.get_unchecked(i..i + 4).try_into().unwrap_unchecked()));
-        let long = (at(0) | at(step) << 32, at(back) | at(m - 4) << 32);
-        let byte = |i: usize| u64::from(*narrow.get_unchecked(i));
-        let short = (byte(0) | byte(k / 2) << 8 | byte(k - 1) << 16, 0);
-        if n >= 4 { long } else { short }
+    if n >= 4 {
+        let (step, back) = ((n - 4).min(4), n.saturating_sub(8));
+        // SAFETY: every window lies within `b` (`step <= n - 4`, `back <= n - 4`).
+        let at = |i: usize| u64::from(u32::from_le_bytes(unsafe { b.get_unchecked(i..i + 4).try_into().unwrap_unchecked() }));
+        return (at(0) | at(step) << 32, at(back) | at(n - 4) << 32);
+    }
+    short_head(b)
+}
+
+/// [`head_words`] of fewer than 4 bytes: the first, middle and last byte (0 bytes:
+/// all zero).
+#[inline]
+fn short_head(b: &[u8]) -> (u64, u64) {
+    match b {
+        [] => (0, 0),
+        [x, ..] => {
+            let k = b.len();
+            (u64::from(*x) | u64::from(b[k / 2]) << 8 | u64::from(b[k - 1]) << 16, 0)
+        }
     }
 }
 

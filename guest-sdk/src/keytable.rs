@@ -97,26 +97,56 @@ impl<V> KeyTable<V> {
     /// Merges `v` into the value of `key` with `f`, or inserts it.
     #[inline]
     pub(crate) fn merge(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
-        let n = key.len();
-        if n > 16 {
+        if key.len() > 16 {
             return self.merge_long(key, v, f);
         }
+        self.merge_short(key, v, f);
+    }
+
+    /// `merge` for every pair of `items`, in order; leaves `items` empty. One loop
+    /// with the lookup inlined: a call per key cost word count about 8 % of its
+    /// instructions.
+    #[inline]
+    pub(crate) fn merge_batch<K: AsRef<[u8]>>(&mut self, items: &mut Vec<(K, V)>, f: impl Fn(V, V) -> V) {
+        for (key, v) in items.drain(..) {
+            let key = key.as_ref();
+            if key.len() > 16 {
+                self.merge_long(key, v, &f);
+            } else {
+                self.merge_short(key, v, &f);
+            }
+        }
+    }
+
+    /// `merge` for keys of at most 16 bytes.
+    #[inline(always)]
+    fn merge_short(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
         // A short key is its length and two words: read them once, for the hash
         // and for every comparison.
+        let n = key.len();
         let head = head_words(key);
         let mask = self.mask();
         let mut i = hash_head(self.seed, n, head) as usize & mask;
+        // The first probe outside the loop: most lookups end there.
+        // SAFETY: `i <= mask`, the last slot's index.
+        let slot = unsafe { self.slots.get_unchecked_mut(i) };
+        if slot.len as usize == n && slot.head == head {
+            // SAFETY: the slot is used (its length is not `FREE`).
+            return Self::merge_into(unsafe { slot.value.assume_init_mut() }, v, f);
+        }
         loop {
             // SAFETY: `i <= mask`, the last slot's index.
+            let slot = unsafe { self.slots.get_unchecked_mut(i) };
+            if slot.is_free() {
+                return self.insert_new(i, key, head, v);
+            }
+            i = (i + 1) & mask;
+            // SAFETY: as above.
             let slot = unsafe { self.slots.get_unchecked_mut(i) };
             if slot.len as usize == n && slot.head == head {
                 // SAFETY: the slot is used (its length is not `FREE`).
                 return Self::merge_into(unsafe { slot.value.assume_init_mut() }, v, f);
             }
-            if slot.is_free() {
-                return self.insert_new(i, key, head, v);
-            }
-            i = (i + 1) & mask;
         }
     }
 
@@ -310,6 +340,34 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn batches_merge_as_single_merges_do() {
+        // Keys of every length around the short-key limit, repeated, in batches of
+        // varied sizes; the table grows while batches are merged.
+        let keys: Vec<String> = (0..2000u32).map(|i| format!("{}{i}", "k".repeat((i % 23) as usize))).collect();
+        let mut one = KeyTable::new(3);
+        let mut batched = KeyTable::new(3);
+        let mut items: Vec<(String, u64)> = Vec::new();
+        for (round, k) in keys.iter().chain(keys.iter().step_by(3)).enumerate() {
+            let v = round as u64 % 5 + 1;
+            one.merge(k.as_bytes(), v, |a, b| a + b);
+            items.push((k.clone(), v));
+            if items.len() == round % 70 + 1 {
+                batched.merge_batch(&mut items, |a, b| a + b);
+                assert!(items.is_empty());
+            }
+        }
+        batched.merge_batch(&mut items, |a, b| a + b);
+        let sorted = |t: &mut KeyTable<u64>| {
+            let mut v: Vec<(Vec<u8>, u64)> = t.drain().map(|(k, v)| (k.to_vec(), v)).collect();
+            v.sort();
+            v
+        };
+        let want = sorted(&mut one);
+        assert_eq!(want.len(), keys.len());
+        assert_eq!(sorted(&mut batched), want);
     }
 
     #[test]

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use spindle_frame::{BatchWriter, count_records};
 use spindle_proto::ids::{AppId, ShuffleId};
 use spindle_proto::{ReduceMode, TaskInput, TaskSpec, task_input};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
@@ -165,10 +164,15 @@ pub struct TextReader {
     start: u64,
     end: u64,
     batch_bytes: usize,
-    file: Option<tokio::fs::File>,
+    /// A plain file, read on a blocking thread straight into `buf` (a tokio file
+    /// reads into a buffer of its own and copies: one more pass over the input).
+    file: Option<std::fs::File>,
     /// Absolute file offset of `buf[0]`.
     buf_offset: u64,
+    /// Read bytes in `buf[..filled]`; the rest is room for the next read, zeroed
+    /// once when `buf` grows.
     buf: Vec<u8>,
+    filled: usize,
     /// Where the unread part of `buf` starts. Batches advance it; the read part is
     /// dropped only when `buf` is refilled, so a batch moves no bytes.
     pos: usize,
@@ -187,6 +191,7 @@ impl TextReader {
             file: None,
             buf_offset: 0,
             buf: Vec::new(),
+            filled: 0,
             pos: 0,
             eof: false,
             done: false,
@@ -198,35 +203,57 @@ impl TextReader {
         ExecutorError::Input { path: self.path.clone(), source }
     }
 
+    /// Drops the first `n` read bytes.
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.filled, 0);
+        self.filled -= n;
+        self.buf_offset += n as u64;
+    }
+
+    /// Reads the next chunk after the read bytes.
     async fn fill(&mut self) -> Result<(), ExecutorError> {
-        let file = self.file.as_mut().expect("opened");
-        // Read into spare capacity: no zeroing of a chunk that is overwritten anyway.
-        self.buf.reserve(READ_CHUNK);
-        let n = match file.read_buf(&mut self.buf).await {
-            Ok(n) => n,
-            Err(e) => return Err(self.io(e)),
-        };
+        let mut file = self.file.take().expect("opened");
+        let mut buf = std::mem::take(&mut self.buf);
+        let filled = self.filled;
+        if buf.len() < filled + READ_CHUNK {
+            buf.resize(filled + READ_CHUNK, 0);
+        }
+        let read = tokio::task::spawn_blocking(move || {
+            let res = std::io::Read::read(&mut file, &mut buf[filled..filled + READ_CHUNK]);
+            (file, buf, res)
+        })
+        .await;
+        let (file, buf, res) = read.map_err(|e| self.io(std::io::Error::other(e)))?;
+        self.file = Some(file);
+        self.buf = buf;
+        let n = res.map_err(|e| self.io(e))?;
+        self.filled += n;
         self.eof = n == 0;
         Ok(())
     }
 
     async fn open(&mut self) -> Result<(), ExecutorError> {
-        let mut file = tokio::fs::File::open(&self.path).await.map_err(|e| self.io(e))?;
+        let path = self.path.clone();
         // Start one byte early: if that byte is '\n', a line starts exactly at `start`.
         let seek_to = self.start.saturating_sub(1);
-        file.seek(SeekFrom::Start(seek_to)).await.map_err(|e| self.io(e))?;
-        self.file = Some(file);
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::File::open(path)?;
+            std::io::Seek::seek(&mut file, SeekFrom::Start(seek_to))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| self.io(std::io::Error::other(e)))?;
+        self.file = Some(opened.map_err(|e| self.io(e))?);
         self.buf_offset = seek_to;
         if self.start > 0 {
             // Skip through the first '\n' at or after `start - 1`.
             loop {
-                if let Some(i) = memchr::memchr(b'\n', &self.buf) {
-                    self.buf.drain(..=i);
-                    self.buf_offset += i as u64 + 1;
+                if let Some(i) = memchr::memchr(b'\n', &self.buf[..self.filled]) {
+                    self.consume(i + 1);
                     break;
                 }
-                self.buf_offset += self.buf.len() as u64;
-                self.buf.clear();
+                let all = self.filled;
+                self.consume(all);
                 if self.eof {
                     self.done = true;
                     break;
@@ -244,7 +271,7 @@ impl TextReader {
         let mut out = BatchWriter::with_capacity(self.batch_bytes + 1024);
         let mut cursor = self.pos;
         while !self.done && out.len() < self.batch_bytes {
-            match memchr::memchr(b'\n', &self.buf[cursor..]) {
+            match memchr::memchr(b'\n', &self.buf[cursor..self.filled]) {
                 Some(i) => {
                     if self.buf_offset + cursor as u64 >= self.end {
                         self.done = true;
@@ -255,15 +282,14 @@ impl TextReader {
                 }
                 None if self.eof => {
                     // A last line without '\n'.
-                    if cursor < self.buf.len() && self.buf_offset + (cursor as u64) < self.end {
-                        push_line(&mut out, &self.buf[cursor..]);
-                        cursor = self.buf.len();
+                    if cursor < self.filled && self.buf_offset + (cursor as u64) < self.end {
+                        push_line(&mut out, &self.buf[cursor..self.filled]);
+                        cursor = self.filled;
                     }
                     self.done = true;
                 }
                 None => {
-                    self.buf.drain(..cursor);
-                    self.buf_offset += cursor as u64;
+                    self.consume(cursor);
                     cursor = 0;
                     self.fill().await?;
                 }

@@ -73,6 +73,18 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Sink<(K, V)> for Combine<F, K, V> {
         self.scratch = scratch;
         Ok(())
     }
+    fn push_batch(&mut self, items: &mut Vec<(K, V)>) -> Result<()> {
+        // String keys (the type test is resolved at compile time): their bytes are
+        // the key, and the batch is merged in one loop.
+        if let Some(items) = (items as &mut dyn Any).downcast_mut::<Vec<(String, V)>>() {
+            self.groups.merge_batch(items, &self.f);
+            return Ok(());
+        }
+        for item in items.drain(..) {
+            self.push(item)?;
+        }
+        Ok(())
+    }
     fn finish(&mut self) -> Result<()> {
         self.flush()
     }
