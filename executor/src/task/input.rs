@@ -83,7 +83,7 @@ impl Input {
     /// The next batch, `None` at the end.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         match self {
-            Input::Text(t) => t.next_batch().await,
+            Input::Text(t) => t.next_batch(),
             Input::Records { batch, .. } => Ok(batch.take()),
             Input::Range { next, step, left, batch_bytes, records } => {
                 if *left == 0 {
@@ -164,8 +164,8 @@ pub struct TextReader {
     start: u64,
     end: u64,
     batch_bytes: usize,
-    /// A plain file, read on a blocking thread straight into `buf` (a tokio file
-    /// reads into a buffer of its own and copies: one more pass over the input).
+    /// A plain file, read straight into `buf` (a tokio file reads into a buffer
+    /// of its own and copies: one more pass over the input).
     file: Option<std::fs::File>,
     /// Absolute file offset of `buf[0]`.
     buf_offset: u64,
@@ -210,40 +210,31 @@ impl TextReader {
         self.buf_offset += n as u64;
     }
 
-    /// Reads the next chunk after the read bytes.
-    async fn fill(&mut self) -> Result<(), ExecutorError> {
-        let mut file = self.file.take().expect("opened");
-        let mut buf = std::mem::take(&mut self.buf);
+    /// Reads the next chunk after the read bytes, on this thread. The thread runs
+    /// this task's slot, whose guest waits for the read anyway; a read on a
+    /// blocking thread woke the task from another thread, which often moved it to
+    /// another worker, away from the caches holding its data (word count on
+    /// 200 MB: 0.47 s against 0.43 s).
+    fn fill(&mut self) -> Result<(), ExecutorError> {
         let filled = self.filled;
-        if buf.len() < filled + READ_CHUNK {
-            buf.resize(filled + READ_CHUNK, 0);
+        if self.buf.len() < filled + READ_CHUNK {
+            self.buf.resize(filled + READ_CHUNK, 0);
         }
-        let read = tokio::task::spawn_blocking(move || {
-            let res = std::io::Read::read(&mut file, &mut buf[filled..filled + READ_CHUNK]);
-            (file, buf, res)
-        })
-        .await;
-        let (file, buf, res) = read.map_err(|e| self.io(std::io::Error::other(e)))?;
-        self.file = Some(file);
-        self.buf = buf;
-        let n = res.map_err(|e| self.io(e))?;
+        let file = self.file.as_mut().expect("opened");
+        let n = std::io::Read::read(file, &mut self.buf[filled..filled + READ_CHUNK]).map_err(|e| self.io(e))?;
         self.filled += n;
         self.eof = n == 0;
         Ok(())
     }
 
-    async fn open(&mut self) -> Result<(), ExecutorError> {
-        let path = self.path.clone();
+    /// Opens the file (on this thread, as [`TextReader::fill`] reads it) and skips
+    /// to the first line of the split.
+    fn open(&mut self) -> Result<(), ExecutorError> {
         // Start one byte early: if that byte is '\n', a line starts exactly at `start`.
         let seek_to = self.start.saturating_sub(1);
-        let opened = tokio::task::spawn_blocking(move || {
-            let mut file = std::fs::File::open(path)?;
-            std::io::Seek::seek(&mut file, SeekFrom::Start(seek_to))?;
-            Ok(file)
-        })
-        .await
-        .map_err(|e| self.io(std::io::Error::other(e)))?;
-        self.file = Some(opened.map_err(|e| self.io(e))?);
+        let mut file = std::fs::File::open(&self.path).map_err(|e| self.io(e))?;
+        std::io::Seek::seek(&mut file, SeekFrom::Start(seek_to)).map_err(|e| self.io(e))?;
+        self.file = Some(file);
         self.buf_offset = seek_to;
         if self.start > 0 {
             // Skip through the first '\n' at or after `start - 1`.
@@ -258,15 +249,15 @@ impl TextReader {
                     self.done = true;
                     break;
                 }
-                self.fill().await?;
+                self.fill()?;
             }
         }
         Ok(())
     }
 
-    pub async fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+    pub fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         if self.file.is_none() {
-            self.open().await?;
+            self.open()?;
         }
         let mut out = BatchWriter::with_capacity(self.batch_bytes + 1024);
         let mut cursor = self.pos;
@@ -291,7 +282,7 @@ impl TextReader {
                 None => {
                     self.consume(cursor);
                     cursor = 0;
-                    self.fill().await?;
+                    self.fill()?;
                 }
             }
         }
@@ -315,7 +306,7 @@ mod tests {
     async fn lines(path: &str, start: u64, end: u64, batch: usize) -> Vec<String> {
         let mut r = TextReader::new(path.into(), start, end, batch);
         let mut out = vec![];
-        while let Some(b) = r.next_batch().await.unwrap() {
+        while let Some(b) = r.next_batch().unwrap() {
             for rec in BatchReader::new(&b) {
                 out.push(String::from_utf8(rec.unwrap().value.to_vec()).unwrap());
             }
