@@ -35,7 +35,7 @@ pub fn run_task(steps: Vec<Step>) -> Result<(), String> {
         .collect();
     let mut head = build_chain(&ops).map_err(|e| e.to_string())?;
     while let Some(batch) = task_io::read() {
-        head.push_frame(&batch).map_err(|e| e.to_string())?;
+        head.push_input(&batch, task_io::input_utf8()).map_err(|e| e.to_string())?;
     }
     head.finish().map_err(|e| e.to_string())
 }

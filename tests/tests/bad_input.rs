@@ -70,6 +70,13 @@ fn bad_submissions_fail_clearly_and_the_driver_keeps_serving() -> anyhow::Result
     // The wrong number of arguments reaches the job's own usage message.
     assert_fails_with(&cluster.submit(&wc, &[inp])?, "usage: wordcount INPUT OUTPUT_DIR");
 
+    // Text that is not UTF-8 (the host reports it unchecked, and the job's own
+    // check refuses it) fails the job with a clear error.
+    let latin1 = work.path().join("latin1.txt");
+    std::fs::write(&latin1, b"plain words here\ncaf\xe9 au lait\nmore words\n")?;
+    let out_b = work.path().join("out-b");
+    assert_fails_with(&cluster.submit(&wc, &[latin1.to_str().unwrap(), out_b.to_str().unwrap()])?, "not valid UTF-8");
+
     // After all that, the same driver still runs a good job exactly.
     assert!(cluster.driver_alive());
     let good = work.path().join("good");
@@ -86,7 +93,8 @@ fn bad_submissions_fail_clearly_and_the_driver_keeps_serving() -> anyhow::Result
         .filter(|a| a["state"] == "failed")
         .map(|a| a["error"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(failed.len(), 3, "{status}");
+    assert_eq!(failed.len(), 4, "{status}");
+    assert!(failed.iter().any(|e| e.contains("not valid UTF-8")), "{status}");
     Ok(())
 }
 

@@ -98,6 +98,10 @@ impl task_io::Host for AppState {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }
 
+    async fn input_utf8(&mut self) -> wasmtime::Result<bool> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
     async fn write(&mut self, _records: Vec<u8>) -> wasmtime::Result<()> {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }

@@ -71,6 +71,10 @@ impl task_io::Host for TaskState {
         }
     }
 
+    async fn input_utf8(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.input.last_batch_utf8())
+    }
+
     async fn write(&mut self, records: Vec<u8>) -> wasmtime::Result<()> {
         if records.len() > self.max_batch_bytes {
             return Err(self.fail(Failure::Refused(format!(

@@ -141,6 +141,15 @@ impl Input {
         }
     }
 
+    /// Whether the host checked that every record value of the last batch is
+    /// valid UTF-8 (text lines are checked as they are read).
+    pub fn last_batch_utf8(&self) -> bool {
+        match self {
+            Input::Text(t) => t.utf8,
+            _ => false,
+        }
+    }
+
     /// Records read so far from the task's own input (not from kept blocks).
     pub fn records_in(&self) -> u64 {
         match self {
@@ -179,6 +188,8 @@ pub struct TextReader {
     eof: bool,
     done: bool,
     records: u64,
+    /// Whether the lines of the last batch are valid UTF-8.
+    utf8: bool,
 }
 
 impl TextReader {
@@ -196,6 +207,7 @@ impl TextReader {
             eof: false,
             done: false,
             records: 0,
+            utf8: false,
         }
     }
 
@@ -261,6 +273,11 @@ impl TextReader {
         }
         let mut out = BatchWriter::with_capacity(self.batch_bytes + 1024);
         let mut cursor = self.pos;
+        // The batch's lines are checked as UTF-8 together, newlines and all (a
+        // newline is ASCII, so the lines are valid if the text is): `checked`
+        // is where the text not yet checked starts.
+        let mut checked = cursor;
+        let mut utf8 = true;
         while !self.done && out.len() < self.batch_bytes {
             match memchr::memchr(b'\n', &self.buf[cursor..self.filled]) {
                 Some(i) => {
@@ -280,16 +297,22 @@ impl TextReader {
                     self.done = true;
                 }
                 None => {
+                    utf8 &= is_utf8(&self.buf[checked..cursor]);
                     self.consume(cursor);
-                    cursor = 0;
+                    (cursor, checked) = (0, 0);
                     self.fill()?;
                 }
             }
         }
+        self.utf8 = utf8 && is_utf8(&self.buf[checked..cursor]);
         self.pos = cursor;
         self.records += out.records() as u64;
         if out.is_empty() && self.done { Ok(None) } else { Ok(Some(out.finish())) }
     }
+}
+
+fn is_utf8(text: &[u8]) -> bool {
+    simdutf8::basic::from_utf8(text).is_ok()
 }
 
 #[inline]
@@ -330,6 +353,31 @@ mod tests {
                 assert_eq!(got, whole, "cut at {cut}, batch {batch}");
             }
         }
+    }
+
+    #[test]
+    fn batches_of_utf8_lines_are_marked_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.txt");
+        // Batches of about 64 bytes: the line with a stray 0xff byte (and a line
+        // cut mid-char would be the same) marks its batch only, on either side of
+        // a read chunk's end.
+        let mut text = Vec::new();
+        for i in 0..(3 * READ_CHUNK / 40) {
+            text.extend_from_slice(if i % 997 == 500 { b"caf\xff naive words line\n" } else { "café naïve words line\n".as_bytes() });
+        }
+        std::fs::write(&path, &text).unwrap();
+        let mut r = TextReader::new(path.to_str().unwrap().into(), 0, text.len() as u64, 64);
+        let (mut good, mut bad, mut lines) = (0, 0, 0);
+        while let Some(b) = r.next_batch().unwrap() {
+            let values: Vec<Vec<u8>> = BatchReader::new(&b).map(|rec| rec.unwrap().value.to_vec()).collect();
+            lines += values.len();
+            assert_eq!(r.utf8, values.iter().all(|v| std::str::from_utf8(v).is_ok()), "{values:?}");
+            if r.utf8 { good += 1 } else { bad += 1 }
+        }
+        assert_eq!(lines, 3 * READ_CHUNK / 40);
+        assert_eq!(bad, lines.div_ceil(997));
+        assert!(good > bad);
     }
 
     #[tokio::test]

@@ -118,7 +118,9 @@ impl<T: Data> RawSink for Decode<T> {
 /// A frame with a string
 /// of 128 bytes or more is, as a rule, not UTF-8 as a whole (the length takes two
 /// bytes, the first above 0x7f, after the ASCII 0x00): then, and for the rest of
-/// the task, strings are checked one at a time.
+/// the task, strings are checked one at a time. Where the host checked the
+/// input's values (lines of a text file: `task-io.input-utf8`), nothing is checked
+/// here.
 pub(super) struct DecodeStrings {
     pub(super) strings: Decode<String>,
     /// Whether to try checking whole frames.
@@ -138,6 +140,21 @@ impl RawSink for DecodeStrings {
             }
             return Ok(());
         }
+        self.push_valid(frame)
+    }
+    fn push_input(&mut self, frame: &[u8], utf8: bool) -> Result<()> {
+        // Where the host checked every value, the strings need no check here.
+        if utf8 { self.push_valid(frame) } else { self.push_frame(frame) }
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.strings.finish()
+    }
+}
+
+impl DecodeStrings {
+    /// Decodes a frame whose record values are valid UTF-8: the frame is as a
+    /// whole, or the host checked each value.
+    fn push_valid(&mut self, frame: &[u8]) -> Result<()> {
         for rec in spindle_frame::BatchReader::new(frame) {
             let rec = rec.map_err(frame_error)?;
             let end = rec.value.as_ptr() as usize + rec.value.len() - frame.as_ptr() as usize;
@@ -152,9 +169,6 @@ impl RawSink for DecodeStrings {
             self.strings.add(s, rec.value.len())?;
         }
         Ok(())
-    }
-    fn finish(&mut self) -> Result<()> {
-        self.strings.finish()
     }
 }
 

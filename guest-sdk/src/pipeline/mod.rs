@@ -91,6 +91,12 @@ pub(crate) trait RawSink {
         }
         Ok(())
     }
+    /// Takes a batch of the task's input; `utf8` when the host checked that every
+    /// record value in it is valid UTF-8.
+    fn push_input(&mut self, frame: &[u8], utf8: bool) -> Result<()> {
+        let _ = utf8;
+        self.push_frame(frame)
+    }
     fn finish(&mut self) -> Result<()>;
 }
 
