@@ -24,13 +24,14 @@ impl Iterator for Words {
     #[inline]
     fn next(&mut self) -> Option<String> {
         let (start, end) = self.scan.next(self.line.as_bytes())?;
-        if end - start <= 16
-            && let Some(bytes) = window16(self.line.as_bytes(), start)
-        {
+        if end - start <= 16 && self.line.len() >= 16 {
             // Most words: the 16 bytes of the line from the word's start, whatever
             // the word's length, into a block of 16. Word lengths vary from one
-            // word to the next, and a branch on them mispredicts often.
+            // word to the next, and a branch on them mispredicts often. (The block
+            // first: with the bytes loaded first, they were saved to the stack
+            // around the allocation.)
             let mut v: Vec<u8> = Vec::with_capacity(16);
+            let bytes = window16(self.line.as_bytes(), start).expect("a line of at least 16 bytes");
             // SAFETY: `v` has room for the 16 bytes; `set_len` keeps only the word's
             // (whole chars: `Scan::next` returns char boundaries).
             unsafe {
