@@ -279,29 +279,39 @@ impl TextReader {
         let mut checked = cursor;
         let mut utf8 = true;
         while !self.done && out.len() < self.batch_bytes {
-            match memchr::memchr(b'\n', &self.buf[cursor..self.filled]) {
-                Some(i) => {
-                    if self.buf_offset + cursor as u64 >= self.end {
-                        self.done = true;
-                        break;
-                    }
-                    push_line(&mut out, &self.buf[cursor..cursor + i]);
-                    cursor += i + 1;
-                }
-                None if self.eof => {
-                    // A last line without '\n'.
-                    if cursor < self.filled && self.buf_offset + (cursor as u64) < self.end {
-                        push_line(&mut out, &self.buf[cursor..self.filled]);
-                        cursor = self.filled;
-                    }
+            // The whole lines in the buffer, up to the batch's size or the split's
+            // end (a line starting at `first_past_end` or later is the next
+            // split's); one search over the buffer finds their ends.
+            let (from, first_past_end) = (cursor, self.end.saturating_sub(self.buf_offset));
+            let mut exhausted = true;
+            for i in memchr::memchr_iter(b'\n', &self.buf[from..self.filled]) {
+                if cursor as u64 >= first_past_end {
                     self.done = true;
+                    exhausted = false;
+                    break;
                 }
-                None => {
-                    utf8 &= is_utf8(&self.buf[checked..cursor]);
-                    self.consume(cursor);
-                    (cursor, checked) = (0, 0);
-                    self.fill()?;
+                push_line(&mut out, &self.buf[cursor..from + i]);
+                cursor = from + i + 1;
+                if out.len() >= self.batch_bytes {
+                    exhausted = false;
+                    break;
                 }
+            }
+            if !exhausted {
+                continue;
+            }
+            // No '\n' after `cursor`: the last line, or a refill.
+            if self.eof {
+                if cursor < self.filled && (cursor as u64) < first_past_end {
+                    push_line(&mut out, &self.buf[cursor..self.filled]);
+                    cursor = self.filled;
+                }
+                self.done = true;
+            } else {
+                utf8 &= is_utf8(&self.buf[checked..cursor]);
+                self.consume(cursor);
+                (cursor, checked) = (0, 0);
+                self.fill()?;
             }
         }
         self.utf8 = utf8 && is_utf8(&self.buf[checked..cursor]);
