@@ -1,58 +1,94 @@
 //! The map behind map-side and reduce-side combining: encoded key bytes to a value.
 //!
 //! An open-addressing table with linear probing, made for lookups that mostly find
-//! their key: a slot holds a short key itself (its length and [`head_words`]), so a
-//! lookup hashes, loads one slot and compares three words; a miss walks on to the
-//! next slot. The table is kept small, up to 7/8 full: lookups read it at random,
-//! and the more of it stays cached, the fewer of them wait for memory. (Word
-//! count's combining spent most of its time waiting for slots; with the table at
-//! most half full, as is usual for linear probing, the job took 12 % more CPU.)
+//! their key: a slot holds a short key itself (up to 15 bytes, as two words that
+//! determine it, length and all), so a lookup hashes, loads one slot and compares
+//! two words; a miss walks on to the next slot. The table is kept small, up to 7/8
+//! full, with 24-byte slots for 8-byte values: lookups read it at random, and the
+//! more of it stays cached, the fewer of them wait for memory. (Word count's
+//! combining spent most of its time waiting for slots: with the table at most
+//! half full, as is usual for linear probing, the job took 12 % more CPU, and with
+//! 32-byte slots 4 % more.)
 //!
-//! Keys also live back to back in one arena (the first keys seen, usually the most
-//! frequent, share cache lines), which long keys are compared against and draining
-//! reads. Hashing and comparing read keys a word at a time: in wasm a `memcmp` or a
-//! small `memcpy` is a call (a libcall for `memory.copy`), which costs more than the
+//! Longer keys live back to back in an arena, which their slots point into.
+//! Hashing and comparing read keys a word at a time: in wasm a `memcmp` or a small
+//! `memcpy` is a call (a libcall for `memory.copy`), which costs more than the
 //! comparison itself for short keys.
 
 use std::mem::MaybeUninit;
 
 use crate::bytes::{head_words, read_u64};
 
-/// The `len` of a free slot.
-const FREE: u32 = u32::MAX;
+/// The low byte of a slot's `tag`: a short key's length (0 to [`SHORT_MAX`]), or
+/// one of these.
+const FREE: u8 = 0xff;
+const LONG: u8 = 0xfe;
+
+/// Keys up to this long are held in their slot; longer ones in the arena.
+const SHORT_MAX: usize = 15;
 
 /// Slots a table starts with (a power of two).
 const INITIAL_SLOTS: usize = 64;
 
+/// 16 bytes and the value (24 for a `u64`), so that more slots share cache lines.
 struct Slot<V> {
-    /// The key's [`head_words`] if it is at most 16 bytes long (then they and the
-    /// length determine it); else its first 16 bytes, which rule out most other
-    /// keys of its length before the arena is read.
-    head: (u64, u64),
-    start: u32,
-    /// [`FREE`] if the slot is free; then `value` is uninitialised.
-    len: u32,
+    /// A short key: its [`short_words`], which determine it, length and all. A
+    /// long key: its first 8 bytes, and its arena offset `<< 8 | LONG`. A free
+    /// slot: `tag`'s low byte is [`FREE`], and `value` is uninitialised.
+    head: u64,
+    tag: u64,
     value: MaybeUninit<V>,
 }
 
 impl<V> Slot<V> {
-    const EMPTY: Self = Slot { head: (0, 0), start: 0, len: FREE, value: MaybeUninit::uninit() };
+    const EMPTY: Self = Slot { head: 0, tag: FREE as u64, value: MaybeUninit::uninit() };
 
     #[inline]
     fn is_free(&self) -> bool {
-        self.len == FREE
+        self.tag as u8 == FREE
     }
+}
 
-    /// The slot's key, in `arena` (the table's).
-    #[inline]
-    fn key<'a>(&self, arena: &'a [u8]) -> &'a [u8] {
-        let (start, end) = (self.start as usize, self.start as usize + self.len as usize);
-        debug_assert!(end <= arena.len());
-        // SAFETY: only `insert_new` fills slots, right after appending the key at
-        // `start`, and the arena never shrinks. (Unchecked: the checks were 7 % of
-        // a lookup's instructions.)
-        unsafe { arena.get_unchecked(start..end) }
+/// A short key (at most [`SHORT_MAX`] bytes) as two words that determine it: its
+/// [`head_words`], with the second's low byte replaced by the length. That byte
+/// repeats a byte the first word holds (the key's first byte, or byte `n - 8`), or
+/// is 0 for keys under 4 bytes.
+#[inline]
+fn short_words(key: &[u8]) -> (u64, u64) {
+    debug_assert!(key.len() <= SHORT_MAX);
+    let (a, c) = head_words(key);
+    (a, c & !0xff | key.len() as u64)
+}
+
+/// The bytes of the short key held as `(a, c)` (see [`short_words`]), written to
+/// the start of `buf`; returns the key's length.
+fn short_key(a: u64, c: u64, buf: &mut [u8; 16]) -> usize {
+    let n = (c & 0xff) as usize;
+    if n < 4 {
+        if n > 0 {
+            // The first, middle and last byte (see `head_words`).
+            buf[0] = a as u8;
+            buf[n / 2] = (a >> 8) as u8;
+            buf[n - 1] = (a >> 16) as u8;
+        }
+        return n;
     }
+    // The four windows `head_words` read, the one starting at `back` first: its
+    // first byte (the length, in `c`) is then overwritten by the first word's.
+    let (step, back) = ((n - 4).min(4), n.saturating_sub(8));
+    let mut put = |at: usize, w: u64| buf[at..at + 4].copy_from_slice(&(w as u32).to_le_bytes());
+    put(back, c);
+    put(0, a);
+    put(step, a >> 32);
+    put(n - 4, c >> 32);
+    n
+}
+
+/// The long key whose slot tag is `tag`: `[length: u32 LE][bytes]` in `arena`.
+fn long_key(tag: u64, arena: &[u8]) -> &[u8] {
+    let at = (tag >> 8) as usize;
+    let n = u32::from_le_bytes(arena[at..at + 4].try_into().expect("4 bytes")) as usize;
+    &arena[at + 4..at + 4 + n]
 }
 
 /// Aborts if dropped: held while a value is moved out of its slot, so that a
@@ -71,6 +107,7 @@ pub(crate) struct KeyTable<V> {
     slots: Box<[Slot<V>]>,
     /// Used slots.
     len: usize,
+    /// Long keys, each as `[length: u32 LE][bytes]`.
     arena: Vec<u8>,
     seed: u64,
 }
@@ -97,7 +134,7 @@ impl<V> KeyTable<V> {
     /// Merges `v` into the value of `key` with `f`, or inserts it.
     #[inline]
     pub(crate) fn merge(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
-        if key.len() > 16 {
+        if key.len() > SHORT_MAX {
             return self.merge_long(key, v, f);
         }
         self.merge_short(key, v, f);
@@ -110,7 +147,7 @@ impl<V> KeyTable<V> {
     pub(crate) fn merge_batch<K: AsRef<[u8]>>(&mut self, items: &mut Vec<(K, V)>, f: impl Fn(V, V) -> V) {
         for (key, v) in items.drain(..) {
             let key = key.as_ref();
-            if key.len() > 16 {
+            if key.len() > SHORT_MAX {
                 self.merge_long(key, v, &f);
             } else {
                 self.merge_short(key, v, &f);
@@ -118,53 +155,56 @@ impl<V> KeyTable<V> {
         }
     }
 
-    /// `merge` for keys of at most 16 bytes.
+    /// `merge` for keys of at most [`SHORT_MAX`] bytes: a lookup compares two
+    /// words.
     #[inline(always)]
     fn merge_short(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
-        // A short key is its length and two words: read them once, for the hash
-        // and for every comparison.
-        let n = key.len();
-        let head = head_words(key);
+        let (head, tag) = short_words(key);
         let mask = self.mask();
-        let mut i = hash_head(self.seed, n, head) as usize & mask;
+        let mut i = hash_short(self.seed, head, tag) as usize & mask;
         // The first probe outside the loop: most lookups end there.
         // SAFETY: `i <= mask`, the last slot's index.
         let slot = unsafe { self.slots.get_unchecked_mut(i) };
-        if slot.len as usize == n && slot.head == head {
-            // SAFETY: the slot is used (its length is not `FREE`).
+        if slot.head == head && slot.tag == tag {
+            // SAFETY: the slot is used (a free slot's tag never equals a key's).
             return Self::merge_into(unsafe { slot.value.assume_init_mut() }, v, f);
         }
         loop {
             // SAFETY: `i <= mask`, the last slot's index.
             let slot = unsafe { self.slots.get_unchecked_mut(i) };
             if slot.is_free() {
-                return self.insert_new(i, key, head, v);
+                return self.insert_new(i, head, tag, v);
             }
             i = (i + 1) & mask;
             // SAFETY: as above.
             let slot = unsafe { self.slots.get_unchecked_mut(i) };
-            if slot.len as usize == n && slot.head == head {
-                // SAFETY: the slot is used (its length is not `FREE`).
+            if slot.head == head && slot.tag == tag {
+                // SAFETY: as above.
                 return Self::merge_into(unsafe { slot.value.assume_init_mut() }, v, f);
             }
         }
     }
 
-    /// `merge` for keys longer than 16 bytes.
+    /// `merge` for keys longer than [`SHORT_MAX`] bytes.
     #[inline(never)]
     fn merge_long(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
-        let head = (read_u64(key, 0), read_u64(key, 8));
+        let head = read_u64(key, 0);
         let mask = self.mask();
         let mut i = hash_bytes(self.seed, key) as usize & mask;
         loop {
             // SAFETY: `i <= mask`, the last slot's index.
             let slot = unsafe { self.slots.get_unchecked_mut(i) };
-            if slot.len as usize == key.len() && slot.head == head && key_eq(slot.key(&self.arena), key) {
-                // SAFETY: the slot is used (its length is not `FREE`).
+            if slot.tag as u8 == LONG && slot.head == head && key_eq(long_key(slot.tag, &self.arena), key) {
+                // SAFETY: the slot is used (its tag says a long key).
                 return Self::merge_into(unsafe { slot.value.assume_init_mut() }, v, f);
             }
             if slot.is_free() {
-                return self.insert_new(i, key, head, v);
+                let at = u64::try_from(self.arena.len()).expect("an arena offset in 64 bits");
+                let len = u32::try_from(key.len()).expect("a key under 4 GiB");
+                assert!(at < 1 << 56, "combined keys under 2^56 bytes per task");
+                self.arena.extend_from_slice(&len.to_le_bytes());
+                self.arena.extend_from_slice(key);
+                return self.insert_new(i, head, at << 8 | u64::from(LONG), v);
             }
             i = (i + 1) & mask;
         }
@@ -185,20 +225,22 @@ impl<V> KeyTable<V> {
         std::mem::forget(guard);
     }
 
-    /// Adds a key that is not in the table into free slot `i`, where its probe
-    /// ended. Out of line: most merges find their key, and the lookup alone
-    /// inlines into the caller's loop.
+    /// Fills free slot `i`, where a probe for a key not in the table ended, with
+    /// the key's `head` and `tag`. Out of line: most merges find their key, and
+    /// the lookup alone inlines into the caller's loop.
     #[inline(never)]
-    fn insert_new(&mut self, mut i: usize, key: &[u8], head: (u64, u64), v: V) {
-        let start = u32::try_from(self.arena.len()).expect("combined keys under 4 GiB per task");
-        let len = u32::try_from(key.len()).ok().filter(|&n| n != FREE).expect("a key under 4 GiB");
+    fn insert_new(&mut self, mut i: usize, head: u64, tag: u64, v: V) {
         if 8 * (self.len + 1) > 7 * self.slots.len() {
             self.grow();
-            i = self.free_slot(hash_bytes(self.seed, key));
+            i = self.free_slot(self.slot_hash(head, tag));
         }
-        self.arena.extend_from_slice(key);
-        self.slots[i] = Slot { head, start, len, value: MaybeUninit::new(v) };
+        self.slots[i] = Slot { head, tag, value: MaybeUninit::new(v) };
         self.len += 1;
+    }
+
+    /// The hash of the key a slot with `head` and `tag` holds.
+    fn slot_hash(&self, head: u64, tag: u64) -> u64 {
+        if tag as u8 == LONG { hash_bytes(self.seed, long_key(tag, &self.arena)) } else { hash_short(self.seed, head, tag) }
     }
 
     /// The free slot where a probe for `hash` ends (for a key not in the table).
@@ -218,8 +260,7 @@ impl<V> KeyTable<V> {
         // `old`'s values move bit for bit; its slots' `MaybeUninit` values are not
         // dropped with it.
         for slot in old.iter().filter(|s| !s.is_free()) {
-            let hash = if slot.len <= 16 { hash_head(self.seed, slot.len as usize, slot.head) } else { hash_bytes(self.seed, slot.key(&self.arena)) };
-            let i = self.free_slot(hash);
+            let i = self.free_slot(self.slot_hash(slot.head, slot.tag));
             // SAFETY: `slot` is read once, and `old` never drops its values.
             self.slots[i] = unsafe { std::ptr::read(slot) };
         }
@@ -245,6 +286,21 @@ fn free_slots<V>(n: usize) -> Box<[Slot<V>]> {
     (0..n).map(|_| Slot::EMPTY).collect()
 }
 
+/// A key [`Drain`] yields: rebuilt from its slot if short, in the arena if long.
+pub(crate) enum DrainedKey<'a> {
+    Short([u8; 16], usize),
+    Long(&'a [u8]),
+}
+
+impl DrainedKey<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            DrainedKey::Short(buf, n) => &buf[..*n],
+            DrainedKey::Long(key) => key,
+        }
+    }
+}
+
 /// The iterator [`KeyTable::drain`] returns. Frees every slot it passes, and on
 /// drop the rest.
 pub(crate) struct Drain<'a, V> {
@@ -253,12 +309,18 @@ pub(crate) struct Drain<'a, V> {
 }
 
 impl<'a, V> Iterator for Drain<'a, V> {
-    type Item = (&'a [u8], V);
+    type Item = (DrainedKey<'a>, V);
 
-    fn next(&mut self) -> Option<(&'a [u8], V)> {
+    fn next(&mut self) -> Option<(DrainedKey<'a>, V)> {
         let slot = self.slots.find(|s| !s.is_free())?;
-        let key = slot.key(self.arena);
-        slot.len = FREE;
+        let key = if slot.tag as u8 == LONG {
+            DrainedKey::Long(long_key(slot.tag, self.arena))
+        } else {
+            let mut buf = [0; 16];
+            let n = short_key(slot.head, slot.tag, &mut buf);
+            DrainedKey::Short(buf, n)
+        };
+        slot.tag = u64::from(FREE);
         // SAFETY: the slot was used, and is free from here on: the value is read once.
         Some((key, unsafe { slot.value.assume_init_read() }))
     }
@@ -272,13 +334,15 @@ impl<V> Drop for Drain<'_, V> {
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// A fast hash of short byte strings (keys are mostly words and numbers). The high
-/// and low halves are folded together: the table takes the slot from the low bits.
+/// A fast hash of byte strings (keys are mostly words and numbers): short ones
+/// by their [`short_words`]. The high and low halves are folded together: the
+/// table takes the slot from the low bits.
 #[inline]
 fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     let n = b.len();
-    if n <= 16 {
-        return hash_head(seed, n, head_words(b));
+    if n <= SHORT_MAX {
+        let (a, c) = short_words(b);
+        return hash_short(seed, a, c);
     }
     let mut h = (n as u64 ^ seed).wrapping_mul(K);
     let mut i = 0;
@@ -290,11 +354,10 @@ fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     h ^ (h >> 32)
 }
 
-/// The hash of a key of `n <= 16` bytes whose [`head_words`] are `(a, c)`.
+/// The hash of the short key held as `(a, c)` (its length is in `c`).
 #[inline]
-fn hash_head(seed: u64, n: usize, (a, c): (u64, u64)) -> u64 {
-    let mut h = (n as u64 ^ seed).wrapping_mul(K);
-    h = (h ^ a).wrapping_mul(K).rotate_left(31);
+fn hash_short(seed: u64, a: u64, c: u64) -> u64 {
+    let mut h = (seed ^ a).wrapping_mul(K).rotate_left(31);
     h = (h ^ c).wrapping_mul(K);
     h ^ (h >> 32)
 }
@@ -303,7 +366,9 @@ fn hash_head(seed: u64, n: usize, (a, c): (u64, u64)) -> u64 {
 #[inline]
 fn key_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
-    debug_assert_eq!(n, b.len());
+    if n != b.len() {
+        return false;
+    }
     if n > 16 {
         let mut i = 0;
         while i + 8 <= n {
@@ -334,7 +399,7 @@ mod tests {
             }
         }
         assert_eq!(t.len(), words.len());
-        let mut got: Vec<(Vec<u8>, u64)> = t.drain().map(|(k, v)| (k.to_vec(), v)).collect();
+        let mut got: Vec<(Vec<u8>, u64)> = t.drain().map(|(k, v)| (k.bytes().to_vec(), v)).collect();
         got.sort();
         let mut want: Vec<(Vec<u8>, u64)> = words.iter().map(|w| (w.clone(), 3)).collect();
         want.sort();
@@ -361,7 +426,7 @@ mod tests {
         }
         batched.merge_batch(&mut items, |a, b| a + b);
         let sorted = |t: &mut KeyTable<u64>| {
-            let mut v: Vec<(Vec<u8>, u64)> = t.drain().map(|(k, v)| (k.to_vec(), v)).collect();
+            let mut v: Vec<(Vec<u8>, u64)> = t.drain().map(|(k, v)| (k.bytes().to_vec(), v)).collect();
             v.sort();
             v
         };
@@ -379,7 +444,7 @@ mod tests {
                 a
             });
         }
-        let mut got: Vec<(Vec<u8>, Vec<i32>)> = t.drain().map(|(k, v)| (k.to_vec(), v)).collect();
+        let mut got: Vec<(Vec<u8>, Vec<i32>)> = t.drain().map(|(k, v)| (k.bytes().to_vec(), v)).collect();
         got.sort();
         assert_eq!(got.len(), 7);
         for (k, v) in got {
@@ -414,6 +479,35 @@ mod tests {
             assert_eq!(Rc::strong_count(&live), 301);
         }
         assert_eq!(Rc::strong_count(&live), 1);
+    }
+
+    #[test]
+    fn short_keys_round_trip_through_their_words() {
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..=SHORT_MAX {
+            for fill in [0u8, 7, 0xff] {
+                let base: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37).wrapping_add(fill)).collect();
+                let mut keys = vec![base.clone(), vec![fill; n]];
+                for i in 0..n {
+                    let mut k = base.clone();
+                    k[i] ^= 0x5a;
+                    keys.push(k);
+                }
+                for k in keys {
+                    let (a, c) = short_words(&k);
+                    let mut buf = [0; 16];
+                    let len = short_key(a, c, &mut buf);
+                    assert_eq!(&buf[..len], &k[..], "length {n}");
+                    assert_ne!(c as u8, FREE);
+                    assert_ne!(c as u8, LONG);
+                    seen.insert(((a, c), k));
+                }
+            }
+        }
+        // Different keys, different words.
+        let words: std::collections::HashSet<_> = seen.iter().map(|(w, _)| *w).collect();
+        let keys: std::collections::HashSet<_> = seen.iter().map(|(_, k)| k.clone()).collect();
+        assert_eq!(words.len(), keys.len());
     }
 
     #[test]

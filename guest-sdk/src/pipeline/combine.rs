@@ -50,7 +50,7 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
         let mut batch = Vec::with_capacity(BATCH);
         let mut out = Emit { batch: &mut batch, next: &mut *self.next };
         for (key, v) in self.groups.drain() {
-            out.push((codec::decode_top::<K>(key)?, v))?;
+            out.push((codec::decode_top::<K>(key.bytes())?, v))?;
         }
         out.flush()?;
         self.next.finish()
