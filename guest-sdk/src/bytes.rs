@@ -25,12 +25,44 @@ pub(crate) fn head_words(b: &[u8]) -> (u64, u64) {
     let n = b.len();
     debug_assert!(n <= 16, "head_words takes at most 16 bytes");
     if n >= 4 {
-        let (step, back) = ((n - 4).min(4), n.saturating_sub(8));
+        let (step, back) = windows(n);
         // SAFETY: every window lies within `b` (`step <= n - 4`, `back <= n - 4`).
         let at = |i: usize| u64::from(u32::from_le_bytes(unsafe { b.get_unchecked(i..i + 4).try_into().unwrap_unchecked() }));
         return (at(0) | at(step) << 32, at(back) | at(n - 4) << 32);
     }
     short_head(b)
+}
+
+/// Where [`head_words`] reads its second and third window in a string of `n`
+/// bytes (4 to 16); the first is at 0 and the last at `n - 4`.
+#[inline]
+fn windows(n: usize) -> (usize, usize) {
+    ((n - 4).min(4), n.saturating_sub(8))
+}
+
+/// The string of `n` bytes (at most 16) whose [`head_words`] are `(a, c)`, written
+/// to the start of `buf`. Up to 15 bytes, the low byte of `c` is not read: it
+/// repeats a byte `a` holds (or is 0, under 4 bytes), so a caller may keep
+/// something else there.
+pub(crate) fn head_bytes(n: usize, (a, c): (u64, u64), buf: &mut [u8; 16]) {
+    debug_assert!(n <= 16, "head_bytes makes at most 16 bytes");
+    if n < 4 {
+        if n > 0 {
+            // The first, middle and last byte.
+            buf[0] = a as u8;
+            buf[n / 2] = (a >> 8) as u8;
+            buf[n - 1] = (a >> 16) as u8;
+        }
+        return;
+    }
+    // The window at `back` first: below 16 bytes, its first byte (the low byte of
+    // `c`) lies within the first two windows, written after it.
+    let (step, back) = windows(n);
+    let mut put = |at: usize, w: u64| buf[at..at + 4].copy_from_slice(&(w as u32).to_le_bytes());
+    put(back, c);
+    put(0, a);
+    put(step, a >> 32);
+    put(n - 4, c >> 32);
 }
 
 /// [`head_words`] of fewer than 4 bytes: the first, middle and last byte (0 bytes:
@@ -78,6 +110,23 @@ pub(crate) fn copy_str(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_bytes_rebuild_what_head_words_read() {
+        for n in 0..=16usize {
+            let b: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(53).wrapping_add(9)).collect();
+            let (a, c) = head_words(&b);
+            let mut buf = [0; 16];
+            head_bytes(n, (a, c), &mut buf);
+            assert_eq!(&buf[..n], &b[..], "length {n}");
+            if n < 16 {
+                // The low byte of `c` is not read.
+                let mut buf = [0; 16];
+                head_bytes(n, (a, c ^ 0xa5), &mut buf);
+                assert_eq!(&buf[..n], &b[..], "length {n}, low byte changed");
+            }
+        }
+    }
 
     #[test]
     fn short_ascii_sees_every_byte() {

@@ -17,7 +17,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::bytes::{head_words, read_u64};
+use crate::bytes::{head_bytes, head_words, read_u64};
 
 /// The low byte of a slot's `tag`: a short key's length (0 to [`SHORT_MAX`]), or
 /// one of these.
@@ -64,23 +64,7 @@ fn short_words(key: &[u8]) -> (u64, u64) {
 /// the start of `buf`; returns the key's length.
 fn short_key(a: u64, c: u64, buf: &mut [u8; 16]) -> usize {
     let n = (c & 0xff) as usize;
-    if n < 4 {
-        if n > 0 {
-            // The first, middle and last byte (see `head_words`).
-            buf[0] = a as u8;
-            buf[n / 2] = (a >> 8) as u8;
-            buf[n - 1] = (a >> 16) as u8;
-        }
-        return n;
-    }
-    // The four windows `head_words` read, the one starting at `back` first: its
-    // first byte (the length, in `c`) is then overwritten by the first word's.
-    let (step, back) = ((n - 4).min(4), n.saturating_sub(8));
-    let mut put = |at: usize, w: u64| buf[at..at + 4].copy_from_slice(&(w as u32).to_le_bytes());
-    put(back, c);
-    put(0, a);
-    put(step, a >> 32);
-    put(n - 4, c >> 32);
+    head_bytes(n, (a, c), buf);
     n
 }
 
@@ -146,12 +130,7 @@ impl<V> KeyTable<V> {
     #[inline]
     pub(crate) fn merge_batch<K: AsRef<[u8]>>(&mut self, items: &mut Vec<(K, V)>, f: impl Fn(V, V) -> V) {
         for (key, v) in items.drain(..) {
-            let key = key.as_ref();
-            if key.len() > SHORT_MAX {
-                self.merge_long(key, v, &f);
-            } else {
-                self.merge_short(key, v, &f);
-            }
+            self.merge(key.as_ref(), v, &f);
         }
     }
 

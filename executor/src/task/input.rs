@@ -336,7 +336,7 @@ mod tests {
     use super::*;
     use spindle_frame::BatchReader;
 
-    async fn lines(path: &str, start: u64, end: u64, batch: usize) -> Vec<String> {
+    fn lines(path: &str, start: u64, end: u64, batch: usize) -> Vec<String> {
         let mut r = TextReader::new(path.into(), start, end, batch);
         let mut out = vec![];
         while let Some(b) = r.next_batch().unwrap() {
@@ -347,19 +347,19 @@ mod tests {
         out
     }
 
-    #[tokio::test]
-    async fn splits_cover_every_line_once() {
+    #[test]
+    fn splits_cover_every_line_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.txt");
         let text = "alpha beta\r\n\ngamma\nδέλτα epsilon\nlast-no-newline";
         std::fs::write(&path, text).unwrap();
         let p = path.to_str().unwrap();
-        let whole = lines(p, 0, text.len() as u64, 1 << 16).await;
+        let whole = lines(p, 0, text.len() as u64, 1 << 16);
         assert_eq!(whole, vec!["alpha beta", "", "gamma", "δέλτα epsilon", "last-no-newline"]);
         for cut in 0..=text.len() as u64 {
             for batch in [1, 7, 1 << 16] {
-                let mut got = lines(p, 0, cut, batch).await;
-                got.extend(lines(p, cut, text.len() as u64, batch).await);
+                let mut got = lines(p, 0, cut, batch);
+                got.extend(lines(p, cut, text.len() as u64, batch));
                 assert_eq!(got, whole, "cut at {cut}, batch {batch}");
             }
         }
@@ -390,8 +390,8 @@ mod tests {
         assert!(good > bad);
     }
 
-    #[tokio::test]
-    async fn lines_across_read_chunks_are_read_whole_and_once() {
+    #[test]
+    fn lines_across_read_chunks_are_read_whole_and_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.txt");
         // About 2.5 read chunks of lines of 0 to 999 bytes, so that lines straddle
@@ -403,10 +403,10 @@ mod tests {
         let p = path.to_str().unwrap();
         let len = text.len() as u64;
         for batch in [100, 1 << 16, 1 << 22] {
-            assert_eq!(lines(p, 0, len, batch).await, want, "batch {batch}");
+            assert_eq!(lines(p, 0, len, batch), want, "batch {batch}");
             for cut in [1, READ_CHUNK as u64 - 3, READ_CHUNK as u64, len / 2, len - 1] {
-                let mut got = lines(p, 0, cut, batch).await;
-                got.extend(lines(p, cut, len, batch).await);
+                let mut got = lines(p, 0, cut, batch);
+                got.extend(lines(p, cut, len, batch));
                 assert_eq!(got, want, "cut at {cut}, batch {batch}");
             }
         }
