@@ -53,7 +53,9 @@ pub struct DriverConfig {
     /// task time, up to this. Default 4. Not used while speculation is on (a
     /// queued task would look like a straggler).
     pub launch_ahead: u32,
-    /// Largest text split, in bytes. Default 64 MiB.
+    /// Largest text split, in bytes. Default 128 MiB (Spark SQL's
+    /// `maxPartitionBytes`): a split is read in a stream, so its size costs no
+    /// memory, and each split costs a combining table and its output.
     pub max_split_bytes: u64,
     /// Partitions when no executor is registered yet and the job does not say. Default 2.
     pub fallback_parallelism: u32,
@@ -88,7 +90,7 @@ impl Default for DriverConfig {
             launch_ahead: 4,
             liveness: LivenessSettings::default(),
             speculation: Speculation::default(),
-            max_split_bytes: 64 << 20,
+            max_split_bytes: 128 << 20,
             fallback_parallelism: 2,
             main_limits: SandboxLimits {
                 wall_time: Duration::from_secs(24 * 3600),

@@ -160,7 +160,14 @@ unsafe impl GlobalAlloc for SmallAlloc {
                 unsafe {
                     let p = self.alloc(new);
                     if !p.is_null() {
-                        std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                        let n = layout.size().min(new_size);
+                        if n <= spindle_frame::SHORT {
+                            // A string growing while it is formatted, say: a few word
+                            // moves instead of a `memory.copy` (a call to the host).
+                            spindle_frame::copy_short(p, std::slice::from_raw_parts(ptr, n));
+                        } else {
+                            std::ptr::copy_nonoverlapping(ptr, p, n);
+                        }
                         self.dealloc(ptr, layout);
                     }
                     p

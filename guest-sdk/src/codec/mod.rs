@@ -93,12 +93,72 @@ pub fn decode_top<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     Ok(v)
 }
 
+/// [`decode_top`], with the common fixed-width numbers (`u64`, `i64`, `u32`,
+/// `i32`, `f64`) read directly rather than through serde: a reduce side decodes
+/// a value per record it merges. Same result and errors as `decode_top`.
+pub fn decode_top_fixed<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T> {
+    let mut out: Option<T> = None;
+    let slot = &mut out as &mut dyn core::any::Any;
+    if let Ok(b) = <[u8; 8]>::try_from(bytes) {
+        let n = u64::from_be_bytes(b);
+        if let Some(o) = slot.downcast_mut::<Option<u64>>() {
+            *o = Some(n);
+        } else if let Some(o) = slot.downcast_mut::<Option<i64>>() {
+            *o = Some((n ^ (1 << 63)) as i64);
+        } else if let Some(o) = slot.downcast_mut::<Option<f64>>() {
+            *o = Some(f64::from_bits(if n >> 63 == 1 { n ^ (1 << 63) } else { !n }));
+        }
+    } else if let Ok(b) = <[u8; 4]>::try_from(bytes) {
+        let n = u32::from_be_bytes(b);
+        if let Some(o) = slot.downcast_mut::<Option<u32>>() {
+            *o = Some(n);
+        } else if let Some(o) = slot.downcast_mut::<Option<i32>>() {
+            *o = Some((n ^ (1 << 31)) as i32);
+        }
+    }
+    match out {
+        Some(v) => Ok(v),
+        None => decode_top(bytes),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::deserializer::str_utf8;
     use super::*;
     use alloc::vec;
     use serde::{Deserialize, Serialize};
+
+    #[test]
+    fn fixed_width_numbers_decode_as_serde_does() {
+        fn check<T: Serialize + DeserializeOwned + PartialEq + fmt::Debug + 'static>(v: T) {
+            let mut b = Vec::new();
+            encode_top(&v, &mut b).unwrap();
+            assert_eq!(decode_top_fixed::<T>(&b).unwrap(), v);
+            assert_eq!(decode_top::<T>(&b).unwrap(), v);
+            // Cut short: the same error either way.
+            let short = &b[..b.len() - 1];
+            assert_eq!(decode_top_fixed::<T>(short).unwrap_err().to_string(), decode_top::<T>(short).unwrap_err().to_string());
+        }
+        for v in [0u64, 1, 3, u64::MAX, 1 << 63] {
+            check(v);
+        }
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
+            check(v);
+        }
+        for v in [0u32, 7, u32::MAX] {
+            check(v);
+        }
+        for v in [0i32, -7, i32::MIN, i32::MAX] {
+            check(v);
+        }
+        for v in [0.0f64, -0.0, 1.5, -2.25, f64::MAX, f64::MIN, f64::INFINITY, f64::NEG_INFINITY] {
+            check(v);
+        }
+        // Other types of the same width still go through serde.
+        check((1u32, 2u32));
+        check([7u8; 8]);
+    }
 
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + fmt::Debug>(v: T) -> RecordBuf {
         let mut buf = RecordBuf::default();

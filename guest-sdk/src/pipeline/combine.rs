@@ -47,6 +47,18 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Combine<F, K, V> {
     }
 
     fn flush(&mut self) -> Result<()> {
+        if let Some(out) = self.next.output() {
+            // The pairs go straight to the task output (the map side of a shuffle):
+            // a pair's record is its key's encoding, which the table holds, and its
+            // value's, so keys are neither decoded nor encoded again.
+            let mut value = Vec::new();
+            for (key, v) in self.groups.drain() {
+                value.clear();
+                codec::encode_top(&v, &mut value)?;
+                out.write(Some(key.bytes()), &value);
+            }
+            return self.next.finish();
+        }
         let mut batch = Vec::with_capacity(BATCH);
         let mut out = Emit { batch: &mut batch, next: &mut *self.next };
         for (key, v) in self.groups.drain() {
@@ -93,7 +105,7 @@ impl<F: Fn(V, V) -> V, K: Data, V: Data> Sink<(K, V)> for Combine<F, K, V> {
 impl<F: Fn(V, V) -> V, K: Data, V: Data> RawSink for Combine<F, K, V> {
     fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
         let key = key.ok_or_else(|| Error::msg("reduce_by_key received a record without a key"))?;
-        let v: V = codec::decode_top(value)?;
+        let v: V = codec::decode_top_fixed(value)?;
         self.merge(key, v);
         Ok(())
     }

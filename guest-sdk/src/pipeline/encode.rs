@@ -60,6 +60,9 @@ impl<U: Data> Sink<U> for Encode<U> {
         self.out.flush();
         Ok(())
     }
+    fn output(&mut self) -> Option<&mut Output> {
+        Some(&mut self.out)
+    }
 }
 
 /// Counts elements, the tail of a chain whose output is only counted (a count

@@ -49,6 +49,12 @@ pub(crate) trait Sink<T> {
         Ok(())
     }
     fn finish(&mut self) -> Result<()>;
+    /// The task output, when this sink is the tail that encodes each element into
+    /// it as it comes: an op before it that holds elements already encoded (the
+    /// map side of combining) may then write records itself.
+    fn output(&mut self) -> Option<&mut Output> {
+        None
+    }
 }
 
 /// Where an op's closure puts what it emits: the op's batch, handed to the next op
