@@ -107,9 +107,103 @@ pub(crate) fn copy_str(s: &str) -> String {
     }
 }
 
+/// Calls `f` with each line of `run` (lines ended by `\n`, the last perhaps
+/// not), without its `\n` or a `\r` before it: a text file's lines, as the host
+/// reads them one by one. Newlines are found 64 bytes at a time, from a mask of
+/// each block (a `memchr` per line cost twice as much in wasm, where it is not
+/// inlined and starts each search over).
+#[inline]
+pub(crate) fn for_each_line(run: &[u8], mut f: impl FnMut(&[u8]) -> crate::Result<()>) -> crate::Result<()> {
+    let mut emit = |start: usize, end: usize| {
+        let line = &run[start..end];
+        f(line.strip_suffix(b"\r").unwrap_or(line))
+    };
+    let mut start = 0;
+    let mut base = 0;
+    #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+    while base + 64 <= run.len() {
+        // SAFETY: the 64 bytes from `base` lie within `run`.
+        let mut m = unsafe {
+            let p = run.as_ptr().add(base);
+            u64::from(newlines16(p))
+                | u64::from(newlines16(p.add(16))) << 16
+                | u64::from(newlines16(p.add(32))) << 32
+                | u64::from(newlines16(p.add(48))) << 48
+        };
+        while m != 0 {
+            let end = base + m.trailing_zeros() as usize;
+            emit(start, end)?;
+            start = end + 1;
+            m &= m - 1;
+        }
+        base += 64;
+    }
+    for end in memchr::memchr_iter(b'\n', &run[base..]) {
+        emit(start, base + end)?;
+        start = base + end + 1;
+    }
+    if start < run.len() {
+        emit(start, run.len())?;
+    }
+    Ok(())
+}
+
+/// Bit `k` set where byte `k` of the 16 at `p` is `\n`.
+///
+/// # Safety
+/// `p` must point to 16 readable bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn newlines16(p: *const u8) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86_64; the caller vouches for the 16 bytes.
+    unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.cast()), _mm_set1_epi8(b'\n' as i8))) as u32 }
+}
+
+/// Bit `k` set where byte `k` of the 16 at `p` is `\n`.
+///
+/// # Safety
+/// `p` must point to 16 readable bytes.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn newlines16(p: *const u8) -> u32 {
+    use std::arch::wasm32::*;
+    // SAFETY: the caller vouches for the 16 bytes; wasm loads need no alignment.
+    let v = unsafe { v128_load(p.cast()) };
+    u32::from(u8x16_bitmask(u8x16_eq(v, u8x16_splat(b'\n'))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_split_as_a_text_file_is_read() {
+        let text = "one\ntwo\r\n\nthree words here, and a line longer than sixteen bytes\r\n\r\nx\ny\r";
+        // Every cut of the text into a run (newline-ended or not) and its rest.
+        for cut in 0..=text.len() {
+            let run = &text.as_bytes()[..cut];
+            let mut got = Vec::new();
+            for_each_line(run, |l| {
+                got.push(String::from_utf8(l.to_vec()).unwrap());
+                Ok(())
+            })
+            .unwrap();
+            // The reference: `str::lines`, which drops a final empty line and a
+            // `\r` before each `\n`; a `\r` ending the run goes too, as the host
+            // drops it from a file's last line.
+            let want: Vec<String> =
+                text[..cut].lines().map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned()).collect();
+            assert_eq!(got, want, "cut at {cut}");
+        }
+        let mut n = 0;
+        let stop = for_each_line(text.as_bytes(), |_| {
+            n += 1;
+            if n == 3 { Err(crate::Error::msg("stop")) } else { Ok(()) }
+        });
+        assert!(stop.is_err());
+        assert_eq!(n, 3, "an error stops the split");
+    }
 
     #[test]
     fn head_bytes_rebuild_what_head_words_read() {

@@ -34,8 +34,14 @@ pub fn run_task(steps: Vec<Step>) -> Result<(), String> {
         })
         .collect();
     let mut head = build_chain(&ops).map_err(|e| e.to_string())?;
-    while let Some(batch) = task_io::read() {
-        head.push_input(&batch, task_io::input_utf8()).map_err(|e| e.to_string())?;
+    if head.takes_lines() && task_io::input_is_text() {
+        while let Some(run) = task_io::read_lines() {
+            head.push_lines(&run, task_io::input_utf8()).map_err(|e| e.to_string())?;
+        }
+    } else {
+        while let Some(batch) = task_io::read() {
+            head.push_input(&batch, task_io::input_utf8()).map_err(|e| e.to_string())?;
+        }
     }
     head.finish().map_err(|e| e.to_string())
 }

@@ -102,6 +102,14 @@ impl task_io::Host for AppState {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }
 
+    async fn input_is_text(&mut self) -> wasmtime::Result<bool> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
+    async fn read_lines(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
     async fn write(&mut self, _records: Vec<u8>) -> wasmtime::Result<()> {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }

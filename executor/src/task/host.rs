@@ -75,6 +75,23 @@ impl task_io::Host for TaskState {
         Ok(self.input.last_batch_utf8())
     }
 
+    async fn input_is_text(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.input.is_text())
+    }
+
+    async fn read_lines(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        if self.output.is_full() {
+            return Ok(None);
+        }
+        match self.input.next_lines() {
+            Ok(run) => Ok(run),
+            Err(e) => {
+                let failure = e.failure();
+                Err(self.fail(failure))
+            }
+        }
+    }
+
     async fn write(&mut self, records: Vec<u8>) -> wasmtime::Result<()> {
         if records.len() > self.max_batch_bytes {
             return Err(self.fail(Failure::Refused(format!(

@@ -141,6 +141,21 @@ impl Input {
         }
     }
 
+    /// Whether the input is lines of a text file, which [`Input::next_lines`]
+    /// reads in runs.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Input::Text(_))
+    }
+
+    /// The next run of whole lines of a text input, `None` at the end; an error
+    /// for any other input.
+    pub fn next_lines(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+        match self {
+            Input::Text(t) => t.next_lines(),
+            _ => Err(ExecutorError::BadSpec("the guest read lines from an input that is not a text file".into())),
+        }
+    }
+
     /// Whether the host checked that every record value of the last batch is
     /// valid UTF-8 (text lines are checked as they are read).
     pub fn last_batch_utf8(&self) -> bool {
@@ -319,6 +334,59 @@ impl TextReader {
         self.records += out.records() as u64;
         if out.is_empty() && self.done { Ok(None) } else { Ok(Some(out.finish())) }
     }
+
+    /// The next run of whole lines, each with its `\n` (the file's last line
+    /// perhaps without), of about `batch_bytes` (or one line, if longer); `None`
+    /// at the end. The lines are [`TextReader::next_batch`]'s, `\r` and all.
+    pub fn next_lines(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+        if self.file.is_none() {
+            self.open()?;
+        }
+        loop {
+            let from = self.pos;
+            // Lines starting at `limit` or later are the next split's.
+            let limit = usize::try_from(self.end.saturating_sub(self.buf_offset)).unwrap_or(usize::MAX);
+            if self.done || from >= limit {
+                self.done = true;
+                return Ok(None);
+            }
+            let buf = &self.buf[..self.filled];
+            let window = self.filled.min(from + self.batch_bytes);
+            // Where the run ends, and whether it ends the split.
+            let stop = if window >= limit {
+                // The split's last line (the one holding byte `limit - 1`) ends in
+                // or after the window.
+                memchr::memchr(b'\n', &buf[limit - 1..]).map(|i| (limit + i, true))
+            } else {
+                memchr::memrchr(b'\n', &buf[from..window])
+                    .map(|i| (from + i + 1, false))
+                    // A line longer than the window.
+                    .or_else(|| memchr::memchr(b'\n', &buf[window..]).map(|i| (window + i + 1, window + i + 1 >= limit)))
+            };
+            let stop = match stop {
+                Some(s) => s,
+                // The file's last line, without a newline.
+                None if self.eof => (self.filled, true),
+                None => {
+                    self.consume(from);
+                    self.pos = 0;
+                    self.fill()?;
+                    continue;
+                }
+            };
+            let (stop, last) = stop;
+            self.done = last;
+            let run = self.buf[from..stop].to_vec();
+            self.pos = stop;
+            if run.is_empty() {
+                continue;
+            }
+            self.utf8 = is_utf8(&run);
+            let newlines = memchr::memchr_iter(b'\n', &run).count();
+            self.records += (newlines + usize::from(run.last() != Some(&b'\n'))) as u64;
+            return Ok(Some(run));
+        }
+    }
 }
 
 fn is_utf8(text: &[u8]) -> bool {
@@ -347,6 +415,23 @@ mod tests {
         out
     }
 
+    /// The lines of `[start, end)` as `next_lines` reads them, split as a guest
+    /// does (a `\r` before a line's end dropped); checks the runs and the count.
+    fn lines_in_runs(path: &str, start: u64, end: u64, batch: usize) -> Vec<String> {
+        let mut r = TextReader::new(path.into(), start, end, batch);
+        let mut out = vec![];
+        while let Some(run) = r.next_lines().unwrap() {
+            assert!(!run.is_empty());
+            let text = String::from_utf8(run).unwrap();
+            assert!(r.utf8);
+            let body = text.strip_suffix('\n').unwrap_or(&text);
+            out.extend(body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned()));
+        }
+        assert_eq!(r.records, out.len() as u64, "records counted");
+        assert!(r.next_lines().unwrap().is_none(), "stays at the end");
+        out
+    }
+
     #[test]
     fn splits_cover_every_line_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -361,6 +446,9 @@ mod tests {
                 let mut got = lines(p, 0, cut, batch);
                 got.extend(lines(p, cut, text.len() as u64, batch));
                 assert_eq!(got, whole, "cut at {cut}, batch {batch}");
+                let mut got = lines_in_runs(p, 0, cut, batch);
+                got.extend(lines_in_runs(p, cut, text.len() as u64, batch));
+                assert_eq!(got, whole, "runs, cut at {cut}, batch {batch}");
             }
         }
     }
@@ -388,6 +476,18 @@ mod tests {
         assert_eq!(lines, 3 * READ_CHUNK / 40);
         assert_eq!(bad, lines.div_ceil(997));
         assert!(good > bad);
+        // Runs of lines are marked the same way.
+        let mut r = TextReader::new(path.to_str().unwrap().into(), 0, text.len() as u64, 64);
+        let (mut good, mut bad, mut bytes) = (0, 0, 0);
+        while let Some(run) = r.next_lines().unwrap() {
+            bytes += run.len();
+            assert_eq!(r.utf8, std::str::from_utf8(&run).is_ok());
+            if r.utf8 { good += 1 } else { bad += 1 }
+        }
+        assert_eq!(bytes, text.len());
+        assert_eq!(r.records, lines as u64);
+        assert_eq!(bad, lines.div_ceil(997));
+        assert!(good > bad);
     }
 
     #[test]
@@ -404,10 +504,14 @@ mod tests {
         let len = text.len() as u64;
         for batch in [100, 1 << 16, 1 << 22] {
             assert_eq!(lines(p, 0, len, batch), want, "batch {batch}");
+            assert_eq!(lines_in_runs(p, 0, len, batch), want, "runs, batch {batch}");
             for cut in [1, READ_CHUNK as u64 - 3, READ_CHUNK as u64, len / 2, len - 1] {
                 let mut got = lines(p, 0, cut, batch);
                 got.extend(lines(p, cut, len, batch));
                 assert_eq!(got, want, "cut at {cut}, batch {batch}");
+                let mut got = lines_in_runs(p, 0, cut, batch);
+                got.extend(lines_in_runs(p, cut, len, batch));
+                assert_eq!(got, want, "runs, cut at {cut}, batch {batch}");
             }
         }
     }

@@ -5,6 +5,7 @@ use std::any::Any;
 
 use super::{BATCH, Built, RawSink, Sink, downstream, frame_error, hand_on};
 use super::encode::BATCH_BYTES;
+use crate::bytes::for_each_line;
 use crate::codec;
 use crate::{Data, Error, Result};
 
@@ -145,6 +146,20 @@ impl RawSink for DecodeStrings {
     fn push_input(&mut self, frame: &[u8], utf8: bool) -> Result<()> {
         // Where the host checked every value, the strings need no check here.
         if utf8 { self.push_valid(frame) } else { self.push_frame(frame) }
+    }
+    fn takes_lines(&self) -> bool {
+        true
+    }
+    fn push_lines(&mut self, run: &[u8], utf8: bool) -> Result<()> {
+        if !utf8 && simdutf8::basic::from_utf8(run).is_err() {
+            // The record decoder's answer for the line that is not UTF-8.
+            return for_each_line(run, |line| self.strings.push_raw(None, line));
+        }
+        for_each_line(run, |line| {
+            // SAFETY: a line of valid UTF-8 text, cut at ASCII bytes.
+            let s = crate::bytes::copy_str(unsafe { core::str::from_utf8_unchecked(line) });
+            self.strings.add(s, line.len())
+        })
     }
     fn finish(&mut self) -> Result<()> {
         self.strings.finish()

@@ -103,6 +103,18 @@ pub(crate) trait RawSink {
         let _ = utf8;
         self.push_frame(frame)
     }
+    /// Whether this sink takes a text input as runs of lines
+    /// ([`RawSink::push_lines`]) rather than a record per line.
+    fn takes_lines(&self) -> bool {
+        false
+    }
+    /// Takes a run of whole lines of a text input, each ended by `\n` (the last
+    /// line of a file perhaps not); `utf8` when the host checked the run. Only
+    /// called where [`RawSink::takes_lines`] says so.
+    fn push_lines(&mut self, run: &[u8], utf8: bool) -> Result<()> {
+        let _ = (run, utf8);
+        Err(Error::msg("this op does not read text input as lines"))
+    }
     fn finish(&mut self) -> Result<()>;
 }
 
