@@ -24,25 +24,60 @@ impl Iterator for Words {
     #[inline]
     fn next(&mut self) -> Option<String> {
         let (start, end) = self.scan.next(self.line.as_bytes())?;
-        if end - start <= 16 && self.line.len() >= 16 {
-            // Most words: the 16 bytes of the line from the word's start, whatever
-            // the word's length, into a block of 16. Word lengths vary from one
-            // word to the next, and a branch on them mispredicts often. (The block
-            // first: with the bytes loaded first, they were saved to the stack
-            // around the allocation.)
-            let mut v: Vec<u8> = Vec::with_capacity(16);
-            let bytes = window16(self.line.as_bytes(), start).expect("a line of at least 16 bytes");
-            // SAFETY: `v` has room for the 16 bytes; `set_len` keeps only the word's
-            // (whole chars: `Scan::next` returns char boundaries).
-            unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr(), 16);
-                v.set_len(end - start);
-                return Some(String::from_utf8_unchecked(v));
-            }
-        }
-        // SAFETY: `Scan::next` returns char boundaries.
-        Some(copy_str(unsafe { self.line.get_unchecked(start..end) }))
+        // SAFETY: `Scan::next` returns char boundaries of the line's UTF-8.
+        Some(unsafe { word_string(self.line.as_bytes(), start, end) })
     }
+}
+
+/// The words of `text` (UTF-8) as `String`s, as [`words`] makes them: the words
+/// of many lines at once, when they come as one text (whitespace separates words
+/// and ends lines alike, so this is every line's words in turn).
+pub(crate) struct OwnedWords<'a> {
+    text: &'a str,
+    scan: Scan,
+}
+
+impl<'a> OwnedWords<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        OwnedWords { text, scan: Scan::new(text.as_bytes()) }
+    }
+}
+
+impl Iterator for OwnedWords<'_> {
+    type Item = String;
+
+    #[inline]
+    fn next(&mut self) -> Option<String> {
+        let (start, end) = self.scan.next(self.text.as_bytes())?;
+        // SAFETY: `Scan::next` returns char boundaries of the text's UTF-8.
+        Some(unsafe { word_string(self.text.as_bytes(), start, end) })
+    }
+}
+
+/// `text[start..end]` as a `String`.
+///
+/// # Safety
+/// `text` is UTF-8, and `start` and `end` are char boundaries of it.
+#[inline]
+unsafe fn word_string(text: &[u8], start: usize, end: usize) -> String {
+    if end - start <= 16 && text.len() >= 16 {
+        // Most words: the 16 bytes of the text from the word's start, whatever
+        // the word's length, into a block of 16. Word lengths vary from one word
+        // to the next, and a branch on them mispredicts often. (The block first:
+        // with the bytes loaded first, they were saved to the stack around the
+        // allocation.)
+        let mut v: Vec<u8> = Vec::with_capacity(16);
+        let bytes = window16(text, start).expect("a text of at least 16 bytes");
+        // SAFETY: `v` has room for the 16 bytes; `set_len` keeps only the word's
+        // (whole chars, the caller promises).
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr(), 16);
+            v.set_len(end - start);
+            return String::from_utf8_unchecked(v);
+        }
+    }
+    // SAFETY: char boundaries of UTF-8, the caller promises.
+    copy_str(unsafe { std::str::from_utf8_unchecked(text.get_unchecked(start..end)) })
 }
 
 /// The 16 bytes of `line` from `start` (zeros past its end), if the line is at

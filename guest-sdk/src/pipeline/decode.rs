@@ -155,6 +155,15 @@ impl RawSink for DecodeStrings {
             // The record decoder's answer for the line that is not UTF-8.
             return for_each_line(run, |line| self.strings.push_raw(None, line));
         }
+        // SAFETY: checked as UTF-8, by the host or just above.
+        let text = unsafe { core::str::from_utf8_unchecked(run) };
+        // The next op may take the lines at once (a split into words): no string
+        // per line.
+        self.strings.bytes = 0;
+        hand_on(&mut self.strings.batch, &mut *self.strings.sink)?;
+        if self.strings.sink.push_text(text)? {
+            return Ok(());
+        }
         for_each_line(run, |line| {
             // SAFETY: a line of valid UTF-8 text, cut at ASCII bytes.
             let s = crate::bytes::copy_str(unsafe { core::str::from_utf8_unchecked(line) });

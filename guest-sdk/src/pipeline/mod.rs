@@ -49,6 +49,13 @@ pub(crate) trait Sink<T> {
         Ok(())
     }
     fn finish(&mut self) -> Result<()>;
+    /// Takes `text`, whole lines of a text input (ended by `\n`, perhaps `\r\n`),
+    /// at once, where the sink's work does not depend on where lines end
+    /// (splitting them into words); false if it takes lines one by one only.
+    fn push_text(&mut self, text: &str) -> Result<bool> {
+        let _ = text;
+        Ok(false)
+    }
     /// The task output, when this sink is the tail that encodes each element into
     /// it as it comes: an op before it that holds elements already encoded (the
     /// map side of combining) may then write records itself.

@@ -1,8 +1,9 @@
 //! The build fns of ops that work element by element or on whole partitions.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 
 use super::{BATCH, Built, Emit, Sink, conjure, downstream, hand_on, narrow, push_all, wrap};
+use crate::text::OwnedWords;
 use crate::codec;
 use crate::{Data, Result};
 
@@ -85,7 +86,53 @@ where
     U: Data,
 {
     let f = conjure::<F>();
+    if TypeId::of::<F>() == type_of(&crate::words) {
+        // `flat_map(spindle::words)`: the op also takes many lines at once.
+        let next = downstream::<String>(next)?;
+        return Ok(wrap::<String>(Box::new(SplitIntoWords { batch: Vec::with_capacity(BATCH), next }), first));
+    }
     narrow(next, first, move |t, out| push_all(f(t), out))
+}
+
+fn type_of<T: 'static>(_: &T) -> TypeId {
+    TypeId::of::<T>()
+}
+
+/// `flat_map(spindle::words)`, which also splits the whole lines of a text
+/// input at once ([`Sink::push_text`]): whitespace ends words and lines alike, so
+/// no string per line is made (nor dropped), and the scan of a text does not start
+/// over at every line.
+struct SplitIntoWords {
+    batch: Vec<String>,
+    next: Box<dyn Sink<String>>,
+}
+
+impl SplitIntoWords {
+    #[inline]
+    fn split(&mut self, text: &str) -> Result<()> {
+        let mut out = Emit { batch: &mut self.batch, next: &mut *self.next };
+        push_all(OwnedWords::new(text), &mut out)
+    }
+}
+
+impl Sink<String> for SplitIntoWords {
+    fn push(&mut self, line: String) -> Result<()> {
+        self.split(&line)
+    }
+    fn push_batch(&mut self, lines: &mut Vec<String>) -> Result<()> {
+        for line in lines.drain(..) {
+            self.split(&line)?;
+        }
+        Ok(())
+    }
+    fn push_text(&mut self, text: &str) -> Result<bool> {
+        self.split(text)?;
+        Ok(true)
+    }
+    fn finish(&mut self) -> Result<()> {
+        hand_on(&mut self.batch, &mut *self.next)?;
+        self.next.finish()
+    }
 }
 
 pub(crate) fn build_flat_map_with<F, C, T, U, I>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -244,4 +291,93 @@ where
 {
     let f = conjure::<F>();
     narrow(next, first, move |t: T, out: &mut Emit<'_, (K, T)>| out.push((f(&t), t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::pipeline::RawSink;
+
+    /// Collects what reaches it.
+    struct Collect(Rc<RefCell<Vec<String>>>);
+
+    impl Sink<String> for Collect {
+        fn push(&mut self, item: String) -> Result<()> {
+            self.0.borrow_mut().push(item);
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The head of a task whose first op is `flat_map(f)`, as a task builds it.
+    fn built<F: Fn(String) -> crate::Words + Copy + 'static>(_: F, got: &Rc<RefCell<Vec<String>>>) -> Box<dyn RawSink> {
+        let next: Box<dyn Sink<String>> = Box::new(Collect(got.clone()));
+        match build_flat_map::<F, String, String, crate::Words>(&[], Some(Box::new(next)), true) {
+            Ok(Built::Raw(head)) => head,
+            _ => panic!("a chain head"),
+        }
+    }
+
+    /// `flat_map(spindle::words)` at the head of a text input's chain.
+    fn head(got: &Rc<RefCell<Vec<String>>>) -> Box<dyn RawSink> {
+        built(crate::words, got)
+    }
+
+    #[test]
+    fn words_of_runs_of_lines_are_the_words_of_each_line() {
+        let text = "alpha beta\r\n\n  gamma\tdelta \u{3000}ideographic\u{a0}nbsp\nδέλτα  é\r\n\
+                    a line of many words, longer than sixty-four bytes in all, to cross masks\nlast";
+        let want: Vec<String> = text.lines().flat_map(str::split_whitespace).map(str::to_owned).collect();
+        for utf8 in [true, false] {
+            // Runs cut after every line.
+            let mut at = 0;
+            let got = Rc::new(RefCell::new(Vec::new()));
+            let mut h = head(&got);
+            while at < text.len() {
+                let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                h.push_lines(&text.as_bytes()[at..end], utf8).unwrap();
+                at = end;
+            }
+            h.finish().unwrap();
+            assert_eq!(*got.borrow(), want, "a run per line, utf8 {utf8}");
+            // One run.
+            let got = Rc::new(RefCell::new(Vec::new()));
+            let mut h = head(&got);
+            h.push_lines(text.as_bytes(), utf8).unwrap();
+            h.finish().unwrap();
+            assert_eq!(*got.borrow(), want, "one run, utf8 {utf8}");
+            // Line by line, as records.
+            let got = Rc::new(RefCell::new(Vec::new()));
+            let mut h = head(&got);
+            for line in text.lines() {
+                h.push_raw(None, line.as_bytes()).unwrap();
+            }
+            h.finish().unwrap();
+            assert_eq!(*got.borrow(), want, "records, utf8 {utf8}");
+        }
+        // The same op through a closure, which takes lines one by one.
+        let got = Rc::new(RefCell::new(Vec::new()));
+        #[allow(clippy::redundant_closure)]
+        let mut h = built(|l| crate::words(l), &got);
+        assert!(h.takes_lines());
+        h.push_lines(text.as_bytes(), true).unwrap();
+        h.finish().unwrap();
+        assert_eq!(*got.borrow(), want, "a closure");
+    }
+
+    #[test]
+    fn a_run_that_is_not_utf8_fails_as_its_line_would() {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let mut h = head(&got);
+        let err = h.push_lines(b"good line\ncaf\xe9 latin-1\n", false).unwrap_err().to_string();
+        let mut one = head(&Rc::new(RefCell::new(Vec::new())));
+        let want = one.push_raw(None, b"caf\xe9 latin-1").unwrap_err().to_string();
+        assert_eq!(err, want);
+        assert!(err.contains("UTF-8"), "{err}");
+    }
 }
