@@ -208,19 +208,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-
-    /// Collects what reaches it.
-    struct Collect(Rc<RefCell<Vec<String>>>);
-
-    impl Sink<String> for Collect {
-        fn push(&mut self, item: String) -> Result<()> {
-            self.0.borrow_mut().push(item);
-            Ok(())
-        }
-        fn finish(&mut self) -> Result<()> {
-            Ok(())
-        }
-    }
+    use crate::pipeline::Collect;
 
     /// Decodes `frames` with the whole-frame decoder and with the one that checks
     /// each string: the strings, or the error.

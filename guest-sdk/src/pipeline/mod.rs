@@ -243,6 +243,21 @@ fn push_all<U>(items: impl IntoIterator<Item = U>, out: &mut Emit<'_, U>) -> Res
     Ok(())
 }
 
+/// Collects the strings that reach it: the end of a chain under test.
+#[cfg(test)]
+pub(crate) struct Collect(pub(crate) std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+#[cfg(test)]
+impl Sink<String> for Collect {
+    fn push(&mut self, item: String) -> Result<()> {
+        self.0.borrow_mut().push(item);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// Builds the chain for a task's ops, back to front.
 pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Box<dyn RawSink>> {
     if ops.is_empty() {

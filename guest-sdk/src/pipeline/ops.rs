@@ -299,20 +299,8 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
+    use crate::pipeline::Collect;
     use crate::pipeline::RawSink;
-
-    /// Collects what reaches it.
-    struct Collect(Rc<RefCell<Vec<String>>>);
-
-    impl Sink<String> for Collect {
-        fn push(&mut self, item: String) -> Result<()> {
-            self.0.borrow_mut().push(item);
-            Ok(())
-        }
-        fn finish(&mut self) -> Result<()> {
-            Ok(())
-        }
-    }
 
     /// The head of a task whose first op is `flat_map(f)`, as a task builds it.
     fn built<F: Fn(String) -> crate::Words + Copy + 'static>(_: F, got: &Rc<RefCell<Vec<String>>>) -> Box<dyn RawSink> {
