@@ -6,6 +6,10 @@ use crate::bytes::{HIGH, ONES, copy_str, read_u64};
 /// [`str::split_whitespace`] splits them), each as its own `String`, produced one
 /// at a time: `text_file(path)?.flat_map(spindle::words)` splits lines with no
 /// collection per line. A word of up to 16 bytes gets a capacity of 16.
+///
+/// Passed to `flat_map` as itself (not inside a closure) right after
+/// `text_file`, it splits the task's input many lines at a time, with no
+/// `String` per line: the same words, in the same order.
 pub fn words(line: String) -> Words {
     let scan = Scan::new(line.as_bytes());
     Words { line, scan }
