@@ -325,9 +325,16 @@ fn smallest<T>(items: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -> std::cmp:
     items.sort_by(order);
 }
 
-fn to_line<T: Line>(t: T) -> String {
-    let mut s = String::new();
-    t.write_line(&mut s);
+fn to_line<T: Line + 'static>(t: T) -> String {
+    // A string is its own line (a `format!`ted one, say): no copy.
+    let mut t = Some(t);
+    if let Some(s) = (&mut t as &mut dyn std::any::Any).downcast_mut::<Option<String>>() {
+        return s.take().expect("set just above");
+    }
+    // Room for most lines at once (a word and its count fit in 32 bytes), rather
+    // than growing field by field.
+    let mut s = String::with_capacity(32);
+    t.expect("set just above").write_line(&mut s);
     s
 }
 
@@ -379,7 +386,19 @@ pub fn default_parallelism() -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::smallest;
+    use super::{smallest, to_line};
+
+    #[test]
+    fn lines_of_strings_pairs_and_numbers() {
+        let s = String::from("already\ta line");
+        let at = s.as_ptr();
+        let line = to_line(s);
+        assert_eq!(line, "already\ta line");
+        assert_eq!(line.as_ptr(), at, "a string is its own line, not a copy");
+        assert_eq!(to_line((String::from("word"), 42u64)), "word\t42");
+        assert_eq!(to_line((String::from("a longer word than the usual"), u64::MAX)), "a longer word than the usual\t18446744073709551615");
+        assert_eq!(to_line(-7i32), "-7");
+    }
 
     #[test]
     fn smallest_keeps_the_n_smallest_sorted() {

@@ -47,7 +47,7 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
                 .flat_map(spindle::words)
                 .map(|word: String| (word, 1u64))
                 .reduce_by_key(|a, b| a + b);
-            counts.map(|(word, n): (String, u64)| format!("{word}\t{n}")).save_as_text_file(output)?;
+            counts.save_as_text_file(output)?;
         }
         [stage @ ("scan" | "split" | "combine"), input] => {
             let lines = spindle::text_file(input)?;

@@ -16,7 +16,8 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
         .flat_map(spindle::words)
         .map(|word: String| (word, 1u64))
         .reduce_by_key(|a, b| a + b);
-    counts.map(|(word, n): (String, u64)| format!("{word}\t{n}")).save_as_text_file(output)?;
+    // A pair is written as its fields separated by a tab: `word<TAB>count`.
+    counts.save_as_text_file(output)?;
 
     // More actions over the same counts reuse the shuffle the first one wrote.
     // The ten most frequent (ties by word): each task picks its partition's ten.
