@@ -33,31 +33,6 @@ impl Iterator for Words {
     }
 }
 
-/// The words of `text` (UTF-8) as `String`s, as [`words`] makes them: the words
-/// of many lines at once, when they come as one text (whitespace separates words
-/// and ends lines alike, so this is every line's words in turn).
-pub(crate) struct OwnedWords<'a> {
-    text: &'a str,
-    scan: Scan,
-}
-
-impl<'a> OwnedWords<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
-        OwnedWords { text, scan: Scan::new(text.as_bytes()) }
-    }
-}
-
-impl Iterator for OwnedWords<'_> {
-    type Item = String;
-
-    #[inline]
-    fn next(&mut self) -> Option<String> {
-        let (start, end) = self.scan.next(self.text.as_bytes())?;
-        // SAFETY: `Scan::next` returns char boundaries of the text's UTF-8.
-        Some(unsafe { word_string(self.text.as_bytes(), start, end) })
-    }
-}
-
 /// `text[start..end]` as a `String`.
 ///
 /// # Safety
@@ -125,6 +100,18 @@ pub fn split_words(text: &str) -> SplitWords<'_> {
 pub struct SplitWords<'a> {
     text: &'a str,
     scan: Scan,
+}
+
+impl SplitWords<'_> {
+    /// The next word as its own `String`, as [`words`] makes it: the words of
+    /// many lines at once, when they come as one text (whitespace separates words
+    /// and ends lines alike, so these are every line's words in turn).
+    #[inline]
+    pub(crate) fn next_owned(&mut self) -> Option<String> {
+        let (start, end) = self.scan.next(self.text.as_bytes())?;
+        // SAFETY: `Scan::next` returns char boundaries of the text's UTF-8.
+        Some(unsafe { word_string(self.text.as_bytes(), start, end) })
+    }
 }
 
 impl<'a> Iterator for SplitWords<'a> {

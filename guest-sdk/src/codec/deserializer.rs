@@ -113,10 +113,10 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
         v.visit_i16((u16::from_be_bytes(self.take()?) ^ (1 << 15)) as i16)
     }
     fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
-        v.visit_i32((u32::from_be_bytes(self.take()?) ^ (1 << 31)) as i32)
+        v.visit_i32(i32_from_key(u32::from_be_bytes(self.take()?)))
     }
     fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
-        v.visit_i64((u64::from_be_bytes(self.take()?) ^ (1 << 63)) as i64)
+        v.visit_i64(i64_from_key(u64::from_be_bytes(self.take()?)))
     }
     fn deserialize_i128<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
         v.visit_i128((u128::from_be_bytes(self.take()?) ^ (1 << 127)) as i128)
@@ -142,9 +142,7 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
         v.visit_f32(f32::from_bits(b))
     }
     fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
-        let b = u64::from_be_bytes(self.take()?);
-        let b = if b >> 63 == 1 { b ^ (1 << 63) } else { !b };
-        v.visit_f64(f64::from_bits(b))
+        v.visit_f64(f64_from_key(u64::from_be_bytes(self.take()?)))
     }
     fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Result<V::Value> {
         let n = u32::from_be_bytes(self.take()?);
@@ -390,4 +388,20 @@ impl<'de> de::SeqAccess<'de> for PairDe<'de> {
     fn size_hint(&self) -> Option<usize> {
         Some(2 - self.index)
     }
+}
+
+/// An `i32` from its encoding's bits (big-endian, sign bit flipped).
+pub(super) fn i32_from_key(n: u32) -> i32 {
+    (n ^ (1 << 31)) as i32
+}
+
+/// An `i64` from its encoding's bits (big-endian, sign bit flipped).
+pub(super) fn i64_from_key(n: u64) -> i64 {
+    (n ^ (1 << 63)) as i64
+}
+
+/// An `f64` from its encoding's bits (sign bit flipped for positives, all bits
+/// flipped for negatives).
+pub(super) fn f64_from_key(n: u64) -> f64 {
+    f64::from_bits(if n >> 63 == 1 { n ^ (1 << 63) } else { !n })
 }

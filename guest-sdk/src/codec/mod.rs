@@ -104,16 +104,16 @@ pub fn decode_top_fixed<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T
         if let Some(o) = slot.downcast_mut::<Option<u64>>() {
             *o = Some(n);
         } else if let Some(o) = slot.downcast_mut::<Option<i64>>() {
-            *o = Some((n ^ (1 << 63)) as i64);
+            *o = Some(deserializer::i64_from_key(n));
         } else if let Some(o) = slot.downcast_mut::<Option<f64>>() {
-            *o = Some(f64::from_bits(if n >> 63 == 1 { n ^ (1 << 63) } else { !n }));
+            *o = Some(deserializer::f64_from_key(n));
         }
     } else if let Ok(b) = <[u8; 4]>::try_from(bytes) {
         let n = u32::from_be_bytes(b);
         if let Some(o) = slot.downcast_mut::<Option<u32>>() {
             *o = Some(n);
         } else if let Some(o) = slot.downcast_mut::<Option<i32>>() {
-            *o = Some((n ^ (1 << 31)) as i32);
+            *o = Some(deserializer::i32_from_key(n));
         }
     }
     match out {

@@ -92,10 +92,15 @@ impl<T> Decode<T> {
         self.batch.push(item);
         self.bytes += len;
         if self.batch.len() >= BATCH || self.bytes >= BATCH_BYTES {
-            self.bytes = 0;
-            self.sink.push_batch(&mut self.batch)?;
+            return self.flush();
         }
         Ok(())
+    }
+
+    /// Hands on the elements added so far.
+    fn flush(&mut self) -> Result<()> {
+        self.bytes = 0;
+        hand_on(&mut self.batch, &mut *self.sink)
     }
 }
 
@@ -104,7 +109,7 @@ impl<T: Data> RawSink for Decode<T> {
         self.add(codec::decode_record(key, value)?, key.map_or(0, <[u8]>::len) + value.len())
     }
     fn finish(&mut self) -> Result<()> {
-        hand_on(&mut self.batch, &mut *self.sink)?;
+        self.flush()?;
         self.sink.finish()
     }
 }
@@ -159,8 +164,7 @@ impl RawSink for DecodeStrings {
         let text = unsafe { core::str::from_utf8_unchecked(run) };
         // The next op may take the lines at once (a split into words): no string
         // per line.
-        self.strings.bytes = 0;
-        hand_on(&mut self.strings.batch, &mut *self.strings.sink)?;
+        self.strings.flush()?;
         if self.strings.sink.push_text(text)? {
             return Ok(());
         }

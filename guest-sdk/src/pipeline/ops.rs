@@ -3,7 +3,6 @@
 use std::any::{Any, TypeId};
 
 use super::{BATCH, Built, Emit, Sink, conjure, downstream, hand_on, narrow, push_all, wrap};
-use crate::text::OwnedWords;
 use crate::codec;
 use crate::{Data, Result};
 
@@ -111,7 +110,11 @@ impl SplitIntoWords {
     #[inline]
     fn split(&mut self, text: &str) -> Result<()> {
         let mut out = Emit { batch: &mut self.batch, next: &mut *self.next };
-        push_all(OwnedWords::new(text), &mut out)
+        let mut words = crate::split_words(text);
+        while let Some(w) = words.next_owned() {
+            out.push(w)?;
+        }
+        Ok(())
     }
 }
 
