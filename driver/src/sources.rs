@@ -17,7 +17,8 @@ fn is_hidden(p: &Path) -> bool {
 }
 
 /// The files `path` names: the file itself, a directory's visible files (sorted), or
-/// the files a glob matches (sorted). An empty match is an error.
+/// the files a glob matches (sorted). A glob that matches nothing is an error; an
+/// empty directory is an empty input (as in Spark).
 pub fn resolve(path: &str) -> Result<Vec<PathBuf>, DriverError> {
     let has_glob = path.contains(['*', '?', '[']);
     let mut files = Vec::new();
@@ -46,9 +47,6 @@ pub fn resolve(path: &str) -> Result<Vec<PathBuf>, DriverError> {
                     files.push(f);
                 }
             }
-            if files.is_empty() {
-                return Err(input_err(path, "the directory holds no input files"));
-            }
         } else {
             files.push(p.to_path_buf());
         }
@@ -58,7 +56,9 @@ pub fn resolve(path: &str) -> Result<Vec<PathBuf>, DriverError> {
 }
 
 /// Cuts files into splits: at least `min_partitions` overall when the data allows,
-/// none larger than `max_split`. Empty files contribute no split.
+/// none larger than `max_split`. Empty files contribute no split, unless every
+/// file is empty: then the first one is one empty split, so that an empty file
+/// is a dataset of one empty partition (as in Spark: saved, it writes an empty part).
 pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<Vec<TextSplit>, DriverError> {
     let mut sizes = Vec::with_capacity(files.len());
     for f in files {
@@ -82,6 +82,11 @@ pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<V
             start = end;
         }
     }
+    if splits.is_empty()
+        && let Some(first) = files.first()
+    {
+        splits.push(TextSplit { path: first.display().to_string(), start: 0, end: 0 });
+    }
     Ok(splits)
 }
 
@@ -104,6 +109,9 @@ mod tests {
         let missing = resolve(d.join("nope").to_str().unwrap()).unwrap_err().to_string();
         assert!(missing.contains("does not exist"), "{missing}");
         assert!(resolve(&format!("{}/*.csv", d.display())).is_err());
+        let empty = d.join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(resolve(empty.to_str().unwrap()).unwrap().is_empty(), "an empty directory is an empty input");
     }
 
     #[test]
@@ -115,7 +123,7 @@ mod tests {
         std::fs::write(&big, vec![b'a'; 1000]).unwrap();
         std::fs::write(&small, vec![b'a'; 10]).unwrap();
         std::fs::write(&empty, b"").unwrap();
-        let s = split(&[big.clone(), small.clone(), empty], 4, 1 << 20).unwrap();
+        let s = split(&[big.clone(), small.clone(), empty.clone()], 4, 1 << 20).unwrap();
         // goal = ceil(1010 / 4) = 253: big -> 253, 253, 253, 241; small -> 10
         let big_splits: Vec<_> = s.iter().filter(|x| x.path == big.display().to_string()).collect();
         assert_eq!(big_splits.len(), 4);
@@ -128,5 +136,8 @@ mod tests {
         assert_eq!(capped.len(), 10);
         // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
         assert_eq!(split(&[big], 3, 300).unwrap().len(), 6);
+        let only_empty = split(&[empty.clone(), empty.clone()], 2, 100).unwrap();
+        assert_eq!(only_empty, [TextSplit { path: empty.display().to_string(), start: 0, end: 0 }]);
+        assert!(split(&[], 2, 100).unwrap().is_empty());
     }
 }

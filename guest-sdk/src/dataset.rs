@@ -350,9 +350,11 @@ pub fn text_file(path: &str) -> Result<Dataset<String>> {
     context::text_file(path, None).map(Dataset::<String>::wrap).map_err(Error::msg)
 }
 
-/// [`text_file`] with at least `min_partitions` partitions.
+/// [`text_file`] with at least `min_partitions` partitions (0: the default
+/// parallelism, as for [`parallelize`] and [`range_with`]).
 pub fn text_file_with_partitions(path: &str, min_partitions: u32) -> Result<Dataset<String>> {
-    context::text_file(path, Some(min_partitions)).map(Dataset::<String>::wrap).map_err(Error::msg)
+    let min = (min_partitions > 0).then_some(min_partitions);
+    context::text_file(path, min).map(Dataset::<String>::wrap).map_err(Error::msg)
 }
 
 /// A dataset of `items`, spread evenly over `partitions` partitions (0: the default

@@ -141,6 +141,30 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
         })
     }
 
+    /// Full outer join: every pair of values with equal keys, and every value
+    /// whose key the other side lacks, with `None` for the missing side.
+    pub fn full_outer_join<W: Data + Clone>(&self, other: &Dataset<(K, W)>) -> Dataset<(K, (Option<V>, Option<W>))>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        self.cogroup(other).flat_map(|(k, (vs, ws)): (K, (Vec<V>, Vec<W>))| {
+            let mut out = Vec::new();
+            if ws.is_empty() {
+                out.extend(vs.into_iter().map(|v| (k.clone(), (Some(v), None))));
+            } else if vs.is_empty() {
+                out.extend(ws.into_iter().map(|w| (k.clone(), (None, Some(w)))));
+            } else {
+                for v in &vs {
+                    for w in &ws {
+                        out.push((k.clone(), (Some(v.clone()), Some(w.clone()))));
+                    }
+                }
+            }
+            out
+        })
+    }
+
     /// Action: how many elements each key has.
     pub fn count_by_key(&self) -> Result<HashMap<K, u64>>
     where

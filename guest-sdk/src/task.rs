@@ -20,9 +20,21 @@ pub(crate) fn add_output_count(n: u64) {
     task_io::add_output_count(n);
 }
 
-/// The partition the running task computes.
+thread_local! {
+    /// The step whose op is being built: a partition-aware op asks for its own
+    /// dataset's partition while it is built.
+    static BUILDING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes that the op of step `step` is being built.
+pub(crate) fn building_step(step: usize) {
+    BUILDING.with(|b| b.set(step as u32));
+}
+
+/// The partition of its own dataset that the op being built computes (after a
+/// union or coalesce, not the task's partition).
 pub(crate) fn partition() -> u32 {
-    task_io::partition()
+    task_io::step_partition(BUILDING.with(|b| b.get()))
 }
 
 /// Runs one task: the entry point the [`main!`](crate::main) macro exports.

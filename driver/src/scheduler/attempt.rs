@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use spindle_proto::ids::ExecutorId;
 use spindle_proto::{
-    CollectSink, CountSink, HashPartitioner, KillTaskRequest, Pipeline, RangePartitioner, RangeSource,
+    CollectSink, Concat, CountSink, HashPartitioner, KillTaskRequest, Pipeline, RangePartitioner, RangeSource,
     RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite, TaskInput, TaskOutput, TaskRecord,
     TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
 };
 use tokio::sync::oneshot;
 
-use super::dag::{Action, Partitioner, PipeInput, StageOutput};
+use super::dag::{Action, Partitioner, PipeInput, PipePlan, StageOutput};
 use super::progress::StageGuard;
 use super::tasks::{JobContext, Lost, Stage, part_name, temp_part_path};
 use crate::DriverError;
@@ -61,10 +61,13 @@ pub(super) async fn run_task(
     let max = ctx.config.max_task_attempts.max(1);
     let mut failed_on: Vec<String> = Vec::new();
     loop {
+        // A retry prefers another executor than the one the last attempt failed on.
+        let shun = failed_on.last().map(|e| ExecutorId(e.clone()));
+        let shun = shun.as_ref();
         let attempt = if ctx.config.speculation.enabled {
-            speculate(ctx, stage, progress, partition).await?
+            speculate(ctx, stage, progress, partition, shun).await?
         } else {
-            attempt(ctx, stage, progress, partition, None, None).await?
+            attempt(ctx, stage, progress, partition, Avoid { strictly: None, rather: shun }, None).await?
         };
         match attempt {
             Attempt::Done(r, placement) => return Ok(TaskOutcome::Done(r, placement)),
@@ -95,31 +98,33 @@ pub(super) async fn run_task(
     }
 }
 
+/// A pipeline as the executor reads it; `None` when a shuffle it reads has
+/// lost outputs.
+fn pipeline(ctx: &JobContext<'_>, pipe: &PipePlan) -> Option<Pipeline> {
+    let source = match &pipe.input {
+        PipeInput::Text(split) => task_input::Source::Text(split.clone()),
+        PipeInput::Records(batch) => task_input::Source::Records(batch.to_vec()),
+        PipeInput::Range { start, step, count } => {
+            task_input::Source::Range(RangeSource { start: *start, step: *step, count: *count })
+        }
+        PipeInput::Shuffle { shuffles, partition, mode } => {
+            let mut sides = Vec::with_capacity(shuffles.len());
+            for s in shuffles {
+                sides.push(ShuffleSide { shuffle_id: s.0, maps: ctx.map_outputs.complete(*s, ctx.cluster)? });
+            }
+            task_input::Source::Shuffle(ShuffleRead { reduce_partition: *partition, sides, mode: *mode as i32 })
+        }
+        PipeInput::Concat(pipes) => task_input::Source::Concat(Concat {
+            pipelines: pipes.iter().map(|p| pipeline(ctx, p)).collect::<Option<Vec<_>>>()?,
+        }),
+    };
+    Some(Pipeline { input: Some(TaskInput { source: Some(source) }), steps: pipe.steps.clone(), caches: pipe.caches.clone() })
+}
+
 /// The spec of one attempt; `None` when a shuffle it reads has lost outputs.
 fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u32) -> Option<TaskSpec> {
     let plan = stage.plan;
-    let mut pipelines = Vec::new();
-    for pipe in &plan.tasks[partition as usize] {
-        let source = match &pipe.input {
-            PipeInput::Text(split) => task_input::Source::Text(split.clone()),
-            PipeInput::Records(batch) => task_input::Source::Records(batch.to_vec()),
-            PipeInput::Range { start, step, count } => {
-                task_input::Source::Range(RangeSource { start: *start, step: *step, count: *count })
-            }
-            PipeInput::Shuffle { shuffles, mode } => {
-                let mut sides = Vec::with_capacity(shuffles.len());
-                for s in shuffles {
-                    sides.push(ShuffleSide { shuffle_id: s.0, maps: ctx.map_outputs.complete(*s, ctx.cluster)? });
-                }
-                task_input::Source::Shuffle(ShuffleRead { reduce_partition: partition, sides, mode: *mode as i32 })
-            }
-        };
-        pipelines.push(Pipeline {
-            input: Some(TaskInput { source: Some(source) }),
-            steps: pipe.steps.clone(),
-            caches: pipe.caches.clone(),
-        });
-    }
+    let pipelines = plan.tasks[partition as usize].iter().map(|pipe| pipeline(ctx, pipe)).collect::<Option<Vec<_>>>()?;
     let sink = match &plan.output {
         StageOutput::Shuffle { shuffle, partitions, partitioner } => {
             let partitioner = Some(match partitioner {
@@ -168,25 +173,41 @@ fn preferred_executor(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32) -
     pipe.caches.iter().rev().find_map(|c| ctx.cache_locations.get(c.dataset, c.partition, c.piece))
 }
 
-/// A slot on any executor but `avoid`; when the task's kept input lives on some
-/// executor, on that one if it frees a slot within the locality wait.
+/// Executors an attempt should not run on.
+#[derive(Clone, Copy, Default)]
+struct Avoid<'a> {
+    /// Never this one (a speculative copy avoids the original's executor).
+    strictly: Option<&'a ExecutorId>,
+    /// Not this one if another frees a slot within the locality wait (a retry
+    /// avoids the executor its task last failed on).
+    rather: Option<&'a ExecutorId>,
+}
+
+/// A slot on any executor but `avoid.strictly`; when the task's kept input lives
+/// on some executor, on that one if it frees a slot within the locality wait;
+/// else on another than `avoid.rather` if one frees a slot within that wait.
 async fn lease_slot(
     ctx: &JobContext<'_>,
     stage: &Stage<'_>,
     partition: u32,
-    avoid: Option<&ExecutorId>,
+    avoid: Avoid<'_>,
 ) -> Result<SlotLease, DriverError> {
     let no_executor = |e| DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job));
-    let prefer = preferred_executor(ctx, stage, partition).filter(|p| Some(p) != avoid);
+    let wait = ctx.config.locality_wait;
+    let prefer = preferred_executor(ctx, stage, partition).filter(|p| Some(p) != avoid.strictly && Some(p) != avoid.rather);
     if let Some(prefer) = prefer
         && ctx.cluster.registered().contains(&prefer.0)
     {
-        let wait = ctx.config.locality_wait;
         if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await {
             return lease.map_err(no_executor);
         }
     }
-    ctx.cluster.lease(ctx.claim, avoid, stage.tasks_ahead()).await.map_err(no_executor)
+    if let Some(rather) = avoid.rather.filter(|r| Some(*r) != avoid.strictly) {
+        if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await {
+            return lease.map_err(no_executor);
+        }
+    }
+    ctx.cluster.lease(ctx.claim, avoid.strictly, stage.tasks_ahead()).await.map_err(no_executor)
 }
 
 /// Counts an attempt as running in the stage's progress while it lives.
@@ -205,14 +226,14 @@ impl Drop for Running<'_> {
     }
 }
 
-/// One attempt: a slot on any executor but `avoid`, the launch, the outcome.
+/// One attempt: a slot (see [`lease_slot`] for which), the launch, the outcome.
 /// Records where and when it started in `started`.
 async fn attempt(
     ctx: &JobContext<'_>,
     stage: &Stage<'_>,
     progress: &StageGuard<'_>,
     partition: u32,
-    avoid: Option<&ExecutorId>,
+    avoid: Avoid<'_>,
     started: Option<&Mutex<Option<Started>>>,
 ) -> Result<Attempt, DriverError> {
     let lease = lease_slot(ctx, stage, partition, avoid).await?;
@@ -309,9 +330,10 @@ async fn speculate(
     stage: &Stage<'_>,
     progress: &StageGuard<'_>,
     partition: u32,
+    shun: Option<&ExecutorId>,
 ) -> Result<Attempt, DriverError> {
     let first_started = Mutex::new(None);
-    let first = attempt(ctx, stage, progress, partition, None, Some(&first_started));
+    let first = attempt(ctx, stage, progress, partition, Avoid { strictly: None, rather: shun }, Some(&first_started));
     tokio::pin!(first);
     let mut tick = tokio::time::interval(SPECULATION_CHECK);
     let original = loop {
@@ -327,7 +349,8 @@ async fn speculate(
     };
     tracing::info!(stage = %stage.id, partition, executor = %original.executor.id, running_ms = original.at.elapsed().as_millis() as u64, "straggler: launching a speculative copy");
     let copy_started = Mutex::new(None);
-    let copy = attempt(ctx, stage, progress, partition, Some(&original.executor.id), Some(&copy_started));
+    let copy_avoid = Avoid { strictly: Some(&original.executor.id), rather: None };
+    let copy = attempt(ctx, stage, progress, partition, copy_avoid, Some(&copy_started));
     tokio::pin!(copy);
     let (mut first_out, mut copy_out) = (None, None);
     loop {

@@ -1,10 +1,12 @@
 //! The DAG scheduler: an action on a dataset becomes a job, cut into stages at
 //! shuffle boundaries; narrow ops between boundaries are pipelined into one stage.
 //!
-//! A task computes one partition as one or more *pipelines* (an input and the
-//! steps its records go through), all writing to the task's output: a plain
-//! partition is one pipeline; a union's partition is its parent's; a coalesced
-//! partition is the pipelines of its parent partitions, one after the other.
+//! A task computes one partition as a *pipeline* (an input and the steps its
+//! records go through) writing to the task's output: a union's partition is its
+//! parent's; a coalesced partition is one pipeline whose input is the pipelines
+//! of its parent partitions, one after the other, so the steps after the
+//! coalesce run once over all of them. Each step carries the partition of its
+//! own dataset that it computes, which is what partition-aware ops see.
 //! Where a pipeline passes a persisted dataset, a cache point names the block
 //! holding the records at that step, so the executor can start from the block
 //! (a hit) or keep it (a miss).
@@ -52,8 +54,14 @@ pub enum PipeInput {
     Text(TextSplit),
     Records(Bytes),
     Range { start: i64, step: i64, count: u64 },
-    /// One reduce partition of these shuffles (one per cogroup side), arranged by `mode`.
-    Shuffle { shuffles: Vec<ShuffleId>, mode: ReduceMode },
+    /// Reduce partition `partition` of these shuffles (one per cogroup side),
+    /// arranged by `mode`. It is the shuffled dataset's partition, which a union
+    /// or coalesce above it maps the task's partition to.
+    Shuffle { shuffles: Vec<ShuffleId>, partition: u32, mode: ReduceMode },
+    /// The records of these pipelines, one after the other: a partition that
+    /// coalesces several, so that the steps after the coalesce run once over
+    /// all of them (a per-partition op sees the whole coalesced partition).
+    Concat(Vec<PipePlan>),
 }
 
 /// One pipeline of a task.
@@ -102,12 +110,14 @@ pub struct JobPlan {
     pub result: StagePlan,
 }
 
-fn narrow(op: &Bytes) -> Step {
-    Step { kind: Some(step::Kind::Narrow(op.to_vec())) }
+/// A narrow step computing partition `partition` of its dataset.
+fn narrow(op: &Bytes, partition: u32) -> Step {
+    Step { kind: Some(step::Kind::Narrow(op.to_vec())), partition }
 }
 
-fn combine(op: &Bytes) -> Step {
-    Step { kind: Some(step::Kind::Combine(op.to_vec())) }
+/// A combine step computing partition `partition` of its dataset.
+fn combine(op: &Bytes, partition: u32) -> Step {
+    Step { kind: Some(step::Kind::Combine(op.to_vec())), partition }
 }
 
 /// A shuffle a stage reads, and what its map side must compute.
@@ -144,7 +154,7 @@ fn pipes(l: &Lineage, node: NodeId, p: u32, out: &mut Vec<PipePlan>) {
         Node::Narrow { parent, op } => {
             pipes(l, *parent, p, out);
             for pipe in &mut out[before..] {
-                pipe.steps.push(narrow(op));
+                pipe.steps.push(narrow(op, p));
             }
         }
         Node::Shuffle { shuffles, kind, .. } => {
@@ -157,10 +167,11 @@ fn pipes(l: &Lineage, node: NodeId, p: u32, out: &mut Vec<PipePlan>) {
             };
             let steps = match kind {
                 // The reduce side merges the fetched values with the same op.
-                ShuffleKind::Combine(op) => vec![combine(op)],
+                ShuffleKind::Combine(op) => vec![combine(op, p)],
                 _ => Vec::new(),
             };
-            out.push(PipePlan { input: PipeInput::Shuffle { shuffles: shuffles.clone(), mode }, steps, caches: Vec::new() });
+            let input = PipeInput::Shuffle { shuffles: shuffles.clone(), partition: p, mode };
+            out.push(PipePlan { input, steps, caches: Vec::new() });
         }
         Node::Union { parents } => {
             let mut q = p;
@@ -176,8 +187,14 @@ fn pipes(l: &Lineage, node: NodeId, p: u32, out: &mut Vec<PipePlan>) {
         Node::Coalesce { parent, partitions } => {
             let m = l.num_partitions(*parent);
             let (first, len) = run_of(u64::from(m), *partitions, p);
+            let mut merged = Vec::new();
             for q in first..first + len {
-                pipes(l, *parent, q as u32, out);
+                pipes(l, *parent, q as u32, &mut merged);
+            }
+            if merged.len() == 1 {
+                out.append(&mut merged);
+            } else {
+                out.push(plain(PipeInput::Concat(merged)));
             }
         }
     }
@@ -278,8 +295,10 @@ fn add_map_stage(l: &Lineage, dep: ShuffleDep, out: &mut Vec<StagePlan>, planned
     let mut tasks = stage_tasks(l, dep.parent);
     if let Some(op) = &dep.combine {
         // Map-side combine before the shuffle write.
-        for pipe in tasks.iter_mut().flatten() {
-            pipe.steps.push(combine(op));
+        for (p, task) in tasks.iter_mut().enumerate() {
+            for pipe in task {
+                pipe.steps.push(combine(op, p as u32));
+            }
         }
     }
     let output = StageOutput::Shuffle { shuffle: dep.shuffle, partitions: dep.partitions, partitioner: dep.partitioner };
@@ -367,11 +386,20 @@ mod tests {
         let u = l.push(Node::Union { parents: vec![a, b] });
         assert_eq!(l.num_partitions(u), 5);
         let c = l.push(Node::Coalesce { parent: u, partitions: 2 });
-        let job = plan_job(&l, c, Action::Count);
+        let f = l.push(Node::Narrow { parent: c, op: op("f") });
+        let job = plan_job(&l, f, Action::Count);
         assert!(job.map_stages.is_empty());
-        let shape: Vec<usize> = job.result.tasks.iter().map(Vec::len).collect();
-        assert_eq!(shape, [2, 3]);
-        let ranges: Vec<(i64, u64)> = job.result.tasks[1]
+        assert!(job.result.tasks.iter().all(|t| t.len() == 1), "one pipeline a task");
+        let concat = |p: &PipePlan| match &p.input {
+            PipeInput::Concat(pipes) => pipes.clone(),
+            other => panic!("a coalesced partition reads its parents' pipelines, not {other:?}"),
+        };
+        let (first, second) = (concat(&job.result.tasks[0][0]), concat(&job.result.tasks[1][0]));
+        assert_eq!((first.len(), second.len()), (2, 3));
+        // The step after the coalesce runs once over the merged partition, as partition 1.
+        assert_eq!(kinds(&job.result.tasks[1][0].steps), ["n:f"]);
+        assert_eq!(job.result.tasks[1][0].steps[0].partition, 1);
+        let ranges: Vec<(i64, u64)> = second
             .iter()
             .filter_map(|p| match p.input {
                 PipeInput::Range { start, count, .. } => Some((start, count)),
@@ -379,6 +407,29 @@ mod tests {
             })
             .collect();
         assert_eq!(ranges, [(0, 3), (3, 3), (6, 4)]);
+    }
+
+    #[test]
+    fn steps_and_shuffle_reads_see_their_own_datasets_partitions() {
+        let mut l = Lineage::default();
+        let src = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 4]) });
+        let (r, s) = reduce(&mut l, src, "add", 4);
+        let m = l.push(Node::Narrow { parent: r, op: op("m") });
+        let u = l.push(Node::Union { parents: vec![m, m] });
+        let c = l.push(Node::Coalesce { parent: u, partitions: 3 });
+        let job = plan_job(&l, c, Action::Collect);
+        // Partition 2 of the coalesce merges union partitions 5, 6 and 7:
+        // partitions 1, 2 and 3 of the second `m`, reading reduce partitions 1-3.
+        let PipeInput::Concat(pipes) = &job.result.tasks[2][0].input else { panic!("a merged partition") };
+        let reads: Vec<(u32, u32)> = pipes
+            .iter()
+            .map(|p| match &p.input {
+                PipeInput::Shuffle { shuffles, partition, .. } if shuffles == &[s] => (*partition, p.steps[1].partition),
+                other => panic!("a shuffle read, not {other:?}"),
+            })
+            .collect();
+        assert_eq!(reads, [(1, 1), (2, 2), (3, 3)]);
+        assert_eq!(job.map_stages[0].tasks[3][0].steps[0].partition, 3, "the map-side combine of map task 3");
     }
 
     #[test]
@@ -408,7 +459,7 @@ mod tests {
         assert_eq!(maps, [2, 3]);
         assert!(matches!(
             &job.result.tasks[3][0].input,
-            PipeInput::Shuffle { shuffles, mode: ReduceMode::Cogroup } if shuffles == &[s1, s2]
+            PipeInput::Shuffle { shuffles, mode: ReduceMode::Cogroup, .. } if shuffles == &[s1, s2]
         ));
     }
 

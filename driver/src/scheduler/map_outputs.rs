@@ -19,7 +19,12 @@ pub struct MapOutputs {
 impl MapOutputs {
     /// The map ids of `shuffle` (of `maps` map tasks) with no live output.
     pub fn missing(&self, shuffle: ShuffleId, maps: u32, cluster: &Cluster) -> Vec<u32> {
-        let shuffles = self.shuffles.lock().expect("map outputs lock");
+        let mut shuffles = self.shuffles.lock().expect("map outputs lock");
+        if maps == 0 {
+            // A shuffle of an empty dataset (no map tasks) is complete as it is.
+            shuffles.entry(shuffle).or_default();
+            return Vec::new();
+        }
         let Some(locations) = shuffles.get(&shuffle) else { return (0..maps).collect() };
         let registered = cluster.registered();
         (0..maps)
@@ -90,6 +95,9 @@ mod tests {
         cluster.declare_lost(&a, "killed");
         assert_eq!(outputs.missing(s, 3, &cluster), [0, 2]);
         assert!(outputs.complete(s, &cluster).is_none());
+        let none = ShuffleId(2);
+        assert!(outputs.missing(none, 0, &cluster).is_empty());
+        assert_eq!(outputs.complete(none, &cluster).unwrap().len(), 0, "a shuffle with no map tasks is complete");
         assert_eq!(outputs.forget_executor(&b.0), 1);
         assert_eq!(outputs.missing(s, 3, &cluster), [0, 1, 2]);
     }

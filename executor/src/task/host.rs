@@ -36,6 +36,8 @@ pub struct TaskState {
     pub(crate) exec: Arc<Executor>,
     pub(crate) app: AppId,
     pub(crate) partition: u32,
+    /// The partition each step of this run computes of its own dataset.
+    pub(crate) step_partitions: Vec<u32>,
     /// Accumulator updates so far, merged per accumulator.
     pub(crate) accumulators: HashMap<u64, Delta>,
 }
@@ -120,6 +122,16 @@ impl task_io::Host for TaskState {
 
     async fn partition(&mut self) -> wasmtime::Result<u32> {
         Ok(self.partition)
+    }
+
+    async fn step_partition(&mut self, step: u32) -> wasmtime::Result<u32> {
+        match self.step_partitions.get(step as usize) {
+            Some(&p) => Ok(p),
+            None => Err(self.fail(Failure::Refused(format!(
+                "the guest asked for the partition of step {step}, but the task runs {} steps",
+                self.step_partitions.len()
+            )))),
+        }
     }
 
     async fn broadcast_value(&mut self, id: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchWriter, count_records};
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{ReduceMode, TaskInput, TaskSpec, task_input};
+use spindle_proto::{Pipeline, ReduceMode, TaskInput, TaskSpec, task_input};
 
 use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
@@ -36,6 +36,9 @@ pub enum Input {
     },
     /// A kept partition (not counted as input read).
     Block(VecDeque<Bytes>),
+    /// Inputs read one after the other (a coalesced partition's), with the
+    /// records of those already read.
+    Chain { parts: VecDeque<Input>, records: u64 },
 }
 
 impl Input {
@@ -75,6 +78,13 @@ impl Input {
                 } else {
                     Input::Arranged { readers, mode, ready: None, reading: 0, batch_bytes, records: 0 }
                 }
+            }
+            Some(task_input::Source::Concat(c)) if c.pipelines.iter().all(reads_input_only) => {
+                let parts = c.pipelines.iter().map(|p| Input::open(exec, spec, p.input.as_ref())).collect::<Result<_, _>>()?;
+                Input::Chain { parts, records: 0 }
+            }
+            Some(task_input::Source::Concat(_)) => {
+                return Err(ExecutorError::BadSpec("pipelines with steps are run by the task, not opened as input".into()));
             }
             None => return Err(ExecutorError::BadSpec("a pipeline has no input".into())),
         })
@@ -123,12 +133,22 @@ impl Input {
                 Ok(ready.as_mut().and_then(VecDeque::pop_front))
             }
             Input::Block(batches) => Ok(batches.pop_front().map(|b| b.to_vec())),
+            Input::Chain { parts, records } => loop {
+                let Some(part) = parts.front_mut() else { return Ok(None) };
+                match Box::pin(part.next_batch()).await? {
+                    Some(b) => return Ok(Some(b)),
+                    None => *records += parts.pop_front().map_or(0, |p| p.records_in()),
+                }
+            },
         }
     }
 
     /// Whose shuffle outputs `e` (an error of this input) could not be read, for
     /// the driver to recompute; `None` for an input that reads no shuffle.
     pub fn fetch_failure(&self, e: &ExecutorError) -> Option<spindle_proto::FetchFailure> {
+        if let Input::Chain { parts, .. } = self {
+            return parts.front().and_then(|p| p.fetch_failure(e));
+        }
         self.shuffle().and_then(|s| e.fetch_failure(s.0))
     }
 
@@ -144,7 +164,11 @@ impl Input {
     /// Whether the input is lines of a text file, which [`Input::next_lines`]
     /// reads in runs.
     pub fn is_text(&self) -> bool {
-        matches!(self, Input::Text(_))
+        match self {
+            Input::Text(_) => true,
+            Input::Chain { parts, .. } => parts.iter().all(Input::is_text),
+            _ => false,
+        }
     }
 
     /// The next run of whole lines of a text input, `None` at the end; an error
@@ -152,6 +176,13 @@ impl Input {
     pub fn next_lines(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         match self {
             Input::Text(t) => t.next_lines(),
+            Input::Chain { parts, records } if self_is_text(parts) => loop {
+                let Some(part) = parts.front_mut() else { return Ok(None) };
+                match part.next_lines()? {
+                    Some(run) => return Ok(Some(run)),
+                    None => *records += parts.pop_front().map_or(0, |p| p.records_in()),
+                }
+            },
             _ => Err(ExecutorError::BadSpec("the guest read lines from an input that is not a text file".into())),
         }
     }
@@ -161,6 +192,7 @@ impl Input {
     pub fn last_batch_utf8(&self) -> bool {
         match self {
             Input::Text(t) => t.utf8,
+            Input::Chain { parts, .. } => parts.front().is_some_and(Input::last_batch_utf8),
             _ => false,
         }
     }
@@ -174,6 +206,7 @@ impl Input {
             | Input::Shuffle { records, .. }
             | Input::Arranged { records, .. } => *records,
             Input::Block(_) => 0,
+            Input::Chain { parts, records } => records + parts.iter().map(Input::records_in).sum::<u64>(),
         }
     }
 }
@@ -387,6 +420,18 @@ impl TextReader {
             return Ok(Some(run));
         }
     }
+}
+
+/// Whether `pipe` only reads an input (no steps, nothing kept, no pipelines of its
+/// own): it can be read straight from its input.
+pub fn reads_input_only(pipe: &Pipeline) -> bool {
+    pipe.steps.is_empty()
+        && pipe.caches.is_empty()
+        && !matches!(pipe.input.as_ref().and_then(|i| i.source.as_ref()), Some(task_input::Source::Concat(_)))
+}
+
+fn self_is_text(parts: &VecDeque<Input>) -> bool {
+    parts.iter().all(Input::is_text)
 }
 
 fn is_utf8(text: &[u8]) -> bool {

@@ -22,11 +22,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use tracing::Instrument;
 
 use spindle_proto::accumulator_update::Delta;
 use spindle_proto::ids::AppId;
-use spindle_proto::{AccumulatorUpdate, CachePoint, CachedBlock, StorageLevel, TaskLimits, TaskResult, TaskSpec, step};
+use spindle_proto::{
+    AccumulatorUpdate, CachePoint, CachedBlock, Pipeline, StorageLevel, TaskInput, TaskLimits, TaskResult, TaskSpec, step,
+    task_input,
+};
 use spindle_sandbox::bindings::Step;
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, Failure, SandboxLimits, arm, sandbox_wasi, within_wall_time};
 use wasmtime::Store;
@@ -134,58 +138,11 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
     let mut got = Gathered::default();
     let seg = Segment { exec, spec: &spec, artifact: &artifact, limits: &limits, compiled, app: &app };
     for pipe in &spec.pipelines {
-        let steps: Vec<Step> = pipe
-            .steps
-            .iter()
-            .map(|s| match &s.kind {
-                Some(step::Kind::Narrow(op)) => Ok(Step::Narrow(op.clone())),
-                Some(step::Kind::Combine(op)) => Ok(Step::Combine(op.clone())),
-                None => Err(ExecutorError::BadSpec("a step has no kind".into())),
-            })
-            .collect::<Result<_, _>>()?;
-        if pipe.caches.iter().any(|c| c.after as usize > steps.len()) {
-            return Err(ExecutorError::BadSpec("a cache point lies past the pipeline's steps".into()));
-        }
-        let key = |c: &CachePoint| CacheKey { app: app.clone(), dataset: c.dataset, partition: c.partition, piece: c.piece };
-        // Start from the deepest persisted partition kept here, if any.
-        let mut input = None;
-        let mut from = 0;
-        let mut todo = &pipe.caches[..];
-        for (i, c) in pipe.caches.iter().enumerate().rev() {
-            if let Some(block) = exec.cache.get(&key(c)) {
-                input = Some(input::Input::Block(block.into()));
-                from = c.after as usize;
-                todo = &pipe.caches[i + 1..];
-                got.cache_hits += 1;
-                break;
-            }
-        }
-        let mut input = match input {
-            Some(i) => i,
-            None => input::Input::open(exec, &spec, pipe.input.as_ref())?,
-        };
-        // Each persisted partition on the way is kept, then read by the rest.
-        for c in todo {
-            let after = c.after as usize;
-            let (used, buffer) = match seg.run(&steps[from..after], input, output::Output::buffer(), &mut got).await? {
-                Ok(done) => done,
-                Err(failed) => return Ok(failed),
-            };
-            got.records_in += used.records_in();
-            let batches = buffer.into_batches();
-            let level = StorageLevel::try_from(c.level).unwrap_or(StorageLevel::MemoryOnly);
-            let stored = exec.cache.put(key(c), batches.clone(), level);
-            got.cached.push(CachedBlock { dataset: c.dataset, partition: c.partition, piece: c.piece, stored });
-            input = input::Input::Block(batches.into());
-            from = after;
-        }
         let sink = output.take().expect("the sink is put back after each pipeline");
-        let (used, sink) = match seg.run(&steps[from..], input, sink, &mut got).await? {
-            Ok(done) => done,
+        match seg.pipeline(pipe, sink, &mut got).await? {
+            Ok(sink) => output = Some(sink),
             Err(failed) => return Ok(failed),
-        };
-        got.records_in += used.records_in();
-        output = Some(sink);
+        }
     }
     let mut result = output.take().expect("the sink is back").finish(exec, &spec).await?;
     exec.counters.input_records.fetch_add(got.records_in, Ordering::Relaxed);
@@ -211,12 +168,96 @@ struct Segment<'a> {
     app: &'a AppId,
 }
 
-impl Segment<'_> {
+/// What running part of a task gives: its value, or the failed task's result.
+type Ran<T> = Result<Result<T, TaskResult>, ExecutorError>;
+
+impl<'a> Segment<'a> {
+    /// Runs one pipeline into `sink`: from the deepest persisted partition kept
+    /// here, if any; otherwise from its input, keeping each persisted partition
+    /// on the way and handing its records to the rest of the steps.
+    async fn pipeline(&self, pipe: &Pipeline, sink: output::Output, got: &mut Gathered) -> Ran<output::Output> {
+        let partitions: Vec<u32> = pipe.steps.iter().map(|s| s.partition).collect();
+        let steps: Vec<Step> = pipe
+            .steps
+            .iter()
+            .map(|s| match &s.kind {
+                Some(step::Kind::Narrow(op)) => Ok(Step::Narrow(op.clone())),
+                Some(step::Kind::Combine(op)) => Ok(Step::Combine(op.clone())),
+                None => Err(ExecutorError::BadSpec("a step has no kind".into())),
+            })
+            .collect::<Result<_, _>>()?;
+        if pipe.caches.iter().any(|c| c.after as usize > steps.len()) {
+            return Err(ExecutorError::BadSpec("a cache point lies past the pipeline's steps".into()));
+        }
+        let (exec, app) = (self.exec, self.app);
+        let key = |c: &CachePoint| CacheKey { app: app.clone(), dataset: c.dataset, partition: c.partition, piece: c.piece };
+        let mut input = None;
+        let mut from = 0;
+        let mut todo = &pipe.caches[..];
+        for (i, c) in pipe.caches.iter().enumerate().rev() {
+            if let Some(block) = exec.cache.get(&key(c)) {
+                input = Some(input::Input::Block(block.into()));
+                from = c.after as usize;
+                todo = &pipe.caches[i + 1..];
+                got.cache_hits += 1;
+                break;
+            }
+        }
+        let mut input = match input {
+            Some(i) => i,
+            None => match self.open(pipe.input.as_ref(), got).await? {
+                Ok(i) => i,
+                Err(failed) => return Ok(Err(failed)),
+            },
+        };
+        for c in todo {
+            let after = c.after as usize;
+            let (used, buffer) = match self.run(&steps[from..after], &partitions[from..after], input, output::Output::buffer(), got).await? {
+                Ok(done) => done,
+                Err(failed) => return Ok(Err(failed)),
+            };
+            got.records_in += used.records_in();
+            let batches = buffer.into_batches();
+            let level = StorageLevel::try_from(c.level).unwrap_or(StorageLevel::MemoryOnly);
+            let stored = exec.cache.put(key(c), batches.clone(), level);
+            got.cached.push(CachedBlock { dataset: c.dataset, partition: c.partition, piece: c.piece, stored });
+            input = input::Input::Block(batches.into());
+            from = after;
+        }
+        let (used, sink) = match self.run(&steps[from..], &partitions[from..], input, sink, got).await? {
+            Ok(done) => done,
+            Err(failed) => return Ok(Err(failed)),
+        };
+        got.records_in += used.records_in();
+        Ok(Ok(sink))
+    }
+
+    /// A pipeline's input. The pipelines of a coalesced partition are read one
+    /// after the other: straight from their inputs when they have no steps,
+    /// else each run into a buffer first.
+    fn open<'s>(&'s self, input: Option<&'s TaskInput>, got: &'s mut Gathered) -> BoxFuture<'s, Ran<input::Input>> {
+        Box::pin(async move {
+            let concat = match input.and_then(|i| i.source.as_ref()) {
+                Some(task_input::Source::Concat(c)) if !c.pipelines.iter().all(input::reads_input_only) => c,
+                _ => return Ok(Ok(input::Input::open(self.exec, self.spec, input)?)),
+            };
+            let mut buffer = output::Output::buffer();
+            for p in &concat.pipelines {
+                buffer = match self.pipeline(p, buffer, got).await? {
+                    Ok(b) => b,
+                    Err(failed) => return Ok(Err(failed)),
+                };
+            }
+            Ok(Ok(input::Input::Block(buffer.into_batches().into())))
+        })
+    }
+
     /// The input and output back when the guest succeeded, or the failed
-    /// task's result.
+    /// task's result. `partitions` holds the partition each step computes.
     async fn run(
         &self,
         steps: &[Step],
+        partitions: &[u32],
         mut input: input::Input,
         mut output: output::Output,
         got: &mut Gathered,
@@ -255,6 +296,7 @@ impl Segment<'_> {
             exec: self.exec.clone(),
             app: self.app.clone(),
             partition: self.spec.partition,
+            step_partitions: partitions.to_vec(),
             accumulators: std::mem::take(&mut got.accumulators),
         };
         let mut store = Store::new(&self.exec.engine, state);

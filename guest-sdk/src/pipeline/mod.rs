@@ -269,6 +269,7 @@ pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Box<dyn RawSink>> {
     let mut next = None;
     for (i, op) in ops.iter().enumerate().rev() {
         let (build, captured) = read_op(op)?;
+        crate::task::building_step(i);
         match build(captured, next.take(), i == 0)? {
             Built::Typed(b) => next = Some(b),
             Built::Raw(head) if i == 0 => return Ok(head),
