@@ -247,6 +247,28 @@ fn wordcount_is_exact_with_thirty_percent_of_attempts_failing() -> Result<()> {
 }
 
 #[test]
+fn retries_move_off_an_executor_where_every_attempt_fails() -> Result<()> {
+    // Every attempt on the first executor fails (an infrastructure failure, so
+    // retried): a retry that went back to it could fail a task 4 times there.
+    let mut c = cluster(0, "")?;
+    let caches = c.dir.path().to_path_buf();
+    c.add_executor_with(2, &caches.join("broken"), &["--chaos-failure-rate", "1"])?;
+    c.add_executor(2, &caches.join("healthy"))?;
+    c.wait_for_executors(2)?;
+    let work = tempfile::tempdir()?;
+    let files = write_text_inputs(&work.path().join("in"), 8, 500, 29);
+    for round in 0..3 {
+        let out_dir = work.path().join(format!("out-{round}"));
+        let out = c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
+        assert!(out.status.success(), "round {round}: {}", describe(&out));
+        assert_eq!(read_counts(&out_dir)?, reference_counts(&files));
+        let detail = app(&c, &out)?;
+        assert!(detail["tasks_failed"].as_u64().unwrap() >= 1, "the broken executor ran some attempts: {detail}");
+    }
+    Ok(())
+}
+
+#[test]
 fn speculation_finishes_the_job_around_a_frozen_executor() -> Result<()> {
     let job = Job::new()?;
     // Heartbeats would take 60 s to notice; speculation must not wait for that.
