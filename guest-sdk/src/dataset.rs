@@ -313,7 +313,7 @@ pub(crate) fn decode_all<T: Data>(batch: &[u8]) -> Result<Vec<T>> {
 
 /// Keeps the `n` smallest of `items` under `order`, sorted: a selection first
 /// (linear), so only those `n` are sorted.
-fn smallest<T>(items: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
+pub(crate) fn smallest<T>(items: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
     if n == 0 {
         items.clear();
         return;

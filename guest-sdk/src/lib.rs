@@ -48,7 +48,9 @@
 //! - `bytes`: short byte strings read, compared and copied a word at a time.
 //! - [`codec`]: the order-preserving record encoding.
 //! - `dataset`: [`Dataset`] and the sources, on the driver side; `pairs`: the
-//!   operations on datasets of pairs (grouping, sorting, joins).
+//!   operations on datasets of pairs (grouping, sorting, joins); `extra`: the
+//!   operations built from those (indexes, set operations, sampling into `main`,
+//!   splits, `foreach`); `numeric`: sums and [`Stats`] of numbers.
 //! - `shared`: [`Broadcast`] values and [`Accumulator`]s.
 //! - `line`: how elements are written as text lines ([`Line`]).
 //! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
@@ -65,8 +67,10 @@ mod bytes;
 pub mod codec;
 mod dataset;
 mod error;
+mod extra;
 mod keytable;
 mod line;
+mod numeric;
 mod pairs;
 mod pipeline;
 mod shared;
@@ -78,7 +82,8 @@ pub use dataset::{
 };
 pub use error::{Error, Result};
 pub use line::Line;
-pub use pairs::CoGrouped;
+pub use numeric::{Numeric, Stats};
+pub use pairs::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};
 pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
 pub use text::{SplitWords, Words, split_words, words};
 

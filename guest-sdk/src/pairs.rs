@@ -4,18 +4,37 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::dataset::Dataset;
-use crate::pipeline::{self, make_op};
+use crate::pipeline::{self, conjure, make_op};
 use crate::{Data, Error, Result};
 
 /// An element of a two-way [`Dataset::cogroup`]: a key, its values on the left
 /// and on the right.
 pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
 
+/// An element of [`Dataset::cogroup3`]: a key and its values in each input.
+pub type CoGrouped3<K, V, W, X> = (K, (Vec<V>, Vec<W>, Vec<X>));
+
+/// An element of [`Dataset::cogroup4`]: a key and its values in each input.
+pub type CoGrouped4<K, V, W, X, Y> = (K, (Vec<V>, Vec<W>, Vec<X>, Vec<Y>));
+
+/// An element of [`Dataset::full_outer_join`]: a key and a value of either
+/// side, or both.
+pub type OuterJoined<K, V, W> = (K, (Option<V>, Option<W>));
+
 impl<K: Data, V: Data> Dataset<(K, V)> {
     /// Applies `f` to every value, keeping keys.
     pub fn map_values<W: Data, F: Fn(V) -> W + Copy + 'static>(&self, _f: F) -> Dataset<(K, W)> {
         crate::__no_capture!(F);
         self.narrow(make_op(pipeline::build_map_values::<F, K, V, W>, &[]))
+    }
+
+    /// Maps every value to zero or more values, each keeping the key.
+    pub fn flat_map_values<W: Data, I: IntoIterator<Item = W>, F: Fn(V) -> I + Copy + 'static>(&self, _f: F) -> Dataset<(K, W)>
+    where
+        K: Clone,
+    {
+        crate::__no_capture!(F);
+        self.narrow(make_op(pipeline::build_flat_map_values::<F, K, V, W, I>, &[]))
     }
 
     /// The keys.
@@ -67,6 +86,23 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
     pub fn sort_by_key_into(&self, ascending: bool, partitions: u32) -> Result<Dataset<(K, V)>> {
         let sorted = self.handle().sort_by_key(ascending, (partitions > 0).then_some(partitions)).map_err(Error::msg)?;
         Ok(Self::wrap(sorted))
+    }
+
+    /// Each key with its values here and in `b` and `c`.
+    pub fn cogroup3<W: Data, X: Data>(&self, b: &Dataset<(K, W)>, c: &Dataset<(K, X)>) -> Dataset<CoGrouped3<K, V, W, X>> {
+        let grouped: Dataset<(K, V)> = Self::wrap(self.handle().cogroup(&[b.handle(), c.handle()], None));
+        grouped.narrow(make_op(pipeline::build_decode_cogroup3::<K, V, W, X>, &[]))
+    }
+
+    /// Each key with its values here and in `b`, `c` and `d`.
+    pub fn cogroup4<W: Data, X: Data, Y: Data>(
+        &self,
+        b: &Dataset<(K, W)>,
+        c: &Dataset<(K, X)>,
+        d: &Dataset<(K, Y)>,
+    ) -> Dataset<CoGrouped4<K, V, W, X, Y>> {
+        let grouped: Dataset<(K, V)> = Self::wrap(self.handle().cogroup(&[b.handle(), c.handle(), d.handle()], None));
+        grouped.narrow(make_op(pipeline::build_decode_cogroup4::<K, V, W, X, Y>, &[]))
     }
 
     /// Each key with the values it has here and in `other`.
@@ -143,7 +179,7 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
 
     /// Full outer join: every pair of values with equal keys, and every value
     /// whose key the other side lacks, with `None` for the missing side.
-    pub fn full_outer_join<W: Data + Clone>(&self, other: &Dataset<(K, W)>) -> Dataset<(K, (Option<V>, Option<W>))>
+    pub fn full_outer_join<W: Data + Clone>(&self, other: &Dataset<(K, W)>) -> Dataset<OuterJoined<K, V, W>>
     where
         K: Clone,
         V: Clone,
@@ -163,6 +199,56 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
             }
             out
         })
+    }
+
+    /// The pairs whose key `other` lacks, through a shuffle.
+    pub fn subtract_by_key<W: Data>(&self, other: &Dataset<(K, W)>) -> Dataset<(K, V)>
+    where
+        K: Clone,
+    {
+        self.cogroup(other).flat_map(|(k, (vs, ws)): (K, (Vec<V>, Vec<W>))| {
+            let keep = if ws.is_empty() { vs } else { Vec::new() };
+            keep.into_iter().map(move |v| (k.clone(), v))
+        })
+    }
+
+    /// Moves each pair, through a shuffle, to partition `f(key) % partitions`
+    /// (Spark's `partitionBy` with a custom partitioner): pairs with keys the
+    /// job deems related meet in one partition, for a `map_partitions` after it.
+    pub fn partition_by<F: Fn(&K) -> u32 + Copy + 'static>(&self, partitions: u32, _f: F) -> Dataset<(K, V)> {
+        crate::__no_capture!(F);
+        self.partition_by_with(&(), partitions, |_: &(), k: &K| conjure::<F>()(k))
+    }
+
+    /// [`partition_by`](Self::partition_by) with a partitioner taking a shipped value.
+    pub fn partition_by_with<C: Data, F: Fn(&C, &K) -> u32 + Copy + 'static>(
+        &self,
+        value: &C,
+        partitions: u32,
+        _f: F,
+    ) -> Dataset<(K, V)> {
+        crate::__no_capture!(F);
+        // The key becomes (partition, key): its first 4 bytes name the partition
+        // (a u32 encodes as 4 big-endian bytes), which the host reads.
+        let tagged = self.map_with(value, |c: &C, (k, v): (K, V)| ((conjure::<F>()(c, &k), k), v));
+        let moved: Dataset<((u32, K), V)> = Self::wrap(tagged.handle().partition_by_prefix(partitions.max(1)));
+        moved.map(|((_, k), v): ((u32, K), V)| (k, v))
+    }
+
+    /// Action: the pairs as a map (of a key with several values, one of them).
+    pub fn collect_as_map(&self) -> Result<HashMap<K, V>>
+    where
+        K: Eq + Hash,
+    {
+        Ok(self.collect()?.into_iter().collect())
+    }
+
+    /// Action: the values of `key`, through a scan of every partition.
+    pub fn lookup(&self, key: &K) -> Result<Vec<V>>
+    where
+        K: PartialEq,
+    {
+        self.filter_with(key, |key: &K, (k, _): &(K, V)| k == key).values().collect()
     }
 
     /// Action: how many elements each key has.

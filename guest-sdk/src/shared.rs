@@ -143,7 +143,8 @@ pub fn accumulator<N: AccumulatorValue>(name: &str) -> Accumulator<N> {
 }
 
 impl<N: AccumulatorValue> Accumulator<N> {
-    /// Adds `delta` (inside a task).
+    /// Adds `delta`: inside a task (counted once per stage and partition, see
+    /// above), or in `main`, where it applies at once.
     pub fn add(&self, delta: N) {
         task_io::add_to_accumulator(self.id, delta.to_number());
     }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
-use spindle_proto::{StorageLevel, UnpersistRequest, unpersist_request};
+use spindle_proto::{AccumulatorUpdate, StorageLevel, UnpersistRequest, accumulator_update, unpersist_request};
 use wasmtime::component::Resource;
 
 use super::AppState;
@@ -126,12 +126,22 @@ impl task_io::Host for AppState {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }
 
+    async fn step_partition(&mut self, _step: u32) -> wasmtime::Result<u32> {
+        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    }
+
     async fn broadcast_value(&mut self, _id: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
         wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
     }
 
-    async fn add_to_accumulator(&mut self, _id: u64, _delta: types::Number) -> wasmtime::Result<()> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    /// `main` may add to an accumulator too (as Spark's driver may): applied at once.
+    async fn add_to_accumulator(&mut self, id: u64, delta: types::Number) -> wasmtime::Result<()> {
+        let delta = match delta {
+            types::Number::Int(i) => accumulator_update::Delta::Int(i),
+            types::Number::Float(f) => accumulator_update::Delta::Float(f),
+        };
+        self.app.accumulators.apply(&[AccumulatorUpdate { id, delta: Some(delta) }]);
+        Ok(())
     }
 }
 
@@ -335,6 +345,11 @@ impl context::HostDataset for AppState {
     async fn repartition(&mut self, ds: Handle, partitions: u32) -> wasmtime::Result<Handle> {
         let parent = self.node(&ds)?;
         self.shuffle(vec![parent], ShuffleKind::Repartition, Some(partitions.max(1)))
+    }
+
+    async fn partition_by_prefix(&mut self, ds: Handle, partitions: u32) -> wasmtime::Result<Handle> {
+        let parent = self.node(&ds)?;
+        self.shuffle(vec![parent], ShuffleKind::Prefix, Some(partitions.max(1)))
     }
 
     async fn coalesce(&mut self, ds: Handle, partitions: u32) -> wasmtime::Result<Handle> {

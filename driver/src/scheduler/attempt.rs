@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use spindle_proto::ids::ExecutorId;
 use spindle_proto::{
-    CollectSink, Concat, CountSink, HashPartitioner, KillTaskRequest, Pipeline, RangePartitioner, RangeSource,
+    CollectSink, Concat, CountSink, HashPartitioner, KillTaskRequest, Pipeline, PrefixPartitioner, RangePartitioner, RangeSource,
     RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite, TaskInput, TaskOutput, TaskRecord,
     TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
 };
@@ -130,6 +130,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
             let partitioner = Some(match partitioner {
                 Partitioner::Hash => shuffle_write::Partitioner::Hash(HashPartitioner {}),
                 Partitioner::RoundRobin => shuffle_write::Partitioner::RoundRobin(RoundRobinPartitioner {}),
+                Partitioner::Prefix => shuffle_write::Partitioner::Prefix(PrefixPartitioner {}),
                 Partitioner::Range { bounds, descending } => shuffle_write::Partitioner::Range(RangePartitioner {
                     bounds: bounds.iter().map(|b| b.to_vec()).collect(),
                     descending: *descending,
@@ -197,15 +198,14 @@ async fn lease_slot(
     let prefer = preferred_executor(ctx, stage, partition).filter(|p| Some(p) != avoid.strictly && Some(p) != avoid.rather);
     if let Some(prefer) = prefer
         && ctx.cluster.registered().contains(&prefer.0)
+        && let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await
     {
-        if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await {
-            return lease.map_err(no_executor);
-        }
+        return lease.map_err(no_executor);
     }
-    if let Some(rather) = avoid.rather.filter(|r| Some(*r) != avoid.strictly) {
-        if let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await {
-            return lease.map_err(no_executor);
-        }
+    if let Some(rather) = avoid.rather.filter(|r| Some(*r) != avoid.strictly)
+        && let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await
+    {
+        return lease.map_err(no_executor);
     }
     ctx.cluster.lease(ctx.claim, avoid.strictly, stage.tasks_ahead()).await.map_err(no_executor)
 }

@@ -78,6 +78,7 @@ pub enum Partitioner {
     Hash,
     Range { bounds: Arc<Vec<Bytes>>, descending: bool },
     RoundRobin,
+    Prefix,
 }
 
 /// Where a stage's tasks write to.
@@ -159,7 +160,7 @@ fn pipes(l: &Lineage, node: NodeId, p: u32, out: &mut Vec<PipePlan>) {
         }
         Node::Shuffle { shuffles, kind, .. } => {
             let mode = match kind {
-                ShuffleKind::Combine(_) | ShuffleKind::Repartition => ReduceMode::AsFetched,
+                ShuffleKind::Combine(_) | ShuffleKind::Repartition | ShuffleKind::Prefix => ReduceMode::AsFetched,
                 ShuffleKind::Group => ReduceMode::Group,
                 ShuffleKind::Sort { ascending: true, .. } => ReduceMode::SortAscending,
                 ShuffleKind::Sort { ascending: false, .. } => ReduceMode::SortDescending,
@@ -240,6 +241,7 @@ fn deps(l: &Lineage, node: NodeId, seen: &mut HashSet<NodeId>, out: &mut Vec<Shu
                     Partitioner::Range { bounds: bounds.clone(), descending: !ascending }
                 }
                 ShuffleKind::Repartition => Partitioner::RoundRobin,
+                ShuffleKind::Prefix => Partitioner::Prefix,
                 _ => Partitioner::Hash,
             };
             let combine = match kind {

@@ -23,6 +23,8 @@ pub enum ShuffleKind {
     Sort { bounds: Arc<Vec<Bytes>>, ascending: bool },
     /// Round-robin, records unchanged.
     Repartition,
+    /// To the partition each key's first 4 bytes name, records unchanged.
+    Prefix,
     /// One record per key over every parent.
     CoGroup,
 }

@@ -248,6 +248,10 @@ impl context::HostDataset for TaskState {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
+    async fn partition_by_prefix(&mut self, _ds: Ds, _partitions: u32) -> wasmtime::Result<Ds> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
     async fn union(&mut self, _ds: Ds, _others: Vec<Ds>) -> wasmtime::Result<Ds> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }

@@ -23,6 +23,8 @@ pub enum Partitioner {
     Range { bounds: Vec<Vec<u8>>, descending: bool },
     /// The next bucket, round and round.
     RoundRobin { next: u32 },
+    /// The bucket the key's first 4 bytes name (big-endian), modulo the count.
+    Prefix,
 }
 
 impl Partitioner {
@@ -41,6 +43,10 @@ impl Partitioner {
                 *next = next.wrapping_add(1);
                 b
             }
+            Partitioner::Prefix => match key.and_then(|k| k.first_chunk::<4>()) {
+                Some(prefix) => u32::from_be_bytes(*prefix) % n,
+                None => 0,
+            },
         }
     }
 }
@@ -89,6 +95,7 @@ impl Output {
                 let partitioner = match &s.partitioner {
                     None | Some(shuffle_write::Partitioner::Hash(_)) => Partitioner::Hash,
                     Some(shuffle_write::Partitioner::RoundRobin(_)) => Partitioner::RoundRobin { next: s.map_id },
+                    Some(shuffle_write::Partitioner::Prefix(_)) => Partitioner::Prefix,
                     Some(shuffle_write::Partitioner::Range(r)) => {
                         Partitioner::Range { bounds: r.bounds.clone(), descending: r.descending }
                     }

@@ -49,13 +49,8 @@ struct CoGroupHead<K, V, W> {
 impl<K: Data, V: Data, W: Data> RawSink for CoGroupHead<K, V, W> {
     fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
         let k: K = codec::decode_top(key.unwrap_or_default())?;
-        let mut sides = spindle_frame::BatchReader::new(value);
-        let mut side = || -> Result<&[u8]> {
-            Ok(sides.next().ok_or_else(|| Error::msg("a cogroup record has too few sides"))??.value)
-        };
-        let vs = group_values(side()?)?;
-        let ws = group_values(side()?)?;
-        self.next.push((k, (vs, ws)))
+        let [a, b] = cogroup_sides::<2>(value)?;
+        self.next.push((k, (group_values(a)?, group_values(b)?)))
     }
     fn finish(&mut self) -> Result<()> {
         self.next.finish()
@@ -71,6 +66,70 @@ pub(crate) fn build_decode_cogroup<K: Data, V: Data, W: Data>(
         return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
     }
     Ok(Built::Raw(Box::new(CoGroupHead::<K, V, W> { next: downstream(next)? })))
+}
+
+/// The value batches of a cogroup record's `N` sides.
+fn cogroup_sides<const N: usize>(value: &[u8]) -> Result<[&[u8]; N]> {
+    let mut sides = spindle_frame::BatchReader::new(value);
+    let mut out = [&[][..]; N];
+    for side in &mut out {
+        *side = sides.next().ok_or_else(|| Error::msg("a cogroup record has too few sides"))??.value;
+    }
+    Ok(out)
+}
+
+/// The head of a chain after a three-way `cogroup`.
+struct CoGroup3Head<K, V, W, X> {
+    next: Box<dyn Sink<crate::pairs::CoGrouped3<K, V, W, X>>>,
+}
+
+impl<K: Data, V: Data, W: Data, X: Data> RawSink for CoGroup3Head<K, V, W, X> {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        let k: K = codec::decode_top(key.unwrap_or_default())?;
+        let [a, b, c] = cogroup_sides::<3>(value)?;
+        self.next.push((k, (group_values(a)?, group_values(b)?, group_values(c)?)))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+}
+
+pub(crate) fn build_decode_cogroup3<K: Data, V: Data, W: Data, X: Data>(
+    _: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built> {
+    if !first {
+        return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
+    }
+    Ok(Built::Raw(Box::new(CoGroup3Head::<K, V, W, X> { next: downstream(next)? })))
+}
+
+/// The head of a chain after a four-way `cogroup`.
+struct CoGroup4Head<K, V, W, X, Y> {
+    next: Box<dyn Sink<crate::pairs::CoGrouped4<K, V, W, X, Y>>>,
+}
+
+impl<K: Data, V: Data, W: Data, X: Data, Y: Data> RawSink for CoGroup4Head<K, V, W, X, Y> {
+    fn push_raw(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<()> {
+        let k: K = codec::decode_top(key.unwrap_or_default())?;
+        let [a, b, c, d] = cogroup_sides::<4>(value)?;
+        self.next.push((k, (group_values(a)?, group_values(b)?, group_values(c)?, group_values(d)?)))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.next.finish()
+    }
+}
+
+pub(crate) fn build_decode_cogroup4<K: Data, V: Data, W: Data, X: Data, Y: Data>(
+    _: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built> {
+    if !first {
+        return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
+    }
+    Ok(Built::Raw(Box::new(CoGroup4Head::<K, V, W, X, Y> { next: downstream(next)? })))
 }
 
 /// Decodes records into `T` for the first op, a batch at a time (at most

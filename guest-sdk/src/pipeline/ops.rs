@@ -296,6 +296,102 @@ where
     narrow(next, first, move |t: T, out: &mut Emit<'_, (K, T)>| out.push((f(&t), t)))
 }
 
+pub(crate) fn build_flat_map_values<F, K, V, W, I>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(V) -> I + Copy + 'static,
+    I: IntoIterator<Item = W>,
+    K: Data + Clone,
+    V: Data,
+    W: Data,
+{
+    let f = conjure::<F>();
+    narrow(next, first, move |(k, v): (K, V), out| {
+        for w in f(v) {
+            out.push((k.clone(), w))?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn build_foreach<F, T>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+where
+    F: Fn(T) + Copy + 'static,
+    T: Data,
+{
+    let f = conjure::<F>();
+    narrow(next, first, move |t: T, _out: &mut Emit<'_, ()>| {
+        f(t);
+        Ok(())
+    })
+}
+
+/// Pairs each element with its index: `offsets[partition]` for the partition's
+/// first element, counting up.
+pub(crate) fn build_zip_with_index<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+    let offsets: Vec<u64> = codec::decode_top(captured)?;
+    let partition = crate::task::partition() as usize;
+    let mut index = *offsets.get(partition).ok_or_else(|| crate::Error::msg("zip_with_index: a partition past the counted ones"))?;
+    narrow(next, first, move |t: T, out: &mut Emit<'_, (T, u64)>| {
+        out.push((t, index))?;
+        index += 1;
+        Ok(())
+    })
+}
+
+/// Pairs element `i` of partition `k` (of `n`) with `i * n + k`.
+pub(crate) fn build_zip_with_unique_id<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+    let n: u64 = codec::decode_top(captured)?;
+    let mut id = u64::from(crate::task::partition());
+    narrow(next, first, move |t: T, out: &mut Emit<'_, (T, u64)>| {
+        out.push((t, id))?;
+        id = id.wrapping_add(n);
+        Ok(())
+    })
+}
+
+/// What a `random_split` op captures: the share `[low, high)` of the unit
+/// interval its split keeps.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct SplitSpec {
+    pub low: f64,
+    pub high: f64,
+    pub seed: u64,
+}
+
+/// Keeps the elements whose draw (one per element, the same in every split of
+/// one `random_split`) falls in the split's share.
+pub(crate) fn build_random_split<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+    let spec: SplitSpec = codec::decode_top(captured)?;
+    let partition = u64::from(crate::task::partition());
+    let mut rng = SplitMix::new(spec.seed ^ partition.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    narrow(next, first, move |t: T, out: &mut Emit<'_, T>| {
+        let x = rng.next_f64();
+        if x >= spec.low && x < spec.high { out.push(t) } else { Ok(()) }
+    })
+}
+
+/// Which side of a `cartesian` an op keys, and how many partitions the other
+/// side has.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct CrossSpec {
+    pub left: bool,
+    pub others: u32,
+}
+
+/// Keys every element of partition `p` by each cell of the cartesian grid its
+/// partition meets: `(p, j)` for the left side, `(i, p)` for the right.
+pub(crate) fn build_cross_key<T: Data + Clone>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+    let spec: CrossSpec = codec::decode_top(captured)?;
+    let p = crate::task::partition();
+    narrow(next, first, move |t: T, out: &mut Emit<'_, ((u32, u32), T)>| {
+        for q in 0..spec.others {
+            let cell = if spec.left { (p, q) } else { (q, p) };
+            out.push((cell, t.clone()))?;
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;

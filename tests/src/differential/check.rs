@@ -52,6 +52,14 @@ pub fn meets(answer: &Answer, expect: &Expect) -> bool {
         Expect::Prefix(runs, n) => prefix_of(got, runs, *n),
         Expect::Exact(want) => got == want,
         Expect::Any => true,
+        Expect::Sample { pool, num, replace } => {
+            let want = if pool.is_empty() { 0 } else if *replace { *num } else { (*num).min(pool.len()) };
+            got.len() == want && if *replace { got.iter().all(|v| pool.contains(v)) } else { sub_multiset(got, pool) }
+        }
+        Expect::AsMap(groups) => {
+            got.len() == groups.len()
+                && got.iter().zip(groups).all(|(g, (k, vs))| matches!(g, V::P(gk, gv) if **gk == *k && vs.contains(gv)))
+        }
     }
 }
 

@@ -117,7 +117,7 @@ impl Gen {
     /// An op over `of`, a random earlier dataset as `other` where it takes two.
     fn op(&mut self, of: usize, count: usize) -> Node {
         let other = self.below(count as u64) as usize;
-        match self.below(27) {
+        match self.below(38) {
             0 | 1 => Node::Map { of, f: self.fun(0) },
             2 => Node::Filter { of, p: self.pred() },
             3 => Node::FlatMap { of, f: self.many() },
@@ -136,21 +136,36 @@ impl Gen {
             15 => Node::Coalesce { of, parts: 1 + self.below(5) as u32 },
             16 => Node::Repartition { of, parts: 1 + self.below(6) as u32 },
             17 => Node::Persist { of, level: self.below(3) as u8 },
-            18 => Node::Distinct { of },
-            19 => Node::SortBy { of, f: self.fun(1), ascending: self.chance(0.5) },
+            18 => Node::Distinct { of, parts: if self.chance(0.5) { 0 } else { self.parts() } },
+            19 => Node::SortBy { of, f: self.fun(1), ascending: self.chance(0.5), parts: if self.chance(0.5) { 0 } else { self.parts() } },
             20 | 21 => Node::ReduceByKey { of, merge: self.merge(), parts: self.parts() },
             22 => Node::GroupByKey { of, parts: self.parts() },
             23 => Node::SortByKey { of, ascending: self.chance(0.5), parts: self.parts() },
             24 => Node::Cogroup { of, other, parts: self.parts() },
-            _ => {
+            25 | 26 => {
                 let kind = [JoinKind::Inner, JoinKind::Left, JoinKind::Right, JoinKind::Full][self.below(4) as usize];
                 Node::Join { of, other, kind }
             }
+            27 => Node::FlatMapValues { of, f: self.many() },
+            28 => Node::ZipWithIndex { of },
+            29 => Node::ZipWithUniqueId { of },
+            30 => Node::Subtract { of, other },
+            31 => Node::Intersection { of, other },
+            32 => Node::SubtractByKey { of, other },
+            33 => Node::Cartesian { of, other },
+            34 => Node::PartitionBy { of, parts: 1 + self.below(5) as u32, f: self.fun(1) },
+            35 => {
+                let weights: Vec<f64> = (0..1 + self.below(3)).map(|_| [0.0, 0.5, 1.0, 2.0][self.below(4) as usize]).collect();
+                let pick = self.below(weights.len() as u64) as usize;
+                Node::RandomSplit { of, weights, seed: self.0.next_u64(), pick }
+            }
+            36 => Node::Cogroup3 { of, b: other, c: self.below(count as u64) as usize },
+            _ => Node::Persist { of, level: self.below(3) as u8 },
         }
     }
 
     fn action(&mut self) -> Action {
-        match self.below(14) {
+        match self.below(24) {
             0..=3 => Action::Collect,
             4 => Action::Count,
             5 => Action::Take(self.below(12)),
@@ -160,7 +175,17 @@ impl Gen {
             9 => Action::Reduce(self.merge()),
             10 => Action::NumPartitions,
             11 => Action::CountByKey,
-            _ => Action::SaveAndRead,
+            12 | 13 => Action::SaveAndRead,
+            14 => Action::TakeSample { replace: self.chance(0.4), num: self.below(8) as usize, seed: self.0.next_u64() },
+            15 => Action::CountByValue,
+            16 => Action::CollectAsMap,
+            17 => Action::Lookup(self.value(1)),
+            18 => Action::ForeachCount,
+            19 => Action::IsEmpty,
+            20 => Action::Numbers,
+            21 => Action::TakeOrderedFloats(self.below(6) as usize),
+            22 => Action::TopFloats(self.below(6) as usize),
+            _ => Action::Collect,
         }
     }
 

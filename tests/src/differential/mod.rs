@@ -195,12 +195,22 @@ pub fn seed_and_cases(default_cases: usize) -> Result<(u64, usize)> {
 pub fn differential(runner: &mut Runner<'_>, seed: u64, cases: usize, max_nodes: usize) -> Result<()> {
     let mut done = 0;
     let started = std::time::Instant::now();
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let name = |debug: String| debug.split([' ', '(', '{']).next().unwrap_or_default().to_string();
     while done < cases {
         // Each batch has its own seed, so a failure reproduces with one batch.
         let batch_seed = seed.wrapping_add(done as u64);
         let mut generator = generate::Gen::new(batch_seed);
         let n = BATCH.min(cases - done);
         let programs: Vec<Program> = (0..n).map(|_| generator.program(&runner.env, max_nodes)).collect();
+        for p in &programs {
+            for node in &p.nodes {
+                *seen.entry(name(format!("{node:?}"))).or_default() += 1;
+            }
+            for ask in &p.asks {
+                *seen.entry(name(format!("{:?}", ask.action))).or_default() += 1;
+            }
+        }
         let bad = runner.mismatches(&programs)?;
         if let Some(first) = bad.into_iter().next() {
             let small = runner.shrink(first, 40)?;
@@ -212,6 +222,8 @@ pub fn differential(runner: &mut Runner<'_>, seed: u64, cases: usize, max_nodes:
         done += n;
     }
     eprintln!("{done} programs matched the reference in {:.1} s (seed {seed})", started.elapsed().as_secs_f64());
+    let mix: Vec<String> = seen.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    eprintln!("operations and actions generated: {}", mix.join(", "));
     Ok(())
 }
 

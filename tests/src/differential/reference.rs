@@ -7,7 +7,7 @@
 //! of a sort). Where the API leaves partition boundaries open (the ranges a sort
 //! samples), a dataset is only known as one sequence of runs ([`Layout::Seq`]).
 
-use super::program::{Action, JoinKind, Kind, Node, Program, V};
+use super::program::{Action, JoinKind, Kind, Node, Program, V, show_float};
 
 /// Elements whose order among themselves is unspecified.
 pub type Run = Vec<V>;
@@ -453,7 +453,7 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
             }
         }
         Persist { of, .. } => d(of).clone(),
-        Distinct { of } => {
+        Distinct { of, parts } => {
             let src = d(of);
             let mut seen = std::collections::BTreeSet::new();
             let keyed = src
@@ -469,12 +469,12 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                     (key, v)
                 })
                 .collect();
-            shuffled(src.kind, keyed, shuffle_parts(0, &[src]))
+            shuffled(src.kind, keyed, shuffle_parts(*parts, &[src]))
         }
-        SortBy { of, f, ascending } => {
+        SortBy { of, f, ascending, parts } => {
             let src = d(of);
             let keyed: Vec<(V, V)> = src.elements().into_iter().map(|v| (f.apply(v.clone()), v)).collect();
-            sorted_runs(Kind::Plain, keyed, *ascending, shuffle_parts(0, &[src]))
+            sorted_runs(Kind::Plain, keyed, *ascending, shuffle_parts(*parts, &[src]))
         }
         ReduceByKey { of, merge, parts } => {
             let src = d(of).as_pairs();
@@ -538,6 +538,155 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                     }
                 }
             }
+            shuffled(Kind::Pairs, keyed, n)
+        }
+        FlatMapValues { of, f } => d(of).as_pairs().each(Kind::Pairs, |v| {
+            let (k, v) = v.split();
+            f.apply(v).into_iter().map(|w| V::pair(k.clone(), w)).collect()
+        }),
+        ZipWithIndex { of } => {
+            let src = d(of).as_plain();
+            if src.runs().iter().any(|r| r.len() > 1) {
+                return None;
+            }
+            let index = std::cell::Cell::new(0i64);
+            src.each(Kind::Pairs, |v| {
+                let i = index.get();
+                index.set(i + 1);
+                vec![V::pair(v, V::I(i))]
+            })
+        }
+        ZipWithUniqueId { of } => {
+            let src = d(of).as_plain();
+            if !src.ordered_parts() {
+                return None;
+            }
+            let Layout::Parts(parts) = &src.layout else { return None };
+            let n = parts.len() as i64;
+            let parts = parts
+                .iter()
+                .enumerate()
+                .map(|(k, runs)| {
+                    runs.iter().flatten().enumerate().map(|(i, v)| vec![V::pair(v.clone(), V::I(i as i64 * n + k as i64))]).collect()
+                })
+                .collect();
+            Data::parts(Kind::Pairs, parts)
+        }
+        Subtract { of, other } => {
+            let (a, b) = (d(of).as_plain(), d(other).as_plain());
+            let theirs: std::collections::BTreeSet<V> = b.elements().into_iter().collect();
+            let keyed = a.elements().into_iter().filter(|v| !theirs.contains(v)).map(|v| (encoded(&[&v]), v)).collect();
+            shuffled(Kind::Plain, keyed, shuffle_parts(0, &[&a, &b]))
+        }
+        Intersection { of, other } => {
+            let (a, b) = (d(of).as_plain(), d(other).as_plain());
+            let theirs: std::collections::BTreeSet<V> = b.elements().into_iter().collect();
+            let mine: std::collections::BTreeSet<V> = a.elements().into_iter().collect();
+            let keyed = mine.intersection(&theirs).map(|v| (encoded(&[v]), v.clone())).collect();
+            shuffled(Kind::Plain, keyed, shuffle_parts(0, &[&a, &b]))
+        }
+        SubtractByKey { of, other } => {
+            let (a, b) = (d(of).as_pairs(), d(other).as_pairs());
+            let theirs: std::collections::BTreeSet<V> = b.elements().iter().map(|v| key_of(v).clone()).collect();
+            let keyed = a
+                .elements()
+                .into_iter()
+                .filter(|v| !theirs.contains(key_of(v)))
+                .map(|v| (encoded(&[key_of(&v)]), v))
+                .collect();
+            shuffled(Kind::Pairs, keyed, shuffle_parts(0, &[&a, &b]))
+        }
+        Cartesian { of, other } => {
+            let (a, b) = (d(of).as_plain(), d(other).as_plain());
+            match (&a.layout, &b.layout) {
+                (Layout::Parts(xs), Layout::Parts(ys)) => {
+                    let n = (xs.len() * ys.len()).max(1) as u32;
+                    let mut keyed = Vec::new();
+                    for (i, x) in xs.iter().enumerate() {
+                        for (j, y) in ys.iter().enumerate() {
+                            // The cell's key: the pair of u32s, big-endian.
+                            let mut cell = (i as u32).to_be_bytes().to_vec();
+                            cell.extend_from_slice(&(j as u32).to_be_bytes());
+                            for u in x.iter().flatten() {
+                                for w in y.iter().flatten() {
+                                    keyed.push((cell.clone(), V::pair(u.clone(), w.clone())));
+                                }
+                            }
+                        }
+                    }
+                    hash_parts(Kind::Pairs, keyed, n)
+                }
+                _ => {
+                    let mut all = Vec::new();
+                    for u in a.elements() {
+                        for w in b.elements() {
+                            all.push(V::pair(u.clone(), w));
+                        }
+                    }
+                    let parts = a.num_parts().zip(b.num_parts()).map(|(x, y)| (x * y).max(1));
+                    Data { kind: Kind::Pairs, layout: Layout::Seq { runs: if all.is_empty() { vec![] } else { vec![all] }, parts } }
+                }
+            }
+        }
+        PartitionBy { of, parts, f } => {
+            let src = d(of).as_pairs();
+            let n = (*parts).max(1);
+            let mut out: Vec<Run> = vec![Vec::new(); n as usize];
+            for v in src.elements() {
+                let p = f.apply(key_of(&v).clone()).weight() as u32 % n;
+                out[p as usize].push(v);
+            }
+            Data::parts(Kind::Pairs, out.into_iter().map(|r| if r.is_empty() { vec![] } else { vec![r] }).collect())
+        }
+        RandomSplit { of, weights, seed, pick } => {
+            let src = d(of);
+            if !src.ordered_parts() || *pick >= weights.len() {
+                return None;
+            }
+            let Layout::Parts(parts) = &src.layout else { return None };
+            // The split's share of [0, 1): the weights normalized, the last to 1.
+            let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
+            let (mut low, mut high) = (0.0, 0.0);
+            for (i, w) in weights.iter().enumerate().take(pick + 1) {
+                low = high;
+                high = if i + 1 == weights.len() { 1.0 } else if total > 0.0 { low + w.max(0.0) / total } else { 0.0 };
+            }
+            let parts = parts
+                .iter()
+                .enumerate()
+                .map(|(p, runs)| {
+                    let mut rng = SplitMix(seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    runs.iter()
+                        .flatten()
+                        .filter(|_| {
+                            let x = rng.next_f64();
+                            x >= low && x < high
+                        })
+                        .map(|v| vec![v.clone()])
+                        .collect()
+                })
+                .collect();
+            Data { kind: src.kind, layout: Layout::Parts(parts) }
+        }
+        Cogroup3 { of, b, c } => {
+            let sides = [d(of).as_pairs(), d(b).as_pairs(), d(c).as_pairs()];
+            let n = shuffle_parts(0, &[&sides[0], &sides[1], &sides[2]]);
+            let mut groups: std::collections::BTreeMap<V, [Vec<V>; 3]> = std::collections::BTreeMap::new();
+            for (i, side) in sides.iter().enumerate() {
+                for (k, vs) in group(side) {
+                    groups.entry(k).or_default()[i] = vs;
+                }
+            }
+            let keyed = groups
+                .into_iter()
+                .map(|(k, lists)| {
+                    let lists = lists.into_iter().map(|mut l| {
+                        l.sort();
+                        V::L(l)
+                    });
+                    (encoded(&[&k]), V::pair(k, V::L(lists.collect())))
+                })
+                .collect();
             shuffled(Kind::Pairs, keyed, n)
         }
     })
@@ -607,6 +756,10 @@ pub enum Expect {
     Exact(Vec<V>),
     /// Anything that is not an error (the reference does not know).
     Any,
+    /// `num` elements drawn from `pool` (as many as it has, without replacement).
+    Sample { pool: Vec<V>, num: usize, replace: bool },
+    /// Pairs sorted by key, one per key, each value one of the key's.
+    AsMap(std::collections::BTreeMap<V, Vec<V>>),
 }
 
 /// What `action` on `d` must give.
@@ -640,6 +793,42 @@ pub fn expect(action: &Action, d: &Data) -> Expect {
         Action::SaveAndRead => Expect::Runs(
             d.runs().into_iter().map(|r| r.into_iter().map(|v| V::S(v.show())).collect()).collect(),
         ),
+        Action::TakeSample { replace, num, .. } => Expect::Sample { pool: d.elements(), num: *num, replace: *replace },
+        Action::CountByValue => {
+            let mut counts: std::collections::BTreeMap<V, i64> = std::collections::BTreeMap::new();
+            for v in d.elements() {
+                *counts.entry(v).or_default() += 1;
+            }
+            Expect::Exact(counts.into_iter().map(|(v, n)| V::pair(v, V::I(n))).collect())
+        }
+        Action::CollectAsMap => Expect::AsMap(group(&d.as_pairs())),
+        Action::Lookup(key) => {
+            let values: Vec<V> = group(&d.as_pairs()).remove(key).unwrap_or_default();
+            Expect::Runs(if values.is_empty() { vec![] } else { vec![values] })
+        }
+        Action::ForeachCount => Expect::Exact(vec![V::I(1000 + d.len() as i64)]),
+        Action::IsEmpty => Expect::Exact(vec![V::I(i64::from(d.is_empty()))]),
+        Action::Numbers => {
+            let xs: Vec<i64> = d.elements().iter().map(V::small).collect();
+            let sum: i64 = xs.iter().sum();
+            let opt = |x: Option<&i64>| x.map_or(V::N, |x| V::I(*x));
+            Expect::Exact(vec![
+                V::I(sum),
+                opt(xs.iter().min()),
+                opt(xs.iter().max()),
+                V::I(xs.len() as i64),
+                V::I(if xs.is_empty() { 0 } else { sum }),
+            ])
+        }
+        Action::TakeOrderedFloats(n) | Action::TopFloats(n) => {
+            let mut xs: Vec<f64> = d.elements().iter().map(V::float).collect();
+            xs.sort_by(f64::total_cmp);
+            if matches!(action, Action::TopFloats(_)) {
+                xs.reverse();
+            }
+            xs.truncate(*n);
+            Expect::Exact(xs.into_iter().map(show_float).collect())
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! how Spindle plans or partitions (the test's reference interpreter does that
 //! on its own).
 
+#[expect(dead_code, reason = "shared with the test, which uses the rest (program shapes, shrinking)")]
 mod program;
 
 use program::{Action, Answer, Ask, JoinKind, Merge, Node, Program, V};
@@ -124,13 +125,14 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
                 D::Pairs(d) => D::Pairs(d.persist(level)),
             }
         }
-        Node::Distinct { of } => match get(of)? {
-            D::Plain(d) => D::Plain(d.distinct()),
-            D::Pairs(d) => D::Pairs(d.distinct()),
+        Node::Distinct { of, parts } => match get(of)? {
+            D::Plain(d) if *parts == 0 => D::Plain(d.distinct()),
+            D::Plain(d) => D::Plain(d.distinct_into(*parts)),
+            D::Pairs(d) => D::Pairs(d.distinct_into(*parts)),
         },
-        Node::SortBy { of, f, ascending } => {
+        Node::SortBy { of, f, ascending, parts } => {
             let keyed = get(of)?.plain().map_with(f, |f: &program::Fun, v: V| (f.apply(v.clone()), v));
-            D::Plain(keyed.sort_by_key(*ascending)?.values())
+            D::Plain(keyed.sort_by_key_into(*ascending, *parts)?.values())
         }
         Node::ReduceByKey { of, merge, parts } => D::Pairs(reduce_pairs(&get(of)?.pairs(), *merge, *parts)),
         Node::GroupByKey { of, parts } => {
@@ -155,6 +157,38 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
                     .full_outer_join(&b)
                     .map(|(k, (v, w)): (V, (Option<V>, Option<V>))| (k, V::pair(v.unwrap_or(V::N), w.unwrap_or(V::N)))),
             })
+        }
+        Node::FlatMapValues { of, f } => {
+            let many = get(of)?.pairs().map_with(f, |f: &program::Many, (k, v): (V, V)| (k, V::L(f.apply(v))));
+            D::Pairs(many.flat_map_values(|l: V| match l {
+                V::L(ws) => ws,
+                other => vec![other],
+            }))
+        }
+        Node::ZipWithIndex { of } => {
+            D::Pairs(get(of)?.plain().zip_with_index()?.map(|(v, i): (V, u64)| (v, V::I(i as i64))))
+        }
+        Node::ZipWithUniqueId { of } => {
+            D::Pairs(get(of)?.plain().zip_with_unique_id().map(|(v, i): (V, u64)| (v, V::I(i as i64))))
+        }
+        Node::Subtract { of, other } => D::Plain(get(of)?.plain().subtract(&get(other)?.plain())),
+        Node::Intersection { of, other } => D::Plain(get(of)?.plain().intersection(&get(other)?.plain())),
+        Node::SubtractByKey { of, other } => D::Pairs(get(of)?.pairs().subtract_by_key(&get(other)?.pairs())),
+        Node::Cartesian { of, other } => D::Pairs(get(of)?.plain().cartesian(&get(other)?.plain())),
+        Node::PartitionBy { of, parts, f } => D::Pairs(
+            get(of)?.pairs().partition_by_with(f, *parts, |f: &program::Fun, k: &V| f.apply(k.clone()).weight() as u32),
+        ),
+        Node::RandomSplit { of, weights, seed, pick } => {
+            let split = |d: Vec<Dataset<V>>| d.into_iter().nth(*pick).ok_or_else(|| err("no such split"));
+            let split2 = |d: Vec<Dataset<(V, V)>>| d.into_iter().nth(*pick).ok_or_else(|| err("no such split"));
+            match get(of)? {
+                D::Plain(d) => D::Plain(split(d.random_split(weights, *seed))?),
+                D::Pairs(d) => D::Pairs(split2(d.random_split(weights, *seed))?),
+            }
+        }
+        Node::Cogroup3 { of, b, c } => {
+            let grouped = get(of)?.pairs().cogroup3(&get(b)?.pairs(), &get(c)?.pairs());
+            D::Pairs(grouped.map(|(k, (x, y, z)): (V, (Vec<V>, Vec<V>, Vec<V>))| (k, V::L(vec![sorted(x), sorted(y), sorted(z)]))))
         }
     })
 }
@@ -185,6 +219,43 @@ fn answer(ask: &Ask, d: &D, out: &str) -> spindle::Result<Vec<V>> {
         Action::SaveAndRead => {
             plain.map(|v: V| v.show()).save_as_text_file(out)?;
             spindle::text_file(out)?.map(V::S).collect()?
+        }
+        Action::TakeSample { replace, num, seed } => plain.take_sample(*replace, *num, *seed)?,
+        Action::CountByValue => {
+            let mut counts: Vec<V> = plain.count_by_value()?.into_iter().map(|(v, n)| V::pair(v, V::I(n as i64))).collect();
+            counts.sort();
+            counts
+        }
+        Action::CollectAsMap => {
+            let mut pairs: Vec<(V, V)> = d.pairs().collect_as_map()?.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.into_iter().map(|(k, v)| V::pair(k, v)).collect()
+        }
+        Action::Lookup(key) => d.pairs().lookup(key)?,
+        Action::ForeachCount => {
+            let seen = spindle::accumulator::<i64>("seen");
+            seen.add(1000);
+            plain.foreach_with(&seen, |seen: &spindle::Accumulator<i64>, _v: V| seen.add(1))?;
+            vec![V::I(seen.value())]
+        }
+        Action::IsEmpty => vec![V::I(plain.is_empty()?.into())],
+        Action::Numbers => {
+            let xs = plain.map(|v: V| v.small());
+            let stats = xs.stats()?;
+            let opt = |x: Option<i64>| x.map_or(V::N, V::I);
+            vec![
+                V::I(xs.sum()?),
+                opt(xs.min()?),
+                opt(xs.max()?),
+                V::I(stats.count as i64),
+                V::I((stats.mean * stats.count as f64).round() as i64),
+            ]
+        }
+        Action::TakeOrderedFloats(n) => {
+            plain.map(|v: V| v.float()).take_ordered_by(*n, f64::total_cmp)?.into_iter().map(program::show_float).collect()
+        }
+        Action::TopFloats(n) => {
+            plain.map(|v: V| v.float()).top_by(*n, f64::total_cmp)?.into_iter().map(program::show_float).collect()
         }
     })
 }

@@ -236,9 +236,9 @@ pub enum Node {
     Repartition { of: usize, parts: u32 },
     /// Level 0: memory, 1: memory and disk, 2: disk.
     Persist { of: usize, level: u8 },
-    Distinct { of: usize },
+    Distinct { of: usize, parts: u32 },
     /// Plain, sorted by `f` of each element.
-    SortBy { of: usize, f: Fun, ascending: bool },
+    SortBy { of: usize, f: Fun, ascending: bool, parts: u32 },
     ReduceByKey { of: usize, merge: Merge, parts: u32 },
     /// Pairs `(k, L(values, sorted))`.
     GroupByKey { of: usize, parts: u32 },
@@ -247,6 +247,26 @@ pub enum Node {
     Cogroup { of: usize, other: usize, parts: u32 },
     /// Pairs `(k, P(v, w))`, `N` standing for a missing side.
     Join { of: usize, other: usize, kind: JoinKind },
+    /// Pairs `(k, w)` for each `w` of `f(v)`.
+    FlatMapValues { of: usize, f: Many },
+    /// Pairs `(x, I(index))`.
+    ZipWithIndex { of: usize },
+    /// Pairs `(x, I(id))`.
+    ZipWithUniqueId { of: usize },
+    /// Plain: elements of `of` that `other` lacks.
+    Subtract { of: usize, other: usize },
+    /// Plain: distinct elements of both.
+    Intersection { of: usize, other: usize },
+    /// Pairs of `of` whose key `other` lacks.
+    SubtractByKey { of: usize, other: usize },
+    /// Pairs `(x, y)` of every element of each.
+    Cartesian { of: usize, other: usize },
+    /// Pairs moved to partition `weight(f(key)) as u32 % parts`.
+    PartitionBy { of: usize, parts: u32, f: Fun },
+    /// Split `pick` of `random_split(weights, seed)`.
+    RandomSplit { of: usize, weights: Vec<f64>, seed: u64, pick: usize },
+    /// Pairs `(k, L([L(a), L(b), L(c)]))`, values sorted.
+    Cogroup3 { of: usize, b: usize, c: usize },
 }
 
 impl Node {
@@ -269,12 +289,24 @@ impl Node {
             | Coalesce { of, .. }
             | Repartition { of, .. }
             | Persist { of, .. }
-            | Distinct { of }
+            | Distinct { of, .. }
             | SortBy { of, .. }
             | ReduceByKey { of, .. }
             | GroupByKey { of, .. }
-            | SortByKey { of, .. } => vec![of],
-            Union { of, other } | Cogroup { of, other, .. } | Join { of, other, .. } => vec![of, other],
+            | SortByKey { of, .. }
+            | FlatMapValues { of, .. }
+            | ZipWithIndex { of }
+            | ZipWithUniqueId { of }
+            | PartitionBy { of, .. }
+            | RandomSplit { of, .. } => vec![of],
+            Union { of, other }
+            | Cogroup { of, other, .. }
+            | Join { of, other, .. }
+            | Subtract { of, other }
+            | Intersection { of, other }
+            | SubtractByKey { of, other }
+            | Cartesian { of, other } => vec![of, other],
+            Cogroup3 { of, b, c } => vec![of, b, c],
         }
     }
 
@@ -310,6 +342,41 @@ pub enum Action {
     CountByKey,
     /// Saved as text, then read back as lines.
     SaveAndRead,
+    TakeSample { replace: bool, num: usize, seed: u64 },
+    /// `count_by_value`, as sorted `P(x, I(count))`.
+    CountByValue,
+    /// `collect_as_map` of pairs, as `P(k, v)` sorted by key.
+    CollectAsMap,
+    /// The values of a key in pairs.
+    Lookup(V),
+    /// `foreach` adding 1 to an accumulator that `main` started with 1000: its value.
+    ForeachCount,
+    /// `is_empty`, as `I(0)` or `I(1)`.
+    IsEmpty,
+    /// Of the weights modulo 1000: sum, min, max (`N` for none), and of their
+    /// stats the count and the mean times the count, rounded.
+    Numbers,
+    /// `take_ordered_by` of the weights divided by 3 (floats), shown.
+    TakeOrderedFloats(usize),
+    /// `top_by` of the same.
+    TopFloats(usize),
+}
+
+impl V {
+    /// The number [`Action::Numbers`] reads from an element.
+    pub fn small(&self) -> i64 {
+        self.weight().rem_euclid(1000)
+    }
+
+    /// The float [`Action::TakeOrderedFloats`] reads from an element.
+    pub fn float(&self) -> f64 {
+        self.weight() as f64 / 3.0
+    }
+}
+
+/// How a float element is shown in an answer.
+pub fn show_float(x: f64) -> V {
+    V::S(format!("{x:?}"))
 }
 
 /// One action on dataset `on`.
