@@ -78,16 +78,28 @@ pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<V
         while start < len {
             // Avoid a tiny tail split: the last one may be up to 10% over the goal.
             let end = if len - start <= goal + goal / 10 { len } else { start + goal };
-            splits.push(TextSplit { path: path.clone(), start, end });
+            splits.push(TextSplit { path: path.clone(), start, end, ..Default::default() });
             start = end;
         }
     }
     if splits.is_empty()
         && let Some(first) = files.first()
     {
-        splits.push(TextSplit { path: first.display().to_string(), start: 0, end: 0 });
+        splits.push(TextSplit { path: first.display().to_string(), start: 0, end: 0, ..Default::default() });
     }
     Ok(splits)
+}
+
+/// One split per file, whole (for whole-file records): empty files too.
+pub fn whole(files: &[PathBuf]) -> Result<Vec<TextSplit>, DriverError> {
+    files
+        .iter()
+        .map(|f| {
+            let path = f.display().to_string();
+            let len = std::fs::metadata(f).map_err(|e| input_err(&path, e.to_string()))?.len();
+            Ok(TextSplit { path, start: 0, end: len, ..Default::default() })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -137,7 +149,7 @@ mod tests {
         // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
         assert_eq!(split(&[big], 3, 300).unwrap().len(), 6);
         let only_empty = split(&[empty.clone(), empty.clone()], 2, 100).unwrap();
-        assert_eq!(only_empty, [TextSplit { path: empty.display().to_string(), start: 0, end: 0 }]);
+        assert_eq!(only_empty, [TextSplit { path: empty.display().to_string(), start: 0, end: 0, ..Default::default() }]);
         assert!(split(&[], 2, 100).unwrap().is_empty());
     }
 }

@@ -57,6 +57,11 @@ impl<T: Data> Dataset<T> {
         Dataset { handle: Rc::new(handle), _t: PhantomData }
     }
 
+    /// The same records, read as another element type.
+    fn wrap_as<U>(self) -> Dataset<U> {
+        Dataset { handle: self.handle, _t: PhantomData }
+    }
+
     pub(crate) fn handle(&self) -> &context::Dataset {
         &self.handle
     }
@@ -355,6 +360,43 @@ pub fn text_file(path: &str) -> Result<Dataset<String>> {
 pub fn text_file_with_partitions(path: &str, min_partitions: u32) -> Result<Dataset<String>> {
     let min = (min_partitions > 0).then_some(min_partitions);
     context::text_file(path, min).map(Dataset::<String>::wrap).map_err(Error::msg)
+}
+
+/// How [`text_file_with`] and its siblings read text files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// At least this many partitions (0: the default parallelism); whole files
+    /// are one partition each whatever it says.
+    pub min_partitions: u32,
+    /// Bytes that are not UTF-8 become U+FFFD (as Spark's `textFile` reads them)
+    /// instead of failing the job with the file and offset named.
+    pub lossy_utf8: bool,
+}
+
+fn text_source<T: Data>(path: &str, options: TextOptions, records: context::TextRecords) -> Result<Dataset<T>> {
+    let options = context::TextOptions {
+        min_partitions: (options.min_partitions > 0).then_some(options.min_partitions),
+        lossy_utf8: options.lossy_utf8,
+        records,
+    };
+    context::text_source(path, options).map(Dataset::<T>::wrap).map_err(Error::msg)
+}
+
+/// The lines of `path` (as [`text_file`]), read with `options`.
+pub fn text_file_with(path: &str, options: TextOptions) -> Result<Dataset<String>> {
+    text_source::<String>(path, options, context::TextRecords::Lines)
+}
+
+/// The lines of `path` (as [`text_file`]), each with the path of its file:
+/// `(file, line)`.
+pub fn text_file_with_file_names(path: &str, options: TextOptions) -> Result<Dataset<(String, String)>> {
+    text_source::<String>(path, options, context::TextRecords::LinesWithFileName).map(|d| d.wrap_as())
+}
+
+/// Every file of `path` (a file, directory or glob, as for [`text_file`]) as
+/// one element `(file, content)` (Spark's `wholeTextFiles`); one partition a file.
+pub fn whole_text_files(path: &str, options: TextOptions) -> Result<Dataset<(String, String)>> {
+    text_source::<String>(path, options, context::TextRecords::WholeFiles).map(|d| d.wrap_as())
 }
 
 /// A dataset of `items`, spread evenly over `partitions` partitions (0: the default

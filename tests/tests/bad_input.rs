@@ -75,7 +75,10 @@ fn bad_submissions_fail_clearly_and_the_driver_keeps_serving() -> anyhow::Result
     let latin1 = work.path().join("latin1.txt");
     std::fs::write(&latin1, b"plain words here\ncaf\xe9 au lait\nmore words\n")?;
     let out_b = work.path().join("out-b");
-    assert_fails_with(&cluster.submit(&wc, &[latin1.to_str().unwrap(), out_b.to_str().unwrap()])?, "not valid UTF-8");
+    let out = cluster.submit(&wc, &[latin1.to_str().unwrap(), out_b.to_str().unwrap()])?;
+    assert_fails_with(&out, "not valid UTF-8");
+    // The error names the file and the offset of the first bad byte (é in Latin-1).
+    assert_fails_with(&out, &format!("input file {} holds bytes that are not valid UTF-8, the first at byte offset 20", latin1.display()));
 
     // After all that, the same driver still runs a good job exactly.
     assert!(cluster.driver_alive());

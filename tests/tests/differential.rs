@@ -81,12 +81,12 @@ fn regressions() -> Vec<Program> {
         ),
         // An empty input file, and an empty directory, are empty datasets.
         with(
-            vec![Node::Text { path: "empty.txt".into(), min_parts: 0 }],
+            vec![Node::Text { path: "empty.txt".into(), min_parts: 0, names: false, lossy: false }],
             vec![Node::ToPairs { of: 0, f: Fun::Pair(Box::new(Fun::Snd), Box::new(Fun::Mod(1))) }, Node::ReduceByKey { of: 1, merge: Merge::Sum, parts: 0 }],
             vec![ask(2, Action::SaveAndRead), ask(2, Action::Count), ask(0, Action::NumPartitions)],
         ),
         with(
-            vec![Node::Text { path: "emptydir".into(), min_parts: 0 }],
+            vec![Node::Text { path: "emptydir".into(), min_parts: 0, names: false, lossy: false }],
             vec![Node::GroupByKey { of: 0, parts: 0 }],
             vec![ask(1, Action::Collect), ask(0, Action::NumPartitions), ask(1, Action::SaveAndRead)],
         ),
@@ -110,4 +110,18 @@ fn composed_datasets_that_gave_wrong_answers_now_match_the_reference_in_local_mo
 fn composed_datasets_that_gave_wrong_answers_now_match_the_reference_on_a_cluster() -> Result<()> {
     let cluster = Cluster::start(2, 2)?;
     check_regressions(&mut Runner::new(Target::Cluster { cluster: &cluster, slots: 4 })?)
+}
+
+/// Runs the program in `SPINDLE_FUZZ_PROGRAM` (JSON, as a failure prints it) in
+/// local mode and shows what Spindle and the reference give: for debugging.
+#[test]
+#[ignore = "runs the program SPINDLE_FUZZ_PROGRAM names"]
+fn one_program() -> Result<()> {
+    let text = std::env::var("SPINDLE_FUZZ_PROGRAM")?;
+    let program: Program = serde_json::from_str(&text)?;
+    let mut runner = Runner::new(Target::Local { slots: 2 })?;
+    match runner.mismatches(std::slice::from_ref(&program))?.pop() {
+        Some(m) => anyhow::bail!("{m}"),
+        None => Ok(()),
+    }
 }

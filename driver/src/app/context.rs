@@ -8,7 +8,7 @@ use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
-use spindle_proto::{AccumulatorUpdate, StorageLevel, UnpersistRequest, accumulator_update, unpersist_request};
+use spindle_proto::{AccumulatorUpdate, StorageLevel, TextRecords, UnpersistRequest, accumulator_update, unpersist_request};
 use wasmtime::component::Resource;
 
 use super::AppState;
@@ -147,14 +147,32 @@ impl task_io::Host for AppState {
 
 impl context::Host for AppState {
     async fn text_file(&mut self, path: String, min_partitions: Option<u32>) -> wasmtime::Result<Result<Handle, String>> {
-        let min = min_partitions.unwrap_or_else(|| self.parallelism());
+        let options = context::TextOptions { min_partitions, lossy_utf8: false, records: context::TextRecords::Lines };
+        self.text_source(path, options).await
+    }
+
+    async fn text_source(&mut self, path: String, options: context::TextOptions) -> wasmtime::Result<Result<Handle, String>> {
+        let min = options.min_partitions.unwrap_or_else(|| self.parallelism());
         if let Err(e) = check_partitions("text-file", min) {
             return Ok(Err(e));
         }
         let max_split = self.app.driver.config.max_split_bytes;
-        let splits = sources::resolve(&path).and_then(|files| sources::split(&files, min, max_split));
+        let records = match options.records {
+            context::TextRecords::Lines => TextRecords::Lines,
+            context::TextRecords::LinesWithFileName => TextRecords::LinesWithFileName,
+            context::TextRecords::WholeFiles => TextRecords::WholeFiles,
+        };
+        let splits = sources::resolve(&path).and_then(|files| {
+            if records == TextRecords::WholeFiles { sources::whole(&files) } else { sources::split(&files, min, max_split) }
+        });
         match splits {
-            Ok(splits) => Ok(Ok(self.add(Node::Text { splits: Arc::new(splits) })?)),
+            Ok(mut splits) => {
+                for s in &mut splits {
+                    s.lossy_utf8 = options.lossy_utf8;
+                    s.set_records(records);
+                }
+                Ok(Ok(self.add(Node::Text { splits: Arc::new(splits) })?))
+            }
             Err(e) => Ok(Err(e.to_string())),
         }
     }

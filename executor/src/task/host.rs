@@ -189,6 +189,14 @@ impl context::Host for TaskState {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
+    async fn text_source(
+        &mut self,
+        _path: String,
+        _options: context::TextOptions,
+    ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
+        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    }
+
     async fn parallelize(&mut self, _records: Vec<u8>, _partitions: u32) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchWriter, count_records};
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{Pipeline, ReduceMode, TaskInput, TaskSpec, task_input};
+use spindle_proto::{Pipeline, ReduceMode, TaskInput, TaskSpec, TextRecords, TextSplit, task_input};
 
 use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
@@ -45,7 +45,7 @@ impl Input {
     pub fn open(exec: &Arc<Executor>, spec: &TaskSpec, input: Option<&TaskInput>) -> Result<Self, ExecutorError> {
         let batch_bytes = exec.config.batch_bytes;
         Ok(match input.and_then(|i| i.source.as_ref()) {
-            Some(task_input::Source::Text(t)) => Input::Text(TextReader::new(t.path.clone(), t.start, t.end, batch_bytes)),
+            Some(task_input::Source::Text(t)) => Input::Text(TextReader::with_options(t, batch_bytes)),
             Some(task_input::Source::Records(r)) => {
                 let records = count_records(r).map_err(|e| ExecutorError::BadSpec(e.to_string()))?;
                 Input::Records { batch: Some(r.to_vec()), records }
@@ -165,7 +165,7 @@ impl Input {
     /// reads in runs.
     pub fn is_text(&self) -> bool {
         match self {
-            Input::Text(_) => true,
+            Input::Text(t) => t.runs_of_lines(),
             Input::Chain { parts, .. } => parts.iter().all(Input::is_text),
             _ => false,
         }
@@ -194,6 +194,16 @@ impl Input {
             Input::Text(t) => t.utf8,
             Input::Chain { parts, .. } => parts.front().is_some_and(Input::last_batch_utf8),
             _ => false,
+        }
+    }
+
+    /// The text file being read and the offset of its first byte that is not
+    /// UTF-8, if one was seen: what a guest that failed on it is told.
+    pub fn bad_utf8(&self) -> Option<(&str, u64)> {
+        match self {
+            Input::Text(t) => t.bad_utf8.map(|at| (t.path.as_str(), at)),
+            Input::Chain { parts, .. } => parts.front().and_then(Input::bad_utf8),
+            _ => None,
         }
     }
 
@@ -238,6 +248,12 @@ pub struct TextReader {
     records: u64,
     /// Whether the lines of the last batch are valid UTF-8.
     utf8: bool,
+    /// Bytes that are not UTF-8 become U+FFFD.
+    lossy: bool,
+    /// What a record is: a line, a line keyed by the file's path, a whole file.
+    records_are: TextRecords,
+    /// The file offset of the first byte seen that is not UTF-8.
+    pub bad_utf8: Option<u64>,
 }
 
 impl TextReader {
@@ -256,7 +272,55 @@ impl TextReader {
             done: false,
             records: 0,
             utf8: false,
+            lossy: false,
+            records_are: TextRecords::Lines,
+            bad_utf8: None,
         }
+    }
+
+    /// A reader of `split`, with its options.
+    pub fn with_options(split: &TextSplit, batch_bytes: usize) -> Self {
+        let mut r = TextReader::new(split.path.clone(), split.start, split.end, batch_bytes);
+        r.lossy = split.lossy_utf8;
+        r.records_are = split.records();
+        r
+    }
+
+    /// Whether the guest may read runs of lines ([`TextReader::next_lines`]):
+    /// unkeyed lines only.
+    fn runs_of_lines(&self) -> bool {
+        self.records_are == TextRecords::Lines
+    }
+
+    /// Notes the first byte of `buf[range]` (at file offset `at`) that is not
+    /// UTF-8 (unless the file is read lossily: then there is none).
+    fn note_bad_utf8(&mut self, range: std::ops::Range<usize>, at: u64) {
+        if !self.lossy && self.bad_utf8.is_none() {
+            self.bad_utf8 = first_bad_byte(&self.buf[range], at);
+        }
+    }
+
+    /// The whole file as one record: its path as key, its content as value.
+    fn whole_file(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.done = true;
+        let bytes = std::fs::read(&self.path).map_err(|e| self.io(e))?;
+        self.utf8 = is_utf8(&bytes);
+        let text = if !self.utf8 && self.lossy {
+            self.utf8 = true;
+            String::from_utf8_lossy(&bytes).into_owned().into_bytes()
+        } else {
+            if !self.utf8 && self.bad_utf8.is_none() {
+                self.bad_utf8 = first_bad_byte(&bytes, 0);
+            }
+            bytes
+        };
+        let mut out = BatchWriter::with_capacity(text.len() + self.path.len() + 16);
+        out.push(Some(self.path.as_bytes()), &text);
+        self.records += 1;
+        Ok(Some(out.finish()))
     }
 
     fn io(&self, source: std::io::Error) -> ExecutorError {
@@ -316,6 +380,36 @@ impl TextReader {
     }
 
     pub fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+        if self.records_are == TextRecords::WholeFiles {
+            return self.whole_file();
+        }
+        let batch = self.next_lines_batch()?;
+        let keyed = self.records_are == TextRecords::LinesWithFileName;
+        let repair = self.lossy && !self.utf8;
+        let Some(batch) = batch else { return Ok(None) };
+        if !keyed && !repair {
+            return Ok(Some(batch));
+        }
+        // Lines keyed by their file's path, or made valid UTF-8.
+        let key = keyed.then_some(self.path.as_bytes());
+        let mut out = BatchWriter::with_capacity(batch.len() + 1024);
+        for rec in spindle_frame::BatchReader::new(&batch) {
+            let rec = rec.map_err(|e| ExecutorError::BadSpec(format!("text batch: {e}")))?;
+            let repaired;
+            let value = if repair {
+                repaired = String::from_utf8_lossy(rec.value);
+                repaired.as_bytes()
+            } else {
+                rec.value
+            };
+            out.push(key, value);
+        }
+        self.utf8 |= repair;
+        Ok(Some(out.finish()))
+    }
+
+    /// The next batch of lines, unkeyed and as the file holds them.
+    fn next_lines_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         if self.file.is_none() {
             self.open()?;
         }
@@ -356,13 +450,21 @@ impl TextReader {
                 }
                 self.done = true;
             } else {
-                utf8 &= is_utf8(&self.buf[checked..cursor]);
+                if !is_utf8(&self.buf[checked..cursor]) {
+                    utf8 = false;
+                    let at = self.buf_offset + checked as u64;
+                    self.note_bad_utf8(checked..cursor, at);
+                }
                 self.consume(cursor);
                 (cursor, checked) = (0, 0);
                 self.fill()?;
             }
         }
         self.utf8 = utf8 && is_utf8(&self.buf[checked..cursor]);
+        if !self.utf8 && self.bad_utf8.is_none() {
+            let at = self.buf_offset + checked as u64;
+            self.note_bad_utf8(checked..cursor, at);
+        }
         self.pos = cursor;
         self.records += out.records() as u64;
         if out.is_empty() && self.done { Ok(None) } else { Ok(Some(out.finish())) }
@@ -409,12 +511,21 @@ impl TextReader {
             };
             let (stop, last) = stop;
             self.done = last;
-            let run = self.buf[from..stop].to_vec();
+            let mut run = self.buf[from..stop].to_vec();
+            let at = self.buf_offset + from as u64;
             self.pos = stop;
             if run.is_empty() {
                 continue;
             }
             self.utf8 = is_utf8(&run);
+            if !self.utf8 {
+                if self.lossy {
+                    run = String::from_utf8_lossy(&run).into_owned().into_bytes();
+                    self.utf8 = true;
+                } else if self.bad_utf8.is_none() {
+                    self.bad_utf8 = first_bad_byte(&run, at);
+                }
+            }
             let newlines = memchr::memchr_iter(b'\n', &run).count();
             self.records += (newlines + usize::from(run.last() != Some(&b'\n'))) as u64;
             return Ok(Some(run));
@@ -428,6 +539,11 @@ pub fn reads_input_only(pipe: &Pipeline) -> bool {
     pipe.steps.is_empty()
         && pipe.caches.is_empty()
         && !matches!(pipe.input.as_ref().and_then(|i| i.source.as_ref()), Some(task_input::Source::Concat(_)))
+}
+
+/// The offset of the first byte of `text` that is not UTF-8, `text` starting at `at`.
+fn first_bad_byte(text: &[u8], at: u64) -> Option<u64> {
+    simdutf8::compat::from_utf8(text).err().map(|e| at + e.valid_up_to() as u64)
 }
 
 fn self_is_text(parts: &VecDeque<Input>) -> bool {
@@ -496,6 +612,59 @@ mod tests {
                 assert_eq!(got, whole, "runs, cut at {cut}, batch {batch}");
             }
         }
+    }
+
+    #[test]
+    fn text_options_repair_name_and_whole_files_and_bad_bytes_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.txt");
+        let text = b"good line\ncaf\xe9 au lait\r\nlast \xff";
+        std::fs::write(&path, text).unwrap();
+        let p = path.to_str().unwrap().to_string();
+        let split = |records: TextRecords, lossy: bool| {
+            let mut s = TextSplit { path: p.clone(), start: 0, end: text.len() as u64, lossy_utf8: lossy, ..Default::default() };
+            s.set_records(records);
+            s
+        };
+        let read = |s: &TextSplit, batch: usize| {
+            let mut r = TextReader::with_options(s, batch);
+            let mut out = vec![];
+            while let Some(b) = r.next_batch().unwrap() {
+                for rec in BatchReader::new(&b) {
+                    let rec = rec.unwrap();
+                    out.push((rec.key.map(|k| String::from_utf8(k.to_vec()).unwrap()), String::from_utf8_lossy(rec.value).into_owned()));
+                }
+            }
+            (out, r.bad_utf8)
+        };
+        for batch in [1, 12, 1 << 16] {
+            // Lines as they are: the first bad byte's offset is noted.
+            let (plain, bad) = read(&split(TextRecords::Lines, false), batch);
+            assert_eq!(bad, Some(13), "batch {batch}");
+            assert_eq!(plain.len(), 3);
+            // Lossy: U+FFFD in place of each bad byte, and nothing noted.
+            let (lossy, bad) = read(&split(TextRecords::Lines, true), batch);
+            let want = ["good line", "caf\u{fffd} au lait", "last \u{fffd}"];
+            assert_eq!(lossy, want.map(|l| (None, l.to_string())), "batch {batch}");
+            assert_eq!(bad, None);
+            // Keyed by the file's path.
+            let (named, _) = read(&split(TextRecords::LinesWithFileName, true), batch);
+            assert_eq!(named, want.map(|l| (Some(p.clone()), l.to_string())));
+        }
+        // Runs of lines note the bad byte too, or repair it.
+        let mut r = TextReader::with_options(&split(TextRecords::Lines, false), 1 << 16);
+        while r.next_lines().unwrap().is_some() {}
+        assert_eq!(r.bad_utf8, Some(13));
+        let mut r = TextReader::with_options(&split(TextRecords::Lines, true), 1 << 16);
+        let run = r.next_lines().unwrap().unwrap();
+        assert!(r.utf8 && String::from_utf8(run).unwrap().contains("caf\u{fffd}"));
+        // A whole file is one record, keyed by its path.
+        let (whole, _) = read(&split(TextRecords::WholeFiles, true), 4);
+        assert_eq!(whole, [(Some(p.clone()), String::from_utf8_lossy(text).into_owned())]);
+        let mut r = TextReader::with_options(&split(TextRecords::WholeFiles, false), 4);
+        r.next_batch().unwrap();
+        assert_eq!(r.bad_utf8, Some(13));
+        assert!(!TextReader::with_options(&split(TextRecords::LinesWithFileName, false), 4).runs_of_lines());
     }
 
     #[test]

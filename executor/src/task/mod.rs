@@ -327,6 +327,13 @@ impl<'a> Segment<'a> {
         if let Some(failure) = failure {
             let mut result = failed(failure, std::mem::take(&mut got.logs), self.compiled);
             mark_fetch_failure(&mut result, state.fetch_failure.take());
+            if let Some((path, at)) = state.input.bad_utf8() {
+                result.error.push_str(&format!(
+                    "\n(the input file {path} holds bytes that are not valid UTF-8, the first at byte offset {at}; \
+                     to read them as U+FFFD instead, read the file with lossy UTF-8: \
+                     `spindle::text_file_with` in Rust, `lossy-utf8` of `text-source` in the contract)"
+                ));
+            }
             append_log_tail(&mut result.error, &captured.stderr());
             return Ok(Err(result));
         }

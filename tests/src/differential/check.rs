@@ -1,7 +1,8 @@
 //! Whether an answer is what the reference expects.
 
 use super::program::{Answer, V};
-use super::reference::{Expect, Run};
+use super::expect::Expect;
+use super::reference::Run;
 
 fn sorted(mut v: Vec<V>) -> Vec<V> {
     v.sort();

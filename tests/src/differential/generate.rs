@@ -4,10 +4,7 @@
 //! is one whose results the API determines, and no dataset grows past a bound.
 
 use super::program::{Action, Ask, Fun, JoinKind, Many, Merge, Node, Pred, Program, V};
-use super::reference::{Data, Env, SplitMix, eval};
-
-/// Most elements a generated dataset may hold.
-const MAX_ELEMENTS: usize = 1500;
+use super::reference::{Data, Env, MAX_ELEMENTS, SplitMix, eval};
 
 /// A random source of programs.
 pub struct Gen(SplitMix);
@@ -107,9 +104,16 @@ impl Gen {
                 Node::Range { start, end, step, parts: self.parts() }
             }
             _ => {
-                let mut paths: Vec<String> = vec![String::new()];
-                paths.extend(env.files.0.iter().map(|(n, _)| n.clone()));
-                Node::Text { path: paths[self.below(paths.len() as u64) as usize].clone(), min_parts: self.below(6) as u32 }
+                // Files that are not UTF-8 are read lossily.
+                let mut paths: Vec<(String, bool)> = vec![(String::new(), false), ("emptydir".into(), false), ("bad".into(), true)];
+                paths.extend(env.files.0.iter().map(|(n, text)| (n.clone(), std::str::from_utf8(text).is_err())));
+                let (path, bad) = paths[self.below(paths.len() as u64) as usize].clone();
+                let lossy = bad || self.chance(0.3);
+                if self.chance(0.2) {
+                    Node::WholeTextFiles { path, lossy }
+                } else {
+                    Node::Text { path, min_parts: self.below(6) as u32, names: self.chance(0.3), lossy }
+                }
             }
         }
     }
@@ -223,8 +227,9 @@ impl Gen {
 }
 
 /// Input files for text sources: lines with Unicode, blank lines, CRLF endings,
-/// a file without a final newline, an empty file and a hidden one.
-pub fn files(seed: u64) -> Vec<(String, String)> {
+/// a file without a final newline, an empty file, a hidden one, and in the
+/// subdirectory `bad` one that is not all UTF-8.
+pub fn files(seed: u64) -> Vec<(String, Vec<u8>)> {
     let mut g = Gen::new(seed);
     let line = |g: &mut Gen| -> String {
         (0..g.below(4)).map(|_| STRINGS[g.below(STRINGS.len() as u64) as usize]).collect::<Vec<_>>().join(" ")
@@ -233,10 +238,12 @@ pub fn files(seed: u64) -> Vec<(String, String)> {
     let b: Vec<String> = (0..12).map(|_| line(&mut g)).collect();
     let c: Vec<String> = (0..9).map(|_| line(&mut g)).collect();
     vec![
-        ("a.txt".into(), a.join("\n") + "\n"),
-        ("b.txt".into(), b.join("\r\n")),
-        ("c.txt".into(), c.join("\n") + "\n\n"),
-        ("empty.txt".into(), String::new()),
-        ("_hidden".into(), "not an input of the directory\n".into()),
+        ("a.txt".into(), (a.join("\n") + "\n").into_bytes()),
+        ("b.txt".into(), b.join("\r\n").into_bytes()),
+        ("c.txt".into(), (c.join("\n") + "\n\n").into_bytes()),
+        ("empty.txt".into(), Vec::new()),
+        ("_hidden".into(), b"not an input of the directory\n".to_vec()),
+        ("bad/latin1.txt".into(), b"caf\xe9 au lait\nplain line\n\xff\xfe\r\nend \xc3\n".to_vec()),
+        ("bad/ok.txt".into(), "fine \u{e9}\n".as_bytes().to_vec()),
     ]
 }

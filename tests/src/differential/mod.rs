@@ -7,6 +7,7 @@
 pub mod program;
 
 pub mod check;
+pub mod expect;
 pub mod generate;
 pub mod reference;
 pub mod shrink;
@@ -18,7 +19,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::Cluster;
 use program::{Answer, Program};
-use reference::{Env, Expect, Files};
+use expect::Expect;
+use reference::{Env, Files};
 
 /// Programs per `spindle run` or `submit`: one compile and start-up serves them all.
 pub const BATCH: usize = 25;
@@ -63,11 +65,28 @@ impl std::fmt::Display for Mismatch {
                 _ => false,
             };
             writeln!(f, "  ask {i}: {:?} of d{} {}", ask.action, ask.on, if ok { "ok" } else { "WRONG" })?;
-            writeln!(f, "    spindle:   {:?}", self.answers.get(i))?;
-            writeln!(f, "    reference: {:?}", self.expected.get(i))?;
+            writeln!(f, "    spindle:   {}", cut(format!("{:?}", self.answers.get(i))))?;
+            writeln!(f, "    reference: {}", cut(format!("{:?}", self.expected.get(i))))?;
         }
         Ok(())
     }
+}
+
+/// `text`, or its start and end around a marker where it is long.
+fn cut(text: String) -> String {
+    const KEEP: usize = 1500;
+    if text.len() <= 2 * KEEP {
+        return text;
+    }
+    let mut head = KEEP;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - KEEP;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{} [... {} bytes ...] {}", &text[..head], tail - head, &text[tail..])
 }
 
 impl<'a> Runner<'a> {
@@ -75,13 +94,15 @@ impl<'a> Runner<'a> {
     pub fn new(target: Target<'a>) -> Result<Runner<'a>> {
         let data = tempfile::tempdir()?;
         let files = generate::files(7);
+        std::fs::create_dir(data.path().join("emptydir"))?;
+        std::fs::create_dir(data.path().join("bad"))?;
         for (name, text) in &files {
             std::fs::write(data.path().join(name), text)?;
         }
-        std::fs::create_dir(data.path().join("emptydir"))?;
         let parallelism = match &target {
             Target::Local { slots } | Target::Cluster { slots, .. } => *slots,
         };
+        let dir = data.path().display().to_string();
         Ok(Runner {
             target,
             component: crate::example("fuzz-job"),
@@ -89,7 +110,7 @@ impl<'a> Runner<'a> {
             out: tempfile::tempdir()?,
             cache: tempfile::tempdir()?,
             batches: 0,
-            env: Env { parallelism, max_split: 128 << 20, files: Files(files) },
+            env: Env { parallelism, max_split: 128 << 20, files: Files(files), dir },
         })
     }
 
@@ -134,7 +155,7 @@ impl<'a> Runner<'a> {
         for chunk in programs.chunks(BATCH) {
             let got = self.run(chunk)?;
             for (program, answers) in chunk.iter().zip(got) {
-                let expected = reference::expectations(program, &self.env).context("a generated program is not a test")?;
+                let expected = expect::expectations(program, &self.env).context("a generated program is not a test")?;
                 let answers = match answers {
                     Ok(a) => a,
                     Err(e) => program.asks.iter().map(|_| Err(e.clone())).collect(),
@@ -150,8 +171,11 @@ impl<'a> Runner<'a> {
 
     /// Whether `program` fails (is a test and gives other answers than expected).
     fn fails(&mut self, candidates: &[Program]) -> Result<Option<Mismatch>> {
-        let tests: Vec<Program> =
-            candidates.iter().filter(|p| reference::expectations(p, &self.env).is_some()).cloned().collect();
+        let tests: Vec<Program> = candidates
+            .iter()
+            .filter(|p| expect::expectations_within(p, &self.env, expect::MAX_ELEMENTS).is_some())
+            .cloned()
+            .collect();
         Ok(self.mismatches(&tests)?.into_iter().next())
     }
 

@@ -7,7 +7,8 @@
 //! of a sort). Where the API leaves partition boundaries open (the ranges a sort
 //! samples), a dataset is only known as one sequence of runs ([`Layout::Seq`]).
 
-use super::program::{Action, JoinKind, Kind, Node, Program, V, show_float};
+use super::program::{JoinKind, Kind, Node, V};
+pub use super::expect::MAX_ELEMENTS;
 
 /// Elements whose order among themselves is unspecified.
 pub type Run = Vec<V>;
@@ -82,7 +83,7 @@ impl Data {
 
     /// The same dataset as the guest's `pairs()` sees it: plain elements split
     /// into `P(key, value)`.
-    fn as_pairs(&self) -> Data {
+    pub(super) fn as_pairs(&self) -> Data {
         match self.kind {
             Kind::Pairs => self.clone(),
             Kind::Plain => self.each(Kind::Pairs, |v| vec![to_pair(v)]),
@@ -242,35 +243,42 @@ impl SplitMix {
     }
 }
 
-/// The input files of a run: `(name, content)`, in the data directory.
+/// The input files of a run: `(name, content)`, the name relative to the
+/// data directory (`bad/x` is in its subdirectory `bad`).
 #[derive(Debug, Clone)]
-pub struct Files(pub Vec<(String, String)>);
+pub struct Files(pub Vec<(String, Vec<u8>)>);
 
 impl Files {
-    /// The files a text source's path names ("" = the directory), sorted; names
-    /// starting with `.` or `_` are not inputs of a directory.
-    fn named(&self, path: &str) -> Vec<&(String, String)> {
-        let mut files: Vec<&(String, String)> = if path.is_empty() {
-            self.0.iter().filter(|(n, _)| !n.starts_with('.') && !n.starts_with('_')).collect()
-        } else {
-            self.0.iter().filter(|(n, _)| n == path).collect()
+    /// The files a text source's path names ("" = the directory, or a
+    /// subdirectory's name), sorted; names starting with `.` or `_` are not
+    /// inputs of a directory, nor are subdirectories.
+    fn named(&self, path: &str) -> Vec<&(String, Vec<u8>)> {
+        let visible = |n: &str| !n.starts_with('.') && !n.starts_with('_');
+        let in_dir = |n: &str, dir: &str| match dir {
+            "" => !n.contains('/') && visible(n),
+            _ => n.strip_prefix(dir).and_then(|rest| rest.strip_prefix('/')).is_some_and(|rest| !rest.contains('/') && visible(rest)),
         };
+        let mut files: Vec<&(String, Vec<u8>)> = self.0.iter().filter(|(n, _)| n == path || in_dir(n, path)).collect();
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files
     }
 }
 
+/// Text as a job reads it: bytes that are not UTF-8 as U+FFFD.
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// The lines whose first byte lies in `[start, end)` of `text`, `\r` before
 /// `\n` dropped.
-fn lines_in(text: &str, start: u64, end: u64) -> Vec<V> {
+fn lines_in(bytes: &[u8], start: u64, end: u64) -> Vec<String> {
     let mut out = Vec::new();
     let mut at = 0usize;
-    let bytes = text.as_bytes();
     while at < bytes.len() {
         let stop = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
         if (at as u64) >= start && (at as u64) < end {
-            let line = &text[at..stop];
-            out.push(V::S(line.strip_suffix('\r').unwrap_or(line).to_string()));
+            let line = &bytes[at..stop];
+            out.push(text_of(line.strip_suffix(b"\r").unwrap_or(line)));
         }
         at = stop + 1;
     }
@@ -278,37 +286,52 @@ fn lines_in(text: &str, start: u64, end: u64) -> Vec<V> {
 }
 
 /// How the reference computes: the cluster's default parallelism, the largest
-/// text split, and the input files.
+/// text split, the input files and the directory they are in.
 #[derive(Debug, Clone)]
 pub struct Env {
     pub parallelism: u32,
     pub max_split: u64,
     pub files: Files,
+    pub dir: String,
 }
 
 impl Env {
+    /// A file's path as a job sees it.
+    fn path_of(&self, name: &str) -> V {
+        V::S(format!("{}/{name}", self.dir))
+    }
+
     /// Text partitions: splits of about equal size (at least `min` of them in
-    /// all, a multiple of `min`), the last of a file up to a tenth longer.
-    fn text(&self, path: &str, min: u32) -> Data {
+    /// all, a multiple of `min`), the last of a file up to a tenth longer;
+    /// lines, or with `names` pairs of the file's path and a line.
+    fn text(&self, path: &str, min: u32, names: bool) -> Data {
         let files = self.files.named(path);
         let total: u64 = files.iter().map(|f| f.1.len() as u64).sum();
         let min = u64::from(if min == 0 { self.parallelism } else { min }.max(1));
         let splits = total.div_ceil(self.max_split).max(min).div_ceil(min) * min;
         let goal = total.div_ceil(splits).max(1);
         let mut parts = Vec::new();
-        for (_, text) in &files {
+        for (name, text) in &files {
             let len = text.len() as u64;
             let mut start = 0;
             while start < len {
                 let end = if len - start <= goal + goal / 10 { len } else { start + goal };
-                parts.push(singletons(lines_in(text, start, end)));
+                let lines = lines_in(text, start, end).into_iter().map(V::S);
+                parts.push(singletons(lines.map(|l| if names { V::pair(self.path_of(name), l) } else { l })));
                 start = end;
             }
         }
         if parts.is_empty() && !files.is_empty() {
             parts.push(Vec::new());
         }
-        Data::parts(Kind::Plain, parts)
+        Data::parts(if names { Kind::Pairs } else { Kind::Plain }, parts)
+    }
+
+    /// One partition a file, holding `(path, content)`.
+    fn whole_files(&self, path: &str) -> Data {
+        let parts =
+            self.files.named(path).iter().map(|(name, text)| vec![vec![V::pair(self.path_of(name), V::S(text_of(text)))]]).collect();
+        Data::parts(Kind::Pairs, parts)
     }
 }
 
@@ -338,7 +361,8 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                 .collect();
             Data::parts(Kind::Plain, parts)
         }
-        Text { path, min_parts } => env.text(path, *min_parts),
+        Text { path, min_parts, names, .. } => env.text(path, *min_parts, *names),
+        WholeTextFiles { path, .. } => env.whole_files(path),
         Map { of, f } => {
             let src = d(of);
             let kind = src.kind;
@@ -522,8 +546,12 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
         Join { of, other, kind } => {
             let (a, b) = (d(of).as_pairs(), d(other).as_pairs());
             let n = shuffle_parts(0, &[&a, &b]);
+            let groups = cogroup(&a, &b);
+            if groups.values().map(|(vs, ws)| vs.len().max(1) * ws.len().max(1)).sum::<usize>() > 100 * MAX_ELEMENTS {
+                return None;
+            }
             let mut keyed = Vec::new();
-            for (k, (vs, ws)) in cogroup(&a, &b) {
+            for (k, (vs, ws)) in groups {
                 let key = encoded(&[&k]);
                 let mut emit = |v: V, w: V| keyed.push((key.clone(), V::pair(k.clone(), V::pair(v, w))));
                 match (kind, vs.is_empty(), ws.is_empty()) {
@@ -598,6 +626,9 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
         }
         Cartesian { of, other } => {
             let (a, b) = (d(of).as_plain(), d(other).as_plain());
+            if a.len() * b.len() > 100 * MAX_ELEMENTS {
+                return None;
+            }
             match (&a.layout, &b.layout) {
                 (Layout::Parts(xs), Layout::Parts(ys)) => {
                     let n = (xs.len() * ys.len()).max(1) as u32;
@@ -693,7 +724,7 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
 }
 
 /// Each key's values, keys in order.
-fn group(d: &Data) -> std::collections::BTreeMap<V, Vec<V>> {
+pub(super) fn group(d: &Data) -> std::collections::BTreeMap<V, Vec<V>> {
     let mut groups: std::collections::BTreeMap<V, Vec<V>> = std::collections::BTreeMap::new();
     for v in d.elements() {
         let (k, v) = v.split();
@@ -743,102 +774,4 @@ fn range_len(start: i64, end: i64, step: i64) -> u64 {
         (i128::from(start) - i128::from(end), -i128::from(step))
     };
     if span <= 0 { 0 } else { ((span + step - 1) / step) as u64 }
-}
-
-/// What an action must give.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expect {
-    /// These runs, in order (each run's elements in any order).
-    Runs(Vec<Run>),
-    /// The first `n` elements of these runs.
-    Prefix(Vec<Run>, usize),
-    /// Exactly these, in this order.
-    Exact(Vec<V>),
-    /// Anything that is not an error (the reference does not know).
-    Any,
-    /// `num` elements drawn from `pool` (as many as it has, without replacement).
-    Sample { pool: Vec<V>, num: usize, replace: bool },
-    /// Pairs sorted by key, one per key, each value one of the key's.
-    AsMap(std::collections::BTreeMap<V, Vec<V>>),
-}
-
-/// What `action` on `d` must give.
-pub fn expect(action: &Action, d: &Data) -> Expect {
-    match action {
-        Action::Collect => Expect::Runs(d.runs()),
-        Action::Count => Expect::Exact(vec![V::I(d.len() as i64)]),
-        Action::Take(n) => Expect::Prefix(d.runs(), *n as usize),
-        Action::First => Expect::Prefix(d.runs(), 1),
-        Action::TakeOrdered(n) => {
-            let mut all = d.elements();
-            all.sort();
-            all.truncate(*n);
-            Expect::Exact(all)
-        }
-        Action::Top(n) => {
-            let mut all = d.elements();
-            all.sort_by(|a, b| b.cmp(a));
-            all.truncate(*n);
-            Expect::Exact(all)
-        }
-        Action::Reduce(merge) => Expect::Exact(d.elements().into_iter().reduce(|a, b| merge.apply(a, b)).into_iter().collect()),
-        Action::NumPartitions => match d.num_parts() {
-            Some(n) => Expect::Exact(vec![V::I(i64::from(n))]),
-            None => Expect::Any,
-        },
-        Action::CountByKey => {
-            let counts = group(&d.as_pairs()).into_iter().map(|(k, vs)| V::pair(k, V::I(vs.len() as i64))).collect();
-            Expect::Exact(counts)
-        }
-        Action::SaveAndRead => Expect::Runs(
-            d.runs().into_iter().map(|r| r.into_iter().map(|v| V::S(v.show())).collect()).collect(),
-        ),
-        Action::TakeSample { replace, num, .. } => Expect::Sample { pool: d.elements(), num: *num, replace: *replace },
-        Action::CountByValue => {
-            let mut counts: std::collections::BTreeMap<V, i64> = std::collections::BTreeMap::new();
-            for v in d.elements() {
-                *counts.entry(v).or_default() += 1;
-            }
-            Expect::Exact(counts.into_iter().map(|(v, n)| V::pair(v, V::I(n))).collect())
-        }
-        Action::CollectAsMap => Expect::AsMap(group(&d.as_pairs())),
-        Action::Lookup(key) => {
-            let values: Vec<V> = group(&d.as_pairs()).remove(key).unwrap_or_default();
-            Expect::Runs(if values.is_empty() { vec![] } else { vec![values] })
-        }
-        Action::ForeachCount => Expect::Exact(vec![V::I(1000 + d.len() as i64)]),
-        Action::IsEmpty => Expect::Exact(vec![V::I(i64::from(d.is_empty()))]),
-        Action::Numbers => {
-            let xs: Vec<i64> = d.elements().iter().map(V::small).collect();
-            let sum: i64 = xs.iter().sum();
-            let opt = |x: Option<&i64>| x.map_or(V::N, |x| V::I(*x));
-            Expect::Exact(vec![
-                V::I(sum),
-                opt(xs.iter().min()),
-                opt(xs.iter().max()),
-                V::I(xs.len() as i64),
-                V::I(if xs.is_empty() { 0 } else { sum }),
-            ])
-        }
-        Action::TakeOrderedFloats(n) | Action::TopFloats(n) => {
-            let mut xs: Vec<f64> = d.elements().iter().map(V::float).collect();
-            xs.sort_by(f64::total_cmp);
-            if matches!(action, Action::TopFloats(_)) {
-                xs.reverse();
-            }
-            xs.truncate(*n);
-            Expect::Exact(xs.into_iter().map(show_float).collect())
-        }
-    }
-}
-
-/// Every dataset of `program`, and what each of its actions must give; `None`
-/// where the program is not a test (see [`eval`]).
-pub fn expectations(program: &Program, env: &Env) -> Option<Vec<Expect>> {
-    let mut done = Vec::new();
-    for node in &program.nodes {
-        let d = eval(node, &done, env)?;
-        done.push(d);
-    }
-    program.asks.iter().map(|a| done.get(a.on).map(|d| expect(&a.action, d))).collect()
 }

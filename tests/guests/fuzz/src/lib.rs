@@ -11,7 +11,7 @@
 mod program;
 
 use program::{Action, Answer, Ask, JoinKind, Merge, Node, Program, V};
-use spindle::{Dataset, StorageLevel};
+use spindle::{Dataset, StorageLevel, TextOptions};
 
 /// A dataset of the program: plain elements or pairs.
 #[derive(Clone)]
@@ -60,9 +60,21 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
     Ok(match node {
         Node::Parallelize { items, parts } => D::Plain(spindle::parallelize(items, *parts)?),
         Node::Range { start, end, step, parts } => D::Plain(spindle::range_with(*start, *end, *step, *parts)?.map(V::I)),
-        Node::Text { path, min_parts } => {
+        Node::Text { path, min_parts, names, lossy } => {
             let path = if path.is_empty() { data.to_string() } else { format!("{data}/{path}") };
-            D::Plain(spindle::text_file_with_partitions(&path, *min_parts)?.map(V::S))
+            let options = TextOptions { min_partitions: *min_parts, lossy_utf8: *lossy };
+            if *names {
+                D::Pairs(spindle::text_file_with_file_names(&path, options)?.map(|(f, l): (String, String)| (V::S(f), V::S(l))))
+            } else if *lossy {
+                D::Plain(spindle::text_file_with(&path, options)?.map(V::S))
+            } else {
+                D::Plain(spindle::text_file_with_partitions(&path, *min_parts)?.map(V::S))
+            }
+        }
+        Node::WholeTextFiles { path, lossy } => {
+            let path = if path.is_empty() { data.to_string() } else { format!("{data}/{path}") };
+            let files = spindle::whole_text_files(&path, TextOptions { min_partitions: 0, lossy_utf8: *lossy })?;
+            D::Pairs(files.map(|(f, text): (String, String)| (V::S(f), V::S(text))))
         }
         Node::Map { of, f } => match get(of)? {
             D::Plain(d) => D::Plain(d.map_with(f, |f: &program::Fun, v: V| f.apply(v))),

@@ -213,8 +213,12 @@ pub enum Node {
     /// Integers as `V::I`.
     Range { start: i64, end: i64, step: i64, parts: u32 },
     /// Lines of the input file(s) `path` names, relative to the data directory
-    /// (a file, the directory itself with "", or a glob), as `V::S`.
-    Text { path: String, min_parts: u32 },
+    /// (a file, the directory itself with "", or a glob), as `V::S`; with
+    /// `names`, pairs `(S(file), S(line))`; with `lossy`, bytes that are not
+    /// UTF-8 read as U+FFFD.
+    Text { path: String, min_parts: u32, names: bool, lossy: bool },
+    /// Pairs `(S(file), S(content))`, one a file.
+    WholeTextFiles { path: String, lossy: bool },
     Map { of: usize, f: Fun },
     Filter { of: usize, p: Pred },
     FlatMap { of: usize, f: Many },
@@ -274,7 +278,7 @@ impl Node {
     fn input_slots(&mut self) -> Vec<&mut usize> {
         use Node::*;
         match self {
-            Parallelize { .. } | Range { .. } | Text { .. } => vec![],
+            Parallelize { .. } | Range { .. } | Text { .. } | WholeTextFiles { .. } => vec![],
             Map { of, .. }
             | Filter { of, .. }
             | FlatMap { of, .. }
