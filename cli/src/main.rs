@@ -3,6 +3,7 @@
 
 mod client;
 mod local;
+mod new;
 
 use std::path::PathBuf;
 
@@ -180,6 +181,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a new job crate (a word count to start from) into directory NAME.
+    New {
+        /// The directory to create; its name is the crate's.
+        name: PathBuf,
+        /// The SDK: its directory (guest-sdk in a Spindle checkout) or a git URL of
+        /// Spindle (default: the checkout this spindle was built from).
+        #[arg(long, value_name = "PATH_OR_URL")]
+        sdk: Option<String>,
+    },
     /// Print an application's output: what main printed, then every kept task log.
     Logs {
         /// The driver's URL, e.g. http://127.0.0.1:7077.
@@ -321,6 +331,15 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             client::app_status(&driver, who.credentials()?, &app, json).await
         }
         Command::Logs { driver, who, app } => client::logs(&driver, who.credentials()?, &app).await,
+        Command::New { name, sdk } => {
+            let sdk = new::Sdk::from_arg(sdk.as_deref())?;
+            new::new_job(&name, &sdk)?;
+            let lib = name.file_name().map(|n| n.to_string_lossy().replace('-', "_")).unwrap_or_default();
+            println!("created {}: build it with", name.display());
+            println!("  cd {} && cargo build --release --target wasm32-wasip2", name.display());
+            println!("  spindle run target/wasm32-wasip2/release/{lib}.wasm -- INPUT OUTPUT_DIR");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -98,6 +98,18 @@ pub trait Data: serde::Serialize + serde::de::DeserializeOwned + 'static {}
 
 impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> Data for T {}
 
+#[cfg(test)]
+mod contract_tests {
+    /// The SDK builds against its own copy of the contract (so it builds outside
+    /// this repository): it must be the repository's `wit/job.wit`.
+    #[test]
+    fn the_vendored_contract_is_the_repositorys() {
+        let ours = include_str!("../wit/job.wit");
+        let repo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/job.wit")).unwrap();
+        assert!(ours == repo, "guest-sdk/wit/job.wit differs from wit/job.wit: copy wit/job.wit over it");
+    }
+}
+
 /// Support for [`main!`]; not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -106,7 +118,7 @@ pub mod __private {
     /// Generated guest bindings of the `spindle:job/job` world.
     pub mod bindings {
         wit_bindgen::generate!({
-            path: "../wit",
+            path: "wit",
             world: "job",
             pub_export_macro: true,
             export_macro_name: "__export_job",
