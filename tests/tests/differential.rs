@@ -14,14 +14,14 @@ use spindle_tests::differential::{Runner, Target, differential, seed_and_cases};
 
 #[test]
 fn random_programs_match_the_reference_in_local_mode() -> Result<()> {
-    let (seed, cases) = seed_and_cases(300)?;
+    let (seed, cases) = seed_and_cases(500)?;
     let mut runner = Runner::new(Target::Local { slots: 2 })?;
     differential(&mut runner, seed, cases, 8)
 }
 
 #[test]
 fn random_programs_match_the_reference_on_a_cluster() -> Result<()> {
-    let (seed, cases) = seed_and_cases(50)?;
+    let (seed, cases) = seed_and_cases(100)?;
     let cluster = Cluster::start(2, 2)?;
     let mut runner = Runner::new(Target::Cluster { cluster: &cluster, slots: 4 })?;
     differential(&mut runner, seed ^ 0x5eed, cases, 8)
