@@ -79,6 +79,25 @@ fn regressions() -> Vec<Program> {
             vec![Node::Sample { of: 0, replace: false, fraction: 0.01, seed: 7 }, Node::Coalesce { of: 1, parts: 1 }],
             vec![ask(2, Action::Count), ask(1, Action::Count), ask(2, Action::Collect)],
         ),
+        // A partition-wise op after a coalesce ran once per merged partition;
+        // parents with steps of their own now stream into it (also cut short
+        // by a take, and through kept partitions on either side).
+        with(
+            vec![six.clone()],
+            vec![Node::Map { of: 0, f: Fun::Add(1) }, Node::Coalesce { of: 1, parts: 1 }, Node::WithIndex { of: 2, count: true }],
+            vec![ask(3, Action::Collect), ask(2, Action::Take(2)), ask(3, Action::Take(1))],
+        ),
+        with(
+            vec![Node::Range { start: 0, end: 50000, step: 1, parts: 5 }],
+            vec![
+                Node::Map { of: 0, f: Fun::Mod(7) },
+                Node::Persist { of: 1, level: 0 },
+                Node::Coalesce { of: 2, parts: 2 },
+                Node::WithIndex { of: 3, count: false },
+                Node::Persist { of: 4, level: 1 },
+            ],
+            vec![ask(5, Action::Count), ask(5, Action::CountByValue), ask(5, Action::Take(3)), ask(3, Action::NumPartitions)],
+        ),
         // An empty input file, and an empty directory, are empty datasets.
         with(
             vec![Node::Text { path: "empty.txt".into(), min_parts: 0, names: false, lossy: false }],

@@ -261,12 +261,25 @@ fn deps(l: &Lineage, node: NodeId, seen: &mut HashSet<NodeId>, out: &mut Vec<Shu
     }
 }
 
+/// The pipelines of each partition of `node`. A coalesced partition with no
+/// steps after the coalesce (it is the stage's last dataset) is its parent
+/// pipelines, each straight into the task's output: nothing needs them as one
+/// stream, and each streams on its own.
 fn stage_tasks(l: &Lineage, node: NodeId) -> Vec<Vec<PipePlan>> {
     (0..l.num_partitions(node))
         .map(|p| {
             let mut out = Vec::new();
             pipes(l, node, p, &mut out);
-            out
+            match out.pop() {
+                Some(PipePlan { input: PipeInput::Concat(parents), steps, caches }) if steps.is_empty() && caches.is_empty() => {
+                    parents
+                }
+                Some(pipe) => {
+                    out.push(pipe);
+                    out
+                }
+                None => out,
+            }
         })
         .collect()
 }
@@ -388,6 +401,11 @@ mod tests {
         let u = l.push(Node::Union { parents: vec![a, b] });
         assert_eq!(l.num_partitions(u), 5);
         let c = l.push(Node::Coalesce { parent: u, partitions: 2 });
+        // The coalesce as the stage's last dataset: its parents' pipelines, each
+        // into the output.
+        let job = plan_job(&l, c, Action::Count);
+        let shape: Vec<usize> = job.result.tasks.iter().map(Vec::len).collect();
+        assert_eq!(shape, [2, 3]);
         let f = l.push(Node::Narrow { parent: c, op: op("f") });
         let job = plan_job(&l, f, Action::Count);
         assert!(job.map_stages.is_empty());
@@ -419,7 +437,8 @@ mod tests {
         let m = l.push(Node::Narrow { parent: r, op: op("m") });
         let u = l.push(Node::Union { parents: vec![m, m] });
         let c = l.push(Node::Coalesce { parent: u, partitions: 3 });
-        let job = plan_job(&l, c, Action::Collect);
+        let f = l.push(Node::Narrow { parent: c, op: op("f") });
+        let job = plan_job(&l, f, Action::Collect);
         // Partition 2 of the coalesce merges union partitions 5, 6 and 7:
         // partitions 1, 2 and 3 of the second `m`, reading reduce partitions 1-3.
         let PipeInput::Concat(pipes) = &job.result.tasks[2][0].input else { panic!("a merged partition") };

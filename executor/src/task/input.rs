@@ -39,6 +39,9 @@ pub enum Input {
     /// Inputs read one after the other (a coalesced partition's), with the
     /// records of those already read.
     Chain { parts: VecDeque<Input>, records: u64 },
+    /// Batches made by steps running beside (a coalesced partition's parent
+    /// pipelines; their records are counted where they are read).
+    Channel(tokio::sync::mpsc::Receiver<Vec<u8>>),
 }
 
 impl Input {
@@ -133,6 +136,7 @@ impl Input {
                 Ok(ready.as_mut().and_then(VecDeque::pop_front))
             }
             Input::Block(batches) => Ok(batches.pop_front().map(|b| b.to_vec())),
+            Input::Channel(rx) => Ok(rx.recv().await),
             Input::Chain { parts, records } => loop {
                 let Some(part) = parts.front_mut() else { return Ok(None) };
                 match Box::pin(part.next_batch()).await? {
@@ -215,7 +219,7 @@ impl Input {
             | Input::Range { records, .. }
             | Input::Shuffle { records, .. }
             | Input::Arranged { records, .. } => *records,
-            Input::Block(_) => 0,
+            Input::Block(_) | Input::Channel(_) => 0,
             Input::Chain { parts, records } => records + parts.iter().map(Input::records_in).sum::<u64>(),
         }
     }

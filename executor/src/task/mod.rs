@@ -28,7 +28,7 @@ use tracing::Instrument;
 use spindle_proto::accumulator_update::Delta;
 use spindle_proto::ids::AppId;
 use spindle_proto::{
-    AccumulatorUpdate, CachePoint, CachedBlock, Pipeline, StorageLevel, TaskInput, TaskLimits, TaskResult, TaskSpec, step,
+    AccumulatorUpdate, CachePoint, CachedBlock, Pipeline, StorageLevel, TaskLimits, TaskResult, TaskSpec, step,
     task_input,
 };
 use spindle_sandbox::bindings::Step;
@@ -129,6 +129,30 @@ struct Gathered {
     accumulators: HashMap<u64, Delta>,
 }
 
+impl Gathered {
+    /// Adds what steps running beside gathered.
+    fn absorb(&mut self, other: Gathered) {
+        self.logs.extend(other.logs);
+        self.records_in += other.records_in;
+        self.cached.extend(other.cached);
+        self.cache_hits += other.cache_hits;
+        for (id, delta) in other.accumulators {
+            match (self.accumulators.get_mut(&id), delta) {
+                (Some(Delta::Int(a)), Delta::Int(d)) => *a = a.wrapping_add(d),
+                (Some(Delta::Float(a)), Delta::Float(d)) => *a += d,
+                (Some(_), _) => {} // kinds checked when added: cannot differ
+                (None, d) => {
+                    self.accumulators.insert(id, d);
+                }
+            }
+        }
+    }
+}
+
+/// Batches in flight between a coalesced partition's parent pipelines and the
+/// steps after the coalesce.
+const CHANNEL_BATCHES: usize = 4;
+
 async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, ExecutorError> {
     let hash: ArtifactHash = spec.artifact.parse().map_err(ExecutorError::BadSpec)?;
     let (artifact, compiled) = exec.artifacts.get(hash).await?;
@@ -172,10 +196,43 @@ struct Segment<'a> {
 type Ran<T> = Result<Result<T, TaskResult>, ExecutorError>;
 
 impl<'a> Segment<'a> {
-    /// Runs one pipeline into `sink`: from the deepest persisted partition kept
-    /// here, if any; otherwise from its input, keeping each persisted partition
-    /// on the way and handing its records to the rest of the steps.
-    async fn pipeline(&self, pipe: &Pipeline, sink: output::Output, got: &mut Gathered) -> Ran<output::Output> {
+    /// Runs one pipeline into `sink`. The parent pipelines of a coalesced
+    /// partition that have steps of their own run beside it, streaming their
+    /// records to it through a bounded channel.
+    fn pipeline<'s>(&'s self, pipe: &'s Pipeline, sink: output::Output, got: &'s mut Gathered) -> BoxFuture<'s, Ran<output::Output>> {
+        Box::pin(async move {
+            let parents = match pipe.input.as_ref().and_then(|i| i.source.as_ref()) {
+                Some(task_input::Source::Concat(c)) if !c.pipelines.iter().all(input::reads_input_only) => &c.pipelines,
+                _ => return self.pipeline_from(pipe, None, sink, got).await,
+            };
+            let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_BATCHES);
+            let mut theirs = Gathered::default();
+            let produce = async {
+                let mut out = output::Output::Channel(tx);
+                for p in parents {
+                    out = match self.pipeline(p, out, &mut theirs).await? {
+                        Ok(out) => out,
+                        Err(failed) => return Ok(Err(failed)),
+                    };
+                }
+                Ok(Ok(())) // dropping the sender ends the channel
+            };
+            let consume = self.pipeline_from(pipe, Some(input::Input::Channel(rx)), sink, got);
+            let (produced, consumed): (Ran<()>, Ran<output::Output>) = tokio::join!(produce, consume);
+            got.absorb(theirs);
+            // The steps' own failure first: it closed the channel the parents then wrote to.
+            match (consumed?, produced?) {
+                (Err(failed), _) | (Ok(_), Err(failed)) => Ok(Err(failed)),
+                (Ok(sink), Ok(())) => Ok(Ok(sink)),
+            }
+        })
+    }
+
+    /// Runs one pipeline into `sink`, reading `input` (default: the pipeline's
+    /// own): from the deepest persisted partition kept here, if any; otherwise
+    /// from the input, keeping each persisted partition on the way and handing
+    /// its records to the rest of the steps.
+    async fn pipeline_from(&self, pipe: &Pipeline, input: Option<input::Input>, sink: output::Output, got: &mut Gathered) -> Ran<output::Output> {
         let partitions: Vec<u32> = pipe.steps.iter().map(|s| s.partition).collect();
         let steps: Vec<Step> = pipe
             .steps
@@ -191,24 +248,21 @@ impl<'a> Segment<'a> {
         }
         let (exec, app) = (self.exec, self.app);
         let key = |c: &CachePoint| CacheKey { app: app.clone(), dataset: c.dataset, partition: c.partition, piece: c.piece };
-        let mut input = None;
+        let mut block = None;
         let mut from = 0;
         let mut todo = &pipe.caches[..];
         for (i, c) in pipe.caches.iter().enumerate().rev() {
-            if let Some(block) = exec.cache.get(&key(c)) {
-                input = Some(input::Input::Block(block.into()));
+            if let Some(kept) = exec.cache.get(&key(c)) {
+                block = Some(input::Input::Block(kept.into()));
                 from = c.after as usize;
                 todo = &pipe.caches[i + 1..];
                 got.cache_hits += 1;
                 break;
             }
         }
-        let mut input = match input {
-            Some(i) => i,
-            None => match self.open(pipe.input.as_ref(), got).await? {
-                Ok(i) => i,
-                Err(failed) => return Ok(Err(failed)),
-            },
+        let mut input = match (block, input) {
+            (Some(i), _) | (None, Some(i)) => i,
+            (None, None) => input::Input::open(self.exec, self.spec, pipe.input.as_ref())?,
         };
         for c in todo {
             let after = c.after as usize;
@@ -230,26 +284,6 @@ impl<'a> Segment<'a> {
         };
         got.records_in += used.records_in();
         Ok(Ok(sink))
-    }
-
-    /// A pipeline's input. The pipelines of a coalesced partition are read one
-    /// after the other: straight from their inputs when they have no steps,
-    /// else each run into a buffer first.
-    fn open<'s>(&'s self, input: Option<&'s TaskInput>, got: &'s mut Gathered) -> BoxFuture<'s, Ran<input::Input>> {
-        Box::pin(async move {
-            let concat = match input.and_then(|i| i.source.as_ref()) {
-                Some(task_input::Source::Concat(c)) if !c.pipelines.iter().all(input::reads_input_only) => c,
-                _ => return Ok(Ok(input::Input::open(self.exec, self.spec, input)?)),
-            };
-            let mut buffer = output::Output::buffer();
-            for p in &concat.pipelines {
-                buffer = match self.pipeline(p, buffer, got).await? {
-                    Ok(b) => b,
-                    Err(failed) => return Ok(Err(failed)),
-                };
-            }
-            Ok(Ok(input::Input::Block(buffer.into_batches().into())))
-        })
     }
 
     /// The input and output back when the guest succeeded, or the failed

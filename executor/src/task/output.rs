@@ -62,6 +62,9 @@ pub enum Output {
     SampleKeys { keys: Vec<Vec<u8>>, size: usize, seen: u64, rng: fastrand::Rng },
     /// Batches kept for a persisted partition (and the next pipeline segment).
     Buffer { batches: Vec<Bytes> },
+    /// Batches handed on as they come to steps running beside (the parent
+    /// pipelines of a coalesced partition, streamed to the steps after it).
+    Channel(tokio::sync::mpsc::Sender<Vec<u8>>),
     /// Only the number of records.
     Count { records: u64 },
     /// Value bytes plus '\n' per record, into a file the driver commits.
@@ -182,6 +185,12 @@ impl Output {
                     batches.push(Bytes::from(batch));
                 }
             }
+            Output::Channel(tx) => {
+                check(&batch)?;
+                // A closed channel: the steps reading it want no more (a `take`
+                // has its records, or they failed and say why themselves).
+                let _ = tx.send(batch).await;
+            }
             Output::TextFile { path, file, records } => {
                 let mut text = Vec::with_capacity(batch.len());
                 for rec in BatchReader::new(&batch) {
@@ -233,7 +242,7 @@ impl Output {
                 result.collected = w.finish();
                 result.records_out = seen;
             }
-            Output::Buffer { .. } => unreachable!("a buffer is never a task's sink"),
+            Output::Buffer { .. } | Output::Channel(_) => unreachable!("a buffer or channel is never a task's sink"),
             Output::TextFile { path, mut file, records } => {
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
                 // Flushed, not fsynced (as Hadoop's local file system): the commit is
@@ -249,7 +258,11 @@ impl Output {
 impl Output {
     /// Whether no more records are wanted (a `take` has its records).
     pub fn is_full(&self) -> bool {
-        matches!(self, Output::Collect { records, limit, .. } if *limit > 0 && records >= limit)
+        match self {
+            Output::Collect { records, limit, .. } => *limit > 0 && records >= limit,
+            Output::Channel(tx) => tx.is_closed(),
+            _ => false,
+        }
     }
 
     /// Whether the records are only counted (the action is a count).
