@@ -163,7 +163,10 @@ impl Gen {
                 let pick = self.below(weights.len() as u64) as usize;
                 Node::RandomSplit { of, weights, seed: self.0.next_u64(), pick }
             }
-            36 => Node::Cogroup3 { of, b: other, c: self.below(count as u64) as usize },
+            36 => {
+                let others = (0..2 + self.below(2)).map(|_| self.below(count as u64) as usize).collect();
+                Node::CogroupMany { of, others }
+            }
             _ => Node::Persist { of, level: self.below(3) as u8 },
         }
     }

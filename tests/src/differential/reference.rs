@@ -699,13 +699,13 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                 .collect();
             Data { kind: src.kind, layout: Layout::Parts(parts) }
         }
-        Cogroup3 { of, b, c } => {
-            let sides = [d(of).as_pairs(), d(b).as_pairs(), d(c).as_pairs()];
-            let n = shuffle_parts(0, &[&sides[0], &sides[1], &sides[2]]);
-            let mut groups: std::collections::BTreeMap<V, [Vec<V>; 3]> = std::collections::BTreeMap::new();
+        CogroupMany { of, others } => {
+            let sides: Vec<Data> = std::iter::once(of).chain(others).map(|i| d(i).as_pairs()).collect();
+            let n = shuffle_parts(0, &sides.iter().collect::<Vec<_>>());
+            let mut groups: std::collections::BTreeMap<V, Vec<Vec<V>>> = std::collections::BTreeMap::new();
             for (i, side) in sides.iter().enumerate() {
                 for (k, vs) in group(side) {
-                    groups.entry(k).or_default()[i] = vs;
+                    groups.entry(k).or_insert_with(|| vec![Vec::new(); sides.len()])[i] = vs;
                 }
             }
             let keyed = groups

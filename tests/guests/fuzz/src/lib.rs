@@ -198,9 +198,18 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
                 D::Pairs(d) => D::Pairs(split2(d.random_split(weights, *seed))?),
             }
         }
-        Node::Cogroup3 { of, b, c } => {
-            let grouped = get(of)?.pairs().cogroup3(&get(b)?.pairs(), &get(c)?.pairs());
-            D::Pairs(grouped.map(|(k, (x, y, z)): (V, (Vec<V>, Vec<V>, Vec<V>))| (k, V::L(vec![sorted(x), sorted(y), sorted(z)]))))
+        Node::CogroupMany { of, others } => {
+            let others = others.iter().map(|o| Ok(get(o)?.pairs())).collect::<spindle::Result<Vec<_>>>()?;
+            let here = get(of)?.pairs();
+            D::Pairs(match others.as_slice() {
+                [b, c] => here
+                    .cogroup3(b, c)
+                    .map(|(k, (x, y, z)): (V, (Vec<V>, Vec<V>, Vec<V>))| (k, V::L(vec![sorted(x), sorted(y), sorted(z)]))),
+                [b, c, e] => here.cogroup4(b, c, e).map(|(k, (x, y, z, w)): (V, (Vec<V>, Vec<V>, Vec<V>, Vec<V>))| {
+                    (k, V::L(vec![sorted(x), sorted(y), sorted(z), sorted(w)]))
+                }),
+                _ => return Err(err("cogroup of two or three others")),
+            })
         }
     })
 }

@@ -269,8 +269,9 @@ pub enum Node {
     PartitionBy { of: usize, parts: u32, f: Fun },
     /// Split `pick` of `random_split(weights, seed)`.
     RandomSplit { of: usize, weights: Vec<f64>, seed: u64, pick: usize },
-    /// Pairs `(k, L([L(a), L(b), L(c)]))`, values sorted.
-    Cogroup3 { of: usize, b: usize, c: usize },
+    /// `cogroup3` (two others) or `cogroup4` (three): pairs `(k, L([L(values
+    /// here), L(values in each other)...]))`, values sorted.
+    CogroupMany { of: usize, others: Vec<usize> },
 }
 
 impl Node {
@@ -310,7 +311,7 @@ impl Node {
             | Intersection { of, other }
             | SubtractByKey { of, other }
             | Cartesian { of, other } => vec![of, other],
-            Cogroup3 { of, b, c } => vec![of, b, c],
+            CogroupMany { of, others } => std::iter::once(of).chain(others.iter_mut()).collect(),
         }
     }
 
