@@ -235,6 +235,11 @@ impl Registered {
     pub fn contains(&self, id: &str) -> bool {
         key_of(id).is_some_and(|k| self.0.contains(&k))
     }
+
+    /// Whether an executor other than `id` was registered.
+    pub fn any_but(&self, id: &str) -> bool {
+        self.0.iter().any(|k| Some(*k) != key_of(id))
+    }
 }
 
 impl Cluster {

@@ -202,7 +202,9 @@ async fn lease_slot(
     {
         return lease.map_err(no_executor);
     }
+    // Only where another executor is there to take it (local mode has one).
     if let Some(rather) = avoid.rather.filter(|r| Some(*r) != avoid.strictly)
+        && ctx.cluster.registered().any_but(&rather.0)
         && let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await
     {
         return lease.map_err(no_executor);

@@ -92,6 +92,7 @@ mod tests {
         }
         assert!(outputs.missing(s, 3, &cluster).is_empty());
         assert_eq!(outputs.complete(s, &cluster).unwrap().len(), 3);
+        assert!(cluster.registered().any_but(&a.0) && cluster.registered().any_but("exec-999"));
         cluster.declare_lost(&a, "killed");
         assert_eq!(outputs.missing(s, 3, &cluster), [0, 2]);
         assert!(outputs.complete(s, &cluster).is_none());
