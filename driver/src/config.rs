@@ -77,6 +77,8 @@ pub struct DriverConfig {
     pub secret: Option<String>,
     /// Tenants allowed to submit. Empty: no authentication, one `default` tenant.
     pub tenants: Vec<TenantConfig>,
+    /// The file this config was read from: no job may read it (it holds tokens).
+    pub config_file: Option<std::path::PathBuf>,
     /// Engine settings.
     pub engine: EngineConfig,
 }
@@ -103,6 +105,7 @@ impl Default for DriverConfig {
             app_log_bytes: 64 << 20,
             secret: None,
             tenants: Vec::new(),
+            config_file: None,
             engine: EngineConfig::default(),
         }
     }
@@ -165,6 +168,8 @@ struct TenantFile {
     max_task_memory: Option<String>,
     max_task_wall_time: Option<String>,
     max_task_fuel: Option<u64>,
+    #[serde(default)]
+    roots: Vec<String>,
 }
 
 /// Most tasks queued per executor slot (`launch_ahead`).
@@ -180,7 +185,9 @@ impl DriverConfig {
     /// Reads a TOML config file over the defaults.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("reading config file {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+        let mut c = Self::parse(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+        c.config_file = Some(path.to_path_buf());
+        Ok(c)
     }
 
     /// Parses a TOML config over the defaults.
@@ -263,7 +270,20 @@ impl DriverConfig {
             if t.token.len() < 8 {
                 return Err(format!("tenant `{}`: its token is shorter than 8 characters", t.name));
             }
+            let mut roots = Vec::new();
+            for r in &t.roots {
+                let path = std::path::Path::new(r);
+                if !path.is_absolute() {
+                    return Err(format!("{}: {r} is not an absolute path", key("roots")));
+                }
+                let resolved = path.canonicalize().map_err(|e| format!("{}: {r}: {e}", key("roots")))?;
+                if !resolved.is_dir() {
+                    return Err(format!("{}: {r} is not a directory", key("roots")));
+                }
+                roots.push(resolved);
+            }
             c.tenants.push(TenantConfig {
+                roots,
                 weight: t.weight.unwrap_or(1).max(1),
                 max_applications: t.max_applications.unwrap_or(0),
                 max_slots: t.max_slots.unwrap_or(0),

@@ -24,6 +24,7 @@ use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::ArtifactStore;
 use crate::cluster::{Cluster, SlotClaim};
 use crate::scheduler::progress::AppProgress;
+use crate::access::DataAccess;
 use crate::tenants::{Tenant, Tenants};
 use crate::{DriverConfig, DriverError};
 
@@ -242,6 +243,12 @@ impl Driver {
         });
         tracing::info!(app = %id, tenant = tenant.name(), artifact = %artifact.hash, %name, "application accepted");
         let driver = self.clone();
+        let access = if self.tenants.configured() {
+            let engine: Vec<PathBuf> = self.config.config_file.iter().chain(&self.compiled_cache_dir).cloned().collect();
+            DataAccess::roots(tenant.name(), &tenant.config.roots, &engine)
+        } else {
+            DataAccess::Open
+        };
         let claim = SlotClaim {
             tenant: tenant.name().to_string(),
             weight: tenant.config.weight,
@@ -251,7 +258,7 @@ impl Driver {
         main_limits.memory_bytes = main_limits.memory_bytes.min(limits.memory_bytes as usize);
         tokio::spawn(async move {
             let app =
-                Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim, shared));
+                Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim, shared, access));
             let started = std::time::Instant::now();
             let finished = tokio::select! {
                 f = app::run_main(app, artifact, args, main_limits) => f,

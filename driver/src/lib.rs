@@ -15,8 +15,10 @@
 //!   speculation, output commit).
 //! - [`sources`]: resolving and splitting text inputs.
 //! - [`tenants`]: who may submit, their tokens, quotas and task limits.
+//! - [`access`]: the host directories a tenant's jobs may read and write.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].
 
+pub mod access;
 pub mod app;
 pub mod artifacts;
 pub mod cluster;
@@ -44,6 +46,8 @@ pub enum DriverError {
     OutputExists { path: String },
     #[error("output directory {path}: {reason}")]
     Output { path: String, reason: String },
+    #[error("path {path}: {reason}")]
+    Access { path: String, reason: String },
     #[error("{0}")]
     Job(String),
     #[error("artifact {0} is not stored on this driver")]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use spindle_proto::TextSplit;
 
 use crate::DriverError;
+use crate::access::DataAccess;
 
 fn input_err(path: &str, reason: impl Into<String>) -> DriverError {
     DriverError::Input { path: path.to_string(), reason: reason.into() }
@@ -53,6 +54,16 @@ pub fn resolve(path: &str) -> Result<Vec<PathBuf>, DriverError> {
     }
     files.sort();
     Ok(files)
+}
+
+/// The files `path` names, as [`resolve`] finds them, each resolved (no
+/// symlinks, no `..`) and allowed by `access`; the path itself is checked
+/// first, so a directory or file the application may not use is not even listed.
+pub fn resolve_for(path: &str, access: &DataAccess) -> Result<Vec<PathBuf>, DriverError> {
+    if !path.contains(['*', '?', '[']) && Path::new(path).exists() {
+        access.readable(Path::new(path))?;
+    }
+    resolve(path)?.iter().map(|f| access.readable(f)).collect()
 }
 
 /// Cuts files into splits: at least `min_partitions` overall when the data allows,

@@ -31,6 +31,9 @@ pub struct TenantConfig {
     pub max_task_wall_time: Option<Duration>,
     /// Most fuel an application may give a task.
     pub max_task_fuel: Option<u64>,
+    /// The only host directories its jobs may read and write under (resolved);
+    /// none: no host path at all.
+    pub roots: Vec<std::path::PathBuf>,
 }
 
 impl TenantConfig {
@@ -44,6 +47,7 @@ impl TenantConfig {
             max_task_memory: None,
             max_task_wall_time: None,
             max_task_fuel: None,
+            roots: Vec::new(),
         }
     }
 }
@@ -86,6 +90,11 @@ impl Tenants {
             })
             .collect();
         Tenants { configured: !configs.is_empty(), tenants: Mutex::new(tenants) }
+    }
+
+    /// Whether tenants are configured (else the driver is open).
+    pub fn configured(&self) -> bool {
+        self.configured
     }
 
     /// The tenant a client's credentials name, if they are right.

@@ -83,6 +83,11 @@ impl PartitionCache {
         PartitionCache { budget, dir, next_file: AtomicU64::new(0), state: Mutex::default(), metrics: CacheMetrics::default() }
     }
 
+    /// Where partitions spill.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The memory budget, in bytes.
     pub fn budget(&self) -> u64 {
         self.budget

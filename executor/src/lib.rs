@@ -9,11 +9,13 @@
 //! - [`cache`]: persisted partitions: a memory budget, LRU eviction, spill to disk.
 //! - [`broadcasts`]: broadcast values, pulled from the driver once per application.
 //! - [`task`]: running one task: its input stream, the guest call, its output sink.
+//! - `access`: the host paths a task may read and write (checked before opening).
 //! - [`shuffle`]: fetching shuffle blocks from peers.
 //! - [`remote`]: running as a process: registration, heartbeats, graceful stop,
 //!   pulling artifacts from the driver.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Executor`].
 
+mod access;
 pub mod artifacts;
 pub mod blocks;
 pub mod broadcasts;
@@ -48,6 +50,8 @@ pub enum ExecutorError {
     BadSpec(String),
     #[error("executor configuration: {0}")]
     BadConfig(String),
+    #[error("path {path}: the task may not use it: {reason}")]
+    Access { path: String, reason: String },
     #[error("cannot reach the driver at {url}: {reason}")]
     Driver { url: String, reason: String },
 }

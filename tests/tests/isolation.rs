@@ -64,10 +64,15 @@ fn alice_wordcounts(cluster: &Cluster, work: &std::path::Path, stop: &AtomicBool
     }
 }
 
+/// [`CONFIG`] with `root` as alice's only data directory.
+fn config_with_root(root: &std::path::Path) -> String {
+    CONFIG.replace("token = \"alice-token-1\"\n", &format!("token = \"alice-token-1\"\nroots = [{:?}]\n", root.display().to_string()))
+}
+
 #[test]
 fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> anyhow::Result<()> {
-    let mut cluster = Cluster::start_configured(2, 2, SECRET, CONFIG)?;
     let work = tempfile::tempdir()?;
+    let mut cluster = Cluster::start_configured(2, 2, SECRET, &config_with_root(work.path()))?;
     let driver_addr = cluster.url.trim_start_matches("http://").to_string();
     let stop = AtomicBool::new(false);
 

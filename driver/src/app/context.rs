@@ -13,6 +13,7 @@ use wasmtime::component::Resource;
 
 use super::AppState;
 use crate::DriverError;
+use crate::access::DataAccess;
 use crate::scheduler::dag::Action;
 use crate::app::shared::Number;
 use crate::scheduler::lineage::{Node, NodeId, ShuffleKind};
@@ -162,7 +163,8 @@ impl context::Host for AppState {
             context::TextRecords::LinesWithFileName => TextRecords::LinesWithFileName,
             context::TextRecords::WholeFiles => TextRecords::WholeFiles,
         };
-        let splits = sources::resolve(&path).and_then(|files| {
+        let access = &self.app.access;
+        let splits = sources::resolve_for(&path, access).and_then(|files| {
             if records == TextRecords::WholeFiles { sources::whole(&files) } else { sources::split(&files, min, max_split) }
         });
         match splits {
@@ -448,7 +450,7 @@ impl context::HostDataset for AppState {
     }
 
     async fn save_as_text_file(&mut self, ds: Handle, path: String) -> wasmtime::Result<Result<(), String>> {
-        let dir = match prepare_output_dir(&path) {
+        let dir = match prepare_output_dir(&path, &self.app.access) {
             Ok(dir) => dir,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -467,10 +469,10 @@ impl context::HostDataset for AppState {
     }
 }
 
-/// Refuses an existing output directory (as Spark does), then creates it.
-fn prepare_output_dir(path: &str) -> Result<String, DriverError> {
-    let abs = std::path::absolute(path)
-        .map_err(|e| DriverError::Output { path: path.to_string(), reason: e.to_string() })?;
+/// Refuses an existing output directory (as Spark does) and one the application
+/// may not write, then creates it.
+fn prepare_output_dir(path: &str, access: &DataAccess) -> Result<String, DriverError> {
+    let abs = access.writable(std::path::Path::new(path))?;
     let shown = abs.display().to_string();
     if abs.exists() {
         return Err(DriverError::OutputExists { path: shown });

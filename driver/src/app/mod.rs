@@ -24,6 +24,7 @@ use crate::scheduler::cache_locations::CacheLocations;
 use crate::scheduler::map_outputs::MapOutputs;
 use shared::{Accumulators, Broadcasts};
 use crate::scheduler::progress::AppProgress;
+use crate::access::DataAccess;
 use crate::cluster::SlotClaim;
 use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
 use crate::{Driver, DriverError};
@@ -46,6 +47,8 @@ pub struct AppCtx {
     pub limits: TaskLimits,
     /// Its tenant's claim on slots.
     pub claim: SlotClaim,
+    /// The host paths it may read and write.
+    pub(crate) access: DataAccess,
     pub(crate) lineage: Mutex<Lineage>,
     map_outputs: MapOutputs,
     pub(crate) cache_locations: CacheLocations,
@@ -59,6 +62,7 @@ pub struct AppCtx {
 }
 
 impl AppCtx {
+    #[expect(clippy::too_many_arguments, reason = "one call site, each value its own field")]
     pub(crate) fn new(
         id: AppId,
         artifact: ArtifactHash,
@@ -67,6 +71,7 @@ impl AppCtx {
         limits: TaskLimits,
         claim: SlotClaim,
         shared: SharedWithRecord,
+        access: DataAccess,
     ) -> Self {
         let SharedWithRecord { progress, broadcasts } = shared;
         AppCtx {
@@ -75,6 +80,7 @@ impl AppCtx {
             driver,
             limits,
             claim,
+            access,
             lineage: Mutex::default(),
             map_outputs: MapOutputs::default(),
             cache_locations: CacheLocations::default(),
@@ -105,6 +111,7 @@ impl AppCtx {
             progress: &self.progress,
             cache_locations: &self.cache_locations,
             accumulators: &self.accumulators,
+            access: &self.access,
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use spindle_proto::ids::ExecutorId;
 use spindle_proto::{
-    CollectSink, Concat, CountSink, HashPartitioner, KillTaskRequest, Pipeline, PrefixPartitioner, RangePartitioner, RangeSource,
+    CollectSink, Concat, CountSink, DataRoots, HashPartitioner, KillTaskRequest, Pipeline, PrefixPartitioner, RangePartitioner, RangeSource,
     RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite, TaskInput, TaskOutput, TaskRecord,
     TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
 };
@@ -164,6 +164,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         output: Some(TaskOutput { sink: Some(sink) }),
         limits: Some(*ctx.limits),
         max_result_bytes: ctx.config.max_result_bytes,
+        data_roots: ctx.access.root_list().map(|roots| DataRoots { roots }),
     })
 }
 

@@ -28,6 +28,7 @@ use super::dag::{Action, JobPlan, StageOutput, StagePlan};
 use super::cache_locations::CacheLocations;
 use super::map_outputs::MapOutputs;
 use super::progress::AppProgress;
+use crate::access::DataAccess;
 use crate::cluster::{Ahead, Cluster, SlotClaim};
 use crate::app::shared::Accumulators;
 use crate::config::Speculation;
@@ -54,6 +55,8 @@ pub struct JobContext<'a> {
     pub cache_locations: &'a CacheLocations,
     /// The application's accumulators.
     pub accumulators: &'a Accumulators,
+    /// The host paths the application may use (sent with each task).
+    pub access: &'a DataAccess,
 }
 
 /// What an action produced.

@@ -48,7 +48,10 @@ impl Input {
     pub fn open(exec: &Arc<Executor>, spec: &TaskSpec, input: Option<&TaskInput>) -> Result<Self, ExecutorError> {
         let batch_bytes = exec.config.batch_bytes;
         Ok(match input.and_then(|i| i.source.as_ref()) {
-            Some(task_input::Source::Text(t)) => Input::Text(TextReader::with_options(t, batch_bytes)),
+            Some(task_input::Source::Text(t)) => {
+                crate::access::check(exec, spec, &t.path, false)?;
+                Input::Text(TextReader::with_options(t, batch_bytes))
+            }
             Some(task_input::Source::Records(r)) => {
                 let records = count_records(r).map_err(|e| ExecutorError::BadSpec(e.to_string()))?;
                 Input::Records { batch: Some(r.to_vec()), records }

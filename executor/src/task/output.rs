@@ -88,7 +88,7 @@ fn check(batch: &[u8]) -> Result<u64, Failure> {
 }
 
 impl Output {
-    pub async fn open(_exec: &Arc<Executor>, spec: &TaskSpec) -> Result<Self, ExecutorError> {
+    pub async fn open(exec: &Arc<Executor>, spec: &TaskSpec) -> Result<Self, ExecutorError> {
         let sink = spec.output.as_ref().and_then(|o| o.sink.as_ref());
         Ok(match sink {
             Some(task_output::Sink::Shuffle(s)) => {
@@ -117,6 +117,7 @@ impl Output {
             Some(task_output::Sink::Count(_)) => Output::Count { records: 0 },
             Some(task_output::Sink::TextFile(t)) => {
                 let path = t.temp_path.clone();
+                crate::access::check(exec, spec, &path, true)?;
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
                 // The driver creates each attempt's directory and removes them all
                 // when the job is done, so a late attempt cannot bring them back.
