@@ -102,6 +102,13 @@ impl Driver {
         let mut linker = Linker::new(&engine);
         app::add_to_linker(&mut linker)
             .map_err(|e| spindle_sandbox::SandboxError::Engine(format!("linking the job world: {e:#}")))?;
+        if !config.tenants.is_empty() && config.secret.is_none() {
+            return Err(DriverError::Config(
+                "tenants are configured but no cluster secret is: any process could join as an executor and \
+                 receive their tasks; set SPINDLE_SECRET or `secret` in the config file"
+                    .into(),
+            ));
+        }
         let credentials = Credentials::cluster(config.secret.as_deref()).map_err(DriverError::Config)?;
         let cluster = Arc::new(Cluster::with_launch_ahead(config.liveness, config.effective_launch_ahead()));
         cluster.spawn_monitor();

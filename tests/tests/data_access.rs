@@ -18,6 +18,20 @@ fn fails_with(out: &std::process::Output, what: &str) {
 }
 
 #[test]
+fn a_driver_with_tenants_and_no_cluster_secret_refuses_to_start() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("driver.toml");
+    std::fs::write(&config, "[[tenants]]\nname = \"alice\"\ntoken = \"alice-token-1\"\n")?;
+    let out = std::process::Command::new(spindle_bin())
+        .args(["driver", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env_remove("SPINDLE_SECRET")
+        .output()?;
+    fails_with(&out, "tenants are configured but no cluster secret is");
+    Ok(())
+}
+
+#[test]
 fn jobs_use_only_their_tenants_roots() -> Result<()> {
     let top = tempfile::tempdir()?;
     let top = top.path().canonicalize()?;
