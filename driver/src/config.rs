@@ -75,6 +75,12 @@ pub struct DriverConfig {
     /// The cluster secret executors must present (and the driver presents to
     /// them). `None`: an open cluster, for development.
     pub secret: Option<String>,
+    /// Longest chain of datasets an application may build (planning is recursive:
+    /// far deeper chains would overflow the driver's stack).
+    pub max_lineage_depth: u32,
+    /// Most pipelines one task may plan (a coalesce of unions of coalesces...
+    /// multiplies them).
+    pub max_task_pipelines: u64,
     /// Tenants allowed to submit. Empty: no authentication, one `default` tenant.
     pub tenants: Vec<TenantConfig>,
     /// The file this config was read from: no job may read it (it holds tokens).
@@ -106,6 +112,8 @@ impl Default for DriverConfig {
             secret: None,
             tenants: Vec::new(),
             config_file: None,
+            max_lineage_depth: 1000,
+            max_task_pipelines: 10_000,
             engine: EngineConfig::default(),
         }
     }
@@ -137,6 +145,8 @@ struct File {
     main_limits: LimitsFile,
     #[serde(default)]
     tenants: Vec<TenantFile>,
+    max_lineage_depth: Option<u32>,
+    max_task_pipelines: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +181,9 @@ struct TenantFile {
     #[serde(default)]
     roots: Vec<String>,
 }
+
+/// The deepest lineage a config may allow: planning recurses once per dataset.
+const MAX_LINEAGE_DEPTH: u32 = 2000;
 
 /// Most tasks queued per executor slot (`launch_ahead`).
 const MAX_LAUNCH_AHEAD: u32 = 16;
@@ -258,6 +271,15 @@ impl DriverConfig {
             c.app_log_bytes = parse_size("app_log_budget", s)? as usize;
         }
         c.engine.fuel = file.fuel_metering.unwrap_or(false);
+        if let Some(n) = file.max_lineage_depth {
+            if !(1..=MAX_LINEAGE_DEPTH).contains(&n) {
+                return Err(format!("max_lineage_depth = {n}: it must be 1 to {MAX_LINEAGE_DEPTH} (planning recurses that deep)"));
+            }
+            c.max_lineage_depth = n;
+        }
+        if let Some(n) = file.max_task_pipelines {
+            c.max_task_pipelines = n.max(1);
+        }
         apply_limits(&mut c.task_limits, &file.task_limits, "task_limits")?;
         apply_limits(&mut c.main_limits, &file.main_limits, "main_limits")?;
         for t in file.tenants {
@@ -362,6 +384,14 @@ mod tests {
         assert_eq!(parse_duration("x", "10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("x", "250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("x", "10").is_err());
+    }
+
+    #[test]
+    fn plan_limits_are_bounded() {
+        let c = DriverConfig::parse("max_lineage_depth = 50\nmax_task_pipelines = 7\n").unwrap();
+        assert_eq!((c.max_lineage_depth, c.max_task_pipelines), (50, 7));
+        assert!(DriverConfig::parse("max_lineage_depth = 100000\n").unwrap_err().contains("1 to 2000"));
+        assert_eq!(DriverConfig::default().max_lineage_depth, 1000);
     }
 
     #[test]

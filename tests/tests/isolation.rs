@@ -173,6 +173,29 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
 }
 
 #[test]
+fn plans_past_the_limits_are_refused_before_any_work_and_the_driver_stays_up() -> anyhow::Result<()> {
+    let cluster = Cluster::start_configured(2, 2, SECRET, CONFIG)?;
+    let job = example("attack");
+    // Up to the depth limit (1000 datasets), chains of narrow ops and of shuffles
+    // plan and run exactly (planning recurses once per dataset).
+    let out = cluster.submit_as(MALLORY, &[], &job, &["deep-lineage", "990"])?;
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("deep lineage: 100 records"), "{}", describe(&out));
+    let out = cluster.submit_as(MALLORY, &[], &job, &["deep-lineage", "990", "shuffles"])?;
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("deep lineage: 10 records"), "{}", describe(&out));
+    // One past it is refused; so is a plan of 2^24 pipelines a task.
+    let started = Instant::now();
+    let out = cluster.submit_as(MALLORY, &[], &job, &["deep-lineage", "999", "shuffles"])?;
+    assert!(stderr(&out).contains("over the limit of 1000 (max_lineage_depth)"), "{}", describe(&out));
+    let out = cluster.submit_as(MALLORY, &[], &job, &["union-bomb", "24"])?;
+    assert!(stderr(&out).contains("16384 pipelines, over the limit of 10000 (max_task_pipelines)"), "{}", describe(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("BREACH"));
+    assert!(started.elapsed() < Duration::from_secs(20), "refusals cost no work ({:?})", started.elapsed());
+    let status = cluster.status()?;
+    assert_eq!(status["executors"].as_array().unwrap().len(), 2, "{status}");
+    Ok(())
+}
+
+#[test]
 fn credentials_are_required_everywhere() -> anyhow::Result<()> {
     let cluster = Cluster::start_configured(1, 1, SECRET, CONFIG)?;
     let job = example("attack");

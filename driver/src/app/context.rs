@@ -16,7 +16,7 @@ use crate::DriverError;
 use crate::access::DataAccess;
 use crate::scheduler::dag::Action;
 use crate::app::shared::Number;
-use crate::scheduler::lineage::{Node, NodeId, ShuffleKind};
+use crate::scheduler::lineage::{Lineage, Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
 use crate::sources;
 
@@ -47,8 +47,35 @@ impl AppState {
     }
 
     fn add(&mut self, node: Node) -> wasmtime::Result<Handle> {
-        let id = self.app.lineage.lock().expect("lineage lock").push(node);
+        let id = {
+            let mut lineage = self.app.lineage.lock().expect("lineage lock");
+            self.check_shape(&lineage, &node)?;
+            lineage.push(node)
+        };
         self.handle(id)
+    }
+
+    /// Refuses a dataset whose plan would be past the driver's limits, before any work.
+    fn check_shape(&self, lineage: &Lineage, node: &Node) -> wasmtime::Result<()> {
+        let config = &self.app.driver.config;
+        let shape = lineage.shape_of(node);
+        if shape.depth > config.max_lineage_depth {
+            wasmtime::bail!(
+                "this dataset would be made from a chain of {} datasets, over the limit of {} (max_lineage_depth); \
+                 save an intermediate dataset and start again from its files (as Spark's checkpoint)",
+                shape.depth,
+                config.max_lineage_depth
+            );
+        }
+        if shape.pipelines > config.max_task_pipelines {
+            wasmtime::bail!(
+                "a task of this dataset would plan {} pipelines, over the limit of {} (max_task_pipelines): \
+                 coalesces of unions multiply them; repartition instead of coalescing",
+                shape.pipelines,
+                config.max_task_pipelines
+            );
+        }
+        Ok(())
     }
 
     /// A shuffle of `parents` into `partitions` (default: the most any parent has).
@@ -60,7 +87,9 @@ impl AppState {
                 .unwrap_or_else(|| parents.iter().map(|p| lineage.num_partitions(*p)).max().unwrap_or(1).max(1));
             check_partitions("a shuffle", partitions).map_err(wasmtime::Error::msg)?;
             let shuffles = parents.iter().map(|_| lineage.new_shuffle()).collect();
-            lineage.push(Node::Shuffle { parents, shuffles, kind, partitions })
+            let node = Node::Shuffle { parents, shuffles, kind, partitions };
+            self.check_shape(&lineage, &node)?;
+            lineage.push(node)
         };
         self.handle(node)
     }
@@ -377,7 +406,9 @@ impl context::HostDataset for AppState {
         let node = {
             let mut lineage = self.app.lineage.lock().expect("lineage lock");
             let partitions = partitions.clamp(1, lineage.num_partitions(parent).max(1));
-            lineage.push(Node::Coalesce { parent, partitions })
+            let node = Node::Coalesce { parent, partitions };
+            self.check_shape(&lineage, &node)?;
+            lineage.push(node)
         };
         self.handle(node)
     }

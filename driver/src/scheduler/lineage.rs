@@ -48,10 +48,20 @@ pub enum Node {
     Coalesce { parent: NodeId, partitions: u32 },
 }
 
+/// How large a dataset's plan is: the longest chain of datasets it is made
+/// from, and the most pipelines one of its partitions' tasks plans (a coalesce
+/// of unions multiplies them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub depth: u32,
+    pub pipelines: u64,
+}
+
 /// All datasets of one application.
 #[derive(Debug, Default)]
 pub struct Lineage {
     nodes: Vec<Node>,
+    shapes: Vec<Shape>,
     next_shuffle: u64,
     persisted: HashMap<NodeId, StorageLevel>,
 }
@@ -59,8 +69,29 @@ pub struct Lineage {
 impl Lineage {
     /// Adds a node; returns its id.
     pub fn push(&mut self, node: Node) -> NodeId {
+        let shape = self.shape_of(&node);
         self.nodes.push(node);
+        self.shapes.push(shape);
         NodeId(self.nodes.len() as u32 - 1)
+    }
+
+    /// The shape a node would have (its parents are in the lineage).
+    pub fn shape_of(&self, node: &Node) -> Shape {
+        let of = |id: &NodeId| self.shapes[id.0 as usize];
+        let deepest = |ids: &[NodeId]| ids.iter().map(|p| of(p).depth).max().unwrap_or(0);
+        match node {
+            Node::Text { .. } | Node::Records { .. } | Node::Range { .. } => Shape { depth: 1, pipelines: 1 },
+            Node::Narrow { parent, .. } => Shape { depth: of(parent).depth + 1, pipelines: of(parent).pipelines },
+            Node::Shuffle { parents, .. } => Shape { depth: deepest(parents) + 1, pipelines: 1 },
+            Node::Union { parents } => Shape {
+                depth: deepest(parents) + 1,
+                pipelines: parents.iter().map(|p| of(p).pipelines).max().unwrap_or(1),
+            },
+            Node::Coalesce { parent, partitions } => {
+                let merged = u64::from(self.num_partitions(*parent)).div_ceil(u64::from((*partitions).max(1)));
+                Shape { depth: of(parent).depth + 1, pipelines: of(parent).pipelines.saturating_mul(merged.max(1)) }
+            }
+        }
     }
 
     /// A fresh shuffle id.

@@ -197,6 +197,27 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             println!("BREACH: a shuffle into 4 billion partitions counted {n}");
             Ok(())
         }
+        "deep-lineage" => {
+            // N chained narrow ops, or N chained shuffles, then a count.
+            let n: u32 = arg(&args, 1)?.parse().map_err(|_| spindle::Error::msg("N is not a number"))?;
+            let shuffles = arg(&args, 2).is_ok_and(|a| a == "shuffles");
+            let mut d = spindle::range_with(0, 100, 1, 2)?.map(|x: i64| (x % 10, 1u64));
+            for _ in 0..n {
+                d = if shuffles { d.reduce_by_key(|a: u64, b: u64| a + b) } else { d.map(|(k, v): (i64, u64)| (k, v + 1)) };
+            }
+            println!("deep lineage: {} records", d.count()?);
+            Ok(())
+        }
+        "union-bomb" => {
+            // d = d.union(d).coalesce(1), K times: 2^K pipelines in one task.
+            let k: u32 = arg(&args, 1)?.parse().map_err(|_| spindle::Error::msg("K is not a number"))?;
+            let mut d = spindle::range_with(0, 10, 1, 1)?;
+            for _ in 0..k {
+                d = d.union(&d).coalesce(1);
+            }
+            println!("BREACH: the union bomb counted {}", d.count()?);
+            Ok(())
+        }
         "many-accumulators" => in_task(many_accumulators),
         "unknown-broadcast" => in_task(unknown_broadcast),
         other => Err(spindle::Error::msg(format!("unknown mode `{other}`"))),
