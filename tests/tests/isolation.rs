@@ -190,6 +190,11 @@ fn plans_past_the_limits_are_refused_before_any_work_and_the_driver_stays_up() -
     assert!(stderr(&out).contains("16384 pipelines, over the limit of 10000 (max_task_pipelines)"), "{}", describe(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("BREACH"));
     assert!(started.elapsed() < Duration::from_secs(20), "refusals cost no work ({:?})", started.elapsed());
+    // A collect larger than main may hold is refused on the driver, naming the
+    // limit (main's 64 MiB here), instead of being assembled and then trapping main.
+    let out = cluster.submit_as(MALLORY, LIMITS, &job, &["big-collect", "80"])?;
+    assert!(stderr(&out).contains("over the 67108864-byte limit"), "{}", describe(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("BREACH"));
     let status = cluster.status()?;
     assert_eq!(status["executors"].as_array().unwrap().len(), 2, "{status}");
     Ok(())

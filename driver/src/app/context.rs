@@ -196,7 +196,11 @@ impl context::Host for AppState {
         let splits = sources::resolve_for(&path, access).and_then(|files| {
             if records == TextRecords::WholeFiles { sources::whole(&files) } else { sources::split(&files, min, max_split) }
         });
-        match splits {
+        match splits.and_then(|s| {
+            check_partitions("text-file", u32::try_from(s.len()).unwrap_or(u32::MAX))
+                .map_err(|e| DriverError::Input { path: path.clone(), reason: e })?;
+            Ok(s)
+        }) {
             Ok(mut splits) => {
                 for s in &mut splits {
                     s.lossy_utf8 = options.lossy_utf8;

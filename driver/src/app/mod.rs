@@ -93,6 +93,18 @@ impl AppCtx {
         }
     }
 
+    /// The largest result an action may bring into `main`: the driver's limit,
+    /// and no more than `main` may hold (its memory limit, which is also within
+    /// the application's task memory).
+    fn max_result_bytes(&self) -> u64 {
+        let config = &self.driver.config;
+        let main_memory = (config.main_limits.memory_bytes as u64).min(match self.limits.memory_bytes {
+            0 => u64::MAX,
+            n => n,
+        });
+        config.max_result_bytes.min(main_memory)
+    }
+
     /// Runs the job for `action` on dataset `node`; blocks the calling `main` until done.
     pub(crate) async fn run_action(&self, node: NodeId, action: Action) -> Result<ActionOutput, DriverError> {
         let plan = plan_job(&self.lineage.lock().expect("lineage lock"), node, action.clone());
@@ -112,6 +124,7 @@ impl AppCtx {
             cache_locations: &self.cache_locations,
             accumulators: &self.accumulators,
             access: &self.access,
+            max_result_bytes: self.max_result_bytes(),
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");

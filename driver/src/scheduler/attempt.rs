@@ -163,7 +163,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         pipelines,
         output: Some(TaskOutput { sink: Some(sink) }),
         limits: Some(*ctx.limits),
-        max_result_bytes: ctx.config.max_result_bytes,
+        max_result_bytes: ctx.max_result_bytes,
         data_roots: ctx.access.root_list().map(|roots| DataRoots { roots }),
     })
 }

@@ -57,6 +57,8 @@ pub struct JobContext<'a> {
     pub accumulators: &'a Accumulators,
     /// The host paths the application may use (sent with each task).
     pub access: &'a DataAccess,
+    /// The largest result an action may bring into `main`.
+    pub max_result_bytes: u64,
 }
 
 /// What an action produced.
@@ -297,10 +299,11 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
         }
         Action::Collect => {
             let total: u64 = results.iter().map(|r| r.collected.len() as u64).sum();
-            if total > ctx.config.max_result_bytes {
+            if total > ctx.max_result_bytes {
                 return Err(DriverError::Job(format!(
-                    "collect: the result is {total} bytes, over the {}-byte limit; save it to files instead",
-                    ctx.config.max_result_bytes
+                    "collect: the result is {total} bytes, over the {}-byte limit (max_result_size, and no more \
+                     than main's memory); save it to files instead",
+                    ctx.max_result_bytes
                 )));
             }
             let mut all = Vec::with_capacity(total as usize);
