@@ -85,6 +85,8 @@ pub struct Driver {
     linker: Arc<Linker<AppState>>,
     compiled_cache_dir: Option<PathBuf>,
     compiled: Mutex<HashMap<ArtifactHash, Arc<CompiledArtifact<AppState>>>>,
+    /// Turns to compile: two at a time.
+    compiles: tokio::sync::Semaphore,
     apps: Mutex<BTreeMap<AppId, AppRecord>>,
     /// Signalled whenever an application finishes.
     app_finished: Notify,
@@ -122,6 +124,7 @@ impl Driver {
             linker: Arc::new(linker),
             compiled_cache_dir,
             compiled: Mutex::default(),
+            compiles: tokio::sync::Semaphore::new(2),
             apps: Mutex::default(),
             app_finished: Notify::new(),
             next_app: AtomicU64::new(1),
@@ -178,19 +181,26 @@ impl Driver {
     /// compiling it took, in µs (0 when it was already compiled, in memory or on disk).
     async fn prepare(&self, bytes: Bytes, what: String) -> Result<(Arc<CompiledArtifact<AppState>>, u64), DriverError> {
         spindle_sandbox::artifact::check_header(&what, &bytes, self.config.max_component_bytes)?;
-        let hash = self.artifacts.put(bytes.clone());
+        let hash = ArtifactHash::of(&bytes);
         if let Some(c) = self.compiled.lock().expect("compiled lock").get(&hash) {
             return Ok((c.clone(), 0));
         }
+        // Its imports and exports are read before anything is compiled or kept.
+        spindle_sandbox::artifact::check_world(&what, &bytes)?;
+        // Compiles take both cores and up to gigabytes: at most two at a time.
+        let _turn = self.compiles.acquire().await.map_err(|e| DriverError::Job(format!("compile queue closed: {e}")))?;
         let started = std::time::Instant::now();
         let engine = self.engine.clone();
         let linker = self.linker.clone();
         let dir = self.compiled_cache_dir.clone();
+        let component = bytes.clone();
         let prepared = tokio::task::spawn_blocking(move || {
-            CompiledArtifact::prepare(&engine, &linker, &what, hash, &bytes, dir.as_deref())
+            CompiledArtifact::prepare(&engine, &linker, &what, hash, &component, dir.as_deref())
         })
         .await
         .map_err(|e| DriverError::Job(format!("compile task failed: {e}")))??;
+        // Only a component that compiled and links into the job world is kept.
+        self.artifacts.put(bytes);
         let compile_us = match prepared.source {
             spindle_sandbox::CompileSource::Compiled => started.elapsed().as_micros() as u64,
             spindle_sandbox::CompileSource::Disk => 0,
@@ -390,5 +400,28 @@ impl Driver {
             tasks: r.tasks.clone(),
             tasks_dropped: r.tasks_dropped,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refused_components_are_read_not_compiled_and_not_kept() {
+        let driver = Driver::new(DriverConfig::default(), None).unwrap();
+        let tenant = driver.tenants.authenticate(None, None).unwrap();
+        // A component with a large core module and no job world: refused from its
+        // exports alone (the message only that reading gives), and not stored.
+        let funcs = "(func (result i32) i32.const 7)".repeat(20_000);
+        let big = wat::parse_str(format!("(component (core module {funcs}))")).unwrap();
+        let hash = ArtifactHash::of(&big);
+        let err = driver.submit(tenant.clone(), Bytes::from(big), vec![], "big".into(), None).await.unwrap_err();
+        assert!(err.to_string().contains("it exports no spindle:job/app interface (it exports nothing)"), "{err}");
+        assert!(driver.artifacts.get(&hash).is_none(), "a refused component is not kept");
+        assert!(driver.compiled.lock().unwrap().is_empty());
+        let http = wat::parse_str(r#"(component (import "wasi:http/outgoing-handler@0.2.0" (instance)))"#).unwrap();
+        let err = driver.submit(tenant, Bytes::from(http), vec![], "http".into(), None).await.unwrap_err();
+        assert!(err.to_string().contains("wasi:http/outgoing-handler@0.2.0"), "{err}");
     }
 }

@@ -127,6 +127,7 @@ impl<T: 'static> CompiledArtifact<T> {
     ) -> Result<Self, SandboxError> {
         // The size was checked where the bytes entered the cluster (the driver, at submit).
         check_header(what, bytes, usize::MAX)?;
+        check_world(what, bytes)?;
         let (component, source) = load_or_compile(engine, what, hash, bytes, cache_dir)?;
         check_imports(engine, &component, what)?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| SandboxError::WrongWorld {
@@ -137,6 +138,48 @@ impl<T: 'static> CompiledArtifact<T> {
             .map_err(|e| SandboxError::WrongWorld { what: what.to_string(), reason: format!("{e:#}") })?;
         Ok(CompiledArtifact { hash, pre, source })
     }
+}
+
+/// Refuses, before anything is compiled (a large component takes Cranelift
+/// seconds and gigabytes), a component whose own imports go outside
+/// [`ALLOWED_IMPORTS`] or that does not export the job world's `app` and
+/// `task`: its top-level sections are read, nested modules skipped.
+pub fn check_world(what: &str, bytes: &[u8]) -> Result<(), SandboxError> {
+    use wasmparser::{Parser, Payload};
+    let invalid = |e: wasmparser::BinaryReaderError| SandboxError::Invalid { what: what.to_string(), reason: e.to_string() };
+    let (mut depth, mut imports, mut exports) = (0usize, Vec::new(), Vec::new());
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(invalid)? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    imports.push(import.map_err(invalid)?.name.name.to_string());
+                }
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export.map_err(invalid)?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let refused: Vec<&str> =
+        imports.iter().map(String::as_str).filter(|n| !ALLOWED_IMPORTS.iter().any(|p| n.starts_with(p))).collect();
+    if !refused.is_empty() {
+        return Err(SandboxError::ForbiddenImports { what: what.to_string(), imports: refused.join(", ") });
+    }
+    for needed in ["spindle:job/app@", "spindle:job/task@"] {
+        if !exports.iter().any(|e| e.starts_with(needed)) {
+            let has = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            return Err(SandboxError::WrongWorld {
+                what: what.to_string(),
+                reason: format!("it exports no {} interface (it exports {has})", needed.trim_end_matches('@')),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a component that imports anything outside [`ALLOWED_IMPORTS`], naming

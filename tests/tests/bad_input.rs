@@ -38,7 +38,9 @@ fn bad_submissions_fail_clearly_and_the_driver_keeps_serving() -> anyhow::Result
     // A component that does not implement the job world.
     let empty = work.path().join("empty.wasm");
     std::fs::write(&empty, EMPTY_COMPONENT)?;
-    assert_fails_with(&cluster.submit(&empty, &[])?, "does not implement the spindle:job/job world");
+    let out = cluster.submit(&empty, &[])?;
+    assert_fails_with(&out, "does not implement the spindle:job/job world");
+    assert_fails_with(&out, "it exports no spindle:job/app interface");
 
     // A component importing an interface Spindle does not provide.
     let http = work.path().join("http.wasm");
