@@ -220,9 +220,7 @@ fn load_or_compile(
     };
     let path = cache_path(engine, dir, hash);
     if path.exists() {
-        // SAFETY: the file was written by `Component::serialize` in this cache, named
-        // by the engine's compatibility hash; wasmtime checks its header again.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        match load_compiled(engine, &path) {
             Ok(c) => return Ok((c, CompileSource::Disk)),
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled artifact"),
         }
@@ -235,19 +233,42 @@ fn load_or_compile(
     Ok((component, CompileSource::Compiled))
 }
 
-/// Writes a compiled component into the cache: to a file of its own, then
-/// renamed into place, so a concurrent reader never sees half a file and two
-/// writers (in this process or others) never share a temporary file.
+/// Loads a compiled component kept by [`store_compiled`]: native code, so it is
+/// run only if its bytes are the ones written (their blake3 leads the file).
+fn load_compiled(engine: &Engine, path: &Path) -> Result<Component, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let Some((digest, code)) = bytes.split_first_chunk::<32>() else { return Err("shorter than its digest".into()) };
+    if blake3::hash(code).as_bytes() != digest {
+        return Err("its bytes do not match the digest they were written with (changed on disk?)".into());
+    }
+    // SAFETY: these are the bytes `Component::serialize` gave this cache (checked
+    // above), in a file named by the engine's compatibility hash; wasmtime checks
+    // their header again.
+    unsafe { Component::deserialize(engine, code) }.map_err(|e| format!("{e:#}"))
+}
+
+/// Writes a compiled component into the cache, its blake3 first: to a file of
+/// its own, then renamed into place, so a concurrent reader never sees half a
+/// file and two writers (in this process or others) never share a temporary
+/// file. The directory is the owner's only (0700): what is in it runs as native code.
 fn store_compiled(component: &Component, dir: &Path, path: &Path) -> Result<(), SandboxError> {
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let cache_err = |source| SandboxError::Cache { path: path.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(cache_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(cache_err)?;
+    }
     let serialized = component
         .serialize()
         .map_err(|e| SandboxError::Engine(format!("serializing compiled component: {e:#}")))?;
+    let mut file = Vec::with_capacity(32 + serialized.len());
+    file.extend_from_slice(blake3::hash(&serialized).as_bytes());
+    file.extend_from_slice(&serialized);
     let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-    std::fs::write(&tmp, serialized).map_err(cache_err)?;
+    std::fs::write(&tmp, file).map_err(cache_err)?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         cache_err(e)
@@ -267,6 +288,32 @@ mod tests {
         assert!("xyz".parse::<ArtifactHash>().is_err());
         assert!(h.verify(b"component bytes").is_ok());
         assert!(matches!(h.verify(b"other"), Err(SandboxError::HashMismatch { .. })));
+    }
+
+    #[test]
+    fn a_compiled_file_changed_on_disk_is_not_loaded() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let bytes = b"\0asm\x0d\0\x01\0".to_vec();
+        let hash = ArtifactHash::of(&bytes);
+        let (_, source) = load_or_compile(&engine, "x", hash, &bytes, Some(&cache)).unwrap();
+        assert!(matches!(source, CompileSource::Compiled));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        let (_, source) = load_or_compile(&engine, "x", hash, &bytes, Some(&cache)).unwrap();
+        assert!(matches!(source, CompileSource::Disk), "kept and loaded");
+        let path = cache_path(&engine, &cache, hash);
+        let mut file = std::fs::read(&path).unwrap();
+        let last = file.len() - 1;
+        file[last] ^= 1;
+        std::fs::write(&path, &file).unwrap();
+        assert!(load_compiled(&engine, &path).unwrap_err().contains("do not match"));
+        let (_, source) = load_or_compile(&engine, "x", hash, &bytes, Some(&cache)).unwrap();
+        assert!(matches!(source, CompileSource::Compiled), "a changed file is compiled again, not run");
     }
 
     #[test]
