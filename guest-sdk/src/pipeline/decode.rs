@@ -18,6 +18,15 @@ fn group_values<V: Data>(batch: &[u8]) -> Result<Vec<V>> {
     Ok(out)
 }
 
+/// A decoder of grouped records as its chain's head: it must be the first op
+/// (`what` names it in the error for a plan the SDK does not make).
+fn chain_head(what: &str, first: bool, head: impl FnOnce() -> Result<Box<dyn RawSink>>) -> Result<Built> {
+    if !first {
+        return Err(Error::msg(format!("a {what} decoder must start its chain (a plan the SDK does not make)")));
+    }
+    Ok(Built::Raw(head()?))
+}
+
 /// The head of a chain after `group-by-key`: (key, batch of values) records
 /// become `(K, Vec<V>)`.
 struct GroupHead<K, V> {
@@ -35,10 +44,7 @@ impl<K: Data, V: Data> RawSink for GroupHead<K, V> {
 }
 
 pub(crate) fn build_decode_group<K: Data, V: Data>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
-    if !first {
-        return Err(Error::msg("a group decoder must start its chain (a plan the SDK does not make)"));
-    }
-    Ok(Built::Raw(Box::new(GroupHead::<K, V> { next: downstream(next)? })))
+    chain_head("group", first, || Ok(Box::new(GroupHead::<K, V> { next: downstream(next)? })))
 }
 
 /// The head of a chain after a two-way `cogroup`.
@@ -62,10 +68,7 @@ pub(crate) fn build_decode_cogroup<K: Data, V: Data, W: Data>(
     next: Option<Box<dyn Any>>,
     first: bool,
 ) -> Result<Built> {
-    if !first {
-        return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
-    }
-    Ok(Built::Raw(Box::new(CoGroupHead::<K, V, W> { next: downstream(next)? })))
+    chain_head("cogroup", first, || Ok(Box::new(CoGroupHead::<K, V, W> { next: downstream(next)? })))
 }
 
 /// The value batches of a cogroup record's `N` sides.
@@ -99,10 +102,7 @@ pub(crate) fn build_decode_cogroup3<K: Data, V: Data, W: Data, X: Data>(
     next: Option<Box<dyn Any>>,
     first: bool,
 ) -> Result<Built> {
-    if !first {
-        return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
-    }
-    Ok(Built::Raw(Box::new(CoGroup3Head::<K, V, W, X> { next: downstream(next)? })))
+    chain_head("cogroup", first, || Ok(Box::new(CoGroup3Head::<K, V, W, X> { next: downstream(next)? })))
 }
 
 /// The head of a chain after a four-way `cogroup`.
@@ -126,10 +126,7 @@ pub(crate) fn build_decode_cogroup4<K: Data, V: Data, W: Data, X: Data, Y: Data>
     next: Option<Box<dyn Any>>,
     first: bool,
 ) -> Result<Built> {
-    if !first {
-        return Err(Error::msg("a cogroup decoder must start its chain (a plan the SDK does not make)"));
-    }
-    Ok(Built::Raw(Box::new(CoGroup4Head::<K, V, W, X, Y> { next: downstream(next)? })))
+    chain_head("cogroup", first, || Ok(Box::new(CoGroup4Head::<K, V, W, X, Y> { next: downstream(next)? })))
 }
 
 /// Decodes records into `T` for the first op, a batch at a time (at most
