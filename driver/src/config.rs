@@ -81,6 +81,21 @@ pub struct DriverConfig {
     /// Most pipelines one task may plan (a coalesce of unions of coalesces...
     /// multiplies them).
     pub max_task_pipelines: u64,
+    /// Most bytes of shuffle blocks one application may hold on one executor,
+    /// until shuffles spill to disk: past it the application fails, the executor
+    /// stays up for the others. Default 4 GiB.
+    pub max_shuffle_memory: u64,
+    /// Longest a component may take to compile before its submission is refused.
+    /// Default 60 s.
+    pub compile_timeout: Duration,
+    /// Bytes of stored components the driver keeps; past it, those no running
+    /// application uses are dropped, least recently submitted first. Default 1 GiB.
+    pub component_budget: u64,
+    /// Finished applications kept for `spindle status` and `spindle logs`, at
+    /// most this many ... Default 100.
+    pub retained_applications: usize,
+    /// ... and none longer than this after it finished. Default 1 h.
+    pub application_retention: Duration,
     /// Tenants allowed to submit. Empty: no authentication, one `default` tenant.
     pub tenants: Vec<TenantConfig>,
     /// The file this config was read from: no job may read it (it holds tokens).
@@ -114,6 +129,11 @@ impl Default for DriverConfig {
             config_file: None,
             max_lineage_depth: 1000,
             max_task_pipelines: 10_000,
+            max_shuffle_memory: 4 << 30,
+            compile_timeout: Duration::from_secs(60),
+            component_budget: 1 << 30,
+            retained_applications: 100,
+            application_retention: Duration::from_secs(3600),
             engine: EngineConfig::default(),
         }
     }
@@ -147,6 +167,11 @@ struct File {
     tenants: Vec<TenantFile>,
     max_lineage_depth: Option<u32>,
     max_task_pipelines: Option<u64>,
+    max_shuffle_memory: Option<String>,
+    compile_timeout: Option<String>,
+    component_budget: Option<String>,
+    retained_applications: Option<usize>,
+    application_retention: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +205,10 @@ struct TenantFile {
     max_task_fuel: Option<u64>,
     #[serde(default)]
     roots: Vec<String>,
+    max_component_size: Option<String>,
+    max_lineage_depth: Option<u32>,
+    max_task_pipelines: Option<u64>,
+    max_shuffle_memory: Option<String>,
 }
 
 /// The deepest lineage a config may allow: planning recurses once per dataset.
@@ -262,7 +291,22 @@ impl DriverConfig {
             c.max_result_bytes = parse_size("max_result_size", s)?;
         }
         if let Some(s) = &file.max_component_size {
-            c.max_component_bytes = parse_size("max_component_size", s)? as usize;
+            c.max_component_bytes = component_size("max_component_size", s)?;
+        }
+        if let Some(s) = &file.max_shuffle_memory {
+            c.max_shuffle_memory = parse_size("max_shuffle_memory", s)?;
+        }
+        if let Some(d) = time("compile_timeout", &file.compile_timeout)? {
+            c.compile_timeout = d.max(Duration::from_secs(1));
+        }
+        if let Some(s) = &file.component_budget {
+            c.component_budget = parse_size("component_budget", s)?;
+        }
+        if let Some(n) = file.retained_applications {
+            c.retained_applications = n;
+        }
+        if let Some(d) = time("application_retention", &file.application_retention)? {
+            c.application_retention = d;
         }
         if let Some(n) = file.fallback_parallelism {
             c.fallback_parallelism = n.max(1);
@@ -272,10 +316,7 @@ impl DriverConfig {
         }
         c.engine.fuel = file.fuel_metering.unwrap_or(false);
         if let Some(n) = file.max_lineage_depth {
-            if !(1..=MAX_LINEAGE_DEPTH).contains(&n) {
-                return Err(format!("max_lineage_depth = {n}: it must be 1 to {MAX_LINEAGE_DEPTH} (planning recurses that deep)"));
-            }
-            c.max_lineage_depth = n;
+            c.max_lineage_depth = lineage_depth("max_lineage_depth", n)?;
         }
         if let Some(n) = file.max_task_pipelines {
             c.max_task_pipelines = n.max(1);
@@ -306,6 +347,10 @@ impl DriverConfig {
             }
             c.tenants.push(TenantConfig {
                 roots,
+                max_component_bytes: t.max_component_size.as_ref().map(|s| component_size(&key("max_component_size"), s)).transpose()?,
+                max_lineage_depth: t.max_lineage_depth.map(|n| lineage_depth(&key("max_lineage_depth"), n)).transpose()?,
+                max_task_pipelines: t.max_task_pipelines.map(|n| n.max(1)),
+                max_shuffle_memory: size("max_shuffle_memory", &t.max_shuffle_memory)?,
                 weight: t.weight.unwrap_or(1).max(1),
                 max_applications: t.max_applications.unwrap_or(0),
                 max_slots: t.max_slots.unwrap_or(0),
@@ -318,6 +363,23 @@ impl DriverConfig {
         }
         Ok(c)
     }
+}
+
+fn lineage_depth(key: &str, n: u32) -> Result<u32, String> {
+    if !(1..=MAX_LINEAGE_DEPTH).contains(&n) {
+        return Err(format!("{key} = {n}: it must be 1 to {MAX_LINEAGE_DEPTH} (planning recurses that deep)"));
+    }
+    Ok(n)
+}
+
+/// A component size limit: at most what one gRPC message may carry.
+fn component_size(key: &str, s: &str) -> Result<usize, String> {
+    let n = parse_size(key, s)?;
+    let max = spindle_proto::MAX_MESSAGE_BYTES as u64;
+    if n > max {
+        return Err(format!("{key} = {s}: it must be at most {} (one gRPC message)", spindle_sandbox::limits::bytes(max)));
+    }
+    Ok(n as usize)
 }
 
 fn apply_limits(l: &mut SandboxLimits, f: &LimitsFile, section: &str) -> Result<(), String> {

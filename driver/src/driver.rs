@@ -21,7 +21,7 @@ pub use spindle_proto::AppEvent;
 
 use crate::app::shared::Broadcasts;
 use crate::app::{self, AppCtx, AppState, SharedWithRecord};
-use crate::artifacts::ArtifactStore;
+use crate::artifacts::{ArtifactPin, ArtifactStore};
 use crate::cluster::{Cluster, SlotClaim};
 use crate::scheduler::progress::AppProgress;
 use crate::access::DataAccess;
@@ -50,6 +50,8 @@ struct AppRecord {
     cancel: Option<watch::Sender<Option<String>>>,
     /// Its broadcast values, served to executors while it runs.
     broadcasts: Arc<Broadcasts>,
+    /// When it finished (kept until `application_retention` after).
+    finished_at: Option<std::time::Instant>,
 }
 
 impl AppRecord {
@@ -76,7 +78,7 @@ pub struct Driver {
     /// Registered executors and their slots.
     pub cluster: Arc<Cluster>,
     /// Submitted components.
-    pub artifacts: ArtifactStore,
+    pub artifacts: Arc<ArtifactStore>,
     /// Who may submit, and their quotas.
     pub tenants: Tenants,
     /// What the driver presents to executors (the cluster secret).
@@ -86,7 +88,7 @@ pub struct Driver {
     compiled_cache_dir: Option<PathBuf>,
     compiled: Mutex<HashMap<ArtifactHash, Arc<CompiledArtifact<AppState>>>>,
     /// Turns to compile: two at a time.
-    compiles: tokio::sync::Semaphore,
+    compiles: Arc<tokio::sync::Semaphore>,
     apps: Mutex<BTreeMap<AppId, AppRecord>>,
     /// Signalled whenever an application finishes.
     app_finished: Notify,
@@ -117,14 +119,14 @@ impl Driver {
         Ok(Arc::new(Driver {
             tenants: Tenants::new(&config.tenants),
             credentials,
+            artifacts: ArtifactStore::new(config.component_budget),
             config,
             cluster,
-            artifacts: ArtifactStore::default(),
             engine,
             linker: Arc::new(linker),
             compiled_cache_dir,
             compiled: Mutex::default(),
-            compiles: tokio::sync::Semaphore::new(2),
+            compiles: Arc::new(tokio::sync::Semaphore::new(2)),
             apps: Mutex::default(),
             app_finished: Notify::new(),
             next_app: AtomicU64::new(1),
@@ -177,37 +179,79 @@ impl Driver {
         r.tasks.push(rec);
     }
 
-    /// Validates, stores and compiles (or finds) a component. Also returns how long
+    /// Validates, stores and compiles (or finds) a component of at most
+    /// `max_bytes`, and pins it for one application. Also returns how long
     /// compiling it took, in µs (0 when it was already compiled, in memory or on disk).
-    async fn prepare(&self, bytes: Bytes, what: String) -> Result<(Arc<CompiledArtifact<AppState>>, u64), DriverError> {
-        spindle_sandbox::artifact::check_header(&what, &bytes, self.config.max_component_bytes)?;
+    async fn prepare(
+        &self,
+        bytes: Bytes,
+        what: String,
+        max_bytes: usize,
+    ) -> Result<(Arc<CompiledArtifact<AppState>>, u64, ArtifactPin), DriverError> {
+        spindle_sandbox::artifact::check_header(&what, &bytes, max_bytes)?;
         let hash = ArtifactHash::of(&bytes);
-        if let Some(c) = self.compiled.lock().expect("compiled lock").get(&hash) {
-            return Ok((c.clone(), 0));
+        let known = self.compiled.lock().expect("compiled lock").get(&hash).cloned();
+        if let Some(c) = known
+            && let Some(pin) = self.artifacts.pin(&hash)
+        {
+            return Ok((c, 0, pin));
         }
         // Its imports and exports are read before anything is compiled or kept.
         spindle_sandbox::artifact::check_world(&what, &bytes)?;
-        // Compiles take both cores and up to gigabytes: at most two at a time.
-        let _turn = self.compiles.acquire().await.map_err(|e| DriverError::Job(format!("compile queue closed: {e}")))?;
+        // Compiles take both cores and up to gigabytes: at most two at a time. The
+        // turn is held until the compile really ends, even past its deadline.
+        let turn =
+            self.compiles.clone().acquire_owned().await.map_err(|e| DriverError::Job(format!("compile queue closed: {e}")))?;
         let started = std::time::Instant::now();
         let engine = self.engine.clone();
         let linker = self.linker.clone();
         let dir = self.compiled_cache_dir.clone();
         let component = bytes.clone();
-        let prepared = tokio::task::spawn_blocking(move || {
-            CompiledArtifact::prepare(&engine, &linker, &what, hash, &component, dir.as_deref())
-        })
-        .await
-        .map_err(|e| DriverError::Job(format!("compile task failed: {e}")))??;
+        let name = what.clone();
+        let compile = tokio::task::spawn_blocking(move || {
+            let prepared = CompiledArtifact::prepare(&engine, &linker, &name, hash, &component, dir.as_deref());
+            drop(turn);
+            prepared
+        });
+        let deadline = self.config.compile_timeout;
+        let prepared = tokio::time::timeout(deadline, compile)
+            .await
+            .map_err(|_| {
+                tracing::warn!(artifact = %hash, ?deadline, "compile deadline passed: submission refused");
+                DriverError::Refused(format!(
+                    "{what} did not compile within {} (compile_timeout); make it smaller",
+                    spindle_sandbox::limits::duration(deadline)
+                ))
+            })?
+            .map_err(|e| DriverError::Job(format!("compile task failed: {e}")))??;
         // Only a component that compiled and links into the job world is kept.
-        self.artifacts.put(bytes);
+        let (pin, evicted) = self.artifacts.put_pinned(bytes);
         let compile_us = match prepared.source {
             spindle_sandbox::CompileSource::Compiled => started.elapsed().as_micros() as u64,
             spindle_sandbox::CompileSource::Disk => 0,
         };
         let prepared = Arc::new(prepared);
-        self.compiled.lock().expect("compiled lock").insert(hash, prepared.clone());
-        Ok((prepared, compile_us))
+        let mut compiled = self.compiled.lock().expect("compiled lock");
+        for h in &evicted {
+            compiled.remove(h);
+        }
+        compiled.insert(hash, prepared.clone());
+        Ok((prepared, compile_us, pin))
+    }
+
+    /// Forgets finished applications past `retained_applications` (oldest first)
+    /// or older than `application_retention`.
+    fn prune_finished(&self) {
+        let mut apps = self.apps.lock().expect("apps lock");
+        let mut finished: Vec<(std::time::Instant, AppId)> =
+            apps.iter().filter_map(|(id, r)| r.finished_at.map(|t| (t, id.clone()))).collect();
+        finished.sort();
+        let over = finished.len().saturating_sub(self.config.retained_applications);
+        for (i, (at, id)) in finished.into_iter().enumerate() {
+            if i < over || at.elapsed() > self.config.application_retention {
+                apps.remove(&id);
+            }
+        }
     }
 
     /// Validates and stores a component, then runs its `main(args)` in the
@@ -226,7 +270,9 @@ impl Driver {
         let what = if name.is_empty() { "the submitted component".to_string() } else { format!("component `{name}`") };
         let limits = tenant.task_limits(limits.as_ref(), &self.config.task_limits).map_err(DriverError::Refused)?;
         let quota = tenant.start_app().map_err(DriverError::Quota)?;
-        let (artifact, compile_us) = self.prepare(component, what).await?;
+        let rules = tenant.rules(&self.config);
+        let (artifact, compile_us, pin) = self.prepare(component, what, rules.max_component_bytes).await?;
+        self.prune_finished();
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
         let progress = Arc::new(AppProgress::default());
         let (cancel, mut cancelled) = watch::channel(None);
@@ -247,6 +293,7 @@ impl Driver {
             progress: progress.clone(),
             cancel: Some(cancel),
             broadcasts: broadcasts.clone(),
+            finished_at: None,
         };
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
         let shared = SharedWithRecord { progress, broadcasts };
@@ -274,8 +321,17 @@ impl Driver {
         let mut main_limits = self.config.main_limits.clone();
         main_limits.memory_bytes = main_limits.memory_bytes.min(limits.memory_bytes as usize);
         tokio::spawn(async move {
-            let app =
-                Arc::new(AppCtx::new(id.clone(), artifact.hash, driver.clone(), tx.clone(), limits, claim, shared, access));
+            let app = Arc::new(AppCtx::new(
+                id.clone(),
+                artifact.hash,
+                driver.clone(),
+                tx.clone(),
+                limits,
+                claim,
+                shared,
+                access,
+                rules,
+            ));
             let started = std::time::Instant::now();
             let finished = tokio::select! {
                 f = app::run_main(app, artifact, args, main_limits) => f,
@@ -300,6 +356,7 @@ impl Driver {
                 .collect();
             let _ = tokio::time::timeout(RELEASE_WAIT, futures::future::join_all(releases)).await;
             drop(quota);
+            drop(pin);
             if let Some(r) = driver.apps.lock().expect("apps lock").get_mut(&id) {
                 r.state = if finished.succeeded { "succeeded" } else { "failed" };
                 r.error = finished.error.clone();
@@ -307,7 +364,9 @@ impl Driver {
                 r.stderr = finished.stderr.clone();
                 r.cancel = None;
                 r.broadcasts = Arc::default();
+                r.finished_at = Some(std::time::Instant::now());
             }
+            driver.prune_finished();
             tracing::info!(app = %id, succeeded = finished.succeeded, error = %finished.error, "application finished");
             let _ = tx.send(AppEvent { event: Some(app_event::Event::Finished(finished)) });
             driver.app_finished.notify_waiters();
@@ -320,6 +379,7 @@ impl Driver {
     /// applications `viewer` may see: a tenant sees its own (every one on an open
     /// driver); `None`, a cluster member (holder of the cluster secret), sees all.
     pub async fn status(&self, viewer: Option<&Tenant>) -> ClusterStatus {
+        self.prune_finished();
         let (live, gone) = self.cluster.statuses();
         let asked = futures::future::join_all(live.iter().map(|(e, _)| {
             tokio::time::timeout(std::time::Duration::from_millis(500), e.handle.status())

@@ -24,6 +24,7 @@ pub mod artifacts;
 pub mod cluster;
 pub mod config;
 pub mod driver;
+pub mod gate;
 pub mod scheduler;
 pub mod service;
 pub mod sources;

@@ -17,6 +17,7 @@ use spindle_sandbox::ArtifactHash;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
+use crate::gate::Gate;
 use crate::tenants::Tenant;
 use crate::{Driver, DriverError, RemoteExecutor};
 
@@ -27,12 +28,14 @@ pub struct DriverService {
 }
 
 impl DriverService {
-    /// A server for `driver`, accepting large messages (components).
-    pub fn server(driver: Arc<Driver>) -> DriverServer<Self> {
+    /// A server for `driver` behind its [`Gate`]: large messages (components)
+    /// only from authenticated tenants, up to their limit.
+    pub fn server(driver: Arc<Driver>) -> Gate {
         let members = SecretCheck::new(driver.config.secret.as_deref());
-        DriverServer::new(DriverService { driver, members })
+        let server = DriverServer::new(DriverService { driver: driver.clone(), members })
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES);
+        Gate::new(server, driver)
     }
 
     /// The tenant a client request comes from, if its credentials are right.

@@ -34,6 +34,15 @@ pub struct TenantConfig {
     /// The only host directories its jobs may read and write under (resolved);
     /// none: no host path at all.
     pub roots: Vec<std::path::PathBuf>,
+    /// Largest component it may submit, in bytes (none: the driver's).
+    pub max_component_bytes: Option<usize>,
+    /// Longest chain of datasets its applications may build (none: the driver's).
+    pub max_lineage_depth: Option<u32>,
+    /// Most pipelines one of its tasks may plan (none: the driver's).
+    pub max_task_pipelines: Option<u64>,
+    /// Most shuffle bytes one of its applications may hold on one executor
+    /// (none: the driver's).
+    pub max_shuffle_memory: Option<u64>,
 }
 
 impl TenantConfig {
@@ -48,8 +57,26 @@ impl TenantConfig {
             max_task_wall_time: None,
             max_task_fuel: None,
             roots: Vec::new(),
+            max_component_bytes: None,
+            max_lineage_depth: None,
+            max_task_pipelines: None,
+            max_shuffle_memory: None,
         }
     }
+}
+
+/// What an application may build and hold: its tenant's settings, or the
+/// driver's where the tenant sets none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppRules {
+    /// Largest component, in bytes.
+    pub max_component_bytes: usize,
+    /// Longest chain of datasets.
+    pub max_lineage_depth: u32,
+    /// Most pipelines in one task.
+    pub max_task_pipelines: u64,
+    /// Most shuffle bytes held on one executor.
+    pub max_shuffle_memory: u64,
 }
 
 /// A tenant at run time.
@@ -130,6 +157,17 @@ impl Tenant {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// What its applications may build and hold, under `driver`'s settings.
+    pub fn rules(&self, driver: &crate::DriverConfig) -> AppRules {
+        let c = &self.config;
+        AppRules {
+            max_component_bytes: c.max_component_bytes.unwrap_or(driver.max_component_bytes),
+            max_lineage_depth: c.max_lineage_depth.unwrap_or(driver.max_lineage_depth),
+            max_task_pipelines: c.max_task_pipelines.unwrap_or(driver.max_task_pipelines),
+            max_shuffle_memory: c.max_shuffle_memory.unwrap_or(driver.max_shuffle_memory),
+        }
     }
 
     /// Takes one of the tenant's concurrent-application places, or says why not.

@@ -57,7 +57,7 @@ impl AppState {
 
     /// Refuses a dataset whose plan would be past the driver's limits, before any work.
     fn check_shape(&self, lineage: &Lineage, node: &Node) -> wasmtime::Result<()> {
-        let config = &self.app.driver.config;
+        let config = &self.app.rules;
         let shape = lineage.shape_of(node);
         if shape.depth > config.max_lineage_depth {
             wasmtime::bail!(

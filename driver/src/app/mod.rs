@@ -26,6 +26,7 @@ use shared::{Accumulators, Broadcasts};
 use crate::scheduler::progress::AppProgress;
 use crate::access::DataAccess;
 use crate::cluster::SlotClaim;
+use crate::tenants::AppRules;
 use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
 use crate::{Driver, DriverError};
 
@@ -49,6 +50,8 @@ pub struct AppCtx {
     pub claim: SlotClaim,
     /// The host paths it may read and write.
     pub(crate) access: DataAccess,
+    /// What it may build and hold.
+    pub(crate) rules: AppRules,
     pub(crate) lineage: Mutex<Lineage>,
     map_outputs: MapOutputs,
     pub(crate) cache_locations: CacheLocations,
@@ -72,6 +75,7 @@ impl AppCtx {
         claim: SlotClaim,
         shared: SharedWithRecord,
         access: DataAccess,
+        rules: AppRules,
     ) -> Self {
         let SharedWithRecord { progress, broadcasts } = shared;
         AppCtx {
@@ -81,6 +85,7 @@ impl AppCtx {
             limits,
             claim,
             access,
+            rules,
             lineage: Mutex::default(),
             map_outputs: MapOutputs::default(),
             cache_locations: CacheLocations::default(),
@@ -125,6 +130,7 @@ impl AppCtx {
             accumulators: &self.accumulators,
             access: &self.access,
             max_result_bytes: self.max_result_bytes(),
+            max_shuffle_memory: self.rules.max_shuffle_memory,
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");

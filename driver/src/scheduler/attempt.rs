@@ -164,6 +164,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         output: Some(TaskOutput { sink: Some(sink) }),
         limits: Some(*ctx.limits),
         max_result_bytes: ctx.max_result_bytes,
+        max_shuffle_memory: ctx.max_shuffle_memory,
         data_roots: ctx.access.root_list().map(|roots| DataRoots { roots }),
     })
 }

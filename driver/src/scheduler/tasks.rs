@@ -59,6 +59,8 @@ pub struct JobContext<'a> {
     pub access: &'a DataAccess,
     /// The largest result an action may bring into `main`.
     pub max_result_bytes: u64,
+    /// Most shuffle bytes the application may hold on one executor.
+    pub max_shuffle_memory: u64,
 }
 
 /// What an action produced.

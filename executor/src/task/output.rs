@@ -53,8 +53,9 @@ impl Partitioner {
 
 /// Where a task's output goes.
 pub enum Output {
-    /// Partitioned buckets for a shuffle, kept in the block store.
-    Shuffle { buckets: Vec<Bucket>, partitioner: Partitioner, records: u64 },
+    /// Partitioned buckets for a shuffle, kept in the block store (and counted
+    /// against the application's shuffle memory as they grow).
+    Shuffle { buckets: Vec<Bucket>, partitioner: Partitioner, records: u64, held: ShuffleHold },
     /// Records returned to the driver (at most `max` bytes, 0: no limit; at most
     /// `limit` records, 0: all).
     Collect { batches: Vec<u8>, records: u64, max: u64, limit: u64 },
@@ -69,6 +70,39 @@ pub enum Output {
     Count { records: u64 },
     /// Value bytes plus '\n' per record, into a file the driver commits.
     TextFile { path: String, file: tokio::io::BufWriter<tokio::fs::File>, records: u64 },
+}
+
+/// The bytes a map output being written counts against its application; given
+/// back when the output is stored or dropped.
+pub struct ShuffleHold {
+    exec: Arc<Executor>,
+    app: AppId,
+    bytes: u64,
+    limit: u64,
+}
+
+impl ShuffleHold {
+    fn grow(&mut self, n: u64) -> Result<(), Failure> {
+        self.exec.blocks.reserve(&self.app, n, self.limit).map_err(|over| {
+            Failure::Refused(format!(
+                "application {} would hold {} of shuffle data on executor {}, over its limit of {} (max_shuffle_memory); \
+                 shuffle fewer or smaller records (reduce_by_key combines before the shuffle), or ask the operator \
+                 for a larger limit",
+                self.app,
+                bytes(over.held),
+                self.exec.id(),
+                bytes(over.limit)
+            ))
+        })?;
+        self.bytes += n;
+        Ok(())
+    }
+}
+
+impl Drop for ShuffleHold {
+    fn drop(&mut self) {
+        self.exec.blocks.unreserve(&self.app, self.bytes);
+    }
 }
 
 /// One reduce partition's share of a map task's output.
@@ -103,7 +137,13 @@ impl Output {
                         Partitioner::Range { bounds: r.bounds.clone(), descending: r.descending }
                     }
                 };
-                Output::Shuffle { buckets: (0..s.partitions).map(|_| Bucket::default()).collect(), partitioner, records: 0 }
+                let held = ShuffleHold {
+                    exec: exec.clone(),
+                    app: AppId(spec.app_id.clone()),
+                    bytes: 0,
+                    limit: spec.max_shuffle_memory,
+                };
+                Output::Shuffle { buckets: (0..s.partitions).map(|_| Bucket::default()).collect(), partitioner, records: 0, held }
             }
             Some(task_output::Sink::Collect(c)) => {
                 Output::Collect { batches: Vec::new(), records: 0, max: spec.max_result_bytes, limit: c.limit }
@@ -131,7 +171,8 @@ impl Output {
     /// Takes one batch from the guest; a malformed batch is an error.
     pub async fn write(&mut self, batch: Vec<u8>) -> Result<(), Failure> {
         match self {
-            Output::Shuffle { buckets, partitioner, records } => {
+            Output::Shuffle { buckets, partitioner, records, held } => {
+                held.grow(batch.len() as u64)?;
                 let n = buckets.len() as u32;
                 for rec in BatchReader::new(&batch) {
                     let rec = rec.map_err(malformed)?;
