@@ -11,16 +11,26 @@ use futures::{Stream, StreamExt};
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::driver_client::DriverClient;
 use spindle_proto::{AppDetailRequest, AppEvent, StatusRequest, SubmitRequest, TaskLimits, app_event};
-use tonic::transport::Endpoint;
+use spindle_proto::tls::Tls;
 
 /// Reads a job component, with a clear error for a missing file.
 pub fn read_job(job: &Path) -> Result<Vec<u8>> {
     std::fs::read(job).with_context(|| format!("reading job component {}", job.display()))
 }
 
-async fn connect(url: &str, credentials: Credentials) -> Result<DriverClient<AuthChannel>> {
-    let channel = Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("`{url}` is not a driver URL (expected http://HOST:PORT)"))?
+/// Who a client is and how it reaches the driver.
+pub struct Who {
+    pub credentials: Credentials,
+    pub tls: Tls,
+}
+
+async fn connect(url: &str, who: Who) -> Result<DriverClient<AuthChannel>> {
+    let credentials = who.credentials;
+    let channel = who
+        .tls
+        .endpoint(url)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("`{url}` is not a driver URL (expected http://HOST:PORT or https://HOST:PORT)"))?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
@@ -77,28 +87,37 @@ pub async fn follow(mut events: impl Stream<Item = Result<AppEvent, String>> + U
 /// `spindle submit`.
 pub async fn submit(
     url: &str,
-    credentials: Credentials,
+    who: Who,
     limits: Option<TaskLimits>,
     job: &Path,
     args: Vec<String>,
 ) -> Result<ExitCode> {
     let component = read_job(job)?;
-    let mut client = connect(url, credentials).await?;
+    let mut client = connect(url, who).await?;
     let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stream = match client.submit(SubmitRequest { component, args, name, limits }).await {
         Ok(s) => s.into_inner(),
-        Err(status) => bail!("the driver refused {}: {}", job.display(), status.message()),
+        Err(status) => bail!("the driver refused {}: {}{}", job.display(), status.message(), tls_hint(&status)),
     };
     follow(stream.map(|r| r.map_err(|s| s.message().to_string()))).await
 }
 
 fn refused(what: &str, s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {}", s.message())
+    anyhow::anyhow!("{what}: {}{}", s.message(), tls_hint(&s))
+}
+
+/// A hint when a call in clear reached a TLS server (the reply is not HTTP/2).
+fn tls_hint(s: &tonic::Status) -> &'static str {
+    if s.message().contains("h2 protocol error") {
+        " (if the driver uses TLS, give its https:// URL and --tls-ca)"
+    } else {
+        ""
+    }
 }
 
 /// `spindle status`.
-pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<ExitCode> {
-    let s = connect(url, credentials)
+pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
+    let s = connect(url, who)
         .await?
         .status(StatusRequest {})
         .await
@@ -184,8 +203,8 @@ pub async fn status(url: &str, credentials: Credentials, json: bool) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-async fn app_detail(url: &str, credentials: Credentials, app: &str) -> Result<spindle_proto::AppDetail> {
-    Ok(connect(url, credentials)
+async fn app_detail(url: &str, who: Who, app: &str) -> Result<spindle_proto::AppDetail> {
+    Ok(connect(url, who)
         .await?
         .application(AppDetailRequest { app_id: app.to_string() })
         .await
@@ -194,8 +213,8 @@ async fn app_detail(url: &str, credentials: Credentials, app: &str) -> Result<sp
 }
 
 /// `spindle status --app APP`: one application and its kept task attempts.
-pub async fn app_status(url: &str, credentials: Credentials, app: &str, json: bool) -> Result<ExitCode> {
-    let d = app_detail(url, credentials, app).await?;
+pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<ExitCode> {
+    let d = app_detail(url, who, app).await?;
     let a = d.app.unwrap_or_default();
     let limits = a.limits.unwrap_or_default();
     if json {
@@ -258,8 +277,8 @@ pub async fn app_status(url: &str, credentials: Credentials, app: &str, json: bo
 }
 
 /// `spindle logs APP`.
-pub async fn logs(url: &str, credentials: Credentials, app: &str) -> Result<ExitCode> {
-    let d = app_detail(url, credentials, app).await?;
+pub async fn logs(url: &str, who: Who, app: &str) -> Result<ExitCode> {
+    let d = app_detail(url, who, app).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "==> {app} main stdout <==")?;
     out.write_all(&d.stdout)?;

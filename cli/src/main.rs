@@ -8,7 +8,8 @@ mod new;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use spindle_proto::tls::{Clients, Tls};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -62,12 +63,43 @@ struct TenantArgs {
     /// The tenant's token.
     #[arg(long, env = "SPINDLE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The CA certificate (PEM) that signed the driver's, for an https:// driver URL.
+    #[arg(long, env = "SPINDLE_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
 }
 
 impl TenantArgs {
-    fn credentials(&self) -> Result<spindle_proto::auth::Credentials> {
+    fn who(&self) -> Result<client::Who> {
         let secret = std::env::var("SPINDLE_SECRET").ok();
-        spindle_proto::auth::Credentials::client(secret.as_deref(), self.tenant.as_deref(), self.token.as_deref())
+        let credentials =
+            spindle_proto::auth::Credentials::client(secret.as_deref(), self.tenant.as_deref(), self.token.as_deref())
+                .map_err(anyhow::Error::msg)?;
+        let tls = Tls::load(None, None, self.tls_ca.as_deref(), false).map_err(anyhow::Error::msg)?;
+        Ok(client::Who { credentials, tls })
+    }
+}
+
+/// TLS settings of a cluster process (docs/driver-config.md, "TLS").
+#[derive(Args)]
+struct TlsArgs {
+    /// Certificate (PEM) this process serves with; turns TLS on, with --tls-key
+    /// and --tls-ca.
+    #[arg(long, env = "SPINDLE_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SPINDLE_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate (PEM) peers' certificates are checked against.
+    #[arg(long, env = "SPINDLE_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: cluster members present their certificates too.
+    #[arg(long, env = "SPINDLE_TLS_MUTUAL")]
+    tls_mutual: bool,
+}
+
+impl TlsArgs {
+    fn load(&self) -> Result<Tls> {
+        Tls::load_member(self.tls_cert.as_deref(), self.tls_key.as_deref(), self.tls_ca.as_deref(), self.tls_mutual)
             .map_err(anyhow::Error::msg)
     }
 }
@@ -109,6 +141,8 @@ enum Command {
         /// The driver's TOML config file.
         #[arg(long, env = "SPINDLE_CONFIG")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Run an executor process that joins a driver.
     Executor {
@@ -151,6 +185,8 @@ enum Command {
         /// under the system's temporary directory, removed at exit).
         #[arg(long, value_name = "DIR")]
         spill_dir: Option<PathBuf>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Submit a job to a driver, wait for it, print its output and result.
     Submit {
@@ -243,7 +279,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?;
             local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, cache_memory, args).await
         }
-        Command::Driver { listen, cache_dir, config } => {
+        Command::Driver { listen, cache_dir, config, tls } => {
             let mut driver_config = match &config {
                 Some(path) => spindle_driver::DriverConfig::load(path).map_err(anyhow::Error::msg)?,
                 None => spindle_driver::DriverConfig::default(),
@@ -251,15 +287,18 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             if let Ok(secret) = std::env::var("SPINDLE_SECRET") {
                 driver_config.secret = Some(secret);
             }
+            driver_config.tls = tls.load()?;
             if driver_config.secret.is_none() {
                 tracing::warn!("no cluster secret (SPINDLE_SECRET or `secret` in the config file): any process can join as an executor");
             }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let addr = listener.local_addr()?;
             let cache = cache_dir.or_else(spindle_executor::executor::default_cache_dir);
+            let server_tls = driver_config.tls.server(Clients::Anyone);
+            let url = driver_config.tls.url(&addr.to_string());
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
             // Tests and scripts read this line to find the port.
-            println!("spindle driver listening on http://{addr}");
+            println!("spindle driver listening on {url}");
             // No Nagle delay: task launches and results are small messages, several in flight.
             let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             // On SIGTERM: stop running applications (their clients hear why, their
@@ -269,7 +308,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 shutdown_signal().await;
                 stopping.shutdown("the driver is shutting down (it was sent a stop signal); submit the application again").await;
             };
-            tonic::transport::Server::builder()
+            let mut server = tonic::transport::Server::builder();
+            if let Some(tls) = server_tls {
+                server = server.tls_config(tls).context("the driver's TLS settings")?;
+            }
+            server
                 .add_service(spindle_driver::service::DriverService::server(driver))
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
@@ -287,6 +330,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             chaos_failure_rate,
             cache_memory,
             spill_dir,
+            tls,
         } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
             anyhow::ensure!(
@@ -310,6 +354,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 chaos_failure_rate,
                 cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?,
                 cache_dir: spill_dir,
+                tls: tls.load()?,
                 ..Default::default()
             };
             if chaos_failure_rate > 0.0 {
@@ -324,13 +369,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Submit { driver, who, limits, job, args } => {
-            client::submit(&driver, who.credentials()?, limits.to_proto()?, &job, args).await
+            client::submit(&driver, who.who()?, limits.to_proto()?, &job, args).await
         }
-        Command::Status { driver, who, app: None, json } => client::status(&driver, who.credentials()?, json).await,
+        Command::Status { driver, who, app: None, json } => client::status(&driver, who.who()?, json).await,
         Command::Status { driver, who, app: Some(app), json } => {
-            client::app_status(&driver, who.credentials()?, &app, json).await
+            client::app_status(&driver, who.who()?, &app, json).await
         }
-        Command::Logs { driver, who, app } => client::logs(&driver, who.credentials()?, &app).await,
+        Command::Logs { driver, who, app } => client::logs(&driver, who.who()?, &app).await,
         Command::New { name, sdk } => {
             let sdk = new::Sdk::from_arg(sdk.as_deref())?;
             new::new_job(&name, &sdk)?;

@@ -102,6 +102,9 @@ pub struct DriverConfig {
     pub config_file: Option<std::path::PathBuf>,
     /// Engine settings.
     pub engine: EngineConfig,
+    /// TLS for the driver's server and its connections to executors (set from
+    /// the command line; default: none).
+    pub tls: spindle_proto::tls::Tls,
 }
 
 impl Default for DriverConfig {
@@ -135,6 +138,7 @@ impl Default for DriverConfig {
             retained_applications: 100,
             application_retention: Duration::from_secs(3600),
             engine: EngineConfig::default(),
+            tls: spindle_proto::tls::Tls::default(),
         }
     }
 }

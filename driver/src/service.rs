@@ -45,6 +45,19 @@ impl DriverService {
         self.driver.tenants.authenticate(tenant, token).map_err(|e| to_status(e.into()))
     }
 
+    /// Refuses a member RPC without the cluster secret, or, with mutual TLS,
+    /// without a client certificate the cluster's CA signed (checked by TLS).
+    fn member<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        self.members.check(req.metadata())?;
+        if self.driver.config.tls.mutual() && req.peer_certs().is_none_or(|c| c.is_empty()) {
+            return Err(Status::unauthenticated(
+                "this RPC is for cluster members and, with mutual TLS, needs a client certificate signed by the \
+                 cluster's CA (--tls-cert, --tls-key, --tls-mutual)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Who may look at applications: a cluster member (`None`) or a tenant.
     fn viewer(&self, md: &MetadataMap) -> Result<Option<Arc<Tenant>>, Status> {
         if self.members.is_member(md) {
@@ -89,19 +102,20 @@ impl DriverRpc for DriverService {
         &self,
         req: Request<RegisterExecutorRequest>,
     ) -> Result<Response<RegisterExecutorResponse>, Status> {
-        self.members.check(req.metadata())?;
+        self.member(&req)?;
         let req = req.into_inner();
         if req.slots == 0 {
             return Err(Status::invalid_argument("an executor needs at least one slot"));
         }
-        let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone()).map_err(Status::invalid_argument)?;
+        let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone(), &self.driver.config.tls)
+            .map_err(Status::invalid_argument)?;
         let id = self.driver.cluster.register(req.address, req.slots, Arc::new(handle), true);
         let interval = self.driver.cluster.settings().heartbeat_interval;
         Ok(Response::new(RegisterExecutorResponse { executor_id: id.0, heartbeat_interval_ms: interval.as_millis() as u64 }))
     }
 
     async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
-        self.members.check(req.metadata())?;
+        self.member(&req)?;
         let req = req.into_inner();
         let known = self.driver.heartbeat(&ExecutorId(req.executor_id), req.status);
         Ok(Response::new(HeartbeatResponse { known }))
@@ -111,7 +125,7 @@ impl DriverRpc for DriverService {
         &self,
         req: Request<DeregisterExecutorRequest>,
     ) -> Result<Response<DeregisterExecutorResponse>, Status> {
-        self.members.check(req.metadata())?;
+        self.member(&req)?;
         let req = req.into_inner();
         let reason = if req.reason.is_empty() { "deregistered".to_string() } else { req.reason };
         self.driver.cluster.deregister(&ExecutorId(req.executor_id), &reason);
@@ -121,7 +135,7 @@ impl DriverRpc for DriverService {
     type FetchArtifactStream = Chunks;
 
     async fn fetch_artifact(&self, req: Request<FetchArtifactRequest>) -> Result<Response<Chunks>, Status> {
-        self.members.check(req.metadata())?;
+        self.member(&req)?;
         let hash: ArtifactHash = req.get_ref().hash.parse().map_err(Status::invalid_argument)?;
         let bytes =
             self.driver.artifacts.get(&hash).ok_or_else(|| to_status(DriverError::UnknownArtifact(hash.to_string())))?;
@@ -137,7 +151,7 @@ impl DriverRpc for DriverService {
         &self,
         req: Request<FetchBroadcastRequest>,
     ) -> Result<Response<FetchBroadcastResponse>, Status> {
-        self.members.check(req.metadata())?;
+        self.member(&req)?;
         let req = req.into_inner();
         let value = self.driver.broadcast(&AppId(req.app_id), req.broadcast_id).map_err(to_status)?;
         Ok(Response::new(FetchBroadcastResponse { value: value.to_vec() }))

@@ -1,5 +1,6 @@
 //! Process-wide executor state: the engine, the linker, slots, artifacts, blocks.
 
+use spindle_proto::tls::Tls;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,8 @@ use crate::{ExecutorError, task};
 /// Executor settings.
 #[derive(Debug, Clone)]
 pub struct ExecutorConfig {
+    /// TLS for its server and its connections (default: none).
+    pub tls: Tls,
     /// Tasks run at once.
     pub slots: u32,
     /// Where compiled components are kept between runs (`None`: memory only).
@@ -66,6 +69,7 @@ impl Default for ExecutorConfig {
             chaos_failure_rate: 0.0,
             cache_memory: 1 << 30,
             cache_dir: None,
+            tls: Tls::default(),
         }
     }
 }
@@ -206,7 +210,7 @@ impl Executor {
             std::env::temp_dir().join(format!("spindle-blocks-{}-{:08x}", std::process::id(), fastrand::u32(..)))
         });
         let cache = PartitionCache::new(config.cache_memory, cache_dir);
-        let credentials = config.credentials()?;
+        let peers = PeerClients::new(config.credentials()?, config.tls.clone());
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
             running: Running::default(),
@@ -219,7 +223,7 @@ impl Executor {
             cache,
             broadcasts: BroadcastCache::default(),
             source,
-            peers: PeerClients::new(credentials),
+            peers,
             counters: TaskCounters::default(),
             id: Mutex::new(None),
             address: OnceLock::new(),

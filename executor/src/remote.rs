@@ -14,7 +14,7 @@ use spindle_proto::{
 use spindle_sandbox::ArtifactHash;
 use tokio::net::TcpListener;
 use spindle_proto::auth::{AuthChannel, Credentials};
-use tonic::transport::Endpoint;
+use spindle_proto::tls::{Clients, Tls};
 
 use crate::service::ExecutorService;
 use crate::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
@@ -57,10 +57,15 @@ impl ArtifactSource for DriverArtifacts {
 
 /// Connects to the driver at `url` with `credentials`, failing with a clear error
 /// if it cannot.
-pub async fn connect_driver(url: &str, credentials: Credentials) -> Result<DriverClient<AuthChannel>, ExecutorError> {
+pub async fn connect_driver(
+    url: &str,
+    credentials: Credentials,
+    tls: &Tls,
+) -> Result<DriverClient<AuthChannel>, ExecutorError> {
     let err = |reason: String| ExecutorError::Driver { url: url.to_string(), reason };
-    let channel = Endpoint::from_shared(url.to_string())
-        .map_err(|e| err(e.to_string()))?
+    let channel = tls
+        .endpoint(url)
+        .map_err(err)?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
@@ -83,7 +88,8 @@ pub async fn serve(
     advertise_host: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ExecutorError> {
-    let driver = connect_driver(driver_url, config.credentials()?).await?;
+    let driver = connect_driver(driver_url, config.credentials()?, &config.tls).await?;
+    let server_tls = config.tls.server(Clients::Members);
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
     let grace = config.grace_period;
     let exec = Executor::new(config, source)?;
@@ -93,7 +99,13 @@ pub async fn serve(
     // No Nagle delay: task launches and results are small messages, several in flight.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = server_tls {
+        server = server
+            .tls_config(tls)
+            .map_err(|e| ExecutorError::BadConfig(format!("the executor's TLS settings: {e}")))?;
+    }
+    let server = server
         .add_service(ExecutorService::server(exec.clone()))
         .serve_with_incoming_shutdown(incoming, async {
             let _ = server_stopped.await;

@@ -9,7 +9,8 @@ use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::{AppId, ShuffleId};
 use spindle_proto::{FetchShuffleRequest, MapLocation, ShuffleChunk};
-use tonic::transport::{Channel, Endpoint};
+use spindle_proto::tls::Tls;
+use tonic::transport::Channel;
 
 use crate::blocks::BlockId;
 use crate::{Executor, ExecutorError};
@@ -19,12 +20,13 @@ use crate::{Executor, ExecutorError};
 pub struct PeerClients {
     channels: Mutex<HashMap<String, Channel>>,
     credentials: Credentials,
+    tls: Tls,
 }
 
 impl PeerClients {
-    /// Peers reached with `credentials`.
-    pub fn new(credentials: Credentials) -> Self {
-        PeerClients { channels: Mutex::default(), credentials }
+    /// Peers reached with `credentials`, over `tls`.
+    pub fn new(credentials: Credentials, tls: Tls) -> Self {
+        PeerClients { channels: Mutex::default(), credentials, tls }
     }
 
     /// A client for the executor at `address` (`host:port`), reusing its channel.
@@ -33,11 +35,13 @@ impl PeerClients {
         let channel = match channels.get(address) {
             Some(c) => c.clone(),
             None => {
-                let c = Endpoint::from_shared(format!("http://{address}"))
-                    .map_err(|e| ExecutorError::Fetch {
+                let c = self
+                    .tls
+                    .endpoint(&self.tls.url(address))
+                    .map_err(|reason| ExecutorError::Fetch {
                         executor: executor.into(),
                         address: address.into(),
-                        reason: e.to_string(),
+                        reason,
                         unreachable: true,
                     })?
                     .connect_lazy();

@@ -6,6 +6,7 @@
 //! - [`ids`]: newtype identifiers (`AppId`, `ExecutorId`, ...).
 //! - [`auth`]: credentials on the wire: the cluster secret between cluster members,
 //!   tenant tokens from clients.
+//! - [`tls`]: TLS settings for servers and clients (rustls).
 
 /// tonic/prost output for `proto/spindle.proto`.
 #[allow(clippy::all, missing_docs, reason = "generated code")]
@@ -16,6 +17,8 @@ pub mod generated {
 pub mod ids;
 
 pub mod auth;
+
+pub mod tls;
 
 pub use generated::*;
 

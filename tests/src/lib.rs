@@ -98,6 +98,9 @@ pub struct Cluster {
     pub secret: Option<String>,
     /// Scratch space (compiled caches) removed on drop.
     pub dir: tempfile::TempDir,
+    /// Environment every process of the cluster and every client command gets
+    /// (TLS settings).
+    pub env: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -116,13 +119,29 @@ impl Cluster {
         let caches = dir.path().to_path_buf();
         let config_path = caches.join("driver.toml");
         std::fs::write(&config_path, config)?;
-        Self::launch(executors, slots, &caches, dir, Some(secret), Some(&config_path))
+        Self::launch(executors, slots, &caches, dir, Some(secret), Some(&config_path), Vec::new())
+    }
+
+    /// Like [`Cluster::start_configured`], with `env` set for every process of the
+    /// cluster and every client command (TLS settings).
+    pub fn start_with_env(
+        executors: usize,
+        slots: u32,
+        secret: &str,
+        config: &str,
+        env: Vec<(String, String)>,
+        dir: tempfile::TempDir,
+    ) -> Result<Cluster> {
+        let caches = dir.path().to_path_buf();
+        let config_path = caches.join("driver.toml");
+        std::fs::write(&config_path, config)?;
+        Self::launch(executors, slots, &caches, dir, Some(secret), Some(&config_path), env)
     }
 
     /// Like [`Cluster::start`], with the compiled-artifact caches under `caches`
     /// (executor `i` uses `caches/exec-cache-i`), so a later cluster can reuse them.
     pub fn start_with_caches(executors: usize, slots: u32, caches: &Path, dir: tempfile::TempDir) -> Result<Cluster> {
-        Self::launch(executors, slots, caches, dir, None, None)
+        Self::launch(executors, slots, caches, dir, None, None, Vec::new())
     }
 
     fn launch(
@@ -132,11 +151,13 @@ impl Cluster {
         dir: tempfile::TempDir,
         secret: Option<&str>,
         config: Option<&Path>,
+        env: Vec<(String, String)>,
     ) -> Result<Cluster> {
         let mut cmd = Command::new(spindle_bin());
         cmd.args(["driver", "--listen", "127.0.0.1:0"])
             .env("SPINDLE_CACHE_DIR", caches.join("driver-cache"))
             .env_remove("SPINDLE_SECRET")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped());
         if let Some(s) = secret {
             cmd.env("SPINDLE_SECRET", s);
@@ -149,7 +170,7 @@ impl Cluster {
         let mut line = String::new();
         stdout.read_line(&mut line)?;
         let url = line.trim().rsplit(' ').next().context("driver address line")?.to_string();
-        anyhow::ensure!(url.starts_with("http://"), "unexpected driver output: {line}");
+        anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "unexpected driver output: {line}");
         let mut cluster = Cluster {
             url,
             driver: Proc(driver),
@@ -157,6 +178,7 @@ impl Cluster {
             executors: Vec::new(),
             secret: secret.map(str::to_string),
             dir,
+            env,
         };
         for i in 0..executors {
             cluster.add_executor(slots, &caches.join(format!("exec-cache-{i}")))?;
@@ -185,6 +207,7 @@ impl Cluster {
             .env("SPINDLE_CACHE_DIR", cache)
             .env(CANARY.0, CANARY.1)
             .env_remove("SPINDLE_SECRET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null());
         if let Some(s) = &self.secret {
             cmd.env("SPINDLE_SECRET", s);
@@ -199,7 +222,8 @@ impl Cluster {
         cmd.args([sub, "--driver", &self.url])
             .env_remove("SPINDLE_SECRET")
             .env_remove("SPINDLE_TENANT")
-            .env_remove("SPINDLE_TOKEN");
+            .env_remove("SPINDLE_TOKEN")
+            .envs(self.env.iter().filter(|(k, _)| k == "SPINDLE_TLS_CA").map(|(k, v)| (k, v)));
         match who {
             Some(t) => {
                 cmd.env("SPINDLE_TENANT", t.name).env("SPINDLE_TOKEN", t.token);

@@ -14,7 +14,7 @@ use spindle_proto::{
     UnpersistRequest, task_control,
 };
 use tokio::sync::{mpsc, oneshot};
-use tonic::transport::Endpoint;
+use spindle_proto::tls::Tls;
 
 /// How long the driver waits for an executor to answer a control call (release,
 /// kill, status): an executor that hangs must not hold anything else up.
@@ -180,8 +180,8 @@ impl Drop for CancelOnDrop<'_> {
 impl RemoteExecutor {
     /// A handle for the executor listening at `address` (`host:port`), called
     /// with `credentials` (the cluster secret).
-    pub fn new(address: &str, credentials: Credentials) -> Result<Self, String> {
-        let channel = Endpoint::from_shared(format!("http://{address}")).map_err(|e| e.to_string())?.connect_lazy();
+    pub fn new(address: &str, credentials: Credentials, tls: &Tls) -> Result<Self, String> {
+        let channel = tls.endpoint(&tls.url(address))?.connect_lazy();
         let client = ExecutorClient::new(credentials.channel(channel))
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES);
@@ -399,7 +399,7 @@ mod stream_tests {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         let server = tonic::transport::Server::builder().add_service(ExecutorServer::new(Scripted { events }));
         tokio::spawn(server.serve_with_incoming(incoming));
-        (Arc::new(RemoteExecutor::new(&address, Credentials::cluster(None).unwrap()).unwrap()), received)
+        (Arc::new(RemoteExecutor::new(&address, Credentials::cluster(None).unwrap(), &Tls::default()).unwrap()), received)
     }
 
     fn task(partition: u32) -> TaskSpec {
