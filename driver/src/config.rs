@@ -453,6 +453,47 @@ mod tests {
     }
 
     #[test]
+    fn tenants_may_have_their_own_rules() {
+        let c = DriverConfig::parse(
+            r#"
+            max_task_pipelines = 500
+            max_shuffle_memory = "2GiB"
+            compile_timeout = "20s"
+            component_budget = "256MiB"
+            retained_applications = 10
+            application_retention = "30m"
+            [[tenants]]
+            name = "small"
+            token = "small-token"
+            max_component_size = "8MiB"
+            max_lineage_depth = 100
+            max_shuffle_memory = "64MiB"
+            [[tenants]]
+            name = "big"
+            token = "big-token-1"
+            "#,
+        )
+        .unwrap();
+        assert_eq!((c.compile_timeout, c.component_budget), (Duration::from_secs(20), 256 << 20));
+        assert_eq!((c.retained_applications, c.application_retention), (10, Duration::from_secs(1800)));
+        let tenants = crate::tenants::Tenants::new(&c.tenants);
+        let small = tenants.authenticate(Some("small"), Some("small-token")).unwrap().rules(&c);
+        let big = tenants.authenticate(Some("big"), Some("big-token-1")).unwrap().rules(&c);
+        assert_eq!(
+            small,
+            crate::tenants::AppRules {
+                max_component_bytes: 8 << 20,
+                max_lineage_depth: 100,
+                max_task_pipelines: 500,
+                max_shuffle_memory: 64 << 20
+            }
+        );
+        assert_eq!((big.max_component_bytes, big.max_lineage_depth, big.max_shuffle_memory), (128 << 20, 1000, 2 << 30));
+        let err = DriverConfig::parse("[[tenants]]\nname = \"x\"\ntoken = \"x-token-1\"\nmax_component_size = \"1GiB\"\n").unwrap_err();
+        assert!(err.contains("tenants.x.max_component_size = 1GiB: it must be at most 512 MiB"), "{err}");
+    }
+
+    #[test]
     fn plan_limits_are_bounded() {
         let c = DriverConfig::parse("max_lineage_depth = 50\nmax_task_pipelines = 7\n").unwrap();
         assert_eq!((c.max_lineage_depth, c.max_task_pipelines), (50, 7));

@@ -484,4 +484,30 @@ mod tests {
         let err = driver.submit(tenant, Bytes::from(http), vec![], "http".into(), None).await.unwrap_err();
         assert!(err.to_string().contains("wasi:http/outgoing-handler@0.2.0"), "{err}");
     }
+
+    #[tokio::test]
+    async fn a_compile_past_its_deadline_is_refused_and_keeps_its_turn_until_it_ends() {
+        let config = DriverConfig { compile_timeout: std::time::Duration::from_millis(1), ..DriverConfig::default() };
+        let driver = Driver::new(config, None).unwrap();
+        let tenant = driver.tenants.authenticate(None, None).unwrap();
+        // Named like a job, so it passes the reading and goes to Cranelift.
+        let funcs = "(func (result i32) i32.const 7)".repeat(20_000);
+        let big = wat::parse_str(format!(
+            r#"(component (core module {funcs}) (instance $i)
+                (export "spindle:job/app@0.1.0" (instance $i)) (export "spindle:job/task@0.1.0" (instance $i)))"#
+        ))
+        .unwrap();
+        let hash = ArtifactHash::of(&big);
+        let err = driver.submit(tenant, Bytes::from(big), vec![], "slow".into(), None).await.unwrap_err();
+        assert!(err.to_string().contains("did not compile within 1 ms (compile_timeout)"), "{err}");
+        assert!(driver.artifacts.get(&hash).is_none(), "a refused component is not kept");
+        assert_eq!(driver.compiles.available_permits(), 1, "the abandoned compile still holds its turn");
+        for _ in 0..6000 {
+            if driver.compiles.available_permits() == 2 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("the compile's turn never came back");
+    }
 }

@@ -311,10 +311,23 @@ impl Cluster {
         Ok(cmd.output()?)
     }
 
+    /// The driver process's id.
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.0.id()
+    }
+
     /// Whether the driver process is still running.
     pub fn driver_alive(&mut self) -> bool {
         matches!(self.driver.0.try_wait(), Ok(None))
     }
+}
+
+/// A process's peak resident memory so far (`VmHWM`), in bytes.
+pub fn peak_rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM line")?;
+    let kib: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
+    Ok(kib << 10)
 }
 
 /// Sends `signal` to a child process.

@@ -26,6 +26,7 @@ token = "mallory-token-1"
 max_applications = 1
 max_task_memory = "64MiB"
 max_task_wall_time = "30s"
+max_shuffle_memory = "16MiB"
 "#;
 
 /// Mallory's limits for every attack.
@@ -98,6 +99,7 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
             (&["forged-count"], "this task's output is not a count"),
             (&["main-alloc"], "main: sandbox memory limit of 64 MiB exceeded"),
             (&["huge-shuffle"], "4000000000 partitions is over the limit of 100000"),
+            (&["shuffle-hoard", "100"], "over its limit of 16 MiB (max_shuffle_memory)"),
             (&["many-accumulators"], "more than 4096 different accumulators"),
             (&["unknown-broadcast"], "unknown broadcast refused: application"),
         ];

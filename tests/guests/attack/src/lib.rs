@@ -215,6 +215,13 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             println!("BREACH: main holds {} rows", rows.collect()?.len());
             Ok(())
         }
+        "shuffle-hoard" => {
+            // MB megabytes of 1 KiB values through one shuffle.
+            let mb: i64 = arg(&args, 1)?.parse().map_err(|_| spindle::Error::msg("MB is not a number"))?;
+            let rows = spindle::range_with(0, mb * 1024, 1, 4)?.map(|x: i64| (x % 1000, format!("{x:01024}")));
+            println!("BREACH: the shuffle hoard grouped {} keys", rows.group_by_key().count()?);
+            Ok(())
+        }
         "union-bomb" => {
             // d = d.union(d).coalesce(1), K times: 2^K pipelines in one task.
             let k: u32 = arg(&args, 1)?.parse().map_err(|_| spindle::Error::msg("K is not a number"))?;
