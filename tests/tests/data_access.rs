@@ -94,3 +94,83 @@ fn jobs_use_only_their_tenants_roots() -> Result<()> {
     assert_eq!(read_counts(&again)?, reference_counts(&files));
     Ok(())
 }
+
+/// What an executor answers when sent `spec` directly, as a driver would send it.
+fn run_on_executor(address: &str, spec: spindle_proto::TaskSpec) -> Result<spindle_proto::TaskResult> {
+    use spindle_proto::executor_client::ExecutorClient;
+    use spindle_proto::{TaskControl, task_control};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let credentials = spindle_proto::auth::Credentials::cluster(Some(SECRET)).map_err(anyhow::Error::msg)?;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?.connect().await?;
+        let mut client = ExecutorClient::new(credentials.channel(channel));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(TaskControl { seq: 1, what: Some(task_control::What::Launch(spec)) })?;
+        let mut done = client.run_tasks(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)).await?.into_inner();
+        while let Some(msg) = done.message().await? {
+            if let Some(result) = msg.result.filter(|_| msg.seq == 1) {
+                return Ok(result);
+            }
+        }
+        anyhow::bail!("the executor closed the task stream without a result")
+    })
+}
+
+#[test]
+fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
+    let top = tempfile::tempdir()?;
+    let top = top.path().canonicalize()?;
+    let inputs = write_text_inputs(&top.join("in"), 1, 50, 3);
+    let config = format!("[[tenants]]\nname = \"alice\"\ntoken = \"alice-token-1\"\nroots = [{:?}]\n", top.display().to_string());
+    let cluster = Cluster::start_configured(1, 1, SECRET, &config)?;
+    let job = example("wordcount");
+    // Alice's word count runs, so the executor holds her component.
+    let out = cluster.submit_as(ALICE, &[], &job, &[top.join("in").to_str().unwrap(), top.join("out").to_str().unwrap()])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&top.join("out"))?, reference_counts(&inputs));
+    let address = cluster.status()?["executors"][0]["address"].as_str().unwrap().to_string();
+    let artifact = blake3::hash(&std::fs::read(&job)?).to_hex().to_string();
+    let roots = Some(spindle_proto::DataRoots { roots: vec![top.display().to_string()] });
+
+    // Tasks a driver that lost its way (or an impostor holding the secret) could
+    // send: each names alice's roots and a path outside them.
+    let driver_config = cluster.dir.path().join("driver.toml");
+    let outside_write = tempfile::tempdir()?;
+    let reads = [
+        "/etc/passwd".to_string(),
+        driver_config.display().to_string(),
+        format!("{}/../../../etc/passwd", top.join("in").display()),
+    ];
+    let text = |path: &str| spindle_proto::TaskInput {
+        source: Some(spindle_proto::task_input::Source::Text(spindle_proto::TextSplit {
+            path: path.to_string(),
+            start: 0,
+            end: 1 << 20,
+            ..Default::default()
+        })),
+    };
+    let spec = |input: spindle_proto::TaskInput, sink: spindle_proto::task_output::Sink| spindle_proto::TaskSpec {
+        app_id: "app-9999".into(),
+        artifact: artifact.clone(),
+        pipelines: vec![spindle_proto::Pipeline { input: Some(input), ..Default::default() }],
+        output: Some(spindle_proto::TaskOutput { sink: Some(sink) }),
+        limits: Some(spindle_proto::TaskLimits { memory_bytes: 64 << 20, wall_time_ms: 10_000, fuel: 0, output_bytes: 1 << 20 }),
+        data_roots: roots.clone(),
+        ..Default::default()
+    };
+    let count = || spindle_proto::task_output::Sink::Count(spindle_proto::CountSink {});
+    for path in &reads {
+        let result = run_on_executor(&address, spec(text(path), count()))?;
+        assert!(!result.ok && result.error.contains("under none of the application's roots"), "{path}: {result:?}");
+    }
+    let inside = inputs[0].display().to_string();
+    let written = outside_write.path().join("part-00000");
+    let sink = spindle_proto::task_output::Sink::TextFile(spindle_proto::TextFileSink { temp_path: written.display().to_string() });
+    let result = run_on_executor(&address, spec(text(&inside), sink))?;
+    assert!(!result.ok && result.error.contains("under none of the application's roots"), "{result:?}");
+    assert!(!written.exists(), "the executor wrote outside the roots");
+    // Inside the roots, the same executor counts the file.
+    let result = run_on_executor(&address, spec(text(&inside), count()))?;
+    assert!(result.ok && result.count == 50, "{result:?}");
+    Ok(())
+}
