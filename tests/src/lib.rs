@@ -324,9 +324,18 @@ impl Cluster {
 
 /// A process's peak resident memory so far (`VmHWM`), in bytes.
 pub fn peak_rss(pid: u32) -> Result<u64> {
+    proc_status_bytes(pid, "VmHWM")
+}
+
+/// A process's resident memory now (`VmRSS`), in bytes.
+pub fn rss(pid: u32) -> Result<u64> {
+    proc_status_bytes(pid, "VmRSS")
+}
+
+fn proc_status_bytes(pid: u32, key: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM line")?;
-    let kib: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
+    let line = status.lines().find(|l| l.split(':').next() == Some(key)).with_context(|| format!("no {key} line"))?;
+    let kib: u64 = line.split_whitespace().nth(1).with_context(|| format!("{key} value"))?.parse()?;
     Ok(kib << 10)
 }
 

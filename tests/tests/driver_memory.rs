@@ -93,3 +93,99 @@ fn submissions_are_bounded_before_their_body_is_read() -> anyhow::Result<()> {
     assert_eq!(kept, apps[1..].iter().map(String::as_str).collect::<Vec<_>>(), "{status}");
     Ok(())
 }
+
+fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+    out.push(id);
+    leb128(body.len(), out);
+    out.extend_from_slice(body);
+}
+
+/// A component of about `size` bytes: one core module with one function of
+/// `i32.const 0; drop` repeated (costly to compile), and no job world.
+fn generated_component(size: usize) -> Vec<u8> {
+    let mut body = vec![0x00];
+    for _ in 0..size / 3 {
+        body.extend_from_slice(&[0x41, 0x00, 0x1a]);
+    }
+    body.push(0x0b);
+    let mut code = Vec::new();
+    leb128(1, &mut code);
+    leb128(body.len(), &mut code);
+    code.extend_from_slice(&body);
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[1, 0x60, 0, 0], &mut module);
+    section(3, &[1, 0], &mut module);
+    section(10, &code, &mut module);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    section(1, &module, &mut component);
+    component
+}
+
+#[test]
+fn refused_components_and_plans_leave_the_driver_small() -> anyhow::Result<()> {
+    let config = r#"
+        [[tenants]]
+        name = "alice"
+        token = "alice-token-1"
+    "#;
+    let cluster = Cluster::start_configured(1, 1, SECRET, config)?;
+    let pid = cluster.driver_pid();
+    let work = tempfile::tempdir()?;
+    let mib = |n: u64| n as f64 / (1u64 << 20) as f64;
+    let mut peak = peak_rss(pid)?;
+    let mut report = vec![format!("start: peak {:.1} MiB, now {:.1} MiB", mib(peak), mib(rss(pid)?))];
+    let mut measure = |what: &str| -> anyhow::Result<u64> {
+        let (new_peak, now) = (peak_rss(pid)?, rss(pid)?);
+        report.push(format!("{what}: peak {:.1} MiB (+{:.1}), now {:.1} MiB", mib(new_peak), mib(new_peak - peak), mib(now)));
+        let grew = new_peak - peak;
+        peak = new_peak;
+        Ok(grew)
+    };
+
+    // A 28 MB generated component without the job world: refused from its
+    // exports, before Cranelift sees it.
+    let generated = work.path().join("generated.wasm");
+    std::fs::write(&generated, generated_component(28 << 20))?;
+    let started = std::time::Instant::now();
+    let out = cluster.submit_as(ALICE, &[], &generated, &[])?;
+    assert!(describe(&out).contains("it exports no spindle:job/app interface"), "{}", describe(&out));
+    let refused_in = started.elapsed();
+    let generated_growth = measure(&format!("a 28 MB generated component refused in {:.2} s", refused_in.as_secs_f64()))?;
+
+    // Five 100 MiB junk components, one after the other: none is kept.
+    let junk = work.path().join("junk.wasm");
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    bytes.resize(100 << 20, 0xAB);
+    std::fs::write(&junk, &bytes)?;
+    drop(bytes);
+    for _ in 0..5 {
+        let out = cluster.submit_as(ALICE, &[], &junk, &[])?;
+        assert!(!out.status.success(), "{}", describe(&out));
+    }
+    measure("five 100 MiB junk components refused")?;
+    let after_junk = rss(pid)?;
+
+    // A union bomb of 2^24 pipelines a task: refused at planning.
+    let out = cluster.submit_as(ALICE, &[], &example("attack"), &["union-bomb", "24"])?;
+    assert!(describe(&out).contains("(max_task_pipelines)"), "{}", describe(&out));
+    let bomb_growth = measure("a union bomb of 24 levels refused")?;
+
+    eprintln!("driver memory:\n  {}", report.join("\n  "));
+    assert!(generated_growth < 256 << 20, "refusing a generated component cost {:.1} MiB", mib(generated_growth));
+    assert!(after_junk < 256 << 20, "the driver holds {:.1} MiB after refusing junk", mib(after_junk));
+    assert!(bomb_growth < 64 << 20, "refusing a union bomb cost {:.1} MiB", mib(bomb_growth));
+    assert!(refused_in < std::time::Duration::from_secs(10), "refusing took {refused_in:?}");
+    Ok(())
+}
