@@ -2,6 +2,8 @@
 //! on ports the OS picks, poll instead of sleeping, kill everything on drop, and
 //! compute reference results independently of Spindle.
 
+pub mod attacks;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

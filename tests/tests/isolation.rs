@@ -27,6 +27,7 @@ max_applications = 1
 max_task_memory = "64MiB"
 max_task_wall_time = "30s"
 max_shuffle_memory = "16MiB"
+max_component_size = "32MiB"
 "#;
 
 /// Mallory's limits for every attack.
@@ -148,10 +149,37 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
         let out = cluster.submit_as(MALLORY, &["--task-memory", "1GiB"], &example("attack"), &["panic"])?;
         assert!(stderr(&out).contains("over tenant `mallory`'s maximum of 64 MiB"), "{}", describe(&out));
 
+        // Host attacks: floods of submissions from an unknown tenant and past
+        // mallory's component limit, a generated component without the job world,
+        // plans past the limits.
+        let refused = attacks::flood(&cluster.url, "eve", "eve-token-1", 300 << 20, 3)?;
+        assert!(refused.iter().all(|s| s.code() == tonic::Code::Unauthenticated), "{refused:?}");
+        let refused = attacks::flood(&cluster.url, MALLORY.name, MALLORY.token, 300 << 20, 3)?;
+        assert!(refused.iter().all(|s| s.message().contains("32 MiB (max_component_size)")), "{refused:?}");
+        let scratch = tempfile::tempdir()?;
+        let generated = scratch.path().join("generated.wasm");
+        std::fs::write(&generated, attacks::generated_component(28 << 20))?;
+        let out = cluster.submit_as(MALLORY, &[], &generated, &[])?;
+        assert!(stderr(&out).contains("it exports no spindle:job/app interface"), "{}", describe(&out));
+        let out = attack(&["union-bomb", "24"])?;
+        assert!(stderr(&out).contains("(max_task_pipelines)"), "{}", describe(&out));
+        let out = attack(&["deep-lineage", "5000"])?;
+        assert!(stderr(&out).contains("(max_lineage_depth)"), "{}", describe(&out));
+
         drop(stop_alice);
         alice.join().expect("alice's thread")
     })?;
     eprintln!("alice's word count ran {alice_runs} times during the attacks, exact every time");
+    let mib = |n: u64| n as f64 / (1u64 << 20) as f64;
+    let driver_peak = peak_rss(cluster.driver_pid())?;
+    let executor_peaks: Vec<u64> = cluster.executors.iter().map(|e| peak_rss(e.0.id())).collect::<anyhow::Result<_>>()?;
+    eprintln!(
+        "peak RSS over the attacks: driver {:.0} MiB, executors {:?} MiB",
+        mib(driver_peak),
+        executor_peaks.iter().map(|&p| mib(p).round()).collect::<Vec<_>>()
+    );
+    assert!(driver_peak < 512 << 20, "the driver peaked at {:.0} MiB", mib(driver_peak));
+    assert!(executor_peaks.iter().all(|&p| p < 1536 << 20), "executors peaked at {executor_peaks:?}");
 
     // Nobody fell over.
     assert!(cluster.driver_alive(), "the driver died");
