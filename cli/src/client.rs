@@ -97,18 +97,20 @@ pub async fn submit(
     let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stream = match client.submit(SubmitRequest { component, args, name, limits }).await {
         Ok(s) => s.into_inner(),
-        Err(status) => bail!("the driver refused {}: {}{}", job.display(), status.message(), tls_hint(&status)),
+        Err(status) => bail!("the driver refused {}: {}{}", job.display(), status.message(), tls_hint(url, &status)),
     };
     follow(stream.map(|r| r.map_err(|s| s.message().to_string()))).await
 }
 
-fn refused(what: &str, s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {}{}", s.message(), tls_hint(&s))
+fn refused(url: &str, what: &str, s: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {}{}", s.message(), tls_hint(url, &s))
 }
 
-/// A hint when a call in clear reached a TLS server (the reply is not HTTP/2).
-fn tls_hint(s: &tonic::Status) -> &'static str {
-    if s.message().contains("h2 protocol error") {
+/// A hint when a call in clear may have reached a TLS server (whose reply is not
+/// HTTP/2, or which closes the connection).
+fn tls_hint(url: &str, s: &tonic::Status) -> &'static str {
+    let m = s.message();
+    if url.starts_with("http://") && (m.contains("h2 protocol error") || m.contains("transport error")) {
         " (if the driver uses TLS, give its https:// URL and --tls-ca)"
     } else {
         ""
@@ -121,7 +123,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
         .await?
         .status(StatusRequest {})
         .await
-        .map_err(|s| refused("asking the driver for its status", s))?
+        .map_err(|s| refused(url, "asking the driver for its status", s))?
         .into_inner();
     if json {
         let executors: Vec<_> = s
@@ -208,7 +210,7 @@ async fn app_detail(url: &str, who: Who, app: &str) -> Result<spindle_proto::App
         .await?
         .application(AppDetailRequest { app_id: app.to_string() })
         .await
-        .map_err(|s| refused(&format!("asking the driver for {app}"), s))?
+        .map_err(|s| refused(url, &format!("asking the driver for {app}"), s))?
         .into_inner())
 }
 
