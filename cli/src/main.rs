@@ -185,6 +185,10 @@ enum Command {
         /// under the system's temporary directory, removed at exit).
         #[arg(long, value_name = "DIR")]
         spill_dir: Option<PathBuf>,
+        /// Give up registering with the driver after this long, e.g. 2m (default:
+        /// keep trying for ever, so the driver may start later).
+        #[arg(long, value_name = "DURATION")]
+        register_timeout: Option<String>,
         #[command(flatten)]
         tls: TlsArgs,
     },
@@ -330,6 +334,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             chaos_failure_rate,
             cache_memory,
             spill_dir,
+            register_timeout,
             tls,
         } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
@@ -355,6 +360,10 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?,
                 cache_dir: spill_dir,
                 tls: tls.load()?,
+                register_timeout: register_timeout
+                    .map(|d| spindle_driver::config::parse_duration("--register-timeout", &d))
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
                 ..Default::default()
             };
             if chaos_failure_rate > 0.0 {

@@ -411,9 +411,10 @@ impl Driver {
     }
 
     /// A registered executor's heartbeat; false if the driver does not know it
-    /// (it should register again).
-    pub fn heartbeat(&self, executor: &ExecutorId, status: Option<ExecutorStatus>) -> bool {
-        self.cluster.heartbeat(executor, status)
+    /// (it should register again): no executor has its id, or one at another
+    /// `address` has (given out again by a restarted driver).
+    pub fn heartbeat(&self, executor: &ExecutorId, address: &str, status: Option<ExecutorStatus>) -> bool {
+        self.cluster.heartbeat(executor, address, status)
     }
 
     /// Stops every running application with `reason` (their tasks are cancelled

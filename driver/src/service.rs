@@ -117,7 +117,7 @@ impl DriverRpc for DriverService {
     async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
         self.member(&req)?;
         let req = req.into_inner();
-        let known = self.driver.heartbeat(&ExecutorId(req.executor_id), req.status);
+        let known = self.driver.heartbeat(&ExecutorId(req.executor_id), &req.address, req.status);
         Ok(Response::new(HeartbeatResponse { known }))
     }
 

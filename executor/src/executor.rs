@@ -27,6 +27,9 @@ use crate::{ExecutorError, task};
 pub struct ExecutorConfig {
     /// TLS for its server and its connections (default: none).
     pub tls: Tls,
+    /// How long to keep trying to register with the driver at start (none: for
+    /// ever, the default).
+    pub register_timeout: Option<Duration>,
     /// Tasks run at once.
     pub slots: u32,
     /// Where compiled components are kept between runs (`None`: memory only).
@@ -70,6 +73,7 @@ impl Default for ExecutorConfig {
             cache_memory: 1 << 30,
             cache_dir: None,
             tls: Tls::default(),
+            register_timeout: None,
         }
     }
 }

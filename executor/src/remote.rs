@@ -55,21 +55,12 @@ impl ArtifactSource for DriverArtifacts {
     }
 }
 
-/// Connects to the driver at `url` with `credentials`, failing with a clear error
-/// if it cannot.
-pub async fn connect_driver(
-    url: &str,
-    credentials: Credentials,
-    tls: &Tls,
-) -> Result<DriverClient<AuthChannel>, ExecutorError> {
+/// A client of the driver at `url` with `credentials`. It connects on first use,
+/// and again whenever the connection drops (the driver restarted), so the driver
+/// need not be up yet.
+pub fn driver_client(url: &str, credentials: Credentials, tls: &Tls) -> Result<DriverClient<AuthChannel>, ExecutorError> {
     let err = |reason: String| ExecutorError::Driver { url: url.to_string(), reason };
-    let channel = tls
-        .endpoint(url)
-        .map_err(err)?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| err(format!("{e}; is `spindle driver` running there?")))?;
+    let channel = tls.endpoint(url).map_err(err)?.connect_timeout(Duration::from_secs(5)).connect_lazy();
     Ok(DriverClient::new(credentials.channel(channel))
         .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
@@ -88,7 +79,8 @@ pub async fn serve(
     advertise_host: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ExecutorError> {
-    let driver = connect_driver(driver_url, config.credentials()?, &config.tls).await?;
+    let driver = driver_client(driver_url, config.credentials()?, &config.tls)?;
+    let register_timeout = config.register_timeout;
     let server_tls = config.tls.server(Clients::Members);
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
     let grace = config.grace_period;
@@ -113,7 +105,7 @@ pub async fn serve(
     let server = tokio::spawn(server);
 
     let link = DriverLink { client: driver, url: driver_url.to_string(), address, exec: exec.clone() };
-    let interval = link.register().await?;
+    let interval = link.join(register_timeout).await?;
     let heartbeats = tokio::spawn(link.clone().heartbeat(interval));
 
     shutdown.await;
@@ -154,14 +146,43 @@ impl DriverLink {
         ExecutorError::Driver { url: self.url.clone(), reason: s.message().to_string() }
     }
 
-    /// Registers; returns the heartbeat interval the driver asks for.
-    async fn register(&self) -> Result<Duration, ExecutorError> {
+    /// Registers, retrying with exponential backoff and jitter (100 ms growing to
+    /// 10 s) while the driver cannot be reached, for ever or up to `timeout`;
+    /// returns the heartbeat interval the driver asks for. A refusal (a wrong
+    /// secret) fails at once.
+    async fn join(&self, timeout: Option<Duration>) -> Result<Duration, ExecutorError> {
+        use backon::{ExponentialBuilder, Retryable};
+        let backoff = ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(10))
+            .with_jitter()
+            .without_max_times();
+        let attempts = (|| self.register())
+            .retry(backoff)
+            .when(|s: &tonic::Status| unreachable(s))
+            .notify(|s: &tonic::Status, next: Duration| {
+                tracing::warn!(driver = %self.url, error = %s.message(), retry_in = ?next, "cannot register with the driver; retrying");
+            });
+        let joined = match timeout {
+            None => attempts.await,
+            Some(t) => tokio::time::timeout(t, attempts).await.map_err(|_| ExecutorError::Driver {
+                url: self.url.clone(),
+                reason: format!(
+                    "could not register within {} (--register-timeout); is `spindle driver` running there?",
+                    spindle_sandbox::limits::duration(t)
+                ),
+            })?,
+        };
+        joined.map_err(|s| self.error(&s))
+    }
+
+    /// Registers once; returns the heartbeat interval the driver asks for.
+    async fn register(&self) -> Result<Duration, tonic::Status> {
         let reply = self
             .client
             .clone()
             .register_executor(RegisterExecutorRequest { address: self.address.clone(), slots: self.exec.slots() })
-            .await
-            .map_err(|s| self.error(&s))?
+            .await?
             .into_inner();
         self.exec.set_identity(ExecutorId(reply.executor_id.clone()), self.address.clone());
         tracing::info!(executor = %reply.executor_id, address = %self.address, slots = self.exec.slots(), "registered with the driver");
@@ -178,7 +199,11 @@ impl DriverLink {
             if self.exec.is_stopping() {
                 return; // deregistered: it must not register again
             }
-            let req = HeartbeatRequest { executor_id: self.exec.id(), status: Some(self.exec.status()) };
+            let req = HeartbeatRequest {
+                executor_id: self.exec.id(),
+                status: Some(self.exec.status()),
+                address: self.address.clone(),
+            };
             match self.client.clone().heartbeat(req).await {
                 Ok(r) if r.get_ref().known => failing = false,
                 // Deregistered while this heartbeat was on its way: stay so.
@@ -188,7 +213,7 @@ impl DriverLink {
                     tracing::warn!(executor = %self.exec.id(), dropped_blocks = dropped, "the driver does not know this executor; registering again");
                     match self.register().await {
                         Ok(i) => interval = i,
-                        Err(e) => tracing::warn!(error = %e, "registering again failed; will retry"),
+                        Err(s) => tracing::warn!(error = %s.message(), "registering again failed; will retry"),
                     }
                 }
                 Err(s) => {
@@ -210,4 +235,10 @@ impl DriverLink {
             Err(_) => tracing::warn!("the driver did not answer the deregistration in 5 s"),
         }
     }
+}
+
+/// Whether a failed call may succeed later: the driver could not be reached (not
+/// up yet, restarting), as opposed to a refusal.
+fn unreachable(s: &tonic::Status) -> bool {
+    matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled)
 }

@@ -96,13 +96,61 @@ pub struct Cluster {
     _driver_stdout: BufReader<std::process::ChildStdout>,
     /// The executor processes.
     pub executors: Vec<Proc>,
-    /// The cluster secret every member was given, if any.
-    pub secret: Option<String>,
     /// Scratch space (compiled caches) removed on drop.
     pub dir: tempfile::TempDir,
+    /// How the driver was started, and what every member gets.
+    launch: DriverLaunch,
+}
+
+/// How a cluster's driver is started (kept to start it again), and what every
+/// member of the cluster gets.
+struct DriverLaunch {
+    caches: PathBuf,
+    secret: Option<String>,
+    config: Option<PathBuf>,
     /// Environment every process of the cluster and every client command gets
     /// (TLS settings).
-    pub env: Vec<(String, String)>,
+    env: Vec<(String, String)>,
+}
+
+impl DriverLaunch {
+    /// Starts the driver listening on `listen`; the process, its stdout, its URL.
+    fn spawn(&self, listen: &str) -> Result<(Proc, BufReader<std::process::ChildStdout>, String)> {
+        let mut cmd = Command::new(spindle_bin());
+        cmd.args(["driver", "--listen", listen])
+            .env("SPINDLE_CACHE_DIR", self.caches.join("driver-cache"))
+            .env_remove("SPINDLE_SECRET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped());
+        if let Some(s) = &self.secret {
+            cmd.env("SPINDLE_SECRET", s);
+        }
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut driver = Proc(cmd.spawn().context("starting the driver")?);
+        let mut stdout = BufReader::new(driver.0.stdout.take().context("driver stdout")?);
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let url = line.trim().rsplit(' ').next().context("driver address line")?.to_string();
+        anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "unexpected driver output: {line}");
+        Ok((driver, stdout, url))
+    }
+
+    /// The command that starts an executor of this cluster (with its secret).
+    fn executor_command(&self, url: &str, slots: u32, cache: &Path) -> Command {
+        let mut cmd = Command::new(spindle_bin());
+        cmd.args(["executor", "--driver", url, "--slots", &slots.to_string()])
+            .env("SPINDLE_CACHE_DIR", cache)
+            .env(CANARY.0, CANARY.1)
+            .env_remove("SPINDLE_SECRET")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null());
+        if let Some(s) = &self.secret {
+            cmd.env("SPINDLE_SECRET", s);
+        }
+        cmd
+    }
 }
 
 impl Cluster {
@@ -155,38 +203,60 @@ impl Cluster {
         config: Option<&Path>,
         env: Vec<(String, String)>,
     ) -> Result<Cluster> {
-        let mut cmd = Command::new(spindle_bin());
-        cmd.args(["driver", "--listen", "127.0.0.1:0"])
-            .env("SPINDLE_CACHE_DIR", caches.join("driver-cache"))
-            .env_remove("SPINDLE_SECRET")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped());
-        if let Some(s) = secret {
-            cmd.env("SPINDLE_SECRET", s);
-        }
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
-        let mut driver = cmd.spawn().context("starting the driver")?;
-        let mut stdout = BufReader::new(driver.stdout.take().context("driver stdout")?);
-        let mut line = String::new();
-        stdout.read_line(&mut line)?;
-        let url = line.trim().rsplit(' ').next().context("driver address line")?.to_string();
-        anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "unexpected driver output: {line}");
-        let mut cluster = Cluster {
-            url,
-            driver: Proc(driver),
-            _driver_stdout: stdout,
-            executors: Vec::new(),
+        let launch = DriverLaunch {
+            caches: caches.to_path_buf(),
             secret: secret.map(str::to_string),
-            dir,
+            config: config.map(Path::to_path_buf),
             env,
         };
+        let (driver, stdout, url) = launch.spawn("127.0.0.1:0")?;
+        let mut cluster = Cluster { url, driver, _driver_stdout: stdout, executors: Vec::new(), dir, launch };
         for i in 0..executors {
             cluster.add_executor(slots, &caches.join(format!("exec-cache-{i}")))?;
         }
         cluster.wait_for_executors(executors)?;
         Ok(cluster)
+    }
+
+    /// Starts `executors` executors first, pointed at a driver address nobody
+    /// serves yet, waits until each has failed to register at least once, then
+    /// starts the driver there.
+    pub fn start_driver_last(executors: usize, slots: u32) -> Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let listen = format!("127.0.0.1:{port}");
+        let launch = DriverLaunch { caches: dir.path().to_path_buf(), secret: None, config: None, env: Vec::new() };
+        let url = format!("http://{listen}");
+        let mut procs = Vec::new();
+        let mut logs = Vec::new();
+        for i in 0..executors {
+            let log = dir.path().join(format!("executor-{i}.log"));
+            let mut cmd = launch.executor_command(&url, slots, &dir.path().join(format!("exec-cache-{i}")));
+            procs.push(Proc(cmd.stderr(std::fs::File::create(&log)?).spawn().context("starting an executor")?));
+            logs.push(log);
+        }
+        await_condition("every executor to try to register", Duration::from_secs(30), || {
+            logs.iter()
+                .all(|l| std::fs::read_to_string(l).is_ok_and(|t| t.contains("cannot register with the driver")))
+                .then_some(())
+        })?;
+        let (driver, stdout, url) = launch.spawn(&listen)?;
+        let cluster = Cluster { url, driver, _driver_stdout: stdout, executors: procs, dir, launch };
+        cluster.wait_for_executors(executors)?;
+        Ok(cluster)
+    }
+
+    /// Kills the driver (SIGKILL) and starts it again on the same address, with
+    /// the same settings; its executors are left to find it again.
+    pub fn restart_driver(&mut self) -> Result<()> {
+        self.signal_driver(libc::SIGKILL);
+        self.wait_driver(Duration::from_secs(10))?;
+        let listen = self.url.rsplit("://").next().context("driver URL")?.to_string();
+        let (driver, stdout, url) = self.launch.spawn(&listen)?;
+        anyhow::ensure!(url == self.url, "the driver came back at {url}, not {}", self.url);
+        self.driver = driver;
+        self._driver_stdout = stdout;
+        Ok(())
     }
 
     /// Starts one more executor process using the compiled-artifact cache `cache`.
@@ -204,17 +274,7 @@ impl Cluster {
 
     /// The command that starts an executor of this cluster (with its secret).
     pub fn executor_command(&self, slots: u32, cache: &Path) -> Command {
-        let mut cmd = Command::new(spindle_bin());
-        cmd.args(["executor", "--driver", &self.url, "--slots", &slots.to_string()])
-            .env("SPINDLE_CACHE_DIR", cache)
-            .env(CANARY.0, CANARY.1)
-            .env_remove("SPINDLE_SECRET")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null());
-        if let Some(s) = &self.secret {
-            cmd.env("SPINDLE_SECRET", s);
-        }
-        cmd
+        self.launch.executor_command(&self.url, slots, cache)
     }
 
     /// `spindle SUB --driver URL` acting as `who` (a tenant), or, with `None`, as
@@ -225,13 +285,13 @@ impl Cluster {
             .env_remove("SPINDLE_SECRET")
             .env_remove("SPINDLE_TENANT")
             .env_remove("SPINDLE_TOKEN")
-            .envs(self.env.iter().filter(|(k, _)| k == "SPINDLE_TLS_CA").map(|(k, v)| (k, v)));
+            .envs(self.launch.env.iter().filter(|(k, _)| k == "SPINDLE_TLS_CA").map(|(k, v)| (k, v)));
         match who {
             Some(t) => {
                 cmd.env("SPINDLE_TENANT", t.name).env("SPINDLE_TOKEN", t.token);
             }
             None => {
-                if let Some(s) = &self.secret {
+                if let Some(s) = &self.launch.secret {
                     cmd.env("SPINDLE_SECRET", s);
                 }
             }

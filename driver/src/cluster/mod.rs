@@ -299,9 +299,13 @@ impl Cluster {
 
     /// Records a heartbeat; false when the executor is not registered (it was
     /// declared lost or stopped, or never registered here): it should register again.
-    pub fn heartbeat(&self, id: &ExecutorId, status: Option<ExecutorStatus>) -> bool {
+    pub fn heartbeat(&self, id: &ExecutorId, address: &str, status: Option<ExecutorStatus>) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
         let Some(s) = key_of(&id.0).and_then(|k| st.executors.get_mut(&k)) else { return false };
+        // The same id given to another executor (this driver restarted): not this one.
+        if !address.is_empty() && s.entry.address != address {
+            return false;
+        }
         s.last_seen = Instant::now();
         if status.is_some() {
             s.last_status = status;
@@ -724,7 +728,7 @@ mod liveness_tests {
         assert!(lost.await.unwrap().contains("no heartbeat"));
         assert!(!cluster.registered().contains(&quiet.0));
         assert!(cluster.registered().contains(&local.0), "an in-process executor never falls silent");
-        assert!(!cluster.heartbeat(&quiet, None), "a lost executor must register again");
+        assert!(!cluster.heartbeat(&quiet, "", None), "a lost executor must register again");
         let (_, gone) = cluster.statuses();
         assert_eq!(gone[0].state, "lost");
     }
