@@ -159,6 +159,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
                         "job": st.job_id, "stage": st.stage_id, "kind": st.kind, "tasks": st.tasks,
                         "done": st.done, "running": st.running, "attempt": st.attempt,
                     })).collect::<Vec<_>>(),
+                    "excluded_executors": excluded_json(&a.excluded_executors),
                 })
             })
             .collect();
@@ -195,6 +196,9 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
             "{:<12} {:<12} {:<10} {:>4}  {:>12}  {}  {}",
             a.app_id, a.tenant, a.state, a.jobs, a.tasks_failed, a.name, a.error
         );
+        for x in &a.excluded_executors {
+            println!("    executor {} excluded for {:.0} s more: {}", x.executor_id, x.remaining_ms as f64 / 1000.0, x.reason);
+        }
         for st in &a.stages {
             println!(
                 "    job {} stage {} ({}, round {}): {}/{} done, {} running",
@@ -236,6 +240,7 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
             "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error, "jobs": a.jobs,
             "tasks_failed": a.tasks_failed, "tasks_dropped": d.tasks_dropped,
             "stages_resubmitted": a.stages_resubmitted,
+            "excluded_executors": excluded_json(&a.excluded_executors),
             "limits": {"memory_bytes": limits.memory_bytes, "wall_time_ms": limits.wall_time_ms,
                        "fuel": limits.fuel, "output_bytes": limits.output_bytes},
             "tasks": tasks,
@@ -253,6 +258,9 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
     );
     if !a.error.is_empty() {
         println!("error: {}", a.error);
+    }
+    for x in &a.excluded_executors {
+        println!("executor {} excluded for {:.0} s more: {}", x.executor_id, x.remaining_ms as f64 / 1000.0, x.reason);
     }
     println!();
     println!("JOB  STAGE  PART  TRY  EXECUTOR   STATE    SECONDS  LOG BYTES  ERROR");
@@ -276,6 +284,13 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
         println!("({} more task attempts not kept: the application's log budget is spent)", d.tasks_dropped);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn excluded_json(excluded: &[spindle_proto::ExcludedExecutor]) -> serde_json::Value {
+    excluded
+        .iter()
+        .map(|x| serde_json::json!({"executor": x.executor_id, "reason": x.reason, "remaining_ms": x.remaining_ms}))
+        .collect()
 }
 
 /// `spindle logs APP`.

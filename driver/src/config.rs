@@ -44,6 +44,8 @@ pub struct DriverConfig {
     pub liveness: LivenessSettings,
     /// Speculative execution of stragglers.
     pub speculation: Speculation,
+    /// Executors excluded from an application after repeated failures.
+    pub exclude_on_failure: crate::scheduler::exclusions::ExcludeOnFailure,
     /// How long a task whose persisted input is kept on an executor waits for a
     /// slot there before it runs anywhere (and recomputes). Default 200 ms.
     pub locality_wait: Duration,
@@ -116,6 +118,7 @@ impl Default for DriverConfig {
             launch_ahead: 4,
             liveness: LivenessSettings::default(),
             speculation: Speculation::default(),
+            exclude_on_failure: Default::default(),
             max_split_bytes: 128 << 20,
             fallback_parallelism: 2,
             main_limits: SandboxLimits {
@@ -157,6 +160,8 @@ struct File {
     launch_ahead: Option<u32>,
     #[serde(default)]
     speculation: SpeculationFile,
+    #[serde(default)]
+    exclude_on_failure: ExcludeFile,
     max_split_size: Option<String>,
     max_result_size: Option<String>,
     max_component_size: Option<String>,
@@ -185,6 +190,15 @@ struct SpeculationFile {
     multiplier: Option<f64>,
     quantile: Option<f64>,
     min_runtime: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExcludeFile {
+    enabled: Option<bool>,
+    max_failures_per_executor: Option<u32>,
+    max_straggles_per_executor: Option<u32>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,6 +301,14 @@ impl DriverConfig {
         }
         if let Some(d) = time("speculation.min_runtime", &spec.min_runtime)? {
             c.speculation.min_runtime = d;
+        }
+        let ex = &file.exclude_on_failure;
+        let exclude = &mut c.exclude_on_failure;
+        exclude.enabled = ex.enabled.unwrap_or(exclude.enabled);
+        exclude.max_failures_per_executor = ex.max_failures_per_executor.unwrap_or(exclude.max_failures_per_executor).max(1);
+        exclude.max_straggles_per_executor = ex.max_straggles_per_executor.unwrap_or(exclude.max_straggles_per_executor).max(1);
+        if let Some(d) = time("exclude_on_failure.timeout", &ex.timeout)? {
+            exclude.timeout = d;
         }
         if let Some(s) = &file.max_split_size {
             c.max_split_bytes = parse_size("max_split_size", s)?;

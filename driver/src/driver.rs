@@ -23,6 +23,7 @@ use crate::app::shared::Broadcasts;
 use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::{ArtifactPin, ArtifactStore};
 use crate::cluster::{Cluster, SlotClaim};
+use crate::scheduler::exclusions::Exclusions;
 use crate::scheduler::progress::AppProgress;
 use crate::access::DataAccess;
 use crate::tenants::{Tenant, Tenants};
@@ -50,6 +51,8 @@ struct AppRecord {
     cancel: Option<watch::Sender<Option<String>>>,
     /// Its broadcast values, served to executors while it runs.
     broadcasts: Arc<Broadcasts>,
+    /// Executors excluded from it.
+    exclusions: Arc<Exclusions>,
     /// When it finished (kept until `application_retention` after).
     finished_at: Option<std::time::Instant>,
 }
@@ -67,6 +70,7 @@ impl AppRecord {
             tasks_failed: self.tasks_failed,
             stages: self.progress.stages(),
             stages_resubmitted: self.progress.resubmitted(),
+            excluded_executors: self.exclusions.status(),
         }
     }
 }
@@ -277,6 +281,8 @@ impl Driver {
         let progress = Arc::new(AppProgress::default());
         let (cancel, mut cancelled) = watch::channel(None);
         let broadcasts = Arc::new(Broadcasts::default());
+        let excluded = Arc::new(crate::cluster::Excluded::default());
+        let exclusions = Arc::new(Exclusions::new(self.config.exclude_on_failure, excluded.clone()));
         let record = AppRecord {
             name: name.clone(),
             tenant: tenant.name().to_string(),
@@ -293,10 +299,11 @@ impl Driver {
             progress: progress.clone(),
             cancel: Some(cancel),
             broadcasts: broadcasts.clone(),
+            exclusions: exclusions.clone(),
             finished_at: None,
         };
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
-        let shared = SharedWithRecord { progress, broadcasts };
+        let shared = SharedWithRecord { progress, broadcasts, exclusions };
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {
             event: Some(app_event::Event::Accepted(AppAccepted {
@@ -317,6 +324,7 @@ impl Driver {
             tenant: tenant.name().to_string(),
             weight: tenant.config.weight,
             max_slots: tenant.config.max_slots,
+            excluded,
         };
         let mut main_limits = self.config.main_limits.clone();
         main_limits.memory_bytes = main_limits.memory_bytes.min(limits.memory_bytes as usize);

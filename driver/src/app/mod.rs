@@ -23,6 +23,7 @@ use crate::scheduler::lineage::{Lineage, NodeId};
 use crate::scheduler::cache_locations::CacheLocations;
 use crate::scheduler::map_outputs::MapOutputs;
 use shared::{Accumulators, Broadcasts};
+use crate::scheduler::exclusions::Exclusions;
 use crate::scheduler::progress::AppProgress;
 use crate::access::DataAccess;
 use crate::cluster::SlotClaim;
@@ -35,6 +36,7 @@ use crate::{Driver, DriverError};
 pub struct SharedWithRecord {
     pub progress: Arc<AppProgress>,
     pub broadcasts: Arc<Broadcasts>,
+    pub exclusions: Arc<Exclusions>,
 }
 
 /// Application-wide state, shared by `main`'s host calls and its jobs.
@@ -59,6 +61,8 @@ pub struct AppCtx {
     pub broadcasts: Arc<Broadcasts>,
     pub(crate) accumulators: Accumulators,
     progress: Arc<AppProgress>,
+    /// Executors that get none of its tasks for a while.
+    exclusions: Arc<Exclusions>,
     next_stage: AtomicU64,
     next_job: AtomicU64,
     events: UnboundedSender<AppEvent>,
@@ -77,7 +81,7 @@ impl AppCtx {
         access: DataAccess,
         rules: AppRules,
     ) -> Self {
-        let SharedWithRecord { progress, broadcasts } = shared;
+        let SharedWithRecord { progress, broadcasts, exclusions } = shared;
         AppCtx {
             id,
             artifact,
@@ -92,6 +96,7 @@ impl AppCtx {
             broadcasts,
             accumulators: Accumulators::default(),
             progress,
+            exclusions,
             next_stage: AtomicU64::new(0),
             next_job: AtomicU64::new(0),
             events,
@@ -131,6 +136,7 @@ impl AppCtx {
             access: &self.access,
             max_result_bytes: self.max_result_bytes(),
             max_shuffle_memory: self.rules.max_shuffle_memory,
+            exclusions: &self.exclusions,
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");

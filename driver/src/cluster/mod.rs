@@ -97,7 +97,7 @@ pub enum ClusterError {
 }
 
 /// Who asks for a slot: a tenant, with its weight and slot quota.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SlotClaim {
     /// The tenant's name.
     pub tenant: String,
@@ -105,12 +105,47 @@ pub struct SlotClaim {
     pub weight: u32,
     /// Most slots it may hold at once (0: no limit).
     pub max_slots: u32,
+    /// Executors the application excludes (read at each dispatch, so an
+    /// exclusion made while tasks wait applies to them).
+    pub excluded: Arc<Excluded>,
 }
 
 impl SlotClaim {
     /// A claim with weight 1 and no quota.
     pub fn unlimited(tenant: &str) -> Self {
-        SlotClaim { tenant: tenant.to_string(), weight: 1, max_slots: 0 }
+        SlotClaim { tenant: tenant.to_string(), weight: 1, max_slots: 0, excluded: Arc::default() }
+    }
+}
+
+/// A set of executors an application's tasks may not run on, shared between
+/// the application and the tasks it has waiting.
+#[derive(Debug, Default)]
+pub struct Excluded {
+    any: std::sync::atomic::AtomicBool,
+    keys: Mutex<Vec<u64>>,
+}
+
+impl Excluded {
+    /// Makes the set `ids`.
+    pub fn set(&self, ids: &[ExecutorId]) {
+        let keys: Vec<u64> = ids.iter().filter_map(|id| key_of(&id.0)).collect();
+        let mut held = self.keys.lock().expect("excluded lock");
+        self.any.store(!keys.is_empty(), Ordering::Relaxed);
+        *held = keys;
+    }
+
+    /// Whether any executor is excluded.
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        self.any() && self.keys.lock().expect("excluded lock").contains(&key)
+    }
+
+    /// Whether executor `id` is excluded.
+    pub fn contains_id(&self, id: &ExecutorId) -> bool {
+        key_of(&id.0).is_some_and(|k| self.contains(k))
     }
 }
 
@@ -143,6 +178,8 @@ struct Waiter {
     ahead: Ahead,
     /// The registry key of the executor to avoid.
     avoid: Option<u64>,
+    /// Executors its application excludes.
+    excluded: Arc<Excluded>,
     /// The registry key of the only executor it may run on.
     only: Option<u64>,
 }
@@ -239,6 +276,12 @@ impl Registered {
     /// Whether an executor other than `id` was registered.
     pub fn any_but(&self, id: &str) -> bool {
         self.0.iter().any(|k| Some(*k) != key_of(id))
+    }
+
+    /// Whether an executor not in `ids` was registered.
+    pub fn any_outside(&self, ids: &[ExecutorId]) -> bool {
+        let keys: Vec<u64> = ids.iter().filter_map(|id| key_of(&id.0)).collect();
+        self.0.iter().any(|k| !keys.contains(k))
     }
 }
 
@@ -421,7 +464,7 @@ impl Cluster {
             q.weight = claim.weight.max(1);
             q.max_slots = claim.max_slots;
             let (tx, rx) = oneshot::channel();
-            q.waiters.push_back(Waiter { tx, ahead: ahead.clone(), avoid, only });
+            q.waiters.push_back(Waiter { tx, ahead: ahead.clone(), avoid, only, excluded: claim.excluded.clone() });
             rx
         };
         self.dispatch();
@@ -539,12 +582,12 @@ fn next_placement(st: &mut State, launch_ahead: u32) -> Option<((usize, u64), St
                 continue;
             }
             let fits = |(k, s): &&(u64, &Slots)| {
-                w.avoid != Some(*k) && w.only.is_none_or(|o| o == *k) && s.leased < capacity(s, w.ahead.get().min(launch_ahead))
+                w.avoid != Some(*k) && !w.excluded.contains(*k) && w.only.is_none_or(|o| o == *k) && s.leased < capacity(s, w.ahead.get().min(launch_ahead))
             };
             if let Some((k, _)) = open.iter().find(fits) {
                 return Some(((i, *k), tenant.clone()));
             }
-            if w.avoid.is_none() && w.only.is_none() {
+            if w.avoid.is_none() && w.only.is_none() && !w.excluded.any() {
                 // No executor has room for a task that may run anywhere at its
                 // depth: the tenant's later tasks wait their turn behind it (only
                 // tasks bound to or kept off some executor are passed), so a
@@ -558,234 +601,7 @@ fn next_placement(st: &mut State, launch_ahead: u32) -> Option<((usize, u64), St
 }
 
 #[cfg(test)]
-mod tests {
-    use super::handle::Idle;
-    use super::*;
-
-    /// A task waiting for a lease on `cluster`, avoiding `avoid`.
-    pub(super) fn spawn_lease(
-        cluster: &Arc<Cluster>,
-        claim: &SlotClaim,
-        avoid: Option<&ExecutorId>,
-    ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
-        spawn_lease_with(cluster, claim, avoid, &Ahead::new(1))
-    }
-
-    /// A task waiting for a lease on `cluster` that may wait behind `ahead` per slot.
-    fn spawn_lease_ahead(
-        cluster: &Arc<Cluster>,
-        claim: &SlotClaim,
-        ahead: &Ahead,
-    ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
-        spawn_lease_with(cluster, claim, None, ahead)
-    }
-
-    fn spawn_lease_with(
-        cluster: &Arc<Cluster>,
-        claim: &SlotClaim,
-        avoid: Option<&ExecutorId>,
-        ahead: &Ahead,
-    ) -> tokio::task::JoinHandle<Result<SlotLease, ClusterError>> {
-        let (c, claim, avoid, ahead) = (cluster.clone(), claim.clone(), avoid.cloned(), ahead.clone());
-        tokio::spawn(async move { c.lease(&claim, avoid.as_ref(), &ahead).await })
-    }
-
-
-    #[tokio::test]
-    async fn leases_spread_over_executors_and_wait_for_free_slots() {
-        let cluster = Arc::new(Cluster::default());
-        cluster.register("a:1".into(), 2, Arc::new(Idle), false);
-        cluster.register("b:1".into(), 2, Arc::new(Idle), false);
-        let claim = SlotClaim::unlimited("t");
-        let l1 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        let l2 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        assert_ne!(l1.executor.id, l2.executor.id);
-        let _l3 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        let _l4 = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        let waiter = spawn_lease(&cluster, &claim, None);
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
-        let freed = l1.executor.id.clone();
-        drop(l1);
-        assert_eq!(waiter.await.unwrap().unwrap().executor.id, freed);
-    }
-
-    #[tokio::test]
-    async fn a_deeper_launch_ahead_reaches_tasks_already_waiting() {
-        let cluster = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 4));
-        let remote = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
-        let claim = SlotClaim::unlimited("t");
-        let stage = Ahead::new(1);
-        let _held = [cluster.lease(&claim, None, &stage).await.unwrap(), cluster.lease(&claim, None, &stage).await.unwrap()];
-        let waiting = spawn_lease_ahead(&cluster, &claim, &stage);
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "one slot, one task ahead: 2 leases");
-        // The stage learns its tasks are short; the next dispatch places both.
-        stage.set(3);
-        let next = cluster.lease(&claim, None, &stage).await.unwrap();
-        assert_eq!(waiting.await.unwrap().unwrap().executor.id, remote);
-        assert_eq!(next.executor.id, remote);
-    }
-
-    #[tokio::test]
-    async fn executor_processes_get_tasks_ahead_and_in_process_ones_do_not() {
-        let cluster = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
-        let remote = cluster.register("a:1".into(), 2, Arc::new(Idle), true);
-        let claim = SlotClaim::unlimited("t");
-        let mut held = Vec::new();
-        for _ in 0..4 {
-            held.push(cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap());
-        }
-        let shallow = spawn_lease(&cluster, &claim, None);
-        tokio::task::yield_now().await;
-        assert!(!shallow.is_finished(), "a task that may wait behind one per slot gets no 5th lease on 2 slots");
-        // A task of a short-task stage may wait deeper, but waits its turn behind
-        // the tenant's earlier task (a dispatch looks no further).
-        let deep = spawn_lease_ahead(&cluster, &claim, &Ahead::new(5));
-        tokio::task::yield_now().await;
-        assert!(!deep.is_finished(), "the deeper task waits behind the shallow one");
-        // One lease frees: the shallow one takes the 4th, the deep one the 5th.
-        held.pop();
-        held.push(shallow.await.unwrap().unwrap());
-        held.push(deep.await.unwrap().unwrap());
-        held.push(cluster.lease(&claim, None, &Ahead::new(5)).await.unwrap());
-        assert!(held.iter().all(|l| l.executor.id == remote), "2 slots and 2 tasks ahead per slot: 6 leases");
-        let capped = spawn_lease_ahead(&cluster, &claim, &Ahead::new(5));
-        tokio::task::yield_now().await;
-        assert!(!capped.is_finished(), "the cap is launch_ahead (2) per slot");
-        capped.abort();
-        let local = Arc::new(Cluster::with_launch_ahead(LivenessSettings::default(), 2));
-        local.register("b:1".into(), 1, Arc::new(Idle), false);
-        let _only = local.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        let waiter = spawn_lease(&local, &claim, None);
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "an in-process executor gets no task beyond its slots");
-        waiter.abort();
-    }
-
-    #[tokio::test]
-    async fn a_freed_slot_goes_to_the_tenant_holding_fewest_slots() {
-        let cluster = Arc::new(Cluster::default());
-        cluster.register("a:1".into(), 2, Arc::new(Idle), false);
-        let big = SlotClaim::unlimited("big");
-        let mut held = vec![cluster.lease(&big, None, &Ahead::new(1)).await.unwrap(), cluster.lease(&big, None, &Ahead::new(1)).await.unwrap()];
-        // The big tenant queues many tasks, then the small one queues one.
-        let mut big_waiters = Vec::new();
-        for _ in 0..10 {
-            big_waiters.push(spawn_lease(&cluster, &big, None));
-        }
-        tokio::task::yield_now().await;
-        let small = spawn_lease(&cluster, &SlotClaim::unlimited("small"), None);
-        tokio::task::yield_now().await;
-        drop(held.pop());
-        let lease = small.await.unwrap().unwrap();
-        assert_eq!(lease.tenant, "small", "the small tenant got the first free slot");
-        drop(held);
-    }
-
-    #[tokio::test]
-    async fn a_tenant_never_holds_more_than_its_slot_quota() {
-        let cluster = Arc::new(Cluster::default());
-        cluster.register("a:1".into(), 4, Arc::new(Idle), false);
-        let capped = SlotClaim { tenant: "capped".into(), weight: 1, max_slots: 1 };
-        let first = cluster.lease(&capped, None, &Ahead::new(1)).await.unwrap();
-        let second = spawn_lease(&cluster, &capped, None);
-        tokio::task::yield_now().await;
-        assert!(!second.is_finished(), "three slots are free, but the quota is one");
-        drop(first);
-        second.await.unwrap().unwrap();
-    }
-}
+mod tests;
 
 #[cfg(test)]
-mod liveness_tests {
-    use super::handle::Idle;
-    use super::tests::spawn_lease;
-    use super::*;
-
-    fn settings(ms: u64) -> LivenessSettings {
-        LivenessSettings {
-            heartbeat_interval: Duration::from_millis(ms / 4),
-            heartbeat_timeout: Duration::from_millis(ms),
-            no_executor_timeout: Duration::from_millis(ms),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_silent_executor_is_lost_and_its_running_attempts_hear_it() {
-        let cluster = Arc::new(Cluster::new(settings(50)));
-        let quiet = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
-        let local = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
-        let claim = SlotClaim::unlimited("t");
-        let lease = cluster.lease(&claim, Some(&local), &Ahead::new(1)).await.unwrap();
-        assert_eq!(lease.executor.id, quiet);
-        let lost = tokio::spawn({
-            let entry = lease.executor.clone();
-            async move { entry.lost().await }
-        });
-        std::thread::sleep(Duration::from_millis(60));
-        cluster.check_liveness();
-        assert!(lost.await.unwrap().contains("no heartbeat"));
-        assert!(!cluster.registered().contains(&quiet.0));
-        assert!(cluster.registered().contains(&local.0), "an in-process executor never falls silent");
-        assert!(!cluster.heartbeat(&quiet, "", None), "a lost executor must register again");
-        let (_, gone) = cluster.statuses();
-        assert_eq!(gone[0].state, "lost");
-    }
-
-    #[tokio::test]
-    async fn waiting_tasks_fail_when_no_executor_comes_and_wait_when_one_does() {
-        let cluster = Arc::new(Cluster::new(settings(40)));
-        let id = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
-        cluster.declare_lost(&id, "killed");
-        let claim = SlotClaim::unlimited("t");
-        let waiting = spawn_lease(&cluster, &claim, None);
-        tokio::task::yield_now().await;
-        std::thread::sleep(Duration::from_millis(50));
-        cluster.check_liveness();
-        let err = waiting.await.unwrap().err().expect("no executor: the lease fails").to_string();
-        assert!(err.contains("exec-1, lost: killed"), "{err}");
-
-        // An executor that joins in time gets the waiting task.
-        let waiting = spawn_lease(&cluster, &claim, None);
-        tokio::task::yield_now().await;
-        let back = cluster.register("a:2".into(), 1, Arc::new(Idle), true);
-        assert_eq!(waiting.await.unwrap().unwrap().executor.id, back);
-    }
-
-    #[tokio::test]
-    async fn a_waiter_avoiding_the_only_free_executor_lets_others_pass() {
-        let cluster = Arc::new(Cluster::new(settings(1000)));
-        let a = cluster.register("a:1".into(), 1, Arc::new(Idle), false);
-        let claim = SlotClaim::unlimited("t");
-        let copy = spawn_lease(&cluster, &claim, Some(&a));
-        tokio::task::yield_now().await;
-        let plain = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        assert_eq!(plain.executor.id, a, "the unconstrained task behind it got the slot");
-        let b = cluster.register("b:1".into(), 1, Arc::new(Idle), false);
-        assert_eq!(copy.await.unwrap().unwrap().executor.id, b);
-    }
-
-    #[tokio::test]
-    async fn a_task_with_kept_input_waits_for_its_executor_and_others_pass() {
-        let cluster = Arc::new(Cluster::new(settings(1000)));
-        let a = cluster.register("a:1".into(), 1, Arc::new(Idle), false);
-        let b = cluster.register("b:1".into(), 2, Arc::new(Idle), false);
-        let claim = SlotClaim::unlimited("t");
-        let first = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        assert_eq!(first.executor.id, b, "b has more free slots");
-        let busy = cluster.lease_on(&claim, &a, &Ahead::new(1)).await.unwrap();
-        assert_eq!(busy.executor.id, a);
-        let local = tokio::spawn({
-            let c = cluster.clone();
-            let (claim, a) = (claim.clone(), a.clone());
-            async move { c.lease_on(&claim, &a, &Ahead::new(1)).await.map(|l| l.executor.id.clone()) }
-        });
-        tokio::task::yield_now().await;
-        let other = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();
-        assert_eq!(other.executor.id, b, "a task without kept input takes b's free slot");
-        assert!(!local.is_finished(), "the local task does not take b's slot");
-        drop(busy);
-        assert_eq!(local.await.unwrap().unwrap(), a);
-    }
-}
+mod liveness_tests;

@@ -83,6 +83,7 @@ pub(super) async fn run_task(
             // this cannot go on for ever).
             Attempt::Failed { counted: false, .. } => {}
             Attempt::Failed { error, executor, retryable: true, counted: true } => {
+                ctx.exclusions.failed(&executor, &error, &ctx.cluster.registered());
                 failed_on.push(executor.clone());
                 if failed_on.len() as u32 >= max {
                     return Err(DriverError::Job(format!(
@@ -186,9 +187,10 @@ struct Avoid<'a> {
     rather: Option<&'a ExecutorId>,
 }
 
-/// A slot on any executor but `avoid.strictly`; when the task's kept input lives
-/// on some executor, on that one if it frees a slot within the locality wait;
-/// else on another than `avoid.rather` if one frees a slot within that wait.
+/// A slot on any executor but `avoid.strictly` and those the application
+/// excludes; when the task's kept input lives on some executor, on that one
+/// if it frees a slot within the locality wait; else on another than
+/// `avoid.rather` if one frees a slot within that wait.
 async fn lease_slot(
     ctx: &JobContext<'_>,
     stage: &Stage<'_>,
@@ -197,9 +199,12 @@ async fn lease_slot(
 ) -> Result<SlotLease, DriverError> {
     let no_executor = |e| DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job));
     let wait = ctx.config.locality_wait;
-    let prefer = preferred_executor(ctx, stage, partition).filter(|p| Some(p) != avoid.strictly && Some(p) != avoid.rather);
+    let registered = ctx.cluster.registered();
+    ctx.exclusions.refresh(&registered);
+    let prefer = preferred_executor(ctx, stage, partition)
+        .filter(|p| Some(p) != avoid.strictly && Some(p) != avoid.rather && !ctx.claim.excluded.contains_id(p));
     if let Some(prefer) = prefer
-        && ctx.cluster.registered().contains(&prefer.0)
+        && registered.contains(&prefer.0)
         && let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await
     {
         return lease.map_err(no_executor);
@@ -369,6 +374,8 @@ async fn speculate(
             r = &mut copy, if copy_out.is_none() => {
                 if matches!(r, Ok(Attempt::Done(..))) {
                     tracing::info!(stage = %stage.id, partition, "the speculative copy finished first");
+                    let task = format!("task {partition} of stage {}", stage.id);
+                    ctx.exclusions.straggled(&original.executor.id.0, &task, &ctx.cluster.registered());
                     kill(ctx, stage, partition, &first_started, "a speculative copy finished first");
                     return r;
                 }

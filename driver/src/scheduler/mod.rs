@@ -13,6 +13,7 @@
 mod attempt;
 pub mod cache_locations;
 pub mod dag;
+pub mod exclusions;
 pub mod lineage;
 pub mod map_outputs;
 pub mod progress;

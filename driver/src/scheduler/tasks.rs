@@ -23,6 +23,7 @@ use spindle_proto::{FetchFailure, MapLocation, StageProgress, TaskLimits, TaskRe
 use spindle_sandbox::ArtifactHash;
 use tracing::Instrument;
 
+use super::exclusions::Exclusions;
 use super::attempt::{Placement, TaskOutcome, run_task};
 use super::dag::{Action, JobPlan, StageOutput, StagePlan};
 use super::cache_locations::CacheLocations;
@@ -61,6 +62,8 @@ pub struct JobContext<'a> {
     pub max_result_bytes: u64,
     /// Most shuffle bytes the application may hold on one executor.
     pub max_shuffle_memory: u64,
+    /// Executors that get none of the application's tasks for a while.
+    pub exclusions: &'a Exclusions,
 }
 
 /// What an action produced.
