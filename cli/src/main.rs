@@ -189,6 +189,9 @@ enum Command {
         /// keep trying for ever, so the driver may start later).
         #[arg(long, value_name = "DURATION")]
         register_timeout: Option<String>,
+        /// Set by the driver's launcher (dynamic allocation): names this launch.
+        #[arg(long, hide = true, default_value = "")]
+        launch_id: String,
         #[command(flatten)]
         tls: TlsArgs,
     },
@@ -303,6 +306,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
             // Tests and scripts read this line to find the port.
             println!("spindle driver listening on {url}");
+            let _allocation = spindle_driver::allocation::start_for(&driver, &url)?;
             // No Nagle delay: task launches and results are small messages, several in flight.
             let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             // On SIGTERM: stop running applications (their clients hear why, their
@@ -335,6 +339,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             cache_memory,
             spill_dir,
             register_timeout,
+            launch_id,
             tls,
         } => {
             anyhow::ensure!(slots > 0, "--slots must be at least 1");
@@ -364,6 +369,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     .map(|d| spindle_driver::config::parse_duration("--register-timeout", &d))
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
+                launch_id,
                 ..Default::default()
             };
             if chaos_failure_rate > 0.0 {

@@ -46,6 +46,8 @@ pub struct DriverConfig {
     pub speculation: Speculation,
     /// Executors excluded from an application after repeated failures.
     pub exclude_on_failure: crate::scheduler::exclusions::ExcludeOnFailure,
+    /// Growing and shrinking the cluster with its work.
+    pub dynamic_allocation: crate::allocation::DynamicAllocation,
     /// How long a task whose persisted input is kept on an executor waits for a
     /// slot there before it runs anywhere (and recomputes). Default 200 ms.
     pub locality_wait: Duration,
@@ -119,6 +121,7 @@ impl Default for DriverConfig {
             liveness: LivenessSettings::default(),
             speculation: Speculation::default(),
             exclude_on_failure: Default::default(),
+            dynamic_allocation: Default::default(),
             max_split_bytes: 128 << 20,
             fallback_parallelism: 2,
             main_limits: SandboxLimits {
@@ -162,6 +165,8 @@ struct File {
     speculation: SpeculationFile,
     #[serde(default)]
     exclude_on_failure: ExcludeFile,
+    #[serde(default)]
+    dynamic_allocation: AllocationFile,
     max_split_size: Option<String>,
     max_result_size: Option<String>,
     max_component_size: Option<String>,
@@ -190,6 +195,22 @@ struct SpeculationFile {
     multiplier: Option<f64>,
     quantile: Option<f64>,
     min_runtime: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllocationFile {
+    enabled: Option<bool>,
+    launcher: Option<String>,
+    min_executors: Option<u32>,
+    max_executors: Option<u32>,
+    executor_slots: Option<u32>,
+    scheduler_backlog_timeout: Option<String>,
+    sustained_scheduler_backlog_timeout: Option<String>,
+    executor_idle_timeout: Option<String>,
+    launch_timeout: Option<String>,
+    executor_args: Option<Vec<String>>,
+    kubernetes: Option<crate::allocation::kubernetes::PodFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -310,6 +331,7 @@ impl DriverConfig {
         if let Some(d) = time("exclude_on_failure.timeout", &ex.timeout)? {
             exclude.timeout = d;
         }
+        c.dynamic_allocation = allocation(&file.dynamic_allocation)?;
         if let Some(s) = &file.max_split_size {
             c.max_split_bytes = parse_size("max_split_size", s)?;
         }
@@ -389,6 +411,42 @@ impl DriverConfig {
         }
         Ok(c)
     }
+}
+
+fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation, String> {
+    use crate::allocation::LauncherKind;
+    let mut a = crate::allocation::DynamicAllocation { enabled: f.enabled.unwrap_or(false), ..Default::default() };
+    let time = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_duration(&format!("dynamic_allocation.{k}"), v)).transpose();
+    a.launcher = match (f.launcher.as_deref().unwrap_or("process"), &f.kubernetes) {
+        ("process", None) => LauncherKind::Process,
+        ("process", Some(_)) => return Err("dynamic_allocation.kubernetes is set but the launcher is `process`".into()),
+        ("kubernetes", pods) => LauncherKind::Kubernetes(crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())?),
+        (other, _) => return Err(format!("dynamic_allocation.launcher = `{other}`: use `process` or `kubernetes`")),
+    };
+    a.min_executors = f.min_executors.unwrap_or(a.min_executors);
+    a.max_executors = f.max_executors.unwrap_or(a.max_executors);
+    if a.max_executors == 0 || a.min_executors > a.max_executors {
+        return Err(format!(
+            "dynamic_allocation: min_executors ({}) must be at most max_executors ({}), which must be at least 1",
+            a.min_executors, a.max_executors
+        ));
+    }
+    a.executor_slots = f.executor_slots.unwrap_or(a.executor_slots).max(1);
+    if let Some(d) = time("scheduler_backlog_timeout", &f.scheduler_backlog_timeout)? {
+        a.scheduler_backlog_timeout = d;
+        a.sustained_scheduler_backlog_timeout = d;
+    }
+    if let Some(d) = time("sustained_scheduler_backlog_timeout", &f.sustained_scheduler_backlog_timeout)? {
+        a.sustained_scheduler_backlog_timeout = d;
+    }
+    if let Some(d) = time("executor_idle_timeout", &f.executor_idle_timeout)? {
+        a.executor_idle_timeout = d;
+    }
+    if let Some(d) = time("launch_timeout", &f.launch_timeout)? {
+        a.launch_timeout = d;
+    }
+    a.executor_args = f.executor_args.clone().unwrap_or_default();
+    Ok(a)
 }
 
 fn lineage_depth(key: &str, n: u32) -> Result<u32, String> {

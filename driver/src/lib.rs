@@ -19,6 +19,7 @@
 //! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].
 
 pub mod access;
+pub mod allocation;
 pub mod app;
 pub mod artifacts;
 pub mod cluster;

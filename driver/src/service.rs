@@ -109,7 +109,7 @@ impl DriverRpc for DriverService {
         }
         let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone(), &self.driver.config.tls)
             .map_err(Status::invalid_argument)?;
-        let id = self.driver.cluster.register(req.address, req.slots, Arc::new(handle), true);
+        let id = self.driver.cluster.register_launched(req.address, req.slots, Arc::new(handle), true, req.launch_id);
         let interval = self.driver.cluster.settings().heartbeat_interval;
         Ok(Response::new(RegisterExecutorResponse { executor_id: id.0, heartbeat_interval_ms: interval.as_millis() as u64 }))
     }

@@ -30,6 +30,9 @@ pub struct ExecutorConfig {
     /// How long to keep trying to register with the driver at start (none: for
     /// ever, the default).
     pub register_timeout: Option<Duration>,
+    /// The launch that started it, when the driver's launcher did (dynamic
+    /// allocation); sent when it registers.
+    pub launch_id: String,
     /// Tasks run at once.
     pub slots: u32,
     /// Where compiled components are kept between runs (`None`: memory only).
@@ -74,6 +77,7 @@ impl Default for ExecutorConfig {
             cache_dir: None,
             tls: Tls::default(),
             register_timeout: None,
+            launch_id: String::new(),
         }
     }
 }

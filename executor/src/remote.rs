@@ -181,7 +181,11 @@ impl DriverLink {
         let reply = self
             .client
             .clone()
-            .register_executor(RegisterExecutorRequest { address: self.address.clone(), slots: self.exec.slots() })
+            .register_executor(RegisterExecutorRequest {
+                address: self.address.clone(),
+                slots: self.exec.slots(),
+                launch_id: self.exec.config.launch_id.clone(),
+            })
             .await?
             .into_inner();
         self.exec.set_identity(ExecutorId(reply.executor_id.clone()), self.address.clone());

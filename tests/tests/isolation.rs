@@ -254,7 +254,7 @@ fn credentials_are_required_everywhere() -> anyhow::Result<()> {
         use spindle_proto::executor_client::ExecutorClient;
         let mut driver = DriverClient::connect(cluster.url.clone()).await?;
         let err = driver
-            .register_executor(spindle_proto::RegisterExecutorRequest { address: "127.0.0.1:1".into(), slots: 1 })
+            .register_executor(spindle_proto::RegisterExecutorRequest { address: "127.0.0.1:1".into(), slots: 1, ..Default::default() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");

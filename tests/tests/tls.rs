@@ -91,7 +91,7 @@ fn a_cluster_with_mutual_tls_runs_exactly_and_refuses_clients_in_clear() -> anyh
         let channel = no_cert.endpoint(&cluster.url).map_err(anyhow::Error::msg)?.connect().await?;
         let mut driver = DriverClient::new(member.clone().channel(channel));
         let err = driver
-            .register_executor(spindle_proto::RegisterExecutorRequest { address: "127.0.0.1:1".into(), slots: 1 })
+            .register_executor(spindle_proto::RegisterExecutorRequest { address: "127.0.0.1:1".into(), slots: 1, ..Default::default() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");

@@ -58,6 +58,9 @@ pub struct ExecutorEntry {
     pub address: String,
     /// Its slot count.
     pub slots: u32,
+    /// The launch that started it, when the driver's launcher did (dynamic
+    /// allocation); empty for an executor started by hand.
+    pub launch_id: String,
     /// How to reach it.
     pub handle: Arc<dyn ExecutorHandle>,
     /// Becomes `Some(reason)` when the executor is declared lost.
@@ -87,6 +90,31 @@ struct Slots {
     last_seen: Instant,
     /// Counters from its last heartbeat.
     last_status: Option<ExecutorStatus>,
+    /// Since when it has held no lease (`None`: it holds some).
+    idle_since: Option<Instant>,
+}
+
+/// What the cluster is doing, for dynamic allocation.
+#[derive(Debug, Default)]
+pub struct Load {
+    /// Tasks waiting for a slot.
+    pub waiting: usize,
+    /// Leases held (tasks running or queued on executors).
+    pub leased: usize,
+    /// Registered executors.
+    pub executors: Vec<ExecutorLoad>,
+}
+
+/// One registered executor, for dynamic allocation.
+#[derive(Debug)]
+pub struct ExecutorLoad {
+    pub id: ExecutorId,
+    pub launch_id: String,
+    pub slots: u32,
+    /// How long it has held no lease (`None`: it holds some).
+    pub idle_for: Option<Duration>,
+    /// Whether its last heartbeat showed shuffle blocks or kept partitions.
+    pub holds_data: bool,
 }
 
 /// Why a task got no slot.
@@ -248,6 +276,9 @@ impl Drop for SlotLease {
             let mut st = self.cluster.state.lock().expect("cluster lock");
             if let Some(s) = st.executors.get_mut(&self.key) {
                 s.leased -= 1;
+                if s.leased == 0 {
+                    s.idle_since = Some(Instant::now());
+                }
             }
             if let Some(q) = st.queues.get_mut(&self.tenant) {
                 q.running -= 1;
@@ -324,15 +355,29 @@ impl Cluster {
         handle: Arc<dyn ExecutorHandle>,
         heartbeats: bool,
     ) -> ExecutorId {
+        self.register_launched(address, slots, handle, heartbeats, String::new())
+    }
+
+    /// [`Cluster::register`] for an executor started as launch `launch_id`.
+    pub fn register_launched(
+        self: &Arc<Self>,
+        address: String,
+        slots: u32,
+        handle: Arc<dyn ExecutorHandle>,
+        heartbeats: bool,
+        launch_id: String,
+    ) -> ExecutorId {
         let id = {
             let mut st = self.state.lock().expect("cluster lock");
             st.next_id += 1;
             let key = st.next_id;
             let id = ExecutorId(format!("exec-{key}"));
             let (lost, lost_rx) = watch::channel(None);
-            let entry = ExecutorEntry { id: id.clone(), address, slots, handle, lost: lost_rx };
-            tracing::info!(executor = %id, address = %entry.address, slots, "executor registered");
-            st.executors.insert(key, Slots { entry, leased: 0, lost, heartbeats, last_seen: Instant::now(), last_status: None });
+            let entry = ExecutorEntry { id: id.clone(), address, slots, launch_id, handle, lost: lost_rx };
+            tracing::info!(executor = %id, address = %entry.address, slots, launch = %entry.launch_id, "executor registered");
+            let now = Instant::now();
+            let s = Slots { entry, leased: 0, lost, heartbeats, last_seen: now, last_status: None, idle_since: Some(now) };
+            st.executors.insert(key, s);
             st.empty_since = None;
             id
         };
@@ -356,6 +401,35 @@ impl Cluster {
         true
     }
 
+    /// Waiting tasks, held leases and each executor's idleness, for dynamic allocation.
+    pub fn load(&self) -> Load {
+        let st = self.state.lock().expect("cluster lock");
+        let now = Instant::now();
+        Load {
+            waiting: st.queues.values().map(|q| q.waiters.iter().filter(|w| !w.tx.is_closed()).count()).sum(),
+            leased: st.executors.values().map(|s| s.leased as usize).sum(),
+            executors: st
+                .executors
+                .values()
+                .map(|s| ExecutorLoad {
+                    id: s.entry.id.clone(),
+                    launch_id: s.entry.launch_id.clone(),
+                    slots: s.entry.slots,
+                    idle_for: s.idle_since.map(|t| now.duration_since(t)),
+                    holds_data: s.last_status.as_ref().is_some_and(|h| {
+                        h.blocks + h.cache_blocks_memory + h.cache_blocks_disk > 0
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    /// Stops giving tasks to executor `id` if it holds no lease now (dynamic
+    /// allocation releasing it); false if it holds one or is not registered.
+    pub fn release_if_idle(&self, id: &ExecutorId, reason: &str) -> bool {
+        self.remove_if(id, "released", reason, false, |s| s.leased == 0)
+    }
+
     /// The executors registered now, for asking about many at once.
     pub fn registered(&self) -> Registered {
         Registered(self.state.lock().expect("cluster lock").executors.keys().copied().collect())
@@ -373,8 +447,14 @@ impl Cluster {
     }
 
     fn remove(&self, id: &ExecutorId, state: &str, reason: &str, abort_running: bool) -> bool {
+        self.remove_if(id, state, reason, abort_running, |_| true)
+    }
+
+    /// Removes executor `id` if `cond` holds for it (under the registry lock).
+    fn remove_if(&self, id: &ExecutorId, state: &str, reason: &str, abort_running: bool, cond: impl Fn(&Slots) -> bool) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
-        let Some(s) = key_of(&id.0).and_then(|k| st.executors.remove(&k)) else { return false };
+        let Some(key) = key_of(&id.0).filter(|k| st.executors.get(k).is_some_and(&cond)) else { return false };
+        let s = st.executors.remove(&key).expect("checked");
         if abort_running {
             tracing::warn!(executor = %id, address = %s.entry.address, %reason, "executor lost");
             s.lost.send_replace(Some(format!("executor {id} at {} was lost: {reason}", s.entry.address)));
@@ -534,6 +614,7 @@ impl Cluster {
                 let waiter = q.waiters.remove(i).expect("the chosen waiter exists");
                 let slots = st.executors.get_mut(&key).expect("the chosen executor exists");
                 slots.leased += 1;
+                slots.idle_since = None;
                 q.running += 1;
                 let lease = SlotLease { cluster: self.clone(), key, tenant, executor: slots.entry.clone() };
                 if let Err(lease) = waiter.tx.send(lease) {
