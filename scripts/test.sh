@@ -13,5 +13,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest
 fi
+# The network tests put each process in its own network namespace: they need
+# root and iproute2 (`ip`), and skip with a message without them.
+if ! command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing iproute2 for the network tests"
+    apt-get install -y -qq iproute2 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq iproute2) || true
+fi
 echo "==> running tests"
 cargo nextest run --no-fail-fast "$@"

@@ -3,6 +3,7 @@
 //! compute reference results independently of Spindle.
 
 pub mod attacks;
+pub mod netns;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
