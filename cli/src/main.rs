@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
             // Tests and scripts read this line to find the port.
             println!("spindle driver listening on {url}");
-            let _allocation = spindle_driver::allocation::start_for(&driver, &url)?;
+            let _allocation = spindle_driver::allocation::start_for(&driver, &url).await?;
             // No Nagle delay: task launches and results are small messages, several in flight.
             let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             // On SIGTERM: stop running applications (their clients hear why, their

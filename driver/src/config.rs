@@ -210,6 +210,7 @@ struct AllocationFile {
     executor_idle_timeout: Option<String>,
     launch_timeout: Option<String>,
     executor_args: Option<Vec<String>>,
+    driver_url: Option<String>,
     kubernetes: Option<crate::allocation::kubernetes::PodFile>,
 }
 
@@ -420,7 +421,7 @@ fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation
     a.launcher = match (f.launcher.as_deref().unwrap_or("process"), &f.kubernetes) {
         ("process", None) => LauncherKind::Process,
         ("process", Some(_)) => return Err("dynamic_allocation.kubernetes is set but the launcher is `process`".into()),
-        ("kubernetes", pods) => LauncherKind::Kubernetes(crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())?),
+        ("kubernetes", pods) => LauncherKind::Kubernetes(Box::new(crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())?)),
         (other, _) => return Err(format!("dynamic_allocation.launcher = `{other}`: use `process` or `kubernetes`")),
     };
     a.min_executors = f.min_executors.unwrap_or(a.min_executors);
@@ -446,6 +447,7 @@ fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation
         a.launch_timeout = d;
     }
     a.executor_args = f.executor_args.clone().unwrap_or_default();
+    a.driver_url = f.driver_url.clone();
     Ok(a)
 }
 
@@ -571,6 +573,20 @@ mod tests {
         assert_eq!((big.max_component_bytes, big.max_lineage_depth, big.max_shuffle_memory), (128 << 20, 1000, 2 << 30));
         let err = DriverConfig::parse("[[tenants]]\nname = \"x\"\ntoken = \"x-token-1\"\nmax_component_size = \"1GiB\"\n").unwrap_err();
         assert!(err.contains("tenants.x.max_component_size = 1GiB: it must be at most 512 MiB"), "{err}");
+    }
+
+    #[test]
+    fn the_kubernetes_example_config_is_valid() {
+        // The `driver.toml` block of deploy/kubernetes/config.yaml, unindented.
+        let yaml = include_str!("../../deploy/kubernetes/config.yaml");
+        let block = yaml.split("driver.toml: |\n").nth(1).unwrap().split("\n---").next().unwrap();
+        let toml: String = block.lines().map(|l| l.strip_prefix("    ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let c = DriverConfig::parse(&toml).unwrap();
+        let a = &c.dynamic_allocation;
+        assert!(a.enabled && a.min_executors == 1 && a.max_executors == 10);
+        let crate::allocation::LauncherKind::Kubernetes(pods) = &a.launcher else { panic!("{:?}", a.launcher) };
+        assert_eq!(pods.secret, Some(("spindle".into(), "secret".into())));
+        assert_eq!(a.driver_url.as_deref(), Some("http://spindle-driver.spindle.svc:7077"));
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct DynamicAllocation {
     pub launch_timeout: Duration,
     /// Extra arguments for each launched `spindle executor`.
     pub executor_args: Vec<String>,
+    /// The URL launched executors reach the driver at (default: the address it
+    /// listens on; in Kubernetes, its Service's).
+    pub driver_url: Option<String>,
 }
 
 /// Which launcher starts executors.
@@ -53,7 +56,7 @@ pub enum LauncherKind {
     /// `spindle executor` child processes of the driver.
     Process,
     /// Pods in the driver's Kubernetes namespace.
-    Kubernetes(kubernetes::PodSettings),
+    Kubernetes(Box<kubernetes::PodSettings>),
 }
 
 impl Default for DynamicAllocation {
@@ -69,6 +72,7 @@ impl Default for DynamicAllocation {
             executor_idle_timeout: Duration::from_secs(60),
             launch_timeout: Duration::from_secs(120),
             executor_args: Vec::new(),
+            driver_url: None,
         }
     }
 }
@@ -277,8 +281,9 @@ impl Manager {
 }
 
 /// Starts `driver`'s allocation manager when its config turns dynamic allocation
-/// on, with the launcher it names; executors find the driver at `url`.
-pub fn start_for(driver: &Arc<crate::Driver>, url: &str) -> Result<Option<tokio::task::JoinHandle<()>>, crate::DriverError> {
+/// on, with the launcher it names; executors find the driver at `url` (unless
+/// the config gives `driver_url`).
+pub async fn start_for(driver: &Arc<crate::Driver>, url: &str) -> Result<Option<tokio::task::JoinHandle<()>>, crate::DriverError> {
     let settings = driver.config.dynamic_allocation.clone();
     if !settings.enabled {
         return Ok(None);
@@ -289,7 +294,8 @@ pub fn start_for(driver: &Arc<crate::Driver>, url: &str) -> Result<Option<tokio:
                 .map_err(|e| crate::DriverError::Config(format!("dynamic allocation: finding the spindle binary: {e}")))?;
             Arc::new(process::ProcessLauncher::new(program, driver.config.secret.clone()))
         }
-        LauncherKind::Kubernetes(pods) => Arc::new(kubernetes::PodLauncher::new(pods.clone())?),
+        LauncherKind::Kubernetes(pods) => Arc::new(kubernetes::PodLauncher::connect((**pods).clone()).await?),
     };
-    Ok(Some(start(settings, driver.cluster.clone(), launcher, url.to_string())))
+    let url = settings.driver_url.clone().unwrap_or_else(|| url.to_string());
+    Ok(Some(start(settings, driver.cluster.clone(), launcher, url)))
 }
