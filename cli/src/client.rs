@@ -107,10 +107,10 @@ fn refused(url: &str, what: &str, s: tonic::Status) -> anyhow::Error {
 }
 
 /// A hint when a call in clear may have reached a TLS server (whose reply is not
-/// HTTP/2, or which closes the connection).
+/// HTTP/2, or which closes the connection: the error varies with the moment).
 fn tls_hint(url: &str, s: &tonic::Status) -> &'static str {
-    let m = s.message();
-    if url.starts_with("http://") && (m.contains("h2 protocol error") || m.contains("transport error")) {
+    use tonic::Code::{Cancelled, Internal, Unavailable, Unknown};
+    if url.starts_with("http://") && matches!(s.code(), Unavailable | Unknown | Cancelled | Internal) {
         " (if the driver uses TLS, give its https:// URL and --tls-ca)"
     } else {
         ""

@@ -110,8 +110,9 @@ fn unreachable_driver_is_a_clear_error() -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{port}");
     let out = Command::new(spindle_bin()).args(["submit", "--driver", &url]).arg(example("wordcount")).arg("--").output()?;
     assert_fails_with(&out, "cannot reach the driver");
-    let out = Command::new(spindle_bin()).args(["executor", "--driver", &url, "--slots", "1"]).output()?;
-    assert_fails_with(&out, "cannot reach the driver");
+    // An executor keeps trying (the driver may start later), up to its register timeout.
+    let out = Command::new(spindle_bin()).args(["executor", "--driver", &url, "--slots", "1", "--register-timeout", "1s"]).output()?;
+    assert_fails_with(&out, "could not register within 1 s (--register-timeout); is `spindle driver` running there?");
     let out = Command::new(spindle_bin()).args(["status", "--driver", "not a url"]).output()?;
     assert_fails_with(&out, "is not a driver URL");
     Ok(())
