@@ -118,7 +118,8 @@ impl Output {
         if workload == "sort" {
             let mut last: Option<&str> = None;
             for line in &lines {
-                let (k, _) = line.split_once('\t').with_context(|| format!("bad line {line:?} in {}", dir.display()))?;
+                let (k, _) =
+                    line.split_once('\t').with_context(|| format!("bad line {line:?} in {}", dir.display()))?;
                 ensure!(last.is_none_or(|l| l <= k), "key {k:?} after {last:?} in {}: not in order", dir.display());
                 last = Some(k);
             }
@@ -155,7 +156,14 @@ fn fresh(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Runs one workload on every system; returns its rows.
-fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &[&str], input: &Path) -> Result<Vec<Row>> {
+fn workload(
+    args: &Args,
+    spindle: &Spindle,
+    scratch: &Path,
+    name: &str,
+    job: &[&str],
+    input: &Path,
+) -> Result<Vec<Row>> {
     let (job, lead) = job.split_first().expect("a job component");
     let bytes = std::fs::metadata(input)?.len();
     let inp = input.to_str().unwrap();
@@ -202,9 +210,15 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &[&
         input_bytes: bytes,
         note: reference.describe(),
     });
-    ensure!(Output::read(name, &local_out)? == reference, "Spindle (local) {name} output differs from the native baseline");
+    ensure!(
+        Output::read(name, &local_out)? == reference,
+        "Spindle (local) {name} output differs from the native baseline"
+    );
     rows.push(spindle_row(name, "Spindle local (2 slots)", &local_runs, bytes));
-    ensure!(Output::read(name, &cluster_out)? == reference, "Spindle (cluster) {name} output differs from the native baseline");
+    ensure!(
+        Output::read(name, &cluster_out)? == reference,
+        "Spindle (cluster) {name} output differs from the native baseline"
+    );
     rows.push(spindle_row(name, "Spindle driver + 2 executors", &cluster_runs, bytes));
 
     // Apache Spark local[2], RDD and DataFrame APIs.
@@ -213,8 +227,16 @@ fn workload(args: &Args, spindle: &Spindle, scratch: &Path, name: &str, job: &[&
             bail!("{} not found: run bench/run.sh (it installs PySpark), or pass --no-spark", args.python.display());
         }
         let script = Path::new("bench/spark_bench.py");
-        for r in systems::run_spark(&args.python, script, name, input, args.runs, &scratch.join(format!("{name}-spark")))? {
-            ensure!(r.keys as usize == reference.len(), "Spark {} wrote {} lines, native {}", r.api, r.keys, reference.len());
+        for r in
+            systems::run_spark(&args.python, script, name, input, args.runs, &scratch.join(format!("{name}-spark")))?
+        {
+            ensure!(
+                r.keys as usize == reference.len(),
+                "Spark {} wrote {} lines, native {}",
+                r.api,
+                r.keys,
+                reference.len()
+            );
             rows.push(Row {
                 workload: name.into(),
                 system: format!("Spark local[2] {}", if r.api == "rdd" { "RDD" } else { "DataFrame" }),

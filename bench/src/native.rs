@@ -23,7 +23,11 @@ fn chunks(data: &[u8], n: usize) -> Vec<&[u8]> {
     out
 }
 
-fn parallel<V: Send>(data: &[u8], threads: usize, f: impl Fn(&str) -> HashMap<&str, V> + Sync) -> Vec<HashMap<&str, V>> {
+fn parallel<V: Send>(
+    data: &[u8],
+    threads: usize,
+    f: impl Fn(&str) -> HashMap<&str, V> + Sync,
+) -> Vec<HashMap<&str, V>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = chunks(data, threads)
             .into_iter()
@@ -117,7 +121,8 @@ pub fn sort(input: &Path, out: &Path, threads: usize) -> Result<usize> {
         runs.drain(..).map(|r| r.into_iter().peekable()).collect();
     let mut n = 0;
     loop {
-        let next = heads.iter_mut().enumerate().filter_map(|(i, h)| h.peek().map(|r| (i, r.0))).min_by(|a, b| a.1.cmp(b.1));
+        let next =
+            heads.iter_mut().enumerate().filter_map(|(i, h)| h.peek().map(|r| (i, r.0))).min_by(|a, b| a.1.cmp(b.1));
         let Some((i, _)) = next else { break };
         let (k, v) = heads[i].next().expect("peeked");
         writeln!(w, "{k}\t{v}")?;

@@ -90,7 +90,13 @@ impl Cluster {
     }
 
     /// [`start`](Self::start) with a driver config file of `config` (TOML; empty: defaults).
-    pub fn start_configured(spindle: &Spindle, executors: usize, slots: u32, cache: &Path, config: &str) -> Result<Cluster> {
+    pub fn start_configured(
+        spindle: &Spindle,
+        executors: usize,
+        slots: u32,
+        cache: &Path,
+        config: &str,
+    ) -> Result<Cluster> {
         let mut driver = Command::new(&spindle.bin);
         driver.args(["driver", "--listen", "127.0.0.1:0"]);
         if !config.is_empty() {
@@ -156,7 +162,14 @@ pub struct SparkResult {
 
 /// Runs `bench/spark_bench.py` with the virtualenv's Python; `None` when PySpark is
 /// not installed there.
-pub fn run_spark(python: &Path, script: &Path, workload: &str, input: &Path, runs: usize, scratch: &Path) -> Result<Vec<SparkResult>> {
+pub fn run_spark(
+    python: &Path,
+    script: &Path,
+    workload: &str,
+    input: &Path,
+    runs: usize,
+    scratch: &Path,
+) -> Result<Vec<SparkResult>> {
     let out = Command::new(python)
         .arg(script)
         .args([workload, &input.display().to_string(), &runs.to_string(), &scratch.display().to_string()])

@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use futures::{Stream, StreamExt};
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::driver_client::DriverClient;
-use spindle_proto::{AppDetailRequest, AppEvent, StatusRequest, SubmitRequest, TaskLimits, app_event};
 use spindle_proto::tls::Tls;
+use spindle_proto::{AppDetailRequest, AppEvent, StatusRequest, SubmitRequest, TaskLimits, app_event};
 
 /// Reads a job component, with a clear error for a missing file.
 pub fn read_job(job: &Path) -> Result<Vec<u8>> {
@@ -166,14 +166,29 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
         println!("{}", serde_json::json!({ "executors": executors, "applications": apps }));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("EXECUTOR  ADDRESS               STATE     SLOTS  RUNNING  FINISHED  FAILED  BLOCKS  MEMORY     HEARTBEAT");
+    println!(
+        "EXECUTOR  ADDRESS               STATE     SLOTS  RUNNING  FINISHED  FAILED  BLOCKS  MEMORY     HEARTBEAT"
+    );
     for e in &s.executors {
-        let memory = if e.memory_bytes > 0 { format!("{:.0} MiB", e.memory_bytes as f64 / 1048576.0) } else { "-".into() };
-        let heartbeat = if e.address == "local" { "-".to_string() } else { format!("{:.1} s ago", e.last_heartbeat_ms as f64 / 1000.0) };
+        let memory =
+            if e.memory_bytes > 0 { format!("{:.0} MiB", e.memory_bytes as f64 / 1048576.0) } else { "-".into() };
+        let heartbeat = if e.address == "local" {
+            "-".to_string()
+        } else {
+            format!("{:.1} s ago", e.last_heartbeat_ms as f64 / 1000.0)
+        };
         let reason = if e.reason.is_empty() { String::new() } else { format!("  ({})", e.reason) };
         println!(
             "{:<9} {:<21} {:<9} {:>5}  {:>7}  {:>8}  {:>6}  {:>6}  {:<9}  {heartbeat}{reason}",
-            e.executor_id, e.address, e.state, e.slots, e.running_tasks, e.tasks_finished, e.tasks_failed, e.blocks, memory
+            e.executor_id,
+            e.address,
+            e.state,
+            e.slots,
+            e.running_tasks,
+            e.tasks_finished,
+            e.tasks_failed,
+            e.blocks,
+            memory
         );
         if e.cache_hits + e.cache_misses + e.cache_blocks_memory + e.cache_blocks_disk > 0 {
             println!(
@@ -197,7 +212,12 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
             a.app_id, a.tenant, a.state, a.jobs, a.tasks_failed, a.name, a.error
         );
         for x in &a.excluded_executors {
-            println!("    executor {} excluded for {:.0} s more: {}", x.executor_id, x.remaining_ms as f64 / 1000.0, x.reason);
+            println!(
+                "    executor {} excluded for {:.0} s more: {}",
+                x.executor_id,
+                x.remaining_ms as f64 / 1000.0,
+                x.reason
+            );
         }
         for st in &a.stages {
             println!(

@@ -296,7 +296,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             driver_config.tls = tls.load()?;
             if driver_config.secret.is_none() {
-                tracing::warn!("no cluster secret (SPINDLE_SECRET or `secret` in the config file): any process can join as an executor");
+                tracing::warn!(
+                    "no cluster secret (SPINDLE_SECRET or `secret` in the config file): any process can join as an executor"
+                );
             }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let addr = listener.local_addr()?;
@@ -314,7 +316,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let stopping = driver.clone();
             let shutdown = async move {
                 shutdown_signal().await;
-                stopping.shutdown("the driver is shutting down (it was sent a stop signal); submit the application again").await;
+                stopping
+                    .shutdown("the driver is shutting down (it was sent a stop signal); submit the application again")
+                    .await;
             };
             let mut server = tonic::transport::Server::builder();
             if let Some(tls) = server_tls {
@@ -362,7 +366,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 secret: std::env::var("SPINDLE_SECRET").ok(),
                 grace_period,
                 chaos_failure_rate,
-                cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?,
+                cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory)
+                    .map_err(anyhow::Error::msg)?,
                 cache_dir: spill_dir,
                 tls: tls.load()?,
                 register_timeout: register_timeout

@@ -25,7 +25,9 @@ impl Sdk {
             Some(a) => {
                 let dir = std::path::absolute(a).with_context(|| format!("--sdk {a}"))?;
                 if !dir.join("Cargo.toml").is_file() {
-                    bail!("--sdk {a}: no Cargo.toml there; give the SDK's directory (guest-sdk in a Spindle checkout) or a git URL");
+                    bail!(
+                        "--sdk {a}: no Cargo.toml there; give the SDK's directory (guest-sdk in a Spindle checkout) or a git URL"
+                    );
                 }
                 Ok(Sdk::Path(dir))
             }

@@ -120,7 +120,12 @@ mod tests {
         std::os::unix::fs::symlink(theirs.join("secret.txt"), mine.join("link.txt")).unwrap();
         let access = DataAccess::roots("alice", std::slice::from_ref(&mine), std::slice::from_ref(&engine));
         assert_eq!(access.readable(&mine.join("in.txt")).unwrap(), mine.join("in.txt"));
-        for bad in [theirs.join("secret.txt"), mine.join("../theirs/secret.txt"), mine.join("link.txt"), engine.join("driver.toml")] {
+        for bad in [
+            theirs.join("secret.txt"),
+            mine.join("../theirs/secret.txt"),
+            mine.join("link.txt"),
+            engine.join("driver.toml"),
+        ] {
             let e = access.readable(&bad).unwrap_err().to_string();
             assert!(e.contains("tenant `alice` may not use it") && e.contains(&bad.display().to_string()), "{e}");
         }

@@ -65,7 +65,8 @@ impl Inner {
     fn evict(&mut self, budget: u64) -> Vec<ArtifactHash> {
         let mut dropped = Vec::new();
         while self.bytes > budget {
-            let victim = self.entries.iter().filter(|(_, e)| e.users == 0).min_by_key(|(_, e)| e.last_used).map(|(h, _)| *h);
+            let victim =
+                self.entries.iter().filter(|(_, e)| e.users == 0).min_by_key(|(_, e)| e.last_used).map(|(h, _)| *h);
             let Some(hash) = victim else { break };
             let e = self.entries.remove(&hash).expect("the victim is stored");
             self.bytes -= e.bytes.len() as u64;

@@ -327,8 +327,10 @@ impl DriverConfig {
         let ex = &file.exclude_on_failure;
         let exclude = &mut c.exclude_on_failure;
         exclude.enabled = ex.enabled.unwrap_or(exclude.enabled);
-        exclude.max_failures_per_executor = ex.max_failures_per_executor.unwrap_or(exclude.max_failures_per_executor).max(1);
-        exclude.max_straggles_per_executor = ex.max_straggles_per_executor.unwrap_or(exclude.max_straggles_per_executor).max(1);
+        exclude.max_failures_per_executor =
+            ex.max_failures_per_executor.unwrap_or(exclude.max_failures_per_executor).max(1);
+        exclude.max_straggles_per_executor =
+            ex.max_straggles_per_executor.unwrap_or(exclude.max_straggles_per_executor).max(1);
         if let Some(d) = time("exclude_on_failure.timeout", &ex.timeout)? {
             exclude.timeout = d;
         }
@@ -396,8 +398,15 @@ impl DriverConfig {
             }
             c.tenants.push(TenantConfig {
                 roots,
-                max_component_bytes: t.max_component_size.as_ref().map(|s| component_size(&key("max_component_size"), s)).transpose()?,
-                max_lineage_depth: t.max_lineage_depth.map(|n| lineage_depth(&key("max_lineage_depth"), n)).transpose()?,
+                max_component_bytes: t
+                    .max_component_size
+                    .as_ref()
+                    .map(|s| component_size(&key("max_component_size"), s))
+                    .transpose()?,
+                max_lineage_depth: t
+                    .max_lineage_depth
+                    .map(|n| lineage_depth(&key("max_lineage_depth"), n))
+                    .transpose()?,
                 max_task_pipelines: t.max_task_pipelines.map(|n| n.max(1)),
                 max_shuffle_memory: size("max_shuffle_memory", &t.max_shuffle_memory)?,
                 weight: t.weight.unwrap_or(1).max(1),
@@ -417,11 +426,15 @@ impl DriverConfig {
 fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation, String> {
     use crate::allocation::LauncherKind;
     let mut a = crate::allocation::DynamicAllocation { enabled: f.enabled.unwrap_or(false), ..Default::default() };
-    let time = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_duration(&format!("dynamic_allocation.{k}"), v)).transpose();
+    let time = |k: &str, v: &Option<String>| {
+        v.as_ref().map(|v| parse_duration(&format!("dynamic_allocation.{k}"), v)).transpose()
+    };
     a.launcher = match (f.launcher.as_deref().unwrap_or("process"), &f.kubernetes) {
         ("process", None) => LauncherKind::Process,
         ("process", Some(_)) => return Err("dynamic_allocation.kubernetes is set but the launcher is `process`".into()),
-        ("kubernetes", pods) => LauncherKind::Kubernetes(Box::new(crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())?)),
+        ("kubernetes", pods) => {
+            LauncherKind::Kubernetes(Box::new(crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())?))
+        }
         (other, _) => return Err(format!("dynamic_allocation.launcher = `{other}`: use `process` or `kubernetes`")),
     };
     a.min_executors = f.min_executors.unwrap_or(a.min_executors);
@@ -463,7 +476,10 @@ fn component_size(key: &str, s: &str) -> Result<usize, String> {
     let n = parse_size(key, s)?;
     let max = spindle_proto::MAX_MESSAGE_BYTES as u64;
     if n > max {
-        return Err(format!("{key} = {s}: it must be at most {} (one gRPC message)", spindle_sandbox::limits::bytes(max)));
+        return Err(format!(
+            "{key} = {s}: it must be at most {} (one gRPC message)",
+            spindle_sandbox::limits::bytes(max)
+        ));
     }
     Ok(n as usize)
 }
@@ -570,8 +586,13 @@ mod tests {
                 max_shuffle_memory: 64 << 20
             }
         );
-        assert_eq!((big.max_component_bytes, big.max_lineage_depth, big.max_shuffle_memory), (128 << 20, 1000, 2 << 30));
-        let err = DriverConfig::parse("[[tenants]]\nname = \"x\"\ntoken = \"x-token-1\"\nmax_component_size = \"1GiB\"\n").unwrap_err();
+        assert_eq!(
+            (big.max_component_bytes, big.max_lineage_depth, big.max_shuffle_memory),
+            (128 << 20, 1000, 2 << 30)
+        );
+        let err =
+            DriverConfig::parse("[[tenants]]\nname = \"x\"\ntoken = \"x-token-1\"\nmax_component_size = \"1GiB\"\n")
+                .unwrap_err();
         assert!(err.contains("tenants.x.max_component_size = 1GiB: it must be at most 512 MiB"), "{err}");
     }
 

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use spindle_proto::auth::Credentials;
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{
-    AppAccepted, AppDetail, AppFinished, AppStatus, ClusterStatus, ExecutorStatus, TaskLimits, TaskRecord, UnpersistRequest,
-    app_event,
+    AppAccepted, AppDetail, AppFinished, AppStatus, ClusterStatus, ExecutorStatus, TaskLimits, TaskRecord,
+    UnpersistRequest, app_event,
 };
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, new_engine};
 use tokio::sync::{Notify, mpsc, watch};
@@ -19,13 +19,13 @@ use wasmtime::component::Linker;
 
 pub use spindle_proto::AppEvent;
 
+use crate::access::DataAccess;
 use crate::app::shared::Broadcasts;
 use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::{ArtifactPin, ArtifactStore};
 use crate::cluster::{Cluster, SlotClaim};
 use crate::scheduler::exclusions::Exclusions;
 use crate::scheduler::progress::AppProgress;
-use crate::access::DataAccess;
 use crate::tenants::{Tenant, Tenants};
 use crate::{DriverConfig, DriverError};
 
@@ -204,8 +204,12 @@ impl Driver {
         spindle_sandbox::artifact::check_world(&what, &bytes)?;
         // Compiles take both cores and up to gigabytes: at most two at a time. The
         // turn is held until the compile really ends, even past its deadline.
-        let turn =
-            self.compiles.clone().acquire_owned().await.map_err(|e| DriverError::Job(format!("compile queue closed: {e}")))?;
+        let turn = self
+            .compiles
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| DriverError::Job(format!("compile queue closed: {e}")))?;
         let started = std::time::Instant::now();
         let engine = self.engine.clone();
         let linker = self.linker.clone();
@@ -315,7 +319,8 @@ impl Driver {
         tracing::info!(app = %id, tenant = tenant.name(), artifact = %artifact.hash, %name, "application accepted");
         let driver = self.clone();
         let access = if self.tenants.configured() {
-            let engine: Vec<PathBuf> = self.config.config_file.iter().chain(&self.compiled_cache_dir).cloned().collect();
+            let engine: Vec<PathBuf> =
+                self.config.config_file.iter().chain(&self.compiled_cache_dir).cloned().collect();
             DataAccess::roots(tenant.name(), &tenant.config.roots, &engine)
         } else {
             DataAccess::Open
@@ -389,9 +394,9 @@ impl Driver {
     pub async fn status(&self, viewer: Option<&Tenant>) -> ClusterStatus {
         self.prune_finished();
         let (live, gone) = self.cluster.statuses();
-        let asked = futures::future::join_all(live.iter().map(|(e, _)| {
-            tokio::time::timeout(std::time::Duration::from_millis(500), e.handle.status())
-        }))
+        let asked = futures::future::join_all(
+            live.iter().map(|(e, _)| tokio::time::timeout(std::time::Duration::from_millis(500), e.handle.status())),
+        )
         .await;
         let mut executors = Vec::new();
         for ((e, heartbeat), now) in live.into_iter().zip(asked) {

@@ -13,9 +13,9 @@ use http_body::{Body, Frame, SizeHint};
 use spindle_proto::auth::{TENANT_HEADER, TOKEN_HEADER};
 use spindle_proto::driver_server::DriverServer;
 use spindle_sandbox::limits::bytes;
+use tonic::Status;
 use tonic::codegen::{BoxFuture, Service, StdError, http};
 use tonic::server::NamedService;
-use tonic::Status;
 
 use crate::Driver;
 use crate::service::DriverService;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::Stream;
-use spindle_proto::driver_server::{Driver as DriverRpc, DriverServer};
 use spindle_proto::auth::{SecretCheck, TENANT_HEADER, TOKEN_HEADER, metadata_str};
+use spindle_proto::driver_server::{Driver as DriverRpc, DriverServer};
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{
     AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, DeregisterExecutorRequest,
-    DeregisterExecutorResponse, FetchArtifactRequest, FetchBroadcastRequest, FetchBroadcastResponse, HeartbeatRequest, HeartbeatResponse, RegisterExecutorRequest,
-    RegisterExecutorResponse, StatusRequest, SubmitRequest,
+    DeregisterExecutorResponse, FetchArtifactRequest, FetchBroadcastRequest, FetchBroadcastResponse, HeartbeatRequest,
+    HeartbeatResponse, RegisterExecutorRequest, RegisterExecutorResponse, StatusRequest, SubmitRequest,
 };
 use spindle_sandbox::ArtifactHash;
 use tonic::metadata::MetadataMap;
@@ -111,7 +111,10 @@ impl DriverRpc for DriverService {
             .map_err(Status::invalid_argument)?;
         let id = self.driver.cluster.register_launched(req.address, req.slots, Arc::new(handle), true, req.launch_id);
         let interval = self.driver.cluster.settings().heartbeat_interval;
-        Ok(Response::new(RegisterExecutorResponse { executor_id: id.0, heartbeat_interval_ms: interval.as_millis() as u64 }))
+        Ok(Response::new(RegisterExecutorResponse {
+            executor_id: id.0,
+            heartbeat_interval_ms: interval.as_millis() as u64,
+        }))
     }
 
     async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
@@ -137,8 +140,11 @@ impl DriverRpc for DriverService {
     async fn fetch_artifact(&self, req: Request<FetchArtifactRequest>) -> Result<Response<Chunks>, Status> {
         self.member(&req)?;
         let hash: ArtifactHash = req.get_ref().hash.parse().map_err(Status::invalid_argument)?;
-        let bytes =
-            self.driver.artifacts.get(&hash).ok_or_else(|| to_status(DriverError::UnknownArtifact(hash.to_string())))?;
+        let bytes = self
+            .driver
+            .artifacts
+            .get(&hash)
+            .ok_or_else(|| to_status(DriverError::UnknownArtifact(hash.to_string())))?;
         const CHUNK: usize = 1 << 20;
         let chunks: Vec<_> = (0..bytes.len())
             .step_by(CHUNK)

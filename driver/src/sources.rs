@@ -125,7 +125,9 @@ mod tests {
         std::fs::write(d.join("a.txt"), "y").unwrap();
         std::fs::write(d.join("_SUCCESS"), "").unwrap();
         std::fs::write(d.join(".hidden"), "z").unwrap();
-        let names = |v: Vec<PathBuf>| v.iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect::<Vec<_>>();
+        let names = |v: Vec<PathBuf>| {
+            v.iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect::<Vec<_>>()
+        };
         assert_eq!(names(resolve(d.to_str().unwrap()).unwrap()), ["a.txt", "b.txt"]);
         assert_eq!(names(resolve(&format!("{}/b*", d.display())).unwrap()), ["b.txt"]);
         assert_eq!(names(resolve(d.join("a.txt").to_str().unwrap()).unwrap()), ["a.txt"]);
@@ -160,7 +162,10 @@ mod tests {
         // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
         assert_eq!(split(&[big], 3, 300).unwrap().len(), 6);
         let only_empty = split(&[empty.clone(), empty.clone()], 2, 100).unwrap();
-        assert_eq!(only_empty, [TextSplit { path: empty.display().to_string(), start: 0, end: 0, ..Default::default() }]);
+        assert_eq!(
+            only_empty,
+            [TextSplit { path: empty.display().to_string(), start: 0, end: 0, ..Default::default() }]
+        );
         assert!(split(&[], 2, 100).unwrap().is_empty());
     }
 }

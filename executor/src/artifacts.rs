@@ -75,10 +75,20 @@ impl ArtifactCache {
                 let linker = self.linker.clone();
                 let dir = self.disk_dir.clone();
                 let prepared = tokio::task::spawn_blocking(move || {
-                    CompiledArtifact::prepare(&engine, &linker, &format!("artifact {hash}"), hash, &bytes, dir.as_deref())
+                    CompiledArtifact::prepare(
+                        &engine,
+                        &linker,
+                        &format!("artifact {hash}"),
+                        hash,
+                        &bytes,
+                        dir.as_deref(),
+                    )
                 })
                 .await
-                .map_err(|e| ExecutorError::Artifact { hash: hash.to_string(), reason: format!("compile task: {e}") })??;
+                .map_err(|e| ExecutorError::Artifact {
+                    hash: hash.to_string(),
+                    reason: format!("compile task: {e}"),
+                })??;
                 match prepared.source {
                     CompileSource::Compiled => {
                         compiled_now = true;

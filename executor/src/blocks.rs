@@ -175,12 +175,7 @@ mod tests {
     #[test]
     fn release_frees_only_that_application() {
         let store = BlockStore::default();
-        let id = |app: &str, map| BlockId::Shuffle {
-            app: AppId(app.into()),
-            shuffle: ShuffleId(0),
-            map,
-            reduce: 0,
-        };
+        let id = |app: &str, map| BlockId::Shuffle { app: AppId(app.into()), shuffle: ShuffleId(0), map, reduce: 0 };
         store.put(id("a", 0), vec![Bytes::from_static(b"xy")]);
         store.put(id("a", 1), vec![]);
         store.put(id("b", 0), vec![Bytes::from_static(b"z")]);

@@ -80,7 +80,13 @@ impl PartitionCache {
     /// A cache holding at most `budget` bytes in memory, spilling under `dir`
     /// (created when first needed, removed when the cache is dropped).
     pub fn new(budget: u64, dir: PathBuf) -> Self {
-        PartitionCache { budget, dir, next_file: AtomicU64::new(0), state: Mutex::default(), metrics: CacheMetrics::default() }
+        PartitionCache {
+            budget,
+            dir,
+            next_file: AtomicU64::new(0),
+            state: Mutex::default(),
+            metrics: CacheMetrics::default(),
+        }
     }
 
     /// Where partitions spill.
@@ -135,7 +141,9 @@ impl PartitionCache {
                 st.used -= old.bytes;
             }
             while st.used + bytes > self.budget {
-                let Some(victim) = st.memory.iter().min_by_key(|(_, m)| m.last_used).map(|(k, _)| k.clone()) else { break };
+                let Some(victim) = st.memory.iter().min_by_key(|(_, m)| m.last_used).map(|(k, _)| k.clone()) else {
+                    break;
+                };
                 let m = st.memory.remove(&victim).expect("the victim is in memory");
                 st.used -= m.bytes;
                 self.metrics.evictions.fetch_add(1, Ordering::Relaxed);
@@ -254,7 +262,10 @@ fn read_block(path: &std::path::Path) -> std::io::Result<Vec<Bytes>> {
         let len = all.get(at..at + 8).ok_or_else(|| std::io::Error::other("truncated block file"))?;
         let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
         at += 8;
-        let end = at.checked_add(len).filter(|&e| e <= all.len()).ok_or_else(|| std::io::Error::other("truncated block file"))?;
+        let end = at
+            .checked_add(len)
+            .filter(|&e| e <= all.len())
+            .ok_or_else(|| std::io::Error::other("truncated block file"))?;
         batches.push(all.slice(at..end));
         at = end;
     }

@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use spindle_proto::auth::Credentials;
-use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::ids::ShuffleId;
-use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskResult, TaskSpec, UnpersistRequest, task_output, unpersist_request};
+use spindle_proto::ids::{AppId, ExecutorId};
+use spindle_proto::{
+    ExecutorStatus, KillTaskRequest, TaskResult, TaskSpec, UnpersistRequest, task_output, unpersist_request,
+};
 use spindle_sandbox::{EngineConfig, Failure, SandboxLimits, new_engine};
 use tokio::sync::{Semaphore, watch};
 use wasmtime::component::Linker;

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::driver_client::DriverClient;
 use spindle_proto::ids::{AppId, ExecutorId};
+use spindle_proto::tls::{Clients, Tls};
 use spindle_proto::{
     DeregisterExecutorRequest, FetchArtifactRequest, FetchBroadcastRequest, HeartbeatRequest, RegisterExecutorRequest,
 };
 use spindle_sandbox::ArtifactHash;
 use tokio::net::TcpListener;
-use spindle_proto::auth::{AuthChannel, Credentials};
-use spindle_proto::tls::{Clients, Tls};
 
 use crate::service::ExecutorService;
 use crate::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
@@ -49,7 +49,10 @@ impl ArtifactSource for DriverArtifacts {
             match client.fetch_broadcast(FetchBroadcastRequest { app_id: app.0, broadcast_id: id }).await {
                 Ok(r) => Ok(Some(r.into_inner().value.into())),
                 Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-                Err(s) => Err(ExecutorError::Driver { url: self.url.clone(), reason: format!("fetching broadcast {id}: {}", s.message()) }),
+                Err(s) => Err(ExecutorError::Driver {
+                    url: self.url.clone(),
+                    reason: format!("fetching broadcast {id}: {}", s.message()),
+                }),
             }
         })
     }
@@ -58,7 +61,11 @@ impl ArtifactSource for DriverArtifacts {
 /// A client of the driver at `url` with `credentials`. It connects on first use,
 /// and again whenever the connection drops (the driver restarted), so the driver
 /// need not be up yet.
-pub fn driver_client(url: &str, credentials: Credentials, tls: &Tls) -> Result<DriverClient<AuthChannel>, ExecutorError> {
+pub fn driver_client(
+    url: &str,
+    credentials: Credentials,
+    tls: &Tls,
+) -> Result<DriverClient<AuthChannel>, ExecutorError> {
     let err = |reason: String| ExecutorError::Driver { url: url.to_string(), reason };
     let channel = tls.endpoint(url).map_err(err)?.connect_timeout(Duration::from_secs(5)).connect_lazy();
     Ok(DriverClient::new(credentials.channel(channel))
@@ -85,7 +92,10 @@ pub async fn serve(
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
     let grace = config.grace_period;
     let exec = Executor::new(config, source)?;
-    let port = listener.local_addr().map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: e.to_string() })?.port();
+    let port = listener
+        .local_addr()
+        .map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: e.to_string() })?
+        .port();
     let address = format!("{advertise_host}:{port}");
 
     // No Nagle delay: task launches and results are small messages, several in flight.
@@ -97,9 +107,8 @@ pub async fn serve(
             .tls_config(tls)
             .map_err(|e| ExecutorError::BadConfig(format!("the executor's TLS settings: {e}")))?;
     }
-    let server = server
-        .add_service(ExecutorService::server(exec.clone()))
-        .serve_with_incoming_shutdown(incoming, async {
+    let server =
+        server.add_service(ExecutorService::server(exec.clone())).serve_with_incoming_shutdown(incoming, async {
             let _ = server_stopped.await;
         });
     let server = tokio::spawn(server);
@@ -244,5 +253,8 @@ impl DriverLink {
 /// Whether a failed call may succeed later: the driver could not be reached (not
 /// up yet, restarting), as opposed to a refusal.
 fn unreachable(s: &tonic::Status) -> bool {
-    matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled)
+    matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+    )
 }

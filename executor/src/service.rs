@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::Stream;
+use spindle_proto::auth::SecretCheck;
 use spindle_proto::executor_server::{Executor as ExecutorRpc, ExecutorServer};
 use spindle_proto::ids::AppId;
 use spindle_proto::{
@@ -14,7 +15,6 @@ use spindle_proto::{
 };
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
-use spindle_proto::auth::SecretCheck;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
 

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{FetchShuffleRequest, MapLocation, ShuffleChunk};
 use spindle_proto::tls::Tls;
+use spindle_proto::{FetchShuffleRequest, MapLocation, ShuffleChunk};
 use tonic::transport::Channel;
 
 use crate::blocks::BlockId;
@@ -173,8 +173,10 @@ pub fn serve_fetch(exec: &Executor, req: &FetchShuffleRequest) -> Result<Vec<Shu
             map,
             reduce: req.reduce_partition,
         };
-        let block =
-            exec.blocks.get(&id).ok_or_else(|| ExecutorError::MissingBlock { executor: exec.id(), block: id.to_string() })?;
+        let block = exec
+            .blocks
+            .get(&id)
+            .ok_or_else(|| ExecutorError::MissingBlock { executor: exec.id(), block: id.to_string() })?;
         let mut data = Vec::new();
         for chunk in block {
             if !data.is_empty() && data.len() + chunk.len() > MESSAGE {

@@ -222,11 +222,7 @@ impl<'a> BatchReader<'a> {
     fn read_one(&mut self) -> Result<Record<'a>, FrameError> {
         let start = self.pos;
         let key_tag = get_uleb(self.buf, &mut self.pos)?;
-        let key = if key_tag == 0 {
-            None
-        } else {
-            Some(self.take((key_tag - 1) as usize, start)?)
-        };
+        let key = if key_tag == 0 { None } else { Some(self.take((key_tag - 1) as usize, start)?) };
         let value_len = get_uleb(self.buf, &mut self.pos)?;
         let value = self.take(value_len as usize, start)?;
         Ok(Record { key, value })

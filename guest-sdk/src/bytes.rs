@@ -27,7 +27,9 @@ pub(crate) fn head_words(b: &[u8]) -> (u64, u64) {
     if n >= 4 {
         let (step, back) = windows(n);
         // SAFETY: every window lies within `b` (`step <= n - 4`, `back <= n - 4`).
-        let at = |i: usize| u64::from(u32::from_le_bytes(unsafe { b.get_unchecked(i..i + 4).try_into().unwrap_unchecked() }));
+        let at = |i: usize| {
+            u64::from(u32::from_le_bytes(unsafe { b.get_unchecked(i..i + 4).try_into().unwrap_unchecked() }))
+        };
         return (at(0) | at(step) << 32, at(back) | at(n - 4) << 32);
     }
     short_head(b)
@@ -192,8 +194,7 @@ mod tests {
             // The reference: `str::lines`, which drops a final empty line and a
             // `\r` before each `\n`; a `\r` ending the run goes too, as the host
             // drops it from a file's last line.
-            let want: Vec<String> =
-                text[..cut].lines().map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned()).collect();
+            let want: Vec<String> = text[..cut].lines().map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned()).collect();
             assert_eq!(got, want, "cut at {cut}");
         }
         let mut n = 0;

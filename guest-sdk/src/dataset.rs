@@ -183,14 +183,22 @@ impl<T: Data> Dataset<T> {
 
     /// Calls `f` once per partition with all of its elements (buffered in the
     /// task's memory).
-    pub fn map_partitions<U: Data, I: IntoIterator<Item = U>, F: Fn(Vec<T>) -> I + Copy + 'static>(&self, _f: F) -> Dataset<U> {
+    pub fn map_partitions<U: Data, I: IntoIterator<Item = U>, F: Fn(Vec<T>) -> I + Copy + 'static>(
+        &self,
+        _f: F,
+    ) -> Dataset<U> {
         crate::__no_capture!(F);
         self.map_partitions_with(&(), move |_: &(), _p: u32, items: Vec<T>| conjure::<F>()(items))
     }
 
     /// [`map_partitions_with_index`](Self::map_partitions_with_index) with an
     /// explicitly passed value.
-    pub fn map_partitions_with<C: Data, U: Data, I: IntoIterator<Item = U>, F: Fn(&C, u32, Vec<T>) -> I + Copy + 'static>(
+    pub fn map_partitions_with<
+        C: Data,
+        U: Data,
+        I: IntoIterator<Item = U>,
+        F: Fn(&C, u32, Vec<T>) -> I + Copy + 'static,
+    >(
         &self,
         value: &C,
         _f: F,
@@ -300,9 +308,7 @@ impl<T: Data> Dataset<T> {
     /// Action: merges every element with `f`; `None` for an empty dataset.
     pub fn reduce<F: Fn(T, T) -> T + Copy + 'static>(&self, _f: F) -> Result<Option<T>> {
         crate::__no_capture!(F);
-        let parts = self
-            .map_partitions(|items: Vec<T>| items.into_iter().reduce(conjure::<F>()))
-            .collect()?;
+        let parts = self.map_partitions(|items: Vec<T>| items.into_iter().reduce(conjure::<F>())).collect()?;
         Ok(parts.into_iter().reduce(conjure::<F>()))
     }
 }
@@ -440,7 +446,10 @@ mod tests {
         assert_eq!(line, "already\ta line");
         assert_eq!(line.as_ptr(), at, "a string is its own line, not a copy");
         assert_eq!(to_line((String::from("word"), 42u64)), "word\t42");
-        assert_eq!(to_line((String::from("a longer word than the usual"), u64::MAX)), "a longer word than the usual\t18446744073709551615");
+        assert_eq!(
+            to_line((String::from("a longer word than the usual"), u64::MAX)),
+            "a longer word than the usual\t18446744073709551615"
+        );
         assert_eq!(to_line(-7i32), "-7");
     }
 

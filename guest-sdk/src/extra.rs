@@ -17,7 +17,10 @@ impl<T: Data> Dataset<T> {
         let parts = self.num_partitions();
         let mut offsets = vec![0u64; parts as usize];
         if parts > 1 {
-            let counts = self.map(|_: T| ()).map_partitions_with_index(|p: u32, items: Vec<()>| [(p, items.len() as u64)]).collect()?;
+            let counts = self
+                .map(|_: T| ())
+                .map_partitions_with_index(|p: u32, items: Vec<()>| [(p, items.len() as u64)])
+                .collect()?;
             let mut sizes = vec![0u64; parts as usize];
             for (p, n) in counts {
                 sizes[p as usize] = n;
@@ -56,8 +59,9 @@ impl<T: Data> Dataset<T> {
     pub fn intersection(&self, other: &Dataset<T>) -> Dataset<T> {
         let mine = self.map(|t: T| (t, ()));
         let theirs = other.map(|t: T| (t, ()));
-        mine.cogroup(&theirs)
-            .flat_map(|(t, (here, there)): (T, (Vec<()>, Vec<()>))| (!here.is_empty() && !there.is_empty()).then_some(t))
+        mine.cogroup(&theirs).flat_map(|(t, (here, there)): (T, (Vec<()>, Vec<()>))| {
+            (!here.is_empty() && !there.is_empty()).then_some(t)
+        })
     }
 
     /// Every pair of an element here and one of `other`. As Spark's, each task
@@ -72,15 +76,17 @@ impl<T: Data> Dataset<T> {
             self.narrow(make_op(pipeline::build_cross_key::<T>, &captured(&CrossSpec { left: true, others: n })));
         let right: Dataset<((u32, u32), U)> =
             other.narrow(make_op(pipeline::build_cross_key::<U>, &captured(&CrossSpec { left: false, others: m })));
-        left.cogroup_into(&right, m.saturating_mul(n).max(1)).flat_map(|(_, (ts, us)): ((u32, u32), (Vec<T>, Vec<U>))| {
-            let mut out = Vec::with_capacity(ts.len() * us.len());
-            for t in &ts {
-                for u in &us {
-                    out.push((t.clone(), u.clone()));
+        left.cogroup_into(&right, m.saturating_mul(n).max(1)).flat_map(
+            |(_, (ts, us)): ((u32, u32), (Vec<T>, Vec<U>))| {
+                let mut out = Vec::with_capacity(ts.len() * us.len());
+                for t in &ts {
+                    for u in &us {
+                        out.push((t.clone(), u.clone()));
+                    }
                 }
-            }
-            out
-        })
+                out
+            },
+        )
     }
 
     /// Splits the dataset randomly by `weights` (normalized to sum to 1): each
@@ -92,7 +98,13 @@ impl<T: Data> Dataset<T> {
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                let high = if i + 1 == weights.len() { 1.0 } else if total > 0.0 { low + w.max(0.0) / total } else { 0.0 };
+                let high = if i + 1 == weights.len() {
+                    1.0
+                } else if total > 0.0 {
+                    low + w.max(0.0) / total
+                } else {
+                    0.0
+                };
                 let spec = SplitSpec { low, high, seed };
                 low = high;
                 self.narrow(make_op(pipeline::build_random_split::<T>, &captured(&spec)))
@@ -196,7 +208,12 @@ impl<T: Data> Dataset<T> {
 
     /// [`sort_by`](Dataset::sort_by) into at most `partitions` partitions (0: as
     /// many as here).
-    pub fn sort_by_into<K: Data, F: Fn(&T) -> K + Copy + 'static>(&self, f: F, ascending: bool, partitions: u32) -> Result<Dataset<T>> {
+    pub fn sort_by_into<K: Data, F: Fn(&T) -> K + Copy + 'static>(
+        &self,
+        f: F,
+        ascending: bool,
+        partitions: u32,
+    ) -> Result<Dataset<T>> {
         Ok(self.key_by(f).sort_by_key_into(ascending, partitions)?.map(|(_, t): (K, T)| t))
     }
 }

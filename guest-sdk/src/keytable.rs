@@ -219,7 +219,11 @@ impl<V> KeyTable<V> {
 
     /// The hash of the key a slot with `head` and `tag` holds.
     fn slot_hash(&self, head: u64, tag: u64) -> u64 {
-        if tag as u8 == LONG { hash_bytes(self.seed, long_key(tag, &self.arena)) } else { hash_short(self.seed, head, tag) }
+        if tag as u8 == LONG {
+            hash_bytes(self.seed, long_key(tag, &self.arena))
+        } else {
+            hash_short(self.seed, head, tag)
+        }
     }
 
     /// The free slot where a probe for `hash` ends (for a key not in the table).

@@ -156,7 +156,10 @@ mod tests {
         let xs: Vec<f64> = (0..50).map(|i| (i * 37 % 11) as f64 - 3.5).collect();
         let all = xs.iter().fold(Stats::default(), |s, x| s.with(*x));
         let (a, b) = xs.split_at(17);
-        let merged = a.iter().fold(Stats::default(), |s, x| s.with(*x)).merge(b.iter().fold(Stats::default(), |s, x| s.with(*x)));
+        let merged = a
+            .iter()
+            .fold(Stats::default(), |s, x| s.with(*x))
+            .merge(b.iter().fold(Stats::default(), |s, x| s.with(*x)));
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / xs.len() as f64;
         for s in [all, merged] {

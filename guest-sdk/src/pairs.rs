@@ -29,7 +29,10 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
     }
 
     /// Maps every value to zero or more values, each keeping the key.
-    pub fn flat_map_values<W: Data, I: IntoIterator<Item = W>, F: Fn(V) -> I + Copy + 'static>(&self, _f: F) -> Dataset<(K, W)>
+    pub fn flat_map_values<W: Data, I: IntoIterator<Item = W>, F: Fn(V) -> I + Copy + 'static>(
+        &self,
+        _f: F,
+    ) -> Dataset<(K, W)>
     where
         K: Clone,
     {
@@ -84,12 +87,17 @@ impl<K: Data, V: Data> Dataset<(K, V)> {
     /// [`sort_by_key`](Self::sort_by_key) into at most `partitions` partitions
     /// (0: as many as this dataset has).
     pub fn sort_by_key_into(&self, ascending: bool, partitions: u32) -> Result<Dataset<(K, V)>> {
-        let sorted = self.handle().sort_by_key(ascending, (partitions > 0).then_some(partitions)).map_err(Error::msg)?;
+        let sorted =
+            self.handle().sort_by_key(ascending, (partitions > 0).then_some(partitions)).map_err(Error::msg)?;
         Ok(Self::wrap(sorted))
     }
 
     /// Each key with its values here and in `b` and `c`.
-    pub fn cogroup3<W: Data, X: Data>(&self, b: &Dataset<(K, W)>, c: &Dataset<(K, X)>) -> Dataset<CoGrouped3<K, V, W, X>> {
+    pub fn cogroup3<W: Data, X: Data>(
+        &self,
+        b: &Dataset<(K, W)>,
+        c: &Dataset<(K, X)>,
+    ) -> Dataset<CoGrouped3<K, V, W, X>> {
         let grouped: Dataset<(K, V)> = Self::wrap(self.handle().cogroup(&[b.handle(), c.handle()], None));
         grouped.narrow(make_op(pipeline::build_decode_cogroup3::<K, V, W, X>, &[]))
     }

@@ -380,7 +380,11 @@ mod blocks {
                 if space != 0 {
                     let len = space.trailing_zeros();
                     let before = lead & ((1 << len) - 1);
-                    break if before == 0 { from + len as usize } else { word_end(b, from + before.trailing_zeros() as usize) };
+                    break if before == 0 {
+                        from + len as usize
+                    } else {
+                        word_end(b, from + before.trailing_zeros() as usize)
+                    };
                 }
                 if lead != 0 {
                     break word_end(b, from + lead.trailing_zeros() as usize);
@@ -472,16 +476,9 @@ mod tests {
 
     #[test]
     fn words_split_like_split_whitespace() {
-        for line in [
-            "",
-            "   ",
-            "one",
-            " two  words ",
-            "tab\tand\nnewline",
-            "ideographic\u{3000}space",
-            "é ü\u{a0}ñ",
-            "x ",
-        ] {
+        for line in
+            ["", "   ", "one", " two  words ", "tab\tand\nnewline", "ideographic\u{3000}space", "é ü\u{a0}ñ", "x "]
+        {
             let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
             assert_eq!(words(line.to_owned()).collect::<Vec<_>>(), want, "{line:?}");
             assert_eq!(split_words(line).collect::<Vec<_>>(), want, "{line:?}");
@@ -521,20 +518,9 @@ mod tests {
         for n in 0..70 {
             for filler in ["x", "é", "\u{200b}"] {
                 let word: String = (0..n)
-                    .map(|k| {
-                        if k % 5 == 3 {
-                            filler
-                        } else {
-                            "abcdefghij".get(k % 10..k % 10 + 1).unwrap()
-                        }
-                    })
+                    .map(|k| if k % 5 == 3 { filler } else { "abcdefghij".get(k % 10..k % 10 + 1).unwrap() })
                     .collect();
-                for (before, after) in [
-                    ("", ""),
-                    (" ", "\t"),
-                    ("\u{3000}", "\u{85}x"),
-                    ("yy ", " zz"),
-                ] {
+                for (before, after) in [("", ""), (" ", "\t"), ("\u{3000}", "\u{85}x"), ("yy ", " zz")] {
                     let line = format!("{before}{word}{after}");
                     let want: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
                     assert_eq!(words(line.clone()).collect::<Vec<_>>(), want, "{line:?}");
@@ -550,17 +536,39 @@ mod tests {
         // (¡ and § with U+0085 and U+00A0; ᚠ with U+1680; € and U+200B with
         // U+2000..; あ and 、 with U+3000), in lines long enough to span blocks.
         let pieces = [
-            "a", "ß", "\u{2000}", "\u{200b}", "\u{2029}", "\u{205f}", "\u{1680}", "\u{85}",
-            "\u{3000}", "日本", " ", "\t", "\u{1c}", "\r\n", "é", "\u{b}", "\u{c}", "¡", "§", "\u{a0}",
-            "ᚠ", "€", "あ", "、", "word", "longerword", "   ",
+            "a",
+            "ß",
+            "\u{2000}",
+            "\u{200b}",
+            "\u{2029}",
+            "\u{205f}",
+            "\u{1680}",
+            "\u{85}",
+            "\u{3000}",
+            "日本",
+            " ",
+            "\t",
+            "\u{1c}",
+            "\r\n",
+            "é",
+            "\u{b}",
+            "\u{c}",
+            "¡",
+            "§",
+            "\u{a0}",
+            "ᚠ",
+            "€",
+            "あ",
+            "、",
+            "word",
+            "longerword",
+            "   ",
         ];
         let mut state = 7u64;
         for _ in 0..20_000 {
             let mut line = String::new();
             for _ in 0..(state % 41) {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 line.push_str(pieces[(state >> 33) as usize % pieces.len()]);
             }
             state = state.wrapping_add(3);

@@ -154,7 +154,10 @@ mod tests {
             check.check(req.metadata())
         };
         assert!(with(Credentials::cluster(Some("s3cret")).unwrap()).is_ok());
-        assert_eq!(with(Credentials::cluster(Some("guess")).unwrap()).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            with(Credentials::cluster(Some("guess")).unwrap()).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
         assert_eq!(with(Credentials::default()).unwrap_err().code(), tonic::Code::Unauthenticated);
         assert!(SecretCheck::new(None).check(&MetadataMap::new()).is_ok());
         assert!(!SecretCheck::new(None).is_member(&MetadataMap::new()), "an open cluster has no members to prove");

@@ -55,7 +55,12 @@ impl Tls {
 
     /// Settings of a cluster process (driver or executor): no TLS, or a
     /// certificate, key and CA certificate together (it serves and connects).
-    pub fn load_member(cert: Option<&Path>, key: Option<&Path>, ca: Option<&Path>, mutual: bool) -> Result<Self, String> {
+    pub fn load_member(
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        ca: Option<&Path>,
+        mutual: bool,
+    ) -> Result<Self, String> {
         let tls = Self::load(cert, key, ca, mutual)?;
         if tls.identity.is_some() != tls.ca.is_some() {
             return Err("a cluster process with TLS needs --tls-cert, --tls-key (what it serves with) and --tls-ca \
@@ -101,7 +106,9 @@ impl Tls {
         match (&self.ca, https) {
             (None, false) => Ok(endpoint),
             (Some(_), false) => Err(format!("`{url}` is not https://, but TLS is configured (--tls-ca)")),
-            (None, true) => Err(format!("`{url}` is https://: give the CA certificate that signed its certificate (--tls-ca)")),
+            (None, true) => {
+                Err(format!("`{url}` is https://: give the CA certificate that signed its certificate (--tls-ca)"))
+            }
             (Some(ca), true) => {
                 let mut config = ClientTlsConfig::new().ca_certificate(ca.clone());
                 if self.mutual

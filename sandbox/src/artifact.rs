@@ -130,10 +130,9 @@ impl<T: 'static> CompiledArtifact<T> {
         check_world(what, bytes)?;
         let (component, source) = load_or_compile(engine, what, hash, bytes, cache_dir)?;
         check_imports(engine, &component, what)?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| SandboxError::WrongWorld {
-            what: what.to_string(),
-            reason: format!("{e:#}"),
-        })?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| SandboxError::WrongWorld { what: what.to_string(), reason: format!("{e:#}") })?;
         let pre = JobPre::new(instance_pre)
             .map_err(|e| SandboxError::WrongWorld { what: what.to_string(), reason: format!("{e:#}") })?;
         Ok(CompiledArtifact { hash, pre, source })
@@ -146,7 +145,8 @@ impl<T: 'static> CompiledArtifact<T> {
 /// `task`: its top-level sections are read, nested modules skipped.
 pub fn check_world(what: &str, bytes: &[u8]) -> Result<(), SandboxError> {
     use wasmparser::{Parser, Payload};
-    let invalid = |e: wasmparser::BinaryReaderError| SandboxError::Invalid { what: what.to_string(), reason: e.to_string() };
+    let invalid =
+        |e: wasmparser::BinaryReaderError| SandboxError::Invalid { what: what.to_string(), reason: e.to_string() };
     let (mut depth, mut imports, mut exports) = (0usize, Vec::new(), Vec::new());
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(invalid)? {
@@ -186,8 +186,11 @@ pub fn check_world(what: &str, bytes: &[u8]) -> Result<(), SandboxError> {
 /// every such import.
 pub fn check_imports(engine: &Engine, component: &Component, what: &str) -> Result<(), SandboxError> {
     let ty = component.component_type();
-    let refused: Vec<&str> =
-        ty.imports(engine).map(|(name, _)| name).filter(|n| !ALLOWED_IMPORTS.iter().any(|p| n.starts_with(p))).collect();
+    let refused: Vec<&str> = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .filter(|n| !ALLOWED_IMPORTS.iter().any(|p| n.starts_with(p)))
+        .collect();
     if refused.is_empty() {
         return Ok(());
     }
@@ -260,9 +263,8 @@ fn store_compiled(component: &Component, dir: &Path, path: &Path) -> Result<(), 
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(cache_err)?;
     }
-    let serialized = component
-        .serialize()
-        .map_err(|e| SandboxError::Engine(format!("serializing compiled component: {e:#}")))?;
+    let serialized =
+        component.serialize().map_err(|e| SandboxError::Engine(format!("serializing compiled component: {e:#}")))?;
     let mut file = Vec::with_capacity(32 + serialized.len());
     file.extend_from_slice(blake3::hash(&serialized).as_bytes());
     file.extend_from_slice(&serialized);

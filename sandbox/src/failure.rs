@@ -45,7 +45,12 @@ impl Failure {
 
     /// Classifies an error from instantiating or calling a guest. `hit` is what the
     /// store's limiter recorded; `stack_bytes` is the engine's guest stack limit.
-    pub fn from_wasmtime(err: &wasmtime::Error, hit: Option<&LimitHit>, limits: &SandboxLimits, stack_bytes: usize) -> Failure {
+    pub fn from_wasmtime(
+        err: &wasmtime::Error,
+        hit: Option<&LimitHit>,
+        limits: &SandboxLimits,
+        stack_bytes: usize,
+    ) -> Failure {
         if let Some(hit) = hit.or_else(|| err.downcast_ref::<LimitHit>()) {
             return Failure::Limit(hit.clone());
         }
@@ -87,7 +92,10 @@ mod tests {
         assert_eq!(f, Failure::Limit(LimitHit::Stack(1 << 20)));
         assert!(!f.retryable());
         let epoch = wasmtime::Error::new(wasmtime::Trap::Interrupt);
-        assert_eq!(Failure::from_wasmtime(&epoch, None, &limits, 0).to_string(), "sandbox wall-time limit of 10 min exceeded");
+        assert_eq!(
+            Failure::from_wasmtime(&epoch, None, &limits, 0).to_string(),
+            "sandbox wall-time limit of 10 min exceeded"
+        );
         let panic = wasmtime::Error::new(wasmtime::Trap::UnreachableCodeReached);
         assert_eq!(Failure::from_wasmtime(&panic, None, &limits, 0).kind(), "trap");
         assert!(Failure::Infrastructure("fetch failed".into()).retryable());

@@ -332,8 +332,7 @@ impl Cluster {
 
     /// Waits for the driver process to exit; its exit code.
     pub fn wait_driver(&mut self, timeout: Duration) -> Result<Option<i32>> {
-        await_condition("the driver to exit", timeout, || self.driver.0.try_wait().ok().flatten())
-            .map(|s| s.code())
+        await_condition("the driver to exit", timeout, || self.driver.0.try_wait().ok().flatten()).map(|s| s.code())
     }
 
     /// Starts `spindle submit` of a component in the background (on an open
@@ -484,8 +483,26 @@ impl Rng {
 /// U+1680, € with U+2028, あ with U+3000).
 pub fn write_text_inputs(dir: &Path, files: usize, lines: usize, seed: u64) -> Vec<PathBuf> {
     const WORDS: &[&str] = &[
-        "the", "fox", "Fox", "über", "naïve", "日本語", "λόγος", "слово", "🦀", "a", "straße", "ça", "x1", "-", "Ωmega",
-        "¡hola", "ᚠ", "€5", "あ、", "sentence-long-compound-word",
+        "the",
+        "fox",
+        "Fox",
+        "über",
+        "naïve",
+        "日本語",
+        "λόγος",
+        "слово",
+        "🦀",
+        "a",
+        "straße",
+        "ça",
+        "x1",
+        "-",
+        "Ωmega",
+        "¡hola",
+        "ᚠ",
+        "€5",
+        "あ、",
+        "sentence-long-compound-word",
     ];
     const SPACES: &[&str] = &[
         " ", " ", " ", " ", " ", "\t", "\u{a0}", "\u{3000}", "  ", "\u{b}", "\u{c}", "\u{85}", "\u{1680}", "\u{2028}",

@@ -23,7 +23,12 @@ fn aggregate_sums_per_key() -> anyhow::Result<()> {
     }
     std::fs::write(&input, text)?;
     let out_dir = work.path().join("out");
-    let out = run_local(&example("aggregate"), 2, &work.path().join("cache"), &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    let out = run_local(
+        &example("aggregate"),
+        2,
+        &work.path().join("cache"),
+        &[input.to_str().unwrap(), out_dir.to_str().unwrap()],
+    )?;
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{} keys", want.len()));
     let mut got = BTreeMap::new();

@@ -43,7 +43,8 @@ fn the_cluster_grows_with_its_backlog_and_shrinks_when_idle_without_losing_data(
         if alive > 0 && first_executor.is_none() {
             first_executor = Some(submitted.elapsed());
         }
-        let finished: u64 = s["executors"].as_array().unwrap().iter().map(|e| e["tasks_finished"].as_u64().unwrap_or(0)).sum();
+        let finished: u64 =
+            s["executors"].as_array().unwrap().iter().map(|e| e["tasks_finished"].as_u64().unwrap_or(0)).sum();
         if finished > 0 && first_task.is_none() {
             first_task = Some(submitted.elapsed());
         }
@@ -54,7 +55,11 @@ fn the_cluster_grows_with_its_backlog_and_shrinks_when_idle_without_losing_data(
         std::thread::sleep(Duration::from_millis(20));
     };
     let job_done = submitted.elapsed();
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("slow job: 12 tasks done"), "{}", describe(&out));
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("slow job: 12 tasks done"),
+        "{}",
+        describe(&out)
+    );
 
     // Idle for 2 s: every launched executor is released.
     let ended = Instant::now();
@@ -77,7 +82,10 @@ fn the_cluster_grows_with_its_backlog_and_shrinks_when_idle_without_losing_data(
     let files = write_text_inputs(&work.path().join("in"), 8, 500, 41);
     let lines: usize = files.iter().map(|f| std::fs::read_to_string(f).unwrap().lines().count()).sum();
     let (_, released_before, _) = counts(&c)?;
-    let job = c.submit_background(&example("cache-check"), &[work.path().join("in").to_str().unwrap(), "memory", "3", "2500"])?;
+    let job = c.submit_background(
+        &example("cache-check"),
+        &[work.path().join("in").to_str().unwrap(), "memory", "3", "2500"],
+    )?;
     let mut released_during = released_before;
     let child_id = job.id();
     let mut job = Some(job);
@@ -88,17 +96,23 @@ fn the_cluster_grows_with_its_backlog_and_shrinks_when_idle_without_losing_data(
         if !running {
             break job.take().unwrap().wait_with_output()?;
         }
-        anyhow::ensure!(released_during == released_before, "an executor was released while process {child_id}'s application ran");
+        anyhow::ensure!(
+            released_during == released_before,
+            "an executor was released while process {child_id}'s application ran"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(out.status.success(), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    let rounds: Vec<&str> = text.lines().filter(|l| l.starts_with("round ")).map(|l| l.split_once(": ").unwrap().1).collect();
+    let rounds: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("round ")).map(|l| l.split_once(": ").unwrap().1).collect();
     assert_eq!(rounds.len(), 3, "{text}");
     assert!(rounds.iter().all(|r| *r == rounds[0]) && rounds[0].starts_with(&format!("{lines} ")), "{text}");
     let (_, _, s) = counts(&c)?;
     let hits: u64 = s["executors"].as_array().unwrap().iter().map(|e| e["cache"]["hits"].as_u64().unwrap_or(0)).sum();
     assert!(hits >= 8, "the later rounds read the kept partitions: {s}");
-    await_condition("the cluster to shrink to 0 again", Duration::from_secs(30), || (counts(&c).ok()?.0 == 0).then_some(()))?;
+    await_condition("the cluster to shrink to 0 again", Duration::from_secs(30), || {
+        (counts(&c).ok()?.0 == 0).then_some(())
+    })?;
     Ok(())
 }

@@ -80,7 +80,10 @@ fn bad_submissions_fail_clearly_and_the_driver_keeps_serving() -> anyhow::Result
     let out = cluster.submit(&wc, &[latin1.to_str().unwrap(), out_b.to_str().unwrap()])?;
     assert_fails_with(&out, "not valid UTF-8");
     // The error names the file and the offset of the first bad byte (é in Latin-1).
-    assert_fails_with(&out, &format!("input file {} holds bytes that are not valid UTF-8, the first at byte offset 20", latin1.display()));
+    assert_fails_with(
+        &out,
+        &format!("input file {} holds bytes that are not valid UTF-8, the first at byte offset 20", latin1.display()),
+    );
 
     // After all that, the same driver still runs a good job exactly.
     assert!(cluster.driver_alive());
@@ -108,10 +111,13 @@ fn unreachable_driver_is_a_clear_error() -> anyhow::Result<()> {
     // Bind a port, then free it: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let url = format!("http://127.0.0.1:{port}");
-    let out = Command::new(spindle_bin()).args(["submit", "--driver", &url]).arg(example("wordcount")).arg("--").output()?;
+    let out =
+        Command::new(spindle_bin()).args(["submit", "--driver", &url]).arg(example("wordcount")).arg("--").output()?;
     assert_fails_with(&out, "cannot reach the driver");
     // An executor keeps trying (the driver may start later), up to its register timeout.
-    let out = Command::new(spindle_bin()).args(["executor", "--driver", &url, "--slots", "1", "--register-timeout", "1s"]).output()?;
+    let out = Command::new(spindle_bin())
+        .args(["executor", "--driver", &url, "--slots", "1", "--register-timeout", "1s"])
+        .output()?;
     assert_fails_with(&out, "could not register within 1 s (--register-timeout); is `spindle driver` running there?");
     let out = Command::new(spindle_bin()).args(["status", "--driver", "not a url"]).output()?;
     assert_fails_with(&out, "is not a driver URL");
@@ -125,7 +131,12 @@ fn bad_input_in_local_mode() -> anyhow::Result<()> {
     let not_wasm = work.path().join("x.wasm");
     std::fs::write(&not_wasm, "nope")?;
     assert_fails_with(&run_local(&not_wasm, 1, &cache, &[])?, "is not a WebAssembly file");
-    let out = run_local(&example("wordcount"), 1, &cache, &["/definitely/not/here", work.path().join("o").to_str().unwrap()])?;
+    let out = run_local(
+        &example("wordcount"),
+        1,
+        &cache,
+        &["/definitely/not/here", work.path().join("o").to_str().unwrap()],
+    )?;
     assert_fails_with(&out, "does not exist");
     Ok(())
 }

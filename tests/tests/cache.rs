@@ -66,7 +66,10 @@ fn later_actions_over_a_cached_dataset_read_no_input() -> anyhow::Result<()> {
     let want = reference(&files);
     let [input, hits, misses, evictions] = run(&c, dir.path(), "memory", 3, want)?;
     assert_eq!(input, want.0, "only the first action read the input");
-    assert!(misses > 0 && hits == 2 * misses, "{hits} hits, {misses} misses: the 2nd and 3rd actions hit every partition");
+    assert!(
+        misses > 0 && hits == 2 * misses,
+        "{hits} hits, {misses} misses: the 2nd and 3rd actions hit every partition"
+    );
     assert_eq!(evictions, 0);
     let [input, hits, ..] = run(&c, dir.path(), "none", 3, want)?;
     assert_eq!((input, hits), (3 * want.0, 0), "without persist, every action reads the input");

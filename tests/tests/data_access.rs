@@ -75,7 +75,9 @@ fn jobs_use_only_their_tenants_roots() -> Result<()> {
         fails_with(&out, &input.display().to_string().replace("*.txt", ""));
         assert!(!alice_dir.join("never").exists(), "a refused job leaves no output");
     }
-    for output in [bob_dir.join("out"), alice_dir.join("../bob/out2"), alice_dir.join("gone/../../bob/out3"), top.join("out4")] {
+    for output in
+        [bob_dir.join("out"), alice_dir.join("../bob/out2"), alice_dir.join("gone/../../bob/out3"), top.join("out4")]
+    {
         let out = run(ALICE, &alice_dir.join("in"), &output)?;
         fails_with(&out, refused);
     }
@@ -121,11 +123,15 @@ fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
     let top = tempfile::tempdir()?;
     let top = top.path().canonicalize()?;
     let inputs = write_text_inputs(&top.join("in"), 1, 50, 3);
-    let config = format!("[[tenants]]\nname = \"alice\"\ntoken = \"alice-token-1\"\nroots = [{:?}]\n", top.display().to_string());
+    let config = format!(
+        "[[tenants]]\nname = \"alice\"\ntoken = \"alice-token-1\"\nroots = [{:?}]\n",
+        top.display().to_string()
+    );
     let cluster = Cluster::start_configured(1, 1, SECRET, &config)?;
     let job = example("wordcount");
     // Alice's word count runs, so the executor holds her component.
-    let out = cluster.submit_as(ALICE, &[], &job, &[top.join("in").to_str().unwrap(), top.join("out").to_str().unwrap()])?;
+    let out =
+        cluster.submit_as(ALICE, &[], &job, &[top.join("in").to_str().unwrap(), top.join("out").to_str().unwrap()])?;
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(read_counts(&top.join("out"))?, reference_counts(&inputs));
     let address = cluster.status()?["executors"][0]["address"].as_str().unwrap().to_string();
@@ -154,7 +160,12 @@ fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
         artifact: artifact.clone(),
         pipelines: vec![spindle_proto::Pipeline { input: Some(input), ..Default::default() }],
         output: Some(spindle_proto::TaskOutput { sink: Some(sink) }),
-        limits: Some(spindle_proto::TaskLimits { memory_bytes: 64 << 20, wall_time_ms: 10_000, fuel: 0, output_bytes: 1 << 20 }),
+        limits: Some(spindle_proto::TaskLimits {
+            memory_bytes: 64 << 20,
+            wall_time_ms: 10_000,
+            fuel: 0,
+            output_bytes: 1 << 20,
+        }),
         data_roots: roots.clone(),
         ..Default::default()
     };
@@ -165,7 +176,9 @@ fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
     }
     let inside = inputs[0].display().to_string();
     let written = outside_write.path().join("part-00000");
-    let sink = spindle_proto::task_output::Sink::TextFile(spindle_proto::TextFileSink { temp_path: written.display().to_string() });
+    let sink = spindle_proto::task_output::Sink::TextFile(spindle_proto::TextFileSink {
+        temp_path: written.display().to_string(),
+    });
     let result = run_on_executor(&address, spec(text(&inside), sink))?;
     assert!(!result.ok && result.error.contains("under none of the application's roots"), "{result:?}");
     assert!(!written.exists(), "the executor wrote outside the roots");

@@ -15,10 +15,7 @@ fn scramble(x: i64) -> i64 {
 /// with-replacement count (random; checked for range instead).
 fn expected(n: i64) -> Vec<String> {
     let nums: Vec<i64> = (1..=n).collect();
-    let mut out = vec![
-        format!("range_sum: {}", nums.iter().sum::<i64>()),
-        format!("reduce_max: Some({n})"),
-    ];
+    let mut out = vec![format!("range_sum: {}", nums.iter().sum::<i64>()), format!("reduce_max: Some({n})")];
     let sizes: Vec<(i64, u64)> = (0..5).map(|r| (r, nums.iter().filter(|x| *x % 5 == r).count() as u64)).collect();
     out.push(format!("group_sizes: {sizes:?}"));
     out.push(format!("distinct: {}", n.min(100)));
@@ -85,8 +82,11 @@ fn check(stdout: &str, out_dir: &std::path::Path, n: i64) {
         let line = got.iter().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no `{name}` line in:\n{stdout}"));
         line.split_once(": ").unwrap().1.parse().unwrap()
     };
-    let kept: Vec<&str> =
-        got.iter().copied().filter(|l| !l.starts_with("sample_size") && !l.starts_with("sample_with_replacement")).collect();
+    let kept: Vec<&str> = got
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("sample_size") && !l.starts_with("sample_with_replacement"))
+        .collect();
     assert_eq!(kept, expected(n), "full output:\n{stdout}");
     // A 10% Bernoulli sample and a Poisson(2) sample with replacement: within 6 sigma.
     let (sample, poisson) = (field("sample_size: "), field("sample_with_replacement: "));
@@ -100,7 +100,8 @@ fn check(stdout: &str, out_dir: &std::path::Path, n: i64) {
             (k.to_string(), v.parse().unwrap())
         })
         .collect();
-    let want: BTreeMap<String, u64> = (0..3).map(|r| (r.to_string(), (1..=n).filter(|x| x % 3 == r).count() as u64)).collect();
+    let want: BTreeMap<String, u64> =
+        (0..3).map(|r| (r.to_string(), (1..=n).filter(|x| x % 3 == r).count() as u64)).collect();
     assert_eq!(counts, want, "pairs saved as `key<TAB>value` lines");
 }
 

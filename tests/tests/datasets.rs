@@ -30,9 +30,8 @@ fn check_output(dir: &std::path::Path, n: u64) {
         .flat_map(|p| std::fs::read_to_string(p).unwrap().lines().map(str::to_owned).collect::<Vec<_>>())
         .collect();
     lines.sort();
-    let mut want: Vec<String> = (0..7u64)
-        .map(|r| format!("{r}\t{}", (1..=n).filter(|x| x % 7 == r).map(|x| x * 3).sum::<u64>()))
-        .collect();
+    let mut want: Vec<String> =
+        (0..7u64).map(|r| format!("{r}\t{}", (1..=n).filter(|x| x % 7 == r).map(|x| x * 3).sum::<u64>())).collect();
     want.sort();
     assert_eq!(lines, want);
     assert_eq!(part_files(dir).len(), 3);
@@ -44,7 +43,8 @@ fn dataset_api_in_local_mode() -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let out_dir = work.path().join("out");
     let n = 10_000;
-    let out = run_local(&example("datasets"), 2, &work.path().join("cache"), &[&n.to_string(), out_dir.to_str().unwrap()])?;
+    let out =
+        run_local(&example("datasets"), 2, &work.path().join("cache"), &[&n.to_string(), out_dir.to_str().unwrap()])?;
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected(n));
     check_output(&out_dir, n);

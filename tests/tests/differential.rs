@@ -60,7 +60,11 @@ fn regressions() -> Vec<Program> {
             vec![Node::ReduceByKey { of: 1, merge: Merge::Max, parts: 3 }, Node::Union { of: 2, other: 3 }],
             vec![ask(4, Action::Collect)],
         ),
-        with(reduced(), vec![Node::GroupByKey { of: 1, parts: 0 }, Node::Coalesce { of: 3, parts: 2 }], vec![ask(4, Action::Count)]),
+        with(
+            reduced(),
+            vec![Node::GroupByKey { of: 1, parts: 0 }, Node::Coalesce { of: 3, parts: 2 }],
+            vec![ask(4, Action::Count)],
+        ),
         with(
             reduced(),
             vec![Node::SortByKey { of: 1, ascending: true, parts: 0 }, Node::Coalesce { of: 3, parts: 2 }],
@@ -72,8 +76,16 @@ fn regressions() -> Vec<Program> {
             vec![ask(4, Action::SaveAndRead), ask(4, Action::Collect)],
         ),
         // Partition-aware ops saw the task's partition, not their dataset's.
-        with(vec![six.clone()], vec![Node::Union { of: 0, other: 0 }, Node::WithIndex { of: 1, count: false }], vec![ask(2, Action::Collect)]),
-        with(vec![six.clone()], vec![Node::WithIndex { of: 0, count: false }, Node::Coalesce { of: 1, parts: 1 }], vec![ask(2, Action::Collect)]),
+        with(
+            vec![six.clone()],
+            vec![Node::Union { of: 0, other: 0 }, Node::WithIndex { of: 1, count: false }],
+            vec![ask(2, Action::Collect)],
+        ),
+        with(
+            vec![six.clone()],
+            vec![Node::WithIndex { of: 0, count: false }, Node::Coalesce { of: 1, parts: 1 }],
+            vec![ask(2, Action::Collect)],
+        ),
         with(
             vec![Node::Range { start: 0, end: 40000, step: 1, parts: 4 }],
             vec![Node::Sample { of: 0, replace: false, fraction: 0.01, seed: 7 }, Node::Coalesce { of: 1, parts: 1 }],
@@ -84,7 +96,11 @@ fn regressions() -> Vec<Program> {
         // by a take, and through kept partitions on either side).
         with(
             vec![six.clone()],
-            vec![Node::Map { of: 0, f: Fun::Add(1) }, Node::Coalesce { of: 1, parts: 1 }, Node::WithIndex { of: 2, count: true }],
+            vec![
+                Node::Map { of: 0, f: Fun::Add(1) },
+                Node::Coalesce { of: 1, parts: 1 },
+                Node::WithIndex { of: 2, count: true },
+            ],
             vec![ask(3, Action::Collect), ask(2, Action::Take(2)), ask(3, Action::Take(1))],
         ),
         with(
@@ -96,12 +112,20 @@ fn regressions() -> Vec<Program> {
                 Node::WithIndex { of: 3, count: false },
                 Node::Persist { of: 4, level: 1 },
             ],
-            vec![ask(5, Action::Count), ask(5, Action::CountByValue), ask(5, Action::Take(3)), ask(3, Action::NumPartitions)],
+            vec![
+                ask(5, Action::Count),
+                ask(5, Action::CountByValue),
+                ask(5, Action::Take(3)),
+                ask(3, Action::NumPartitions),
+            ],
         ),
         // An empty input file, and an empty directory, are empty datasets.
         with(
             vec![Node::Text { path: "empty.txt".into(), min_parts: 0, names: false, lossy: false }],
-            vec![Node::ToPairs { of: 0, f: Fun::Pair(Box::new(Fun::Snd), Box::new(Fun::Mod(1))) }, Node::ReduceByKey { of: 1, merge: Merge::Sum, parts: 0 }],
+            vec![
+                Node::ToPairs { of: 0, f: Fun::Pair(Box::new(Fun::Snd), Box::new(Fun::Mod(1))) },
+                Node::ReduceByKey { of: 1, merge: Merge::Sum, parts: 0 },
+            ],
             vec![ask(2, Action::SaveAndRead), ask(2, Action::Count), ask(0, Action::NumPartitions)],
         ),
         with(

@@ -79,7 +79,12 @@ fn refused_components_and_plans_leave_the_driver_small() -> anyhow::Result<()> {
     let mut report = vec![format!("start: peak {:.1} MiB, now {:.1} MiB", mib(peak), mib(rss(pid)?))];
     let mut measure = |what: &str| -> anyhow::Result<u64> {
         let (new_peak, now) = (peak_rss(pid)?, rss(pid)?);
-        report.push(format!("{what}: peak {:.1} MiB (+{:.1}), now {:.1} MiB", mib(new_peak), mib(new_peak - peak), mib(now)));
+        report.push(format!(
+            "{what}: peak {:.1} MiB (+{:.1}), now {:.1} MiB",
+            mib(new_peak),
+            mib(new_peak - peak),
+            mib(now)
+        ));
         let grew = new_peak - peak;
         peak = new_peak;
         Ok(grew)
@@ -93,7 +98,8 @@ fn refused_components_and_plans_leave_the_driver_small() -> anyhow::Result<()> {
     let out = cluster.submit_as(ALICE, &[], &generated, &[])?;
     assert!(describe(&out).contains("it exports no spindle:job/app interface"), "{}", describe(&out));
     let refused_in = started.elapsed();
-    let generated_growth = measure(&format!("a 28 MB generated component refused in {:.2} s", refused_in.as_secs_f64()))?;
+    let generated_growth =
+        measure(&format!("a 28 MB generated component refused in {:.2} s", refused_in.as_secs_f64()))?;
 
     // Five 100 MiB junk components, one after the other: none is kept.
     let junk = work.path().join("junk.wasm");

@@ -19,7 +19,8 @@ fn word_count_beside_a_broken_executor(config: &str) -> anyhow::Result<(u64, ser
     let work = tempfile::tempdir()?;
     let files = write_text_inputs(&work.path().join("in"), 40, 50, 31);
     let out_dir = work.path().join("out");
-    let out = c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    let out =
+        c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
     anyhow::ensure!(out.status.success(), "{}", describe(&out));
     anyhow::ensure!(read_counts(&out_dir)? == reference_counts(&files), "the word count is wrong");
     let app = app_id(&out).expect("an application id");
@@ -33,7 +34,10 @@ fn an_executor_where_tasks_keep_failing_gets_no_more_of_the_applications_tasks()
     let excluded = detail["excluded_executors"].as_array().unwrap();
     assert_eq!(excluded.len(), 1, "{detail}");
     assert_eq!(excluded[0]["executor"], "exec-1", "{detail}");
-    assert!(excluded[0]["reason"].as_str().unwrap().contains("tasks failed there (max_failures_per_executor)"), "{detail}");
+    assert!(
+        excluded[0]["reason"].as_str().unwrap().contains("tasks failed there (max_failures_per_executor)"),
+        "{detail}"
+    );
     assert!(excluded[0]["remaining_ms"].as_u64().unwrap() > 500_000, "{detail}");
     // Two failures exclude it; only attempts already sent there fail after that.
     assert!(failed <= 12, "{failed} attempts failed on the excluded executor: {detail}");

@@ -29,7 +29,8 @@ fn a_panicking_task_fails_the_app_clearly_and_the_cluster_survives() -> anyhow::
     let work = tempfile::tempdir()?;
     let files = write_text_inputs(&work.path().join("in"), 2, 300, 9);
     let out_dir = work.path().join("out");
-    let out = cluster.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    let out = cluster
+        .submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(read_counts(&out_dir)?, reference_counts(&files));
     Ok(())
@@ -46,11 +47,19 @@ fn limits_in_local_mode_name_the_limit_and_its_value() -> anyhow::Result<()> {
     };
     let out = run(&["--fuel-metering", "--task-fuel", "50000000"], "loop")?;
     assert!(!out.status.success(), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sandbox fuel limit of 50000000 exhausted"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sandbox fuel limit of 50000000 exhausted"),
+        "{}",
+        describe(&out)
+    );
     // Without metering, a fuel limit cannot be honoured: the task says so.
     let out = run(&["--task-fuel", "1000"], "loop")?;
     assert!(String::from_utf8_lossy(&out.stderr).contains("runs without fuel metering"), "{}", describe(&out));
     let out = run(&["--task-memory", "32MiB"], "alloc")?;
-    assert!(String::from_utf8_lossy(&out.stderr).contains("sandbox memory limit of 32 MiB exceeded"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sandbox memory limit of 32 MiB exceeded"),
+        "{}",
+        describe(&out)
+    );
     Ok(())
 }

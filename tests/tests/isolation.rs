@@ -55,8 +55,12 @@ fn alice_wordcounts(cluster: &Cluster, work: &std::path::Path, stop: &AtomicBool
     let mut runs = 0;
     loop {
         let out_dir = work.join(format!("out-{runs}"));
-        let out =
-            cluster.submit_as(ALICE, &[], &example("wordcount"), &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
+        let out = cluster.submit_as(
+            ALICE,
+            &[],
+            &example("wordcount"),
+            &[input.to_str().unwrap(), out_dir.to_str().unwrap()],
+        )?;
         anyhow::ensure!(out.status.success(), "alice's word count failed: {}", describe(&out));
         anyhow::ensure!(read_counts(&out_dir)? == reference, "alice's word count {runs} is wrong");
         runs += 1;
@@ -68,7 +72,10 @@ fn alice_wordcounts(cluster: &Cluster, work: &std::path::Path, stop: &AtomicBool
 
 /// [`CONFIG`] with `root` as alice's only data directory.
 fn config_with_root(root: &std::path::Path) -> String {
-    CONFIG.replace("token = \"alice-token-1\"\n", &format!("token = \"alice-token-1\"\nroots = [{:?}]\n", root.display().to_string()))
+    CONFIG.replace(
+        "token = \"alice-token-1\"\n",
+        &format!("token = \"alice-token-1\"\nroots = [{:?}]\n", root.display().to_string()),
+    )
 }
 
 #[test]
@@ -129,7 +136,11 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
         let logs = cluster.command("logs", Some(MALLORY)).arg(&app).output()?;
         assert!(logs.status.success(), "{}", describe(&logs));
         let text = String::from_utf8_lossy(&logs.stdout);
-        assert!(text.contains("[spindle: output cut at 64 KiB; 104792064 more bytes dropped]"), "{}", &text[text.len() - 300..]);
+        assert!(
+            text.contains("[spindle: output cut at 64 KiB; 104792064 more bytes dropped]"),
+            "{}",
+            &text[text.len() - 300..]
+        );
         assert!(logs.stdout.len() < 100 << 10, "the kept log is bounded: {} bytes", logs.stdout.len());
 
         // An endless loop in main meets main's wall-time limit; meanwhile mallory's
@@ -141,7 +152,11 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
             apps.iter().any(|a| a["tenant"] == "mallory" && a["state"] == "running").then_some(())
         })?;
         let out = attack(&["panic"])?;
-        assert!(stderr(&out).contains("tenant `mallory` already runs 1 application(s), its limit"), "{}", describe(&out));
+        assert!(
+            stderr(&out).contains("tenant `mallory` already runs 1 application(s), its limit"),
+            "{}",
+            describe(&out)
+        );
         let out = main_loop.join().expect("main-loop thread")?;
         assert!(stderr(&out).contains("main: sandbox wall-time limit of 6 s exceeded"), "{}", describe(&out));
 
@@ -172,7 +187,8 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
     eprintln!("alice's word count ran {alice_runs} times during the attacks, exact every time");
     let mib = |n: u64| n as f64 / (1u64 << 20) as f64;
     let driver_peak = peak_rss(cluster.driver_pid())?;
-    let executor_peaks: Vec<u64> = cluster.executors.iter().map(|e| peak_rss(e.0.id())).collect::<anyhow::Result<_>>()?;
+    let executor_peaks: Vec<u64> =
+        cluster.executors.iter().map(|e| peak_rss(e.0.id())).collect::<anyhow::Result<_>>()?;
     eprintln!(
         "peak RSS over the attacks: driver {:.0} MiB, executors {:?} MiB",
         mib(driver_peak),
@@ -209,15 +225,27 @@ fn plans_past_the_limits_are_refused_before_any_work_and_the_driver_stays_up() -
     // Up to the depth limit (1000 datasets), chains of narrow ops and of shuffles
     // plan and run exactly (planning recurses once per dataset).
     let out = cluster.submit_as(MALLORY, &[], &job, &["deep-lineage", "990"])?;
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("deep lineage: 100 records"), "{}", describe(&out));
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("deep lineage: 100 records"),
+        "{}",
+        describe(&out)
+    );
     let out = cluster.submit_as(MALLORY, &[], &job, &["deep-lineage", "990", "shuffles"])?;
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("deep lineage: 10 records"), "{}", describe(&out));
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("deep lineage: 10 records"),
+        "{}",
+        describe(&out)
+    );
     // One past it is refused; so is a plan of 2^24 pipelines a task.
     let started = Instant::now();
     let out = cluster.submit_as(MALLORY, &[], &job, &["deep-lineage", "999", "shuffles"])?;
     assert!(stderr(&out).contains("over the limit of 1000 (max_lineage_depth)"), "{}", describe(&out));
     let out = cluster.submit_as(MALLORY, &[], &job, &["union-bomb", "24"])?;
-    assert!(stderr(&out).contains("16384 pipelines, over the limit of 10000 (max_task_pipelines)"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("16384 pipelines, over the limit of 10000 (max_task_pipelines)"),
+        "{}",
+        describe(&out)
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("BREACH"));
     assert!(started.elapsed() < Duration::from_secs(20), "refusals cost no work ({:?})", started.elapsed());
     // A collect larger than main may hold is refused on the driver, naming the
@@ -254,16 +282,26 @@ fn credentials_are_required_everywhere() -> anyhow::Result<()> {
         use spindle_proto::executor_client::ExecutorClient;
         let mut driver = DriverClient::connect(cluster.url.clone()).await?;
         let err = driver
-            .register_executor(spindle_proto::RegisterExecutorRequest { address: "127.0.0.1:1".into(), slots: 1, ..Default::default() })
+            .register_executor(spindle_proto::RegisterExecutorRequest {
+                address: "127.0.0.1:1".into(),
+                slots: 1,
+                ..Default::default()
+            })
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
-        let err = driver.fetch_artifact(spindle_proto::FetchArtifactRequest { hash: "00".repeat(32) }).await.unwrap_err();
+        let err =
+            driver.fetch_artifact(spindle_proto::FetchArtifactRequest { hash: "00".repeat(32) }).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
         let mut exec = ExecutorClient::connect(format!("http://{executor}")).await?;
         let err = exec.status(spindle_proto::StatusRequest {}).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
-        let fetch = spindle_proto::FetchShuffleRequest { app_id: "app-0001".into(), shuffle_id: 0, reduce_partition: 0, map_ids: vec![0] };
+        let fetch = spindle_proto::FetchShuffleRequest {
+            app_id: "app-0001".into(),
+            shuffle_id: 0,
+            reduce_partition: 0,
+            map_ids: vec![0],
+        };
         let err = exec.fetch_shuffle(fetch).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
         anyhow::Ok(())
@@ -288,7 +326,8 @@ fn a_small_job_is_not_starved_by_a_huge_one() -> anyhow::Result<()> {
     let start = Instant::now();
     let (big_end, small_start, small_end) = std::thread::scope(|s| -> anyhow::Result<_> {
         let big = s.spawn(|| {
-            let out = cluster.submit_as(Tenant { name: "big", token: "big-token-1" }, &[], &job, &["slow", "1000", "2"]);
+            let out =
+                cluster.submit_as(Tenant { name: "big", token: "big-token-1" }, &[], &job, &["slow", "1000", "2"]);
             (out, start.elapsed())
         });
         await_condition("the big job's tasks to run", Duration::from_secs(60), || {
@@ -297,7 +336,8 @@ fn a_small_job_is_not_starved_by_a_huge_one() -> anyhow::Result<()> {
             (done >= 20).then_some(())
         })?;
         let small_start = start.elapsed();
-        let out = cluster.submit_as(Tenant { name: "small", token: "small-token-1" }, &[], &job, &["slow", "4", "2"])?;
+        let out =
+            cluster.submit_as(Tenant { name: "small", token: "small-token-1" }, &[], &job, &["slow", "4", "2"])?;
         let small_end = start.elapsed();
         assert!(out.status.success(), "{}", describe(&out));
         assert!(String::from_utf8_lossy(&out.stdout).contains("slow job: 4 tasks done"), "{}", describe(&out));

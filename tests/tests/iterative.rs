@@ -114,7 +114,8 @@ fn a_join_of_two_generated_tables_matches_the_reference() -> anyhow::Result<()> 
     let work = tempfile::tempdir()?;
     let out_dir = work.path().join("out");
     let (customers, orders) = (4000u64, 30_000u64);
-    let out = cluster.submit(&example("join"), &[&customers.to_string(), &orders.to_string(), out_dir.to_str().unwrap()])?;
+    let out =
+        cluster.submit(&example("join"), &[&customers.to_string(), &orders.to_string(), out_dir.to_str().unwrap()])?;
     assert!(out.status.success(), "{}", describe(&out));
     let span = customers + customers / 4;
     let mut per: BTreeMap<u64, (u64, u64)> = (0..customers).map(|c| (c, (0, 0))).collect();
@@ -145,7 +146,8 @@ fn a_sort_orders_records_across_part_files() -> anyhow::Result<()> {
     let n = 50_000u64;
     for (order, partitions) in [("asc", 5), ("desc", 3)] {
         let out_dir = work.path().join(order);
-        let out = cluster.submit(&example("sort"), &[&n.to_string(), &partitions.to_string(), order, out_dir.to_str().unwrap()])?;
+        let out = cluster
+            .submit(&example("sort"), &[&n.to_string(), &partitions.to_string(), order, out_dir.to_str().unwrap()])?;
         assert!(out.status.success(), "{}", describe(&out));
         let parts = part_files(&out_dir);
         assert_eq!(parts.len(), partitions, "{order}: one file per range partition");
@@ -154,7 +156,11 @@ fn a_sort_orders_records_across_part_files() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(p)?;
             let lines = text.lines().count() as u64;
             // Range bounds from a sample: no partition is far from its share.
-            assert!(lines > n / partitions as u64 / 2 && lines < 2 * n / partitions as u64, "{order}: {} has {lines}", p.display());
+            assert!(
+                lines > n / partitions as u64 / 2 && lines < 2 * n / partitions as u64,
+                "{order}: {} has {lines}",
+                p.display()
+            );
             for l in text.lines() {
                 let (k, v) = l.split_once('\t').unwrap();
                 records.push((k.parse()?, v.to_string()));
@@ -187,7 +193,8 @@ fn accumulators_count_once_when_attempts_fail_and_run_again() -> anyhow::Result<
     assert!(out.status.success(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&format!("assigned: {}\n", n * u64::from(iterations))), "{stdout}");
-    let failed: u64 = c.status()?["executors"].as_array().unwrap().iter().map(|e| e["tasks_failed"].as_u64().unwrap_or(0)).sum();
+    let failed: u64 =
+        c.status()?["executors"].as_array().unwrap().iter().map(|e| e["tasks_failed"].as_u64().unwrap_or(0)).sum();
     assert!(failed > 0, "chaos failed some attempts");
     Ok(())
 }

@@ -45,7 +45,11 @@ fn same_as_rust_on(
     let Some(job) = component(lang) else { return Ok(()) };
     let theirs = run(&job, &lang_out)?;
     assert!(theirs.status.success(), "{lang}: {}", describe(&theirs));
-    assert_eq!(String::from_utf8_lossy(&theirs.stdout), String::from_utf8_lossy(&rust.stdout), "{lang}: printed summary");
+    assert_eq!(
+        String::from_utf8_lossy(&theirs.stdout),
+        String::from_utf8_lossy(&rust.stdout),
+        "{lang}: printed summary"
+    );
     assert_eq!(sorted_lines(&lang_out), sorted_lines(&rust_out), "{lang}: word counts");
     let counts: BTreeMap<String, u64> = read_counts(&lang_out)?;
     assert_eq!(counts, reference_counts(&files), "{lang}: counts against a count made here");

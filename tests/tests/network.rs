@@ -80,7 +80,13 @@ impl NetCluster {
     /// Executors in `state`, by address.
     fn in_state(&self, state: &str) -> anyhow::Result<Vec<String>> {
         let s = self.status()?;
-        Ok(s["executors"].as_array().unwrap().iter().filter(|e| e["state"] == state).map(|e| e["address"].as_str().unwrap().to_string()).collect())
+        Ok(s["executors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["state"] == state)
+            .map(|e| e["address"].as_str().unwrap().to_string())
+            .collect())
     }
 
     fn await_alive(&self, n: usize) -> anyhow::Result<()> {
@@ -102,7 +108,8 @@ impl NetCluster {
 fn exact_wordcount(c: &NetCluster, name: &str, files: usize, lines: usize) -> anyhow::Result<()> {
     let work = c.dir.path().join(name);
     let inputs = write_text_inputs(&work.join("in"), files, lines, 77);
-    let out = c.submit(&example("wordcount"), &[work.join("in").to_str().unwrap(), work.join("out").to_str().unwrap()])?;
+    let out =
+        c.submit(&example("wordcount"), &[work.join("in").to_str().unwrap(), work.join("out").to_str().unwrap()])?;
     anyhow::ensure!(out.status.success(), "word count: {}", describe(&out));
     anyhow::ensure!(read_counts(&work.join("out"))? == reference_counts(&inputs), "the word count is wrong");
     Ok(())
@@ -112,7 +119,10 @@ fn exact_wordcount(c: &NetCluster, name: &str, files: usize, lines: usize) -> an
 fn jobs_are_exact_across_hosts() -> anyhow::Result<()> {
     let Some(c) = NetCluster::start("ja", 3)? else { return Ok(()) };
     let addresses = c.in_state("alive")?;
-    assert!(addresses.iter().all(|a| a.starts_with(&c.net.hosts[1].ip[..c.net.hosts[1].ip.rfind('.').unwrap()])), "{addresses:?}");
+    assert!(
+        addresses.iter().all(|a| a.starts_with(&c.net.hosts[1].ip[..c.net.hosts[1].ip.rfind('.').unwrap()])),
+        "{addresses:?}"
+    );
     exact_wordcount(&c, "wc", 8, 3000)?;
     // A global sort of 200,000 generated records into 6 range partitions: every
     // record crosses the network once; the parts read in order are sorted and

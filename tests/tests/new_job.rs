@@ -37,10 +37,8 @@ fn a_job_made_by_spindle_new_builds_outside_the_workspace_and_runs() -> Result<(
     let want = reference_counts(&files);
     assert_eq!(read_counts(&output)?, want);
     // It prints the ten most frequent words, most frequent first.
-    let printed: Vec<u64> = String::from_utf8_lossy(&run.stdout)
-        .lines()
-        .filter_map(|l| l.split('\t').next()?.parse().ok())
-        .collect();
+    let printed: Vec<u64> =
+        String::from_utf8_lossy(&run.stdout).lines().filter_map(|l| l.split('\t').next()?.parse().ok()).collect();
     let mut counts: Vec<u64> = want.values().copied().collect();
     counts.sort_by(|a, b| b.cmp(a));
     counts.truncate(10);

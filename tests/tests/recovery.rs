@@ -188,7 +188,8 @@ fn sigterm_lets_running_tasks_finish_or_hands_them_back() -> Result<()> {
     // The patient executor finished its two map tasks; the hasty one handed its
     // two back, and they ran again elsewhere.
     let detail = app(&c, &out)?;
-    let failed: Vec<&serde_json::Value> = detail["tasks"].as_array().unwrap().iter().filter(|t| t["ok"] == false).collect();
+    let failed: Vec<&serde_json::Value> =
+        detail["tasks"].as_array().unwrap().iter().filter(|t| t["ok"] == false).collect();
     assert!(
         failed.iter().any(|t| t["error"].as_str().unwrap().contains("grace period")),
         "the hasty executor handed its tasks back: {detail}"
@@ -235,7 +236,8 @@ fn wordcount_is_exact_with_thirty_percent_of_attempts_failing() -> Result<()> {
     let work = tempfile::tempdir()?;
     let files = write_text_inputs(&work.path().join("in"), 12, 2000, 23);
     let out_dir = work.path().join("out");
-    let out = c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    let out =
+        c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(read_counts(&out_dir)?, reference_counts(&files));
     assert!(!Path::new(&out_dir.join("_temporary")).exists());
@@ -259,7 +261,8 @@ fn retries_move_off_an_executor_where_every_attempt_fails() -> Result<()> {
     let files = write_text_inputs(&work.path().join("in"), 8, 500, 29);
     for round in 0..3 {
         let out_dir = work.path().join(format!("out-{round}"));
-        let out = c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
+        let out =
+            c.submit(&example("wordcount"), &[work.path().join("in").to_str().unwrap(), out_dir.to_str().unwrap()])?;
         assert!(out.status.success(), "round {round}: {}", describe(&out));
         assert_eq!(read_counts(&out_dir)?, reference_counts(&files));
         let detail = app(&c, &out)?;

@@ -16,7 +16,8 @@ fn running_counts_tasks_in_slots_not_queued_ones() -> Result<()> {
     let input = work.path().join("in").display().to_string();
     let out = work.path().join("out");
     let c = Cluster::start(1, 1)?;
-    let mut child = c.submit_background(&example("paced-wordcount"), &[&input, out.to_str().unwrap(), "6", "3000", "0"])?;
+    let mut child =
+        c.submit_background(&example("paced-wordcount"), &[&input, out.to_str().unwrap(), "6", "3000", "0"])?;
 
     // (done, running, tasks) of the map stage, sampled until the job ends.
     let mut samples: Vec<(u64, u64, u64)> = Vec::new();

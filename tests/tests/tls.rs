@@ -22,7 +22,8 @@ fn certificates(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf, Pat
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
     let key = KeyPair::generate()?;
     let cert = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?.signed_by(&key, &ca)?;
-    let paths = (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
+    let paths =
+        (dir.join(format!("{name}-ca.pem")), dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
     std::fs::write(&paths.0, ca.pem())?;
     std::fs::write(&paths.1, cert.pem())?;
     std::fs::write(&paths.2, key.serialize_pem())?;
@@ -51,7 +52,8 @@ fn a_cluster_with_mutual_tls_runs_exactly_and_refuses_clients_in_clear() -> anyh
     let input = work.path().join("in");
     let files = write_text_inputs(&input, 4, 3000, 5);
     let out_dir = work.path().join("out");
-    let out = cluster.submit_as(ALICE, &[], &example("wordcount"), &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    let out =
+        cluster.submit_as(ALICE, &[], &example("wordcount"), &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(read_counts(&out_dir)?, reference_counts(&files));
 
@@ -91,7 +93,11 @@ fn a_cluster_with_mutual_tls_runs_exactly_and_refuses_clients_in_clear() -> anyh
         let channel = no_cert.endpoint(&cluster.url).map_err(anyhow::Error::msg)?.connect().await?;
         let mut driver = DriverClient::new(member.clone().channel(channel));
         let err = driver
-            .register_executor(spindle_proto::RegisterExecutorRequest { address: "127.0.0.1:1".into(), slots: 1, ..Default::default() })
+            .register_executor(spindle_proto::RegisterExecutorRequest {
+                address: "127.0.0.1:1".into(),
+                slots: 1,
+                ..Default::default()
+            })
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
@@ -99,7 +105,9 @@ fn a_cluster_with_mutual_tls_runs_exactly_and_refuses_clients_in_clear() -> anyh
         let endpoint = no_cert.endpoint(&format!("https://{executor}")).map_err(anyhow::Error::msg)?;
         let refused = match endpoint.connect().await {
             Err(_) => true,
-            Ok(channel) => ExecutorClient::new(member.channel(channel)).status(spindle_proto::StatusRequest {}).await.is_err(),
+            Ok(channel) => {
+                ExecutorClient::new(member.channel(channel)).status(spindle_proto::StatusRequest {}).await.is_err()
+            }
         };
         assert!(refused, "an executor answered a caller without a client certificate");
         anyhow::Ok(())

@@ -59,7 +59,11 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             };
             println!("count {n} seconds {:.6}", start.elapsed().as_secs_f64());
         }
-        _ => return Err(spindle::Error::msg("usage: bench-jobs (noop TASKS | tiny RUNS | wordcount INPUT OUTPUT_DIR | scan|split|combine INPUT)")),
+        _ => {
+            return Err(spindle::Error::msg(
+                "usage: bench-jobs (noop TASKS | tiny RUNS | wordcount INPUT OUTPUT_DIR | scan|split|combine INPUT)",
+            ));
+        }
     }
     Ok(())
 }

@@ -70,11 +70,14 @@ impl PodSettings {
     /// The settings a config section gives (with the driver pod's own name and
     /// namespace from the environment where the section does not say).
     pub fn from_file(f: Option<&PodFile>) -> Result<Self, String> {
-        let f = f.ok_or("dynamic_allocation.launcher = `kubernetes` needs a [dynamic_allocation.kubernetes] section")?;
+        let f =
+            f.ok_or("dynamic_allocation.launcher = `kubernetes` needs a [dynamic_allocation.kubernetes] section")?;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let policy = f.image_pull_policy.clone().unwrap_or_else(|| "IfNotPresent".into());
         if !["Always", "IfNotPresent", "Never"].contains(&policy.as_str()) {
-            return Err(format!("dynamic_allocation.kubernetes.image_pull_policy = `{policy}`: use Always, IfNotPresent or Never"));
+            return Err(format!(
+                "dynamic_allocation.kubernetes.image_pull_policy = `{policy}`: use Always, IfNotPresent or Never"
+            ));
         }
         Ok(PodSettings {
             namespace: f.namespace.clone().or_else(|| env("SPINDLE_POD_NAMESPACE")).unwrap_or_else(|| "default".into()),
@@ -112,7 +115,9 @@ impl PodSettings {
             "--advertise-host".into(),
             "$(SPINDLE_POD_IP)".into(),
         ]);
-        let mut env = vec![serde_json::json!({"name": "SPINDLE_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})];
+        let mut env = vec![
+            serde_json::json!({"name": "SPINDLE_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}),
+        ];
         if let Some((name, key)) = &self.secret {
             env.push(serde_json::json!({"name": "SPINDLE_SECRET", "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}));
         }
@@ -151,7 +156,9 @@ impl PodSettings {
                 "controller": true, "blockOwnerDeletion": true,
             }]);
         }
-        serde_json::from_value(serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}))
+        serde_json::from_value(
+            serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}),
+        )
     }
 }
 
@@ -163,7 +170,8 @@ fn label_value(s: &str) -> String {
 /// The name of the pod of `launch` of `driver`: DNS-1123, at most 63 characters.
 fn pod_name(driver: &str, launch: &str) -> String {
     let suffix = format!("-{}", launch.trim_start_matches("launch-"));
-    let base: String = driver.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let base: String =
+        driver.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let keep = 63 - "-exec".len() - suffix.len();
     format!("{}-exec{suffix}", base.chars().take(keep).collect::<String>().trim_end_matches('-'))
 }
@@ -215,7 +223,11 @@ impl Launcher for PodLauncher {
             let err = |reason: String| LaunchError::Start { launch: launch.id.clone(), reason };
             let uid = self.owner_uid().await;
             let pod = self.settings.pod(launch, uid.as_deref()).map_err(|e| err(format!("building the pod: {e}")))?;
-            let created = self.pods.create(&PostParams::default(), &pod).await.map_err(|e| err(format!("creating the pod: {e}")))?;
+            let created = self
+                .pods
+                .create(&PostParams::default(), &pod)
+                .await
+                .map_err(|e| err(format!("creating the pod: {e}")))?;
             tracing::info!(launch = %launch.id, pod = created.metadata.name.as_deref().unwrap_or_default(), "executor pod created");
             Ok(())
         })
@@ -228,7 +240,9 @@ impl Launcher for PodLauncher {
                 Ok(_) => Ok(()),
                 // Already gone (it exited, or someone deleted it).
                 Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-                Err(e) => Err(LaunchError::Release { launch: id.to_string(), reason: format!("deleting pod {name}: {e}") }),
+                Err(e) => {
+                    Err(LaunchError::Release { launch: id.to_string(), reason: format!("deleting pod {name}: {e}") })
+                }
             }
         })
     }

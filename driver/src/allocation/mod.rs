@@ -192,7 +192,12 @@ impl Manager {
             self.pending.remove(&e.launch_id);
         }
         let timeout = self.settings.launch_timeout;
-        let late: Vec<String> = self.pending.iter().filter(|(_, at)| now.duration_since(**at) > timeout).map(|(id, _)| id.clone()).collect();
+        let late: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) > timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in late {
             tracing::warn!(launch = %id, ?timeout, "a launched executor never registered: giving it up");
             self.pending.remove(&id);
@@ -218,7 +223,12 @@ impl Manager {
                 let target = needed.min(s.max_executors);
                 let add = self.to_add.min(target.saturating_sub(total));
                 if add > 0 {
-                    tracing::info!(waiting = load.waiting, executors = total, add, "tasks are waiting: asking for executors");
+                    tracing::info!(
+                        waiting = load.waiting,
+                        executors = total,
+                        add,
+                        "tasks are waiting: asking for executors"
+                    );
                     self.launch(add).await;
                 }
                 self.to_add = self.to_add.saturating_mul(2);
@@ -283,15 +293,19 @@ impl Manager {
 /// Starts `driver`'s allocation manager when its config turns dynamic allocation
 /// on, with the launcher it names; executors find the driver at `url` (unless
 /// the config gives `driver_url`).
-pub async fn start_for(driver: &Arc<crate::Driver>, url: &str) -> Result<Option<tokio::task::JoinHandle<()>>, crate::DriverError> {
+pub async fn start_for(
+    driver: &Arc<crate::Driver>,
+    url: &str,
+) -> Result<Option<tokio::task::JoinHandle<()>>, crate::DriverError> {
     let settings = driver.config.dynamic_allocation.clone();
     if !settings.enabled {
         return Ok(None);
     }
     let launcher: Arc<dyn Launcher> = match &settings.launcher {
         LauncherKind::Process => {
-            let program = std::env::current_exe()
-                .map_err(|e| crate::DriverError::Config(format!("dynamic allocation: finding the spindle binary: {e}")))?;
+            let program = std::env::current_exe().map_err(|e| {
+                crate::DriverError::Config(format!("dynamic allocation: finding the spindle binary: {e}"))
+            })?;
             Arc::new(process::ProcessLauncher::new(program, driver.config.secret.clone()))
         }
         LauncherKind::Kubernetes(pods) => Arc::new(kubernetes::PodLauncher::connect((**pods).clone()).await?),

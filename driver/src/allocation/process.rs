@@ -68,7 +68,10 @@ impl Launcher for ProcessLauncher {
             // reaper has seen it exit; only in the instant between the reaping and
             // the removal could the pid be another process's.
             if unsafe { libc::kill(pid as i32, libc::SIGTERM) } != 0 {
-                return Err(LaunchError::Release { launch: id.to_string(), reason: std::io::Error::last_os_error().to_string() });
+                return Err(LaunchError::Release {
+                    launch: id.to_string(),
+                    reason: std::io::Error::last_os_error().to_string(),
+                });
             }
             Ok(())
         })

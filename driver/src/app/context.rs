@@ -6,16 +6,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
+use spindle_proto::{
+    AccumulatorUpdate, StorageLevel, TextRecords, UnpersistRequest, accumulator_update, unpersist_request,
+};
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
-use spindle_proto::{AccumulatorUpdate, StorageLevel, TextRecords, UnpersistRequest, accumulator_update, unpersist_request};
 use wasmtime::component::Resource;
 
 use super::AppState;
 use crate::DriverError;
 use crate::access::DataAccess;
-use crate::scheduler::dag::Action;
 use crate::app::shared::Number;
+use crate::scheduler::dag::Action;
 use crate::scheduler::lineage::{Lineage, Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
 use crate::sources;
@@ -79,7 +81,12 @@ impl AppState {
     }
 
     /// A shuffle of `parents` into `partitions` (default: the most any parent has).
-    fn shuffle(&mut self, parents: Vec<NodeId>, kind: ShuffleKind, partitions: Option<u32>) -> wasmtime::Result<Handle> {
+    fn shuffle(
+        &mut self,
+        parents: Vec<NodeId>,
+        kind: ShuffleKind,
+        partitions: Option<u32>,
+    ) -> wasmtime::Result<Handle> {
         let node = {
             let mut lineage = self.app.lineage.lock().expect("lineage lock");
             let partitions = partitions
@@ -176,12 +183,20 @@ impl task_io::Host for AppState {
 }
 
 impl context::Host for AppState {
-    async fn text_file(&mut self, path: String, min_partitions: Option<u32>) -> wasmtime::Result<Result<Handle, String>> {
+    async fn text_file(
+        &mut self,
+        path: String,
+        min_partitions: Option<u32>,
+    ) -> wasmtime::Result<Result<Handle, String>> {
         let options = context::TextOptions { min_partitions, lossy_utf8: false, records: context::TextRecords::Lines };
         self.text_source(path, options).await
     }
 
-    async fn text_source(&mut self, path: String, options: context::TextOptions) -> wasmtime::Result<Result<Handle, String>> {
+    async fn text_source(
+        &mut self,
+        path: String,
+        options: context::TextOptions,
+    ) -> wasmtime::Result<Result<Handle, String>> {
         let min = options.min_partitions.unwrap_or_else(|| self.parallelism());
         if let Err(e) = check_partitions("text-file", min) {
             return Ok(Err(e));
@@ -194,7 +209,11 @@ impl context::Host for AppState {
         };
         let access = &self.app.access;
         let splits = sources::resolve_for(&path, access).and_then(|files| {
-            if records == TextRecords::WholeFiles { sources::whole(&files) } else { sources::split(&files, min, max_split) }
+            if records == TextRecords::WholeFiles {
+                sources::whole(&files)
+            } else {
+                sources::split(&files, min, max_split)
+            }
         });
         match splits.and_then(|s| {
             check_partitions("text-file", u32::try_from(s.len()).unwrap_or(u32::MAX))
@@ -377,7 +396,8 @@ impl context::HostDataset for AppState {
         let mut bounds = Vec::new();
         if partitions > 1 {
             // As Spark's RangePartitioner: 3x oversampling per input partition.
-            let per_partition = (3 * sample_size(partitions)).div_ceil(u64::from(parent_partitions)).min(u64::from(u32::MAX)) as u32;
+            let per_partition =
+                (3 * sample_size(partitions)).div_ceil(u64::from(parent_partitions)).min(u64::from(u32::MAX)) as u32;
             let sampled = self.act(&ds, Action::SampleKeys { per_partition, seed: u64::from(parent.0) })?.await;
             let samples = match sampled {
                 Ok(ActionOutput::Sampled(s)) => s,
@@ -539,8 +559,14 @@ mod tests {
         // 1100 records in 4 ranges of ~275: the first three bounds fall in partition 0's keys.
         assert_eq!(as_u32.len(), 3);
         assert!(as_u32.windows(2).all(|w| w[0] < w[1]));
-        assert!((26..29).contains(&as_u32[0]) && (53..57).contains(&as_u32[1]) && (81..85).contains(&as_u32[2]), "{as_u32:?}");
-        assert!(range_bounds(vec![(keys(&[5, 5, 5]), 3)], 4).unwrap().len() <= 1, "one distinct key: one bound at most");
+        assert!(
+            (26..29).contains(&as_u32[0]) && (53..57).contains(&as_u32[1]) && (81..85).contains(&as_u32[2]),
+            "{as_u32:?}"
+        );
+        assert!(
+            range_bounds(vec![(keys(&[5, 5, 5]), 3)], 4).unwrap().len() <= 1,
+            "one distinct key: one bound at most"
+        );
         assert!(range_bounds(Vec::new(), 4).unwrap().is_empty());
     }
 }

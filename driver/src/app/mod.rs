@@ -12,24 +12,26 @@ use std::time::Instant;
 
 use spindle_proto::ids::{AppId, JobId};
 use spindle_proto::{AppEvent, AppFinished, JobDone, TaskLimits, app_event};
-use spindle_sandbox::{ArtifactHash, CompiledArtifact, Failure, Limiter, SandboxLimits, arm, sandbox_wasi, within_wall_time};
+use spindle_sandbox::{
+    ArtifactHash, CompiledArtifact, Failure, Limiter, SandboxLimits, arm, sandbox_wasi, within_wall_time,
+};
 use tokio::sync::mpsc::UnboundedSender;
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::scheduler::dag::{Action, plan_job};
-use crate::scheduler::lineage::{Lineage, NodeId};
-use crate::scheduler::cache_locations::CacheLocations;
-use crate::scheduler::map_outputs::MapOutputs;
-use shared::{Accumulators, Broadcasts};
-use crate::scheduler::exclusions::Exclusions;
-use crate::scheduler::progress::AppProgress;
 use crate::access::DataAccess;
 use crate::cluster::SlotClaim;
-use crate::tenants::AppRules;
+use crate::scheduler::cache_locations::CacheLocations;
+use crate::scheduler::dag::{Action, plan_job};
+use crate::scheduler::exclusions::Exclusions;
+use crate::scheduler::lineage::{Lineage, NodeId};
+use crate::scheduler::map_outputs::MapOutputs;
+use crate::scheduler::progress::AppProgress;
 use crate::scheduler::tasks::{ActionOutput, JobContext, run_job};
+use crate::tenants::AppRules;
 use crate::{Driver, DriverError};
+use shared::{Accumulators, Broadcasts};
 
 /// What an application shares with its record on the driver (for status and
 /// for executors asking for broadcast values).

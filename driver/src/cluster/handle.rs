@@ -9,12 +9,12 @@ use futures::future::BoxFuture;
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::AppId;
+use spindle_proto::tls::Tls;
 use spindle_proto::{
     ExecutorStatus, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskControl, TaskDone, TaskResult, TaskSpec,
     UnpersistRequest, task_control,
 };
 use tokio::sync::{mpsc, oneshot};
-use spindle_proto::tls::Tls;
 
 /// How long the driver waits for an executor to answer a control call (release,
 /// kill, status): an executor that hangs must not hold anything else up.
@@ -185,7 +185,12 @@ impl RemoteExecutor {
         let client = ExecutorClient::new(credentials.channel(channel))
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES);
-        Ok(RemoteExecutor { address: address.to_string(), client, next_seq: AtomicU64::new(0), stream: Mutex::new(None) })
+        Ok(RemoteExecutor {
+            address: address.to_string(),
+            client,
+            next_seq: AtomicU64::new(0),
+            stream: Mutex::new(None),
+        })
     }
 
     /// The open task stream, or a new one if there is none or it ended.
@@ -248,7 +253,9 @@ impl ExecutorHandle for RemoteExecutor {
             let mut client = self.client.clone();
             match tokio::time::timeout(CONTROL_TIMEOUT, client.release_app(ReleaseAppRequest { app_id: app.0 })).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(s)) => tracing::warn!(address = %self.address, error = %s.message(), "could not release application blocks"),
+                Ok(Err(s)) => {
+                    tracing::warn!(address = %self.address, error = %s.message(), "could not release application blocks")
+                }
                 Err(_) => tracing::warn!(address = %self.address, "the executor did not answer a release in time"),
             }
         })
@@ -275,7 +282,11 @@ impl ExecutorHandle for RemoteExecutor {
     fn status(&self) -> BoxFuture<'_, Option<ExecutorStatus>> {
         Box::pin(async move {
             let mut client = self.client.clone();
-            tokio::time::timeout(CONTROL_TIMEOUT, client.status(StatusRequest {})).await.ok()?.ok().map(|r| r.into_inner())
+            tokio::time::timeout(CONTROL_TIMEOUT, client.status(StatusRequest {}))
+                .await
+                .ok()?
+                .ok()
+                .map(|r| r.into_inner())
         })
     }
 }
@@ -399,7 +410,10 @@ mod stream_tests {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         let server = tonic::transport::Server::builder().add_service(ExecutorServer::new(Scripted { events }));
         tokio::spawn(server.serve_with_incoming(incoming));
-        (Arc::new(RemoteExecutor::new(&address, Credentials::cluster(None).unwrap(), &Tls::default()).unwrap()), received)
+        (
+            Arc::new(RemoteExecutor::new(&address, Credentials::cluster(None).unwrap(), &Tls::default()).unwrap()),
+            received,
+        )
     }
 
     fn task(partition: u32) -> TaskSpec {

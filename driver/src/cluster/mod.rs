@@ -120,7 +120,9 @@ pub struct ExecutorLoad {
 /// Why a task got no slot.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
-    #[error("no executor has been registered for {waited:?}{last}; start executors (`spindle executor --driver URL`) or raise no_executor_timeout")]
+    #[error(
+        "no executor has been registered for {waited:?}{last}; start executors (`spindle executor --driver URL`) or raise no_executor_timeout"
+    )]
     NoExecutors { waited: Duration, last: String },
 }
 
@@ -376,7 +378,8 @@ impl Cluster {
             let entry = ExecutorEntry { id: id.clone(), address, slots, launch_id, handle, lost: lost_rx };
             tracing::info!(executor = %id, address = %entry.address, slots, launch = %entry.launch_id, "executor registered");
             let now = Instant::now();
-            let s = Slots { entry, leased: 0, lost, heartbeats, last_seen: now, last_status: None, idle_since: Some(now) };
+            let s =
+                Slots { entry, leased: 0, lost, heartbeats, last_seen: now, last_status: None, idle_since: Some(now) };
             st.executors.insert(key, s);
             st.empty_since = None;
             id
@@ -416,9 +419,10 @@ impl Cluster {
                     launch_id: s.entry.launch_id.clone(),
                     slots: s.entry.slots,
                     idle_for: s.idle_since.map(|t| now.duration_since(t)),
-                    holds_data: s.last_status.as_ref().is_some_and(|h| {
-                        h.blocks + h.cache_blocks_memory + h.cache_blocks_disk > 0
-                    }),
+                    holds_data: s
+                        .last_status
+                        .as_ref()
+                        .is_some_and(|h| h.blocks + h.cache_blocks_memory + h.cache_blocks_disk > 0),
                 })
                 .collect(),
         }
@@ -451,7 +455,14 @@ impl Cluster {
     }
 
     /// Removes executor `id` if `cond` holds for it (under the registry lock).
-    fn remove_if(&self, id: &ExecutorId, state: &str, reason: &str, abort_running: bool, cond: impl Fn(&Slots) -> bool) -> bool {
+    fn remove_if(
+        &self,
+        id: &ExecutorId,
+        state: &str,
+        reason: &str,
+        abort_running: bool,
+        cond: impl Fn(&Slots) -> bool,
+    ) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
         let Some(key) = key_of(&id.0).filter(|k| st.executors.get(k).is_some_and(&cond)) else { return false };
         let s = st.executors.remove(&key).expect("checked");
@@ -524,7 +535,12 @@ impl Cluster {
 
     /// Waits for a slot for `claim`'s tenant on executor `only` (a task whose
     /// kept input lives there); callers bound the wait and then take any slot.
-    pub async fn lease_on(self: &Arc<Self>, claim: &SlotClaim, only: &ExecutorId, ahead: &Ahead) -> Result<SlotLease, ClusterError> {
+    pub async fn lease_on(
+        self: &Arc<Self>,
+        claim: &SlotClaim,
+        only: &ExecutorId,
+        ahead: &Ahead,
+    ) -> Result<SlotLease, ClusterError> {
         match key_of(&only.0) {
             Some(key) => self.wait_for_slot(claim, None, Some(key), ahead).await,
             None => std::future::pending().await,
@@ -663,7 +679,10 @@ fn next_placement(st: &mut State, launch_ahead: u32) -> Option<((usize, u64), St
                 continue;
             }
             let fits = |(k, s): &&(u64, &Slots)| {
-                w.avoid != Some(*k) && !w.excluded.contains(*k) && w.only.is_none_or(|o| o == *k) && s.leased < capacity(s, w.ahead.get().min(launch_ahead))
+                w.avoid != Some(*k)
+                    && !w.excluded.contains(*k)
+                    && w.only.is_none_or(|o| o == *k)
+                    && s.leased < capacity(s, w.ahead.get().min(launch_ahead))
             };
             if let Some((k, _)) = open.iter().find(fits) {
                 return Some(((i, *k), tenant.clone()));

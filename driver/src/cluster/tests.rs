@@ -31,7 +31,6 @@ fn spawn_lease_with(
     tokio::spawn(async move { c.lease(&claim, avoid.as_ref(), &ahead).await })
 }
 
-
 #[tokio::test]
 async fn leases_spread_over_executors_and_wait_for_free_slots() {
     let cluster = Arc::new(Cluster::default());
@@ -57,7 +56,8 @@ async fn a_deeper_launch_ahead_reaches_tasks_already_waiting() {
     let remote = cluster.register("a:1".into(), 1, Arc::new(Idle), true);
     let claim = SlotClaim::unlimited("t");
     let stage = Ahead::new(1);
-    let _held = [cluster.lease(&claim, None, &stage).await.unwrap(), cluster.lease(&claim, None, &stage).await.unwrap()];
+    let _held =
+        [cluster.lease(&claim, None, &stage).await.unwrap(), cluster.lease(&claim, None, &stage).await.unwrap()];
     let waiting = spawn_lease_ahead(&cluster, &claim, &stage);
     tokio::task::yield_now().await;
     assert!(!waiting.is_finished(), "one slot, one task ahead: 2 leases");
@@ -109,7 +109,10 @@ async fn a_freed_slot_goes_to_the_tenant_holding_fewest_slots() {
     let cluster = Arc::new(Cluster::default());
     cluster.register("a:1".into(), 2, Arc::new(Idle), false);
     let big = SlotClaim::unlimited("big");
-    let mut held = vec![cluster.lease(&big, None, &Ahead::new(1)).await.unwrap(), cluster.lease(&big, None, &Ahead::new(1)).await.unwrap()];
+    let mut held = vec![
+        cluster.lease(&big, None, &Ahead::new(1)).await.unwrap(),
+        cluster.lease(&big, None, &Ahead::new(1)).await.unwrap(),
+    ];
     // The big tenant queues many tasks, then the small one queues one.
     let mut big_waiters = Vec::new();
     for _ in 0..10 {

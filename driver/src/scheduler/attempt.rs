@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use spindle_proto::ids::ExecutorId;
 use spindle_proto::{
-    CollectSink, Concat, CountSink, DataRoots, HashPartitioner, KillTaskRequest, Pipeline, PrefixPartitioner, RangePartitioner, RangeSource,
-    RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite, TaskInput, TaskOutput, TaskRecord,
-    TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
+    CollectSink, Concat, CountSink, DataRoots, HashPartitioner, KillTaskRequest, Pipeline, PrefixPartitioner,
+    RangePartitioner, RangeSource, RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite,
+    TaskInput, TaskOutput, TaskRecord, TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
 };
 use tokio::sync::oneshot;
 
@@ -119,13 +119,18 @@ fn pipeline(ctx: &JobContext<'_>, pipe: &PipePlan) -> Option<Pipeline> {
             pipelines: pipes.iter().map(|p| pipeline(ctx, p)).collect::<Option<Vec<_>>>()?,
         }),
     };
-    Some(Pipeline { input: Some(TaskInput { source: Some(source) }), steps: pipe.steps.clone(), caches: pipe.caches.clone() })
+    Some(Pipeline {
+        input: Some(TaskInput { source: Some(source) }),
+        steps: pipe.steps.clone(),
+        caches: pipe.caches.clone(),
+    })
 }
 
 /// The spec of one attempt; `None` when a shuffle it reads has lost outputs.
 fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u32) -> Option<TaskSpec> {
     let plan = stage.plan;
-    let pipelines = plan.tasks[partition as usize].iter().map(|pipe| pipeline(ctx, pipe)).collect::<Option<Vec<_>>>()?;
+    let pipelines =
+        plan.tasks[partition as usize].iter().map(|pipe| pipeline(ctx, pipe)).collect::<Option<Vec<_>>>()?;
     let sink = match &plan.output {
         StageOutput::Shuffle { shuffle, partitions, partitioner } => {
             let partitioner = Some(match partitioner {
@@ -148,11 +153,14 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         StageOutput::Action(Action::Take { n }) => task_output::Sink::Collect(CollectSink { limit: *n }),
         StageOutput::Action(Action::Count) => task_output::Sink::Count(CountSink {}),
         StageOutput::Action(Action::SampleKeys { per_partition, seed }) => {
-            task_output::Sink::SampleKeys(SampleKeysSink { size: *per_partition, seed: seed.wrapping_add(u64::from(partition)) })
+            task_output::Sink::SampleKeys(SampleKeysSink {
+                size: *per_partition,
+                seed: seed.wrapping_add(u64::from(partition)),
+            })
         }
-        StageOutput::Action(Action::SaveText { dir }) => task_output::Sink::TextFile(TextFileSink {
-            temp_path: temp_part_path(dir, stage.id, partition, attempt),
-        }),
+        StageOutput::Action(Action::SaveText { dir }) => {
+            task_output::Sink::TextFile(TextFileSink { temp_path: temp_part_path(dir, stage.id, partition, attempt) })
+        }
     };
     Some(TaskSpec {
         app_id: ctx.app.0.clone(),
@@ -197,7 +205,9 @@ async fn lease_slot(
     partition: u32,
     avoid: Avoid<'_>,
 ) -> Result<SlotLease, DriverError> {
-    let no_executor = |e| DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job));
+    let no_executor = |e| {
+        DriverError::Job(format!("task {partition} of stage {} (job {}) found no executor: {e}", stage.id, ctx.job))
+    };
     let wait = ctx.config.locality_wait;
     let registered = ctx.cluster.registered();
     ctx.exclusions.refresh(&registered);
@@ -205,14 +215,16 @@ async fn lease_slot(
         .filter(|p| Some(p) != avoid.strictly && Some(p) != avoid.rather && !ctx.claim.excluded.contains_id(p));
     if let Some(prefer) = prefer
         && registered.contains(&prefer.0)
-        && let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await
+        && let Ok(lease) =
+            tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await
     {
         return lease.map_err(no_executor);
     }
     // Only where another executor is there to take it (local mode has one).
     if let Some(rather) = avoid.rather.filter(|r| Some(*r) != avoid.strictly)
         && ctx.cluster.registered().any_but(&rather.0)
-        && let Ok(lease) = tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await
+        && let Ok(lease) =
+            tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await
     {
         return lease.map_err(no_executor);
     }
@@ -248,7 +260,10 @@ async fn attempt(
     let lease = lease_slot(ctx, stage, partition, avoid).await?;
     let number = stage.next_attempt(partition);
     let Some(spec) = task_spec(ctx, stage, partition, number) else {
-        return Ok(Attempt::InputLost(Lost { fetch: None, error: "shuffle outputs were lost before the task started".into() }));
+        return Ok(Attempt::InputLost(Lost {
+            fetch: None,
+            error: "shuffle outputs were lost before the task started".into(),
+        }));
     };
     if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
         let temp = temp_part_path(dir, stage.id, partition, number);
@@ -258,7 +273,8 @@ async fn attempt(
     }
     let executor = lease.executor.clone();
     if let Some(cell) = started {
-        *cell.lock().expect("started lock") = Some(Started { executor: executor.clone(), attempt: number, at: Instant::now() });
+        *cell.lock().expect("started lock") =
+            Some(Started { executor: executor.clone(), attempt: number, at: Instant::now() });
     }
     let mut result = {
         let (told, mut started) = oneshot::channel();
@@ -326,7 +342,12 @@ async fn attempt(
     if let Some(fetch) = result.fetch_failure.take() {
         return Ok(Attempt::InputLost(Lost { fetch: Some(fetch), error: result.error }));
     }
-    Ok(Attempt::Failed { error: result.error, executor: placement.0, retryable: result.retryable, counted: !executor_fault })
+    Ok(Attempt::Failed {
+        error: result.error,
+        executor: placement.0,
+        retryable: result.retryable,
+        counted: !executor_fault,
+    })
 }
 
 /// How often a running attempt is checked for being a straggler.

@@ -53,11 +53,19 @@ impl Action {
 pub enum PipeInput {
     Text(TextSplit),
     Records(Bytes),
-    Range { start: i64, step: i64, count: u64 },
+    Range {
+        start: i64,
+        step: i64,
+        count: u64,
+    },
     /// Reduce partition `partition` of these shuffles (one per cogroup side),
     /// arranged by `mode`. It is the shuffled dataset's partition, which a union
     /// or coalesce above it maps the task's partition to.
-    Shuffle { shuffles: Vec<ShuffleId>, partition: u32, mode: ReduceMode },
+    Shuffle {
+        shuffles: Vec<ShuffleId>,
+        partition: u32,
+        mode: ReduceMode,
+    },
     /// The records of these pipelines, one after the other: a partition that
     /// coalesces several, so that the steps after the coalesce run once over
     /// all of them (a per-partition op sees the whole coalesced partition).
@@ -271,7 +279,9 @@ fn stage_tasks(l: &Lineage, node: NodeId) -> Vec<Vec<PipePlan>> {
             let mut out = Vec::new();
             pipes(l, node, p, &mut out);
             match out.pop() {
-                Some(PipePlan { input: PipeInput::Concat(parents), steps, caches }) if steps.is_empty() && caches.is_empty() => {
+                Some(PipePlan { input: PipeInput::Concat(parents), steps, caches })
+                    if steps.is_empty() && caches.is_empty() =>
+                {
                     parents
                 }
                 Some(pipe) => {
@@ -316,7 +326,8 @@ fn add_map_stage(l: &Lineage, dep: ShuffleDep, out: &mut Vec<StagePlan>, planned
             }
         }
     }
-    let output = StageOutput::Shuffle { shuffle: dep.shuffle, partitions: dep.partitions, partitioner: dep.partitioner };
+    let output =
+        StageOutput::Shuffle { shuffle: dep.shuffle, partitions: dep.partitions, partitioner: dep.partitioner };
     out.push(StagePlan { partitions: tasks.len() as u32, tasks, output });
 }
 
@@ -445,7 +456,9 @@ mod tests {
         let reads: Vec<(u32, u32)> = pipes
             .iter()
             .map(|p| match &p.input {
-                PipeInput::Shuffle { shuffles, partition, .. } if shuffles == &[s] => (*partition, p.steps[1].partition),
+                PipeInput::Shuffle { shuffles, partition, .. } if shuffles == &[s] => {
+                    (*partition, p.steps[1].partition)
+                }
                 other => panic!("a shuffle read, not {other:?}"),
             })
             .collect();
@@ -474,7 +487,12 @@ mod tests {
         let a = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 2]) });
         let b = l.push(Node::Records { partitions: Arc::new(vec![Bytes::new(); 3]) });
         let (s1, s2) = (l.new_shuffle(), l.new_shuffle());
-        let g = l.push(Node::Shuffle { parents: vec![a, b], shuffles: vec![s1, s2], kind: ShuffleKind::CoGroup, partitions: 4 });
+        let g = l.push(Node::Shuffle {
+            parents: vec![a, b],
+            shuffles: vec![s1, s2],
+            kind: ShuffleKind::CoGroup,
+            partitions: 4,
+        });
         let job = plan_job(&l, g, Action::Collect);
         let maps: Vec<u32> = job.map_stages.iter().map(|s| s.partitions).collect();
         assert_eq!(maps, [2, 3]);

@@ -63,13 +63,19 @@ impl Exclusions {
     /// Publishes the exclusions in force among `registered`; none when they
     /// would be all of them.
     fn publish(&self, executors: &HashMap<ExecutorId, Record>, registered: &Registered) {
-        let ids: Vec<ExecutorId> =
-            executors.iter().filter(|(id, r)| r.excluded.is_some() && registered.contains(&id.0)).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<ExecutorId> = executors
+            .iter()
+            .filter(|(id, r)| r.excluded.is_some() && registered.contains(&id.0))
+            .map(|(id, _)| id.clone())
+            .collect();
         if registered.any_outside(&ids) {
             self.published.set(&ids);
         } else {
             if !ids.is_empty() {
-                tracing::warn!(excluded = ids.len(), "every executor is excluded: ignoring exclusions until another joins");
+                tracing::warn!(
+                    excluded = ids.len(),
+                    "every executor is excluded: ignoring exclusions until another joins"
+                );
             }
             self.published.set(&[]);
         }

@@ -49,11 +49,7 @@ impl MapOutputs {
     pub fn complete(&self, shuffle: ShuffleId, cluster: &Cluster) -> Option<Vec<MapLocation>> {
         let shuffles = self.shuffles.lock().expect("map outputs lock");
         let registered = cluster.registered();
-        shuffles
-            .get(&shuffle)?
-            .iter()
-            .map(|l| l.clone().filter(|l| registered.contains(&l.executor_id)))
-            .collect()
+        shuffles.get(&shuffle)?.iter().map(|l| l.clone().filter(|l| registered.contains(&l.executor_id))).collect()
     }
 
     /// Forgets every output kept on `executor` (a reducer could not read them);
@@ -77,7 +73,6 @@ mod tests {
 
     use super::*;
     use crate::cluster::handle::Idle;
-
 
     #[test]
     fn outputs_on_a_lost_executor_are_missing() {

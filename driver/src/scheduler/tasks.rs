@@ -23,15 +23,15 @@ use spindle_proto::{FetchFailure, MapLocation, StageProgress, TaskLimits, TaskRe
 use spindle_sandbox::ArtifactHash;
 use tracing::Instrument;
 
-use super::exclusions::Exclusions;
 use super::attempt::{Placement, TaskOutcome, run_task};
-use super::dag::{Action, JobPlan, StageOutput, StagePlan};
 use super::cache_locations::CacheLocations;
+use super::dag::{Action, JobPlan, StageOutput, StagePlan};
+use super::exclusions::Exclusions;
 use super::map_outputs::MapOutputs;
 use super::progress::AppProgress;
 use crate::access::DataAccess;
-use crate::cluster::{Ahead, Cluster, SlotClaim};
 use crate::app::shared::Accumulators;
+use crate::cluster::{Ahead, Cluster, SlotClaim};
 use crate::config::Speculation;
 use crate::{Driver, DriverConfig, DriverError};
 
@@ -150,7 +150,11 @@ impl<'p> Stage<'p> {
     }
 
     /// Runs `commit` for `partition` unless an attempt already committed it.
-    pub fn commit_once(&self, partition: u32, commit: impl FnOnce() -> Result<(), DriverError>) -> Result<bool, DriverError> {
+    pub fn commit_once(
+        &self,
+        partition: u32,
+        commit: impl FnOnce() -> Result<(), DriverError>,
+    ) -> Result<bool, DriverError> {
         let mut c = self.committed.lock().expect("stage lock");
         if c[partition as usize] {
             return Ok(false);
@@ -244,7 +248,9 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
     let mut scan = if take.is_some() { partitions.min(1) } else { partitions };
     'rounds: loop {
         for stage in &map_stages {
-            let StageOutput::Shuffle { shuffle, .. } = stage.plan.output else { unreachable!("map stages write shuffles") };
+            let StageOutput::Shuffle { shuffle, .. } = stage.plan.output else {
+                unreachable!("map stages write shuffles")
+            };
             let maps = stage.plan.partitions;
             let missing = ctx.map_outputs.missing(shuffle, maps, ctx.cluster);
             if missing.is_empty() {
@@ -294,7 +300,9 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
     let StageOutput::Action(action) = &plan.result.output else { unreachable!("the result stage runs the action") };
     let output = match action {
         Action::Count => ActionOutput::Count(results.iter().map(|r| r.count).sum()),
-        Action::SampleKeys { .. } => ActionOutput::Sampled(results.into_iter().map(|r| (r.collected, r.records_out)).collect()),
+        Action::SampleKeys { .. } => {
+            ActionOutput::Sampled(results.into_iter().map(|r| (r.collected, r.records_out)).collect())
+        }
         Action::Take { n } => {
             // Each task kept at most `n`; the first `n` across partitions, in order.
             let all: Vec<u8> = results.iter().flat_map(|r| r.collected.iter().copied()).collect();
@@ -334,7 +342,8 @@ fn forget_lost(ctx: &JobContext<'_>, stage: &Stage<'_>, lost: &Lost, losses: u32
     if let Some(f) = &lost.fetch {
         let forgotten = ctx.map_outputs.forget_executor(&f.executor_id);
         if f.unreachable {
-            ctx.cluster.declare_lost(&ExecutorId(f.executor_id.clone()), "a peer could not fetch shuffle blocks from it");
+            ctx.cluster
+                .declare_lost(&ExecutorId(f.executor_id.clone()), "a peer could not fetch shuffle blocks from it");
         }
         tracing::info!(app = %ctx.app, stage = %stage.id, executor = %f.executor_id, forgotten, "shuffle outputs lost");
     }
@@ -428,4 +437,3 @@ pub(super) fn temp_part_path(dir: &str, stage: StageId, partition: u32, attempt:
         .display()
         .to_string()
 }
-

@@ -29,9 +29,7 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("count_even: {even}");
 
     let factor: u64 = 3;
-    let sums = ds
-        .map_with(&factor, |f: &u64, x: u64| (x % 7, x * f))
-        .reduce_by_key_into(|a: u64, b: u64| a + b, 3);
+    let sums = ds.map_with(&factor, |f: &u64, x: u64| (x % 7, x * f)).reduce_by_key_into(|a: u64, b: u64| a + b, 3);
     let mut collected = sums.collect()?;
     collected.sort();
     println!("sum_by_residue: {collected:?}");
@@ -51,9 +49,7 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("classes_by_sum_digit: {by_digit:?}");
 
     let tagged = ds
-        .flat_map(|x: u64| {
-            (0..x % 3).map(move |i| Tagged { n: x, label: format!("{x}-{i}") }).collect::<Vec<_>>()
-        })
+        .flat_map(|x: u64| (0..x % 3).map(move |i| Tagged { n: x, label: format!("{x}-{i}") }).collect::<Vec<_>>())
         .filter(|t: &Tagged| !t.label.is_empty() && t.n > 0);
     println!("tagged: {}", tagged.count()?);
 

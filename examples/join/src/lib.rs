@@ -27,9 +27,12 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
         (mix(o) % span, mix(3 * o) % 1000)
     });
     println!("joined rows: {}", sales.join(&people).count()?);
-    let orphans = people.right_outer_join(&sales).filter(|(_, (name, _)): &(u64, (Option<String>, u64))| name.is_none());
+    let orphans =
+        people.right_outer_join(&sales).filter(|(_, (name, _)): &(u64, (Option<String>, u64))| name.is_none());
     println!("orders without customer: {}", orphans.count()?);
-    let totals = sales.map_values(|amount: u64| (1u64, amount)).reduce_by_key(|a: (u64, u64), b: (u64, u64)| (a.0 + b.0, a.1 + b.1));
+    let totals = sales
+        .map_values(|amount: u64| (1u64, amount))
+        .reduce_by_key(|a: (u64, u64), b: (u64, u64)| (a.0 + b.0, a.1 + b.1));
     people
         .left_outer_join(&totals)
         .map(|(c, (name, t)): (u64, (String, Option<(u64, u64)>))| {

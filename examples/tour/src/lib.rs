@@ -17,7 +17,8 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
 
     println!("range_sum: {}", numbers.fold(0, |a: i64, b: i64| a + b)?);
     println!("reduce_max: {:?}", numbers.reduce(|a: i64, b: i64| a.max(b))?);
-    let mut sizes = numbers.map(|x: i64| (x % 5, x)).group_by_key().map_values(|v: Vec<i64>| v.len() as u64).collect()?;
+    let mut sizes =
+        numbers.map(|x: i64| (x % 5, x)).group_by_key().map_values(|v: Vec<i64>| v.len() as u64).collect()?;
     sizes.sort();
     println!("group_sizes: {sizes:?}");
     println!("distinct: {}", numbers.map(|x: i64| x % 100).distinct().count()?);
@@ -31,8 +32,11 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("sort_desc_take: {:?}", sorted_desc.take(3)?);
     let by_value = numbers.sort_by(|x: &i64| scramble(*x), true)?;
     println!("sort_by_first: {:?}", by_value.first()?);
-    let (sum, count) =
-        numbers.aggregate((0i64, 0u64), |(s, c): (i64, u64), x: i64| (s + x, c + 1), |a: (i64, u64), b: (i64, u64)| (a.0 + b.0, a.1 + b.1))?;
+    let (sum, count) = numbers.aggregate(
+        (0i64, 0u64),
+        |(s, c): (i64, u64), x: i64| (s + x, c + 1),
+        |a: (i64, u64), b: (i64, u64)| (a.0 + b.0, a.1 + b.1),
+    )?;
     println!("aggregate: {sum} {count}");
     let mut by_key: Vec<(i64, u64)> = numbers.map(|x: i64| (x % 3, x)).count_by_key()?.into_iter().collect();
     by_key.sort();
@@ -47,7 +51,8 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("repartition_sizes: {spread_sizes:?}");
     let merged = numbers.coalesce(2);
     println!("coalesce: {} {}", merged.num_partitions(), merged.count()?);
-    let mut per_partition = numbers.map_partitions_with_index(|i: u32, items: Vec<i64>| [(i, items.len() as u64)]).collect()?;
+    let mut per_partition =
+        numbers.map_partitions_with_index(|i: u32, items: Vec<i64>| [(i, items.len() as u64)]).collect()?;
     per_partition.sort();
     println!("map_partitions: {per_partition:?}");
     let sample = numbers.sample(false, 0.1, 42);
@@ -58,15 +63,25 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("sample_with_replacement: {with_replacement}");
 
     let left = numbers.filter(|x: &i64| *x <= 20).map(|x: i64| (x % 4, x));
-    let right = spindle::parallelize(&[(0i64, "zero".to_string()), (1, "one".into()), (1, "uno".into()), (5, "five".into())], 2)?;
+    let right = spindle::parallelize(
+        &[(0i64, "zero".to_string()), (1, "one".into()), (1, "uno".into()), (5, "five".into())],
+        2,
+    )?;
     let mut joined = left.join(&right).collect()?;
     joined.sort();
     println!("join: {} {:?}", joined.len(), joined.first());
-    let mut outer = left.left_outer_join(&right).filter(|(_, (_, r)): &(i64, (i64, Option<String>))| r.is_none()).keys().collect()?;
+    let mut outer = left
+        .left_outer_join(&right)
+        .filter(|(_, (_, r)): &(i64, (i64, Option<String>))| r.is_none())
+        .keys()
+        .collect()?;
     outer.sort();
     outer.dedup();
     println!("left_outer_unmatched_keys: {outer:?}");
-    let mut co = left.cogroup(&right).map(|(k, (l, r)): (i64, (Vec<i64>, Vec<String>))| (k, l.len() as u64, r.len() as u64)).collect()?;
+    let mut co = left
+        .cogroup(&right)
+        .map(|(k, (l, r)): (i64, (Vec<i64>, Vec<String>))| (k, l.len() as u64, r.len() as u64))
+        .collect()?;
     co.sort();
     println!("cogroup: {co:?}");
 

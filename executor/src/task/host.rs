@@ -197,7 +197,11 @@ impl context::Host for TaskState {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
-    async fn parallelize(&mut self, _records: Vec<u8>, _partitions: u32) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
+    async fn parallelize(
+        &mut self,
+        _records: Vec<u8>,
+        _partitions: u32,
+    ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
@@ -244,7 +248,12 @@ impl context::HostDataset for TaskState {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
-    async fn sort_by_key(&mut self, _ds: Ds, _ascending: bool, _partitions: Option<u32>) -> wasmtime::Result<Result<Ds, String>> {
+    async fn sort_by_key(
+        &mut self,
+        _ds: Ds,
+        _ascending: bool,
+        _partitions: Option<u32>,
+    ) -> wasmtime::Result<Result<Ds, String>> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
@@ -292,7 +301,11 @@ impl context::HostDataset for TaskState {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 
-    async fn save_as_text_file(&mut self, _ds: Resource<DatasetRef>, _path: String) -> wasmtime::Result<Result<(), String>> {
+    async fn save_as_text_file(
+        &mut self,
+        _ds: Resource<DatasetRef>,
+        _path: String,
+    ) -> wasmtime::Result<Result<(), String>> {
         Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
     }
 

@@ -63,7 +63,8 @@ impl Input {
                 Input::Range { next: r.start, step: r.step, left: r.count, batch_bytes, records: 0 }
             }
             Some(task_input::Source::Shuffle(s)) => {
-                let mode = ReduceMode::try_from(s.mode).map_err(|_| ExecutorError::BadSpec(format!("unknown reduce mode {}", s.mode)))?;
+                let mode = ReduceMode::try_from(s.mode)
+                    .map_err(|_| ExecutorError::BadSpec(format!("unknown reduce mode {}", s.mode)))?;
                 let mut readers: Vec<ShuffleReader> = s
                     .sides
                     .iter()
@@ -86,11 +87,14 @@ impl Input {
                 }
             }
             Some(task_input::Source::Concat(c)) if c.pipelines.iter().all(reads_input_only) => {
-                let parts = c.pipelines.iter().map(|p| Input::open(exec, spec, p.input.as_ref())).collect::<Result<_, _>>()?;
+                let parts =
+                    c.pipelines.iter().map(|p| Input::open(exec, spec, p.input.as_ref())).collect::<Result<_, _>>()?;
                 Input::Chain { parts, records: 0 }
             }
             Some(task_input::Source::Concat(_)) => {
-                return Err(ExecutorError::BadSpec("pipelines with steps are run by the task, not opened as input".into()));
+                return Err(ExecutorError::BadSpec(
+                    "pipelines with steps are run by the task, not opened as input".into(),
+                ));
             }
             None => return Err(ExecutorError::BadSpec("a pipeline has no input".into())),
         })
@@ -503,7 +507,9 @@ impl TextReader {
                 memchr::memrchr(b'\n', &buf[from..window])
                     .map(|i| (from + i + 1, false))
                     // A line longer than the window.
-                    .or_else(|| memchr::memchr(b'\n', &buf[window..]).map(|i| (window + i + 1, window + i + 1 >= limit)))
+                    .or_else(|| {
+                        memchr::memchr(b'\n', &buf[window..]).map(|i| (window + i + 1, window + i + 1 >= limit))
+                    })
             };
             let stop = match stop {
                 Some(s) => s,
@@ -629,7 +635,13 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let p = path.to_str().unwrap().to_string();
         let split = |records: TextRecords, lossy: bool| {
-            let mut s = TextSplit { path: p.clone(), start: 0, end: text.len() as u64, lossy_utf8: lossy, ..Default::default() };
+            let mut s = TextSplit {
+                path: p.clone(),
+                start: 0,
+                end: text.len() as u64,
+                lossy_utf8: lossy,
+                ..Default::default()
+            };
             s.set_records(records);
             s
         };
@@ -639,7 +651,10 @@ mod tests {
             while let Some(b) = r.next_batch().unwrap() {
                 for rec in BatchReader::new(&b) {
                     let rec = rec.unwrap();
-                    out.push((rec.key.map(|k| String::from_utf8(k.to_vec()).unwrap()), String::from_utf8_lossy(rec.value).into_owned()));
+                    out.push((
+                        rec.key.map(|k| String::from_utf8(k.to_vec()).unwrap()),
+                        String::from_utf8_lossy(rec.value).into_owned(),
+                    ));
                 }
             }
             (out, r.bad_utf8)
@@ -683,7 +698,11 @@ mod tests {
         // a read chunk's end.
         let mut text = Vec::new();
         for i in 0..(3 * READ_CHUNK / 40) {
-            text.extend_from_slice(if i % 997 == 500 { b"caf\xff naive words line\n" } else { "café naïve words line\n".as_bytes() });
+            text.extend_from_slice(if i % 997 == 500 {
+                b"caf\xff naive words line\n"
+            } else {
+                "café naïve words line\n".as_bytes()
+            });
         }
         std::fs::write(&path, &text).unwrap();
         let mut r = TextReader::new(path.to_str().unwrap().into(), 0, text.len() as u64, 64);

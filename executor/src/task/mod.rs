@@ -56,7 +56,8 @@ fn describe(spec: &TaskSpec) -> String {
 /// Runs a task; every failure becomes a failed result naming the task.
 pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     let started = Instant::now();
-    let span = tracing::info_span!("executor.task.run", app = %spec.app_id, stage = spec.stage_id, partition = spec.partition);
+    let span =
+        tracing::info_span!("executor.task.run", app = %spec.app_id, stage = spec.stage_id, partition = spec.partition);
     let what = describe(&spec);
     let mut result = match run_inner(exec, spec).instrument(span.clone()).await {
         Ok(r) => r,
@@ -199,7 +200,12 @@ impl<'a> Segment<'a> {
     /// Runs one pipeline into `sink`. The parent pipelines of a coalesced
     /// partition that have steps of their own run beside it, streaming their
     /// records to it through a bounded channel.
-    fn pipeline<'s>(&'s self, pipe: &'s Pipeline, sink: output::Output, got: &'s mut Gathered) -> BoxFuture<'s, Ran<output::Output>> {
+    fn pipeline<'s>(
+        &'s self,
+        pipe: &'s Pipeline,
+        sink: output::Output,
+        got: &'s mut Gathered,
+    ) -> BoxFuture<'s, Ran<output::Output>> {
         Box::pin(async move {
             let parents = match pipe.input.as_ref().and_then(|i| i.source.as_ref()) {
                 Some(task_input::Source::Concat(c)) if !c.pipelines.iter().all(input::reads_input_only) => &c.pipelines,
@@ -232,7 +238,13 @@ impl<'a> Segment<'a> {
     /// own): from the deepest persisted partition kept here, if any; otherwise
     /// from the input, keeping each persisted partition on the way and handing
     /// its records to the rest of the steps.
-    async fn pipeline_from(&self, pipe: &Pipeline, input: Option<input::Input>, sink: output::Output, got: &mut Gathered) -> Ran<output::Output> {
+    async fn pipeline_from(
+        &self,
+        pipe: &Pipeline,
+        input: Option<input::Input>,
+        sink: output::Output,
+        got: &mut Gathered,
+    ) -> Ran<output::Output> {
         let partitions: Vec<u32> = pipe.steps.iter().map(|s| s.partition).collect();
         let steps: Vec<Step> = pipe
             .steps
@@ -247,7 +259,8 @@ impl<'a> Segment<'a> {
             return Err(ExecutorError::BadSpec("a cache point lies past the pipeline's steps".into()));
         }
         let (exec, app) = (self.exec, self.app);
-        let key = |c: &CachePoint| CacheKey { app: app.clone(), dataset: c.dataset, partition: c.partition, piece: c.piece };
+        let key =
+            |c: &CachePoint| CacheKey { app: app.clone(), dataset: c.dataset, partition: c.partition, piece: c.piece };
         let mut block = None;
         let mut from = 0;
         let mut todo = &pipe.caches[..];
@@ -266,7 +279,10 @@ impl<'a> Segment<'a> {
         };
         for c in todo {
             let after = c.after as usize;
-            let (used, buffer) = match self.run(&steps[from..after], &partitions[from..after], input, output::Output::buffer(), got).await? {
+            let (used, buffer) = match self
+                .run(&steps[from..after], &partitions[from..after], input, output::Output::buffer(), got)
+                .await?
+            {
                 Ok(done) => done,
                 Err(failed) => return Ok(Err(failed)),
             };

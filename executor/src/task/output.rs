@@ -20,9 +20,14 @@ const BUCKET_CHUNK: usize = 64 << 10;
 pub enum Partitioner {
     Hash,
     /// Upper-inclusive bounds; `descending` numbers the ranges from the top.
-    Range { bounds: Vec<Vec<u8>>, descending: bool },
+    Range {
+        bounds: Vec<Vec<u8>>,
+        descending: bool,
+    },
     /// The next bucket, round and round.
-    RoundRobin { next: u32 },
+    RoundRobin {
+        next: u32,
+    },
     /// The bucket the key's first 4 bytes name (big-endian), modulo the count.
     Prefix,
 }
@@ -143,7 +148,12 @@ impl Output {
                     bytes: 0,
                     limit: spec.max_shuffle_memory,
                 };
-                Output::Shuffle { buckets: (0..s.partitions).map(|_| Bucket::default()).collect(), partitioner, records: 0, held }
+                Output::Shuffle {
+                    buckets: (0..s.partitions).map(|_| Bucket::default()).collect(),
+                    partitioner,
+                    records: 0,
+                    held,
+                }
             }
             Some(task_output::Sink::Collect(c)) => {
                 Output::Collect { batches: Vec::new(), records: 0, max: spec.max_result_bytes, limit: c.limit }
@@ -321,7 +331,8 @@ impl Output {
                 Ok(())
             }
             _ => Err(Failure::Refused(
-                "the guest called add-output-count, but this task's output is not a count (check output-counted first)".into(),
+                "the guest called add-output-count, but this task's output is not a count (check output-counted first)"
+                    .into(),
             )),
         }
     }

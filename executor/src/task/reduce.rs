@@ -44,7 +44,11 @@ impl Batches {
 }
 
 /// Arranges the fetched chunks of each side (one side unless cogrouping) by `mode`.
-pub fn arrange(sides: Vec<Vec<Bytes>>, mode: ReduceMode, batch_bytes: usize) -> Result<VecDeque<Vec<u8>>, ExecutorError> {
+pub fn arrange(
+    sides: Vec<Vec<Bytes>>,
+    mode: ReduceMode,
+    batch_bytes: usize,
+) -> Result<VecDeque<Vec<u8>>, ExecutorError> {
     let mut out = Batches::new(batch_bytes);
     match mode {
         ReduceMode::AsFetched => {
@@ -122,7 +126,12 @@ mod tests {
     fn records(batches: &VecDeque<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
         batches
             .iter()
-            .flat_map(|b| BatchReader::new(b).map(|r| r.unwrap()).map(|r| (r.key.unwrap().to_vec(), r.value.to_vec())).collect::<Vec<_>>())
+            .flat_map(|b| {
+                BatchReader::new(b)
+                    .map(|r| r.unwrap())
+                    .map(|r| (r.key.unwrap().to_vec(), r.value.to_vec()))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 

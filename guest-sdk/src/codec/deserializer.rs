@@ -201,10 +201,20 @@ impl<'de> de::Deserializer<'de> for &mut De<'de> {
         self.top = false;
         v.visit_map(Marked { de: self })
     }
-    fn deserialize_struct<V: Visitor<'de>>(self, _name: &'static str, fields: &'static [&'static str], v: V) -> Result<V::Value> {
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value> {
         self.deserialize_tuple(fields.len(), v)
     }
-    fn deserialize_enum<V: Visitor<'de>>(self, _name: &'static str, _variants: &'static [&'static str], v: V) -> Result<V::Value> {
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value> {
         self.top = false;
         v.visit_enum(self)
     }
@@ -361,7 +371,8 @@ impl<'de> de::Deserializer<'de> for RecordDe<'de> {
             de.end()?;
             return Ok(out);
         }
-        let key = self.key.ok_or_else(|| CodecError("expected a keyed record (a pair) but the record has no key".into()))?;
+        let key =
+            self.key.ok_or_else(|| CodecError("expected a keyed record (a pair) but the record has no key".into()))?;
         v.visit_seq(PairDe { parts: [Some(key), Some(self.value)], index: 0 })
     }
 

@@ -138,7 +138,10 @@ mod tests {
             assert_eq!(decode_top::<T>(&b).unwrap(), v);
             // Cut short: the same error either way.
             let short = &b[..b.len() - 1];
-            assert_eq!(decode_top_fixed::<T>(short).unwrap_err().to_string(), decode_top::<T>(short).unwrap_err().to_string());
+            assert_eq!(
+                decode_top_fixed::<T>(short).unwrap_err().to_string(),
+                decode_top::<T>(short).unwrap_err().to_string()
+            );
         }
         for v in [0u64, 1, 3, u64::MAX, 1 << 63] {
             check(v);
@@ -213,7 +216,8 @@ mod tests {
         for w in floats.windows(2) {
             assert!(enc(&w[0]) < enc(&w[1]));
         }
-        let tuples = [(String::from("a"), 2u8), (String::from("a"), 3), (String::from("ab"), 0), (String::from("b"), 0)];
+        let tuples =
+            [(String::from("a"), 2u8), (String::from("a"), 3), (String::from("ab"), 0), (String::from("b"), 0)];
         for w in tuples.windows(2) {
             assert!(enc(&(w[0].clone(), 0u8, 0u8)) < enc(&(w[1].clone(), 0u8, 0u8)));
         }

@@ -156,7 +156,13 @@ impl<'a> ser::Serializer for Ser<'a> {
     fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Compound<'a>> {
         Ok(Compound { out: self.out, marked: false })
     }
-    fn serialize_tuple_variant(self, _n: &'static str, index: u32, _v: &'static str, _len: usize) -> Result<Compound<'a>> {
+    fn serialize_tuple_variant(
+        self,
+        _n: &'static str,
+        index: u32,
+        _v: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a>> {
         self.out.extend_from_slice(&index.to_be_bytes());
         Ok(Compound { out: self.out, marked: false })
     }
@@ -166,7 +172,13 @@ impl<'a> ser::Serializer for Ser<'a> {
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Compound<'a>> {
         Ok(Compound { out: self.out, marked: false })
     }
-    fn serialize_struct_variant(self, _n: &'static str, index: u32, _v: &'static str, _len: usize) -> Result<Compound<'a>> {
+    fn serialize_struct_variant(
+        self,
+        _n: &'static str,
+        index: u32,
+        _v: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a>> {
         self.out.extend_from_slice(&index.to_be_bytes());
         Ok(Compound { out: self.out, marked: false })
     }

@@ -24,7 +24,11 @@ where
         next: downstream::<(K, V)>(next)?,
         _k: PhantomData,
     };
-    Ok(if first { Built::Raw(Box::new(combine)) } else { Built::Typed(Box::new(Box::new(combine) as Box<dyn Sink<(K, V)>>)) })
+    Ok(if first {
+        Built::Raw(Box::new(combine))
+    } else {
+        Built::Typed(Box::new(Box::new(combine) as Box<dyn Sink<(K, V)>>))
+    })
 }
 
 /// Hash seeds of the map side's and reduce side's combining tables.

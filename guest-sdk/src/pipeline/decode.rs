@@ -3,8 +3,8 @@
 
 use std::any::Any;
 
-use super::{BATCH, Built, RawSink, Sink, downstream, frame_error, hand_on};
 use super::encode::BATCH_BYTES;
+use super::{BATCH, Built, RawSink, Sink, downstream, frame_error, hand_on};
 use crate::bytes::for_each_line;
 use crate::codec;
 use crate::{Data, Error, Result};

@@ -24,8 +24,8 @@ mod encode;
 mod ops;
 
 pub(crate) use combine::build_combine;
-pub(crate) use decode::{build_decode_cogroup, build_decode_cogroup3, build_decode_cogroup4, build_decode_group};
 use decode::{Decode, DecodeStrings};
+pub(crate) use decode::{build_decode_cogroup, build_decode_cogroup3, build_decode_cogroup4, build_decode_group};
 pub(crate) use encode::Output;
 use encode::{CountOnly, CountRaw, Encode, PassThrough};
 pub(crate) use ops::*;

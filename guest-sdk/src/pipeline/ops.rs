@@ -138,7 +138,11 @@ impl Sink<String> for SplitIntoWords {
     }
 }
 
-pub(crate) fn build_flat_map_with<F, C, T, U, I>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
+pub(crate) fn build_flat_map_with<F, C, T, U, I>(
+    captured: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built>
 where
     F: Fn(&C, T) -> I + Copy + 'static,
     I: IntoIterator<Item = U>,
@@ -261,29 +265,25 @@ pub(crate) fn build_sample<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>,
     let spec: SampleSpec = codec::decode_top(captured)?;
     let partition = u64::from(crate::task::partition());
     let mut rng = SplitMix::new(spec.seed ^ partition.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    narrow(
-        next,
-        first,
-        move |t: T, out: &mut Emit<'_, T>| {
-            if !spec.with_replacement {
-                return if rng.next_f64() < spec.fraction { out.push(t) } else { Ok(()) };
-            }
-            // With replacement, each element appears a Poisson(fraction) number of times.
-            let copies = rng.poisson(spec.fraction);
-            if copies == 0 {
-                return Ok(());
-            }
-            let bytes = {
-                let mut b = Vec::new();
-                codec::encode_top(&t, &mut b)?;
-                b
-            };
-            for _ in 1..copies {
-                out.push(codec::decode_top(&bytes)?)?;
-            }
-            out.push(t)
-        },
-    )
+    narrow(next, first, move |t: T, out: &mut Emit<'_, T>| {
+        if !spec.with_replacement {
+            return if rng.next_f64() < spec.fraction { out.push(t) } else { Ok(()) };
+        }
+        // With replacement, each element appears a Poisson(fraction) number of times.
+        let copies = rng.poisson(spec.fraction);
+        if copies == 0 {
+            return Ok(());
+        }
+        let bytes = {
+            let mut b = Vec::new();
+            codec::encode_top(&t, &mut b)?;
+            b
+        };
+        for _ in 1..copies {
+            out.push(codec::decode_top(&bytes)?)?;
+        }
+        out.push(t)
+    })
 }
 
 pub(crate) fn build_key_by<F, T, K>(_: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built>
@@ -330,7 +330,9 @@ where
 pub(crate) fn build_zip_with_index<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
     let offsets: Vec<u64> = codec::decode_top(captured)?;
     let partition = crate::task::partition() as usize;
-    let mut index = *offsets.get(partition).ok_or_else(|| crate::Error::msg("zip_with_index: a partition past the counted ones"))?;
+    let mut index = *offsets
+        .get(partition)
+        .ok_or_else(|| crate::Error::msg("zip_with_index: a partition past the counted ones"))?;
     narrow(next, first, move |t: T, out: &mut Emit<'_, (T, u64)>| {
         out.push((t, index))?;
         index += 1;
@@ -339,7 +341,11 @@ pub(crate) fn build_zip_with_index<T: Data>(captured: &[u8], next: Option<Box<dy
 }
 
 /// Pairs element `i` of partition `k` (of `n`) with `i * n + k`.
-pub(crate) fn build_zip_with_unique_id<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+pub(crate) fn build_zip_with_unique_id<T: Data>(
+    captured: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built> {
     let n: u64 = codec::decode_top(captured)?;
     let mut id = u64::from(crate::task::partition());
     narrow(next, first, move |t: T, out: &mut Emit<'_, (T, u64)>| {
@@ -380,7 +386,11 @@ pub(crate) struct CrossSpec {
 
 /// Keys every element of partition `p` by each cell of the cartesian grid its
 /// partition meets: `(p, j)` for the left side, `(i, p)` for the right.
-pub(crate) fn build_cross_key<T: Data + Clone>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
+pub(crate) fn build_cross_key<T: Data + Clone>(
+    captured: &[u8],
+    next: Option<Box<dyn Any>>,
+    first: bool,
+) -> Result<Built> {
     let spec: CrossSpec = codec::decode_top(captured)?;
     let p = crate::task::partition();
     narrow(next, first, move |t: T, out: &mut Emit<'_, ((u32, u32), T)>| {

@@ -1,7 +1,7 @@
 //! Whether an answer is what the reference expects.
 
-use super::program::{Answer, V};
 use super::expect::Expect;
+use super::program::{Answer, V};
 use super::reference::Run;
 
 fn sorted(mut v: Vec<V>) -> Vec<V> {
@@ -36,7 +36,8 @@ fn prefix_of(got: &[V], runs: &[Run], n: usize) -> bool {
         }
         let take = run.len().min(got.len() - at);
         let chunk = &got[at..at + take];
-        let ok = if take == run.len() { sorted(chunk.to_vec()) == sorted(run.clone()) } else { sub_multiset(chunk, run) };
+        let ok =
+            if take == run.len() { sorted(chunk.to_vec()) == sorted(run.clone()) } else { sub_multiset(chunk, run) };
         if !ok {
             return false;
         }
@@ -54,7 +55,13 @@ pub fn meets(answer: &Answer, expect: &Expect) -> bool {
         Expect::Exact(want) => got == want,
         Expect::Any => true,
         Expect::Sample { pool, num, replace } => {
-            let want = if pool.is_empty() { 0 } else if *replace { *num } else { (*num).min(pool.len()) };
+            let want = if pool.is_empty() {
+                0
+            } else if *replace {
+                *num
+            } else {
+                (*num).min(pool.len())
+            };
             got.len() == want && if *replace { got.iter().all(|v| pool.contains(v)) } else { sub_multiset(got, pool) }
         }
         Expect::AsMap(groups) => {

@@ -39,7 +39,9 @@ pub fn expect(action: &Action, d: &Data) -> Expect {
             all.truncate(*n);
             Expect::Exact(all)
         }
-        Action::Reduce(merge) => Expect::Exact(d.elements().into_iter().reduce(|a, b| merge.apply(a, b)).into_iter().collect()),
+        Action::Reduce(merge) => {
+            Expect::Exact(d.elements().into_iter().reduce(|a, b| merge.apply(a, b)).into_iter().collect())
+        }
         Action::NumPartitions => match d.num_parts() {
             Some(n) => Expect::Exact(vec![V::I(i64::from(n))]),
             None => Expect::Any,
@@ -57,7 +59,9 @@ pub fn expect(action: &Action, d: &Data) -> Expect {
                     r.iter()
                         .flat_map(|v| {
                             let text = v.show();
-                            text.split('\n').map(|l| V::S(l.strip_suffix('\r').unwrap_or(l).to_string())).collect::<Vec<_>>()
+                            text.split('\n')
+                                .map(|l| V::S(l.strip_suffix('\r').unwrap_or(l).to_string()))
+                                .collect::<Vec<_>>()
                         })
                         .collect()
                 })

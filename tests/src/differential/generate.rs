@@ -9,9 +9,8 @@ use super::reference::{Data, Env, MAX_ELEMENTS, SplitMix, eval};
 /// A random source of programs.
 pub struct Gen(SplitMix);
 
-const STRINGS: &[&str] = &[
-    "", "a", "b", "apple", "Apple", "é", "日本語", "a b", "tab\tin", "nul\0byte", "zz", "🦀", "ça", "x", "straße",
-];
+const STRINGS: &[&str] =
+    &["", "a", "b", "apple", "Apple", "é", "日本語", "a b", "tab\tin", "nul\0byte", "zz", "🦀", "ça", "x", "straße"];
 
 impl Gen {
     pub fn new(seed: u64) -> Gen {
@@ -105,7 +104,8 @@ impl Gen {
             }
             _ => {
                 // Files that are not UTF-8 are read lossily.
-                let mut paths: Vec<(String, bool)> = vec![(String::new(), false), ("emptydir".into(), false), ("bad".into(), true)];
+                let mut paths: Vec<(String, bool)> =
+                    vec![(String::new(), false), ("emptydir".into(), false), ("bad".into(), true)];
                 paths.extend(env.files.0.iter().map(|(n, text)| (n.clone(), std::str::from_utf8(text).is_err())));
                 let (path, bad) = paths[self.below(paths.len() as u64) as usize].clone();
                 let lossy = bad || self.chance(0.3);
@@ -141,7 +141,12 @@ impl Gen {
             16 => Node::Repartition { of, parts: 1 + self.below(6) as u32 },
             17 => Node::Persist { of, level: self.below(3) as u8 },
             18 => Node::Distinct { of, parts: if self.chance(0.5) { 0 } else { self.parts() } },
-            19 => Node::SortBy { of, f: self.fun(1), ascending: self.chance(0.5), parts: if self.chance(0.5) { 0 } else { self.parts() } },
+            19 => Node::SortBy {
+                of,
+                f: self.fun(1),
+                ascending: self.chance(0.5),
+                parts: if self.chance(0.5) { 0 } else { self.parts() },
+            },
             20 | 21 => Node::ReduceByKey { of, merge: self.merge(), parts: self.parts() },
             22 => Node::GroupByKey { of, parts: self.parts() },
             23 => Node::SortByKey { of, ascending: self.chance(0.5), parts: self.parts() },
@@ -159,7 +164,8 @@ impl Gen {
             33 => Node::Cartesian { of, other },
             34 => Node::PartitionBy { of, parts: 1 + self.below(5) as u32, f: self.fun(1) },
             35 => {
-                let weights: Vec<f64> = (0..1 + self.below(3)).map(|_| [0.0, 0.5, 1.0, 2.0][self.below(4) as usize]).collect();
+                let weights: Vec<f64> =
+                    (0..1 + self.below(3)).map(|_| [0.0, 0.5, 1.0, 2.0][self.below(4) as usize]).collect();
                 let pick = self.below(weights.len() as u64) as usize;
                 Node::RandomSplit { of, weights, seed: self.0.next_u64(), pick }
             }
@@ -183,7 +189,9 @@ impl Gen {
             10 => Action::NumPartitions,
             11 => Action::CountByKey,
             12 | 13 => Action::SaveAndRead,
-            14 => Action::TakeSample { replace: self.chance(0.4), num: self.below(8) as usize, seed: self.0.next_u64() },
+            14 => {
+                Action::TakeSample { replace: self.chance(0.4), num: self.below(8) as usize, seed: self.0.next_u64() }
+            }
             15 => Action::CountByValue,
             16 => Action::CollectAsMap,
             17 => Action::Lookup(self.value(1)),

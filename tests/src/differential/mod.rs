@@ -18,8 +18,8 @@ use std::process::Output;
 use anyhow::{Context, Result, bail};
 
 use crate::Cluster;
-use program::{Answer, Program};
 use expect::Expect;
+use program::{Answer, Program};
 use reference::{Env, Files};
 
 /// Programs per `spindle run` or `submit`: one compile and start-up serves them all.
@@ -55,7 +55,11 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "program (JSON, as the fuzz guest reads it):\n{}", serde_json::to_string(&self.program).unwrap_or_default())?;
+        writeln!(
+            f,
+            "program (JSON, as the fuzz guest reads it):\n{}",
+            serde_json::to_string(&self.program).unwrap_or_default()
+        )?;
         for (i, node) in self.program.nodes.iter().enumerate() {
             writeln!(f, "  d{i} = {node:?}")?;
         }
@@ -160,7 +164,8 @@ impl<'a> Runner<'a> {
                     Ok(a) => a,
                     Err(e) => program.asks.iter().map(|_| Err(e.clone())).collect(),
                 };
-                let ok = answers.len() == expected.len() && answers.iter().zip(&expected).all(|(a, e)| check::meets(a, e));
+                let ok =
+                    answers.len() == expected.len() && answers.iter().zip(&expected).all(|(a, e)| check::meets(a, e));
                 if !ok {
                     bad.push(Mismatch { program: program.clone(), answers, expected });
                 }
@@ -250,4 +255,3 @@ pub fn differential(runner: &mut Runner<'_>, seed: u64, cases: usize, max_nodes:
     eprintln!("operations and actions generated: {}", mix.join(", "));
     Ok(())
 }
-

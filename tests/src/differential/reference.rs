@@ -7,8 +7,8 @@
 //! of a sort). Where the API leaves partition boundaries open (the ranges a sort
 //! samples), a dataset is only known as one sequence of runs ([`Layout::Seq`]).
 
-use super::program::{JoinKind, Kind, Node, V};
 pub use super::expect::MAX_ELEMENTS;
+use super::program::{JoinKind, Kind, Node, V};
 
 /// Elements whose order among themselves is unspecified.
 pub type Run = Vec<V>;
@@ -256,7 +256,10 @@ impl Files {
         let visible = |n: &str| !n.starts_with('.') && !n.starts_with('_');
         let in_dir = |n: &str, dir: &str| match dir {
             "" => !n.contains('/') && visible(n),
-            _ => n.strip_prefix(dir).and_then(|rest| rest.strip_prefix('/')).is_some_and(|rest| !rest.contains('/') && visible(rest)),
+            _ => n
+                .strip_prefix(dir)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| !rest.contains('/') && visible(rest)),
         };
         let mut files: Vec<&(String, Vec<u8>)> = self.0.iter().filter(|(n, _)| n == path || in_dir(n, path)).collect();
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -329,8 +332,12 @@ impl Env {
 
     /// One partition a file, holding `(path, content)`.
     fn whole_files(&self, path: &str) -> Data {
-        let parts =
-            self.files.named(path).iter().map(|(name, text)| vec![vec![V::pair(self.path_of(name), V::S(text_of(text)))]]).collect();
+        let parts = self
+            .files
+            .named(path)
+            .iter()
+            .map(|(name, text)| vec![vec![V::pair(self.path_of(name), V::S(text_of(text)))]])
+            .collect();
         Data::parts(Kind::Pairs, parts)
     }
 }
@@ -356,7 +363,10 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
             let parts = (0..p)
                 .map(|i| {
                     let (first, len) = run_of(count, p, i);
-                    singletons((first..first + len).map(|k| V::I((i128::from(*start) + i128::from(k) * i128::from(*step)) as i64)))
+                    singletons(
+                        (first..first + len)
+                            .map(|k| V::I((i128::from(*start) + i128::from(k) * i128::from(*step)) as i64)),
+                    )
                 })
                 .collect();
             Data::parts(Kind::Plain, parts)
@@ -374,7 +384,9 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
         Filter { of, p } => d(of).each(d(of).kind, |v| if p.test(&v) { vec![v] } else { vec![] }),
         FlatMap { of, f } => {
             let kind = d(of).kind;
-            d(of).each(kind, |v| f.apply(v).into_iter().map(|x| if kind == Kind::Pairs { to_pair(x) } else { x }).collect())
+            d(of).each(kind, |v| {
+                f.apply(v).into_iter().map(|x| if kind == Kind::Pairs { to_pair(x) } else { x }).collect()
+            })
         }
         WithIndex { of, count } => {
             let Layout::Parts(parts) = &d(of).layout else { return None };
@@ -405,7 +417,8 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                     let mut rng = SplitMix(seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                     let mut out = Vec::new();
                     for v in runs.iter().flatten() {
-                        let copies = if *replace { rng.poisson(fraction) } else { u32::from(rng.next_f64() < fraction) };
+                        let copies =
+                            if *replace { rng.poisson(fraction) } else { u32::from(rng.next_f64() < fraction) };
                         out.extend((0..copies).map(|_| vec![v.clone()]));
                     }
                     out
@@ -467,7 +480,10 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                             out[(i + j) % n as usize].push(v.clone());
                         }
                     }
-                    Data::parts(src.kind, out.into_iter().map(|r| if r.is_empty() { vec![] } else { vec![r] }).collect())
+                    Data::parts(
+                        src.kind,
+                        out.into_iter().map(|r| if r.is_empty() { vec![] } else { vec![r] }).collect(),
+                    )
                 }
                 _ => {
                     let all = src.elements();
@@ -595,7 +611,11 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                 .iter()
                 .enumerate()
                 .map(|(k, runs)| {
-                    runs.iter().flatten().enumerate().map(|(i, v)| vec![V::pair(v.clone(), V::I(i as i64 * n + k as i64))]).collect()
+                    runs.iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(i, v)| vec![V::pair(v.clone(), V::I(i as i64 * n + k as i64))])
+                        .collect()
                 })
                 .collect();
             Data::parts(Kind::Pairs, parts)
@@ -655,7 +675,10 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
                         }
                     }
                     let parts = a.num_parts().zip(b.num_parts()).map(|(x, y)| (x * y).max(1));
-                    Data { kind: Kind::Pairs, layout: Layout::Seq { runs: if all.is_empty() { vec![] } else { vec![all] }, parts } }
+                    Data {
+                        kind: Kind::Pairs,
+                        layout: Layout::Seq { runs: if all.is_empty() { vec![] } else { vec![all] }, parts },
+                    }
                 }
             }
         }
@@ -680,7 +703,13 @@ pub fn eval(node: &Node, done: &[Data], env: &Env) -> Option<Data> {
             let (mut low, mut high) = (0.0, 0.0);
             for (i, w) in weights.iter().enumerate().take(pick + 1) {
                 low = high;
-                high = if i + 1 == weights.len() { 1.0 } else if total > 0.0 { low + w.max(0.0) / total } else { 0.0 };
+                high = if i + 1 == weights.len() {
+                    1.0
+                } else if total > 0.0 {
+                    low + w.max(0.0) / total
+                } else {
+                    0.0
+                };
             }
             let parts = parts
                 .iter()

@@ -35,12 +35,14 @@ pub fn prune(p: &Program) -> Program {
 /// Every use of dataset `from` reads dataset `to` instead.
 fn redirect(p: &Program, from: usize, to: usize) -> Program {
     let swap = |i: usize| if i == from { to } else { i };
-    let nodes = p
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| if i > from { n.with_inputs(&n.inputs().into_iter().map(swap).collect::<Vec<_>>()) } else { n.clone() })
-        .collect();
+    let nodes =
+        p.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if i > from { n.with_inputs(&n.inputs().into_iter().map(swap).collect::<Vec<_>>()) } else { n.clone() }
+            })
+            .collect();
     let asks = p.asks.iter().map(|a| Ask { on: swap(a.on), action: a.action.clone() }).collect();
     prune(&Program { nodes, asks })
 }

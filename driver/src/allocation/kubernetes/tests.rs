@@ -35,7 +35,8 @@ fn api_server() -> (String, Requests) {
                         return;
                     }
                     let mut parts = line.split_whitespace();
-                    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                    let (method, path) =
+                        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
                     let mut length = 0;
                     loop {
                         let mut h = String::new();
@@ -56,10 +57,15 @@ fn api_server() -> (String, Requests) {
                     let (status, reply) = match (method.as_str(), path_only.as_str()) {
                         ("GET", "/api/v1/namespaces/analytics/pods/spindle-driver-7d9f8") => ("200 OK", DRIVER_POD),
                         ("POST", "/api/v1/namespaces/analytics/pods") => ("201 Created", CREATED),
-                        ("DELETE", "/api/v1/namespaces/analytics/pods/spindle-driver-7d9f8-exec-1") => ("200 OK", DELETED),
+                        ("DELETE", "/api/v1/namespaces/analytics/pods/spindle-driver-7d9f8-exec-1") => {
+                            ("200 OK", DELETED)
+                        }
                         _ => ("404 Not Found", NOT_FOUND),
                     };
-                    let head = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", reply.len());
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        reply.len()
+                    );
                     out.write_all(head.as_bytes()).unwrap();
                     out.write_all(reply.as_bytes()).unwrap();
                 }

@@ -203,7 +203,11 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             let shuffles = arg(&args, 2).is_ok_and(|a| a == "shuffles");
             let mut d = spindle::range_with(0, 100, 1, 2)?.map(|x: i64| (x % 10, 1u64));
             for _ in 0..n {
-                d = if shuffles { d.reduce_by_key(|a: u64, b: u64| a + b) } else { d.map(|(k, v): (i64, u64)| (k, v + 1)) };
+                d = if shuffles {
+                    d.reduce_by_key(|a: u64, b: u64| a + b)
+                } else {
+                    d.map(|(k, v): (i64, u64)| (k, v + 1))
+                };
             }
             println!("deep lineage: {} records", d.count()?);
             Ok(())

@@ -38,6 +38,10 @@ impl D {
     }
 }
 
+/// The groups of a 3-way and a 4-way cogroup.
+type Groups3 = (Vec<V>, Vec<V>, Vec<V>);
+type Groups4 = (Vec<V>, Vec<V>, Vec<V>, Vec<V>);
+
 fn err(e: impl std::fmt::Display) -> spindle::Error {
     spindle::Error::msg(e.to_string())
 }
@@ -59,12 +63,17 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
     let get = |i: &usize| built.get(*i).cloned().ok_or_else(|| err(format!("node {i} is not built yet")));
     Ok(match node {
         Node::Parallelize { items, parts } => D::Plain(spindle::parallelize(items, *parts)?),
-        Node::Range { start, end, step, parts } => D::Plain(spindle::range_with(*start, *end, *step, *parts)?.map(V::I)),
+        Node::Range { start, end, step, parts } => {
+            D::Plain(spindle::range_with(*start, *end, *step, *parts)?.map(V::I))
+        }
         Node::Text { path, min_parts, names, lossy } => {
             let path = if path.is_empty() { data.to_string() } else { format!("{data}/{path}") };
             let options = TextOptions { min_partitions: *min_parts, lossy_utf8: *lossy };
             if *names {
-                D::Pairs(spindle::text_file_with_file_names(&path, options)?.map(|(f, l): (String, String)| (V::S(f), V::S(l))))
+                D::Pairs(
+                    spindle::text_file_with_file_names(&path, options)?
+                        .map(|(f, l): (String, String)| (V::S(f), V::S(l))),
+                )
             } else if *lossy {
                 D::Plain(spindle::text_file_with(&path, options)?.map(V::S))
             } else {
@@ -82,9 +91,9 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
         },
         Node::Filter { of, p } => match get(of)? {
             D::Plain(d) => D::Plain(d.filter_with(p, |p: &program::Pred, v: &V| p.test(v))),
-            D::Pairs(d) => D::Pairs(d.filter_with(p, |p: &program::Pred, (k, v): &(V, V)| {
-                p.test(&V::pair(k.clone(), v.clone()))
-            })),
+            D::Pairs(d) => {
+                D::Pairs(d.filter_with(p, |p: &program::Pred, (k, v): &(V, V)| p.test(&V::pair(k.clone(), v.clone()))))
+            }
         },
         Node::FlatMap { of, f } => match get(of)? {
             D::Plain(d) => D::Plain(d.flat_map_with(f, |f: &program::Many, v: V| f.apply(v))),
@@ -107,7 +116,9 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
             D::Pairs(d) => D::Pairs(d.sample(*replace, *fraction, *seed)),
         },
         Node::ToPairs { of, f } => D::Pairs(get(of)?.plain().map_with(f, |f: &program::Fun, v: V| f.apply(v).split())),
-        Node::KeyBy { of, f } => D::Pairs(get(of)?.plain().map_with(f, |f: &program::Fun, v: V| (f.apply(v.clone()), v))),
+        Node::KeyBy { of, f } => {
+            D::Pairs(get(of)?.plain().map_with(f, |f: &program::Fun, v: V| (f.apply(v.clone()), v)))
+        }
         Node::FromPairs { of } => D::Plain(get(of)?.plain()),
         Node::Keys { of } => D::Plain(get(of)?.pairs().keys()),
         Node::Values { of } => D::Plain(get(of)?.pairs().values()),
@@ -159,12 +170,12 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
             let (a, b) = (get(of)?.pairs(), get(other)?.pairs());
             D::Pairs(match kind {
                 JoinKind::Inner => a.join(&b).map(|(k, (v, w)): (V, (V, V))| (k, V::pair(v, w))),
-                JoinKind::Left => a
-                    .left_outer_join(&b)
-                    .map(|(k, (v, w)): (V, (V, Option<V>))| (k, V::pair(v, w.unwrap_or(V::N)))),
-                JoinKind::Right => a
-                    .right_outer_join(&b)
-                    .map(|(k, (v, w)): (V, (Option<V>, V))| (k, V::pair(v.unwrap_or(V::N), w))),
+                JoinKind::Left => {
+                    a.left_outer_join(&b).map(|(k, (v, w)): (V, (V, Option<V>))| (k, V::pair(v, w.unwrap_or(V::N))))
+                }
+                JoinKind::Right => {
+                    a.right_outer_join(&b).map(|(k, (v, w)): (V, (Option<V>, V))| (k, V::pair(v.unwrap_or(V::N), w)))
+                }
                 JoinKind::Full => a
                     .full_outer_join(&b)
                     .map(|(k, (v, w)): (V, (Option<V>, Option<V>))| (k, V::pair(v.unwrap_or(V::N), w.unwrap_or(V::N)))),
@@ -187,9 +198,11 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
         Node::Intersection { of, other } => D::Plain(get(of)?.plain().intersection(&get(other)?.plain())),
         Node::SubtractByKey { of, other } => D::Pairs(get(of)?.pairs().subtract_by_key(&get(other)?.pairs())),
         Node::Cartesian { of, other } => D::Pairs(get(of)?.plain().cartesian(&get(other)?.plain())),
-        Node::PartitionBy { of, parts, f } => D::Pairs(
-            get(of)?.pairs().partition_by_with(f, *parts, |f: &program::Fun, k: &V| f.apply(k.clone()).weight() as u32),
-        ),
+        Node::PartitionBy { of, parts, f } => D::Pairs(get(of)?.pairs().partition_by_with(
+            f,
+            *parts,
+            |f: &program::Fun, k: &V| f.apply(k.clone()).weight() as u32,
+        )),
         Node::RandomSplit { of, weights, seed, pick } => {
             let split = |d: Vec<Dataset<V>>| d.into_iter().nth(*pick).ok_or_else(|| err("no such split"));
             let split2 = |d: Vec<Dataset<(V, V)>>| d.into_iter().nth(*pick).ok_or_else(|| err("no such split"));
@@ -204,10 +217,10 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
             D::Pairs(match others.as_slice() {
                 [b, c] => here
                     .cogroup3(b, c)
-                    .map(|(k, (x, y, z)): (V, (Vec<V>, Vec<V>, Vec<V>))| (k, V::L(vec![sorted(x), sorted(y), sorted(z)]))),
-                [b, c, e] => here.cogroup4(b, c, e).map(|(k, (x, y, z, w)): (V, (Vec<V>, Vec<V>, Vec<V>, Vec<V>))| {
-                    (k, V::L(vec![sorted(x), sorted(y), sorted(z), sorted(w)]))
-                }),
+                    .map(|(k, (x, y, z)): (V, Groups3)| (k, V::L(vec![sorted(x), sorted(y), sorted(z)]))),
+                [b, c, e] => here
+                    .cogroup4(b, c, e)
+                    .map(|(k, (x, y, z, w)): (V, Groups4)| (k, V::L(vec![sorted(x), sorted(y), sorted(z), sorted(w)]))),
                 _ => return Err(err("cogroup of two or three others")),
             })
         }
@@ -243,7 +256,8 @@ fn answer(ask: &Ask, d: &D, out: &str) -> spindle::Result<Vec<V>> {
         }
         Action::TakeSample { replace, num, seed } => plain.take_sample(*replace, *num, *seed)?,
         Action::CountByValue => {
-            let mut counts: Vec<V> = plain.count_by_value()?.into_iter().map(|(v, n)| V::pair(v, V::I(n as i64))).collect();
+            let mut counts: Vec<V> =
+                plain.count_by_value()?.into_iter().map(|(v, n)| V::pair(v, V::I(n as i64))).collect();
             counts.sort();
             counts
         }
@@ -272,9 +286,12 @@ fn answer(ask: &Ask, d: &D, out: &str) -> spindle::Result<Vec<V>> {
                 V::I((stats.mean * stats.count as f64).round() as i64),
             ]
         }
-        Action::TakeOrderedFloats(n) => {
-            plain.map(|v: V| v.float()).take_ordered_by(*n, f64::total_cmp)?.into_iter().map(program::show_float).collect()
-        }
+        Action::TakeOrderedFloats(n) => plain
+            .map(|v: V| v.float())
+            .take_ordered_by(*n, f64::total_cmp)?
+            .into_iter()
+            .map(program::show_float)
+            .collect(),
         Action::TopFloats(n) => {
             plain.map(|v: V| v.float()).top_by(*n, f64::total_cmp)?.into_iter().map(program::show_float).collect()
         }

@@ -209,69 +209,187 @@ pub enum JoinKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub enum Node {
     /// Plain elements from `main`.
-    Parallelize { items: Vec<V>, parts: u32 },
+    Parallelize {
+        items: Vec<V>,
+        parts: u32,
+    },
     /// Integers as `V::I`.
-    Range { start: i64, end: i64, step: i64, parts: u32 },
+    Range {
+        start: i64,
+        end: i64,
+        step: i64,
+        parts: u32,
+    },
     /// Lines of the input file(s) `path` names, relative to the data directory
     /// (a file, the directory itself with "", or a glob), as `V::S`; with
     /// `names`, pairs `(S(file), S(line))`; with `lossy`, bytes that are not
     /// UTF-8 read as U+FFFD.
-    Text { path: String, min_parts: u32, names: bool, lossy: bool },
+    Text {
+        path: String,
+        min_parts: u32,
+        names: bool,
+        lossy: bool,
+    },
     /// Pairs `(S(file), S(content))`, one a file.
-    WholeTextFiles { path: String, lossy: bool },
-    Map { of: usize, f: Fun },
-    Filter { of: usize, p: Pred },
-    FlatMap { of: usize, f: Many },
+    WholeTextFiles {
+        path: String,
+        lossy: bool,
+    },
+    Map {
+        of: usize,
+        f: Fun,
+    },
+    Filter {
+        of: usize,
+        p: Pred,
+    },
+    FlatMap {
+        of: usize,
+        f: Many,
+    },
     /// Plain, from plain: each element becomes `P(I(partition), element)`, or
     /// with `count`, each partition one `P(I(partition), I(elements))`.
-    WithIndex { of: usize, count: bool },
-    Sample { of: usize, replace: bool, fraction: f64, seed: u64 },
+    WithIndex {
+        of: usize,
+        count: bool,
+    },
+    Sample {
+        of: usize,
+        replace: bool,
+        fraction: f64,
+        seed: u64,
+    },
     /// Pairs from plain: `(f(x).key, f(x).value)` (see [`V::split`]).
-    ToPairs { of: usize, f: Fun },
+    ToPairs {
+        of: usize,
+        f: Fun,
+    },
     /// Pairs from plain: `(f(x), x)`.
-    KeyBy { of: usize, f: Fun },
+    KeyBy {
+        of: usize,
+        f: Fun,
+    },
     /// Plain from pairs: `P(k, v)`.
-    FromPairs { of: usize },
-    Keys { of: usize },
-    Values { of: usize },
-    MapValues { of: usize, f: Fun },
-    Union { of: usize, other: usize },
-    Coalesce { of: usize, parts: u32 },
-    Repartition { of: usize, parts: u32 },
+    FromPairs {
+        of: usize,
+    },
+    Keys {
+        of: usize,
+    },
+    Values {
+        of: usize,
+    },
+    MapValues {
+        of: usize,
+        f: Fun,
+    },
+    Union {
+        of: usize,
+        other: usize,
+    },
+    Coalesce {
+        of: usize,
+        parts: u32,
+    },
+    Repartition {
+        of: usize,
+        parts: u32,
+    },
     /// Level 0: memory, 1: memory and disk, 2: disk.
-    Persist { of: usize, level: u8 },
-    Distinct { of: usize, parts: u32 },
+    Persist {
+        of: usize,
+        level: u8,
+    },
+    Distinct {
+        of: usize,
+        parts: u32,
+    },
     /// Plain, sorted by `f` of each element.
-    SortBy { of: usize, f: Fun, ascending: bool, parts: u32 },
-    ReduceByKey { of: usize, merge: Merge, parts: u32 },
+    SortBy {
+        of: usize,
+        f: Fun,
+        ascending: bool,
+        parts: u32,
+    },
+    ReduceByKey {
+        of: usize,
+        merge: Merge,
+        parts: u32,
+    },
     /// Pairs `(k, L(values, sorted))`.
-    GroupByKey { of: usize, parts: u32 },
-    SortByKey { of: usize, ascending: bool, parts: u32 },
+    GroupByKey {
+        of: usize,
+        parts: u32,
+    },
+    SortByKey {
+        of: usize,
+        ascending: bool,
+        parts: u32,
+    },
     /// Pairs `(k, L([L(left values), L(right values)]))`, values sorted.
-    Cogroup { of: usize, other: usize, parts: u32 },
+    Cogroup {
+        of: usize,
+        other: usize,
+        parts: u32,
+    },
     /// Pairs `(k, P(v, w))`, `N` standing for a missing side.
-    Join { of: usize, other: usize, kind: JoinKind },
+    Join {
+        of: usize,
+        other: usize,
+        kind: JoinKind,
+    },
     /// Pairs `(k, w)` for each `w` of `f(v)`.
-    FlatMapValues { of: usize, f: Many },
+    FlatMapValues {
+        of: usize,
+        f: Many,
+    },
     /// Pairs `(x, I(index))`.
-    ZipWithIndex { of: usize },
+    ZipWithIndex {
+        of: usize,
+    },
     /// Pairs `(x, I(id))`.
-    ZipWithUniqueId { of: usize },
+    ZipWithUniqueId {
+        of: usize,
+    },
     /// Plain: elements of `of` that `other` lacks.
-    Subtract { of: usize, other: usize },
+    Subtract {
+        of: usize,
+        other: usize,
+    },
     /// Plain: distinct elements of both.
-    Intersection { of: usize, other: usize },
+    Intersection {
+        of: usize,
+        other: usize,
+    },
     /// Pairs of `of` whose key `other` lacks.
-    SubtractByKey { of: usize, other: usize },
+    SubtractByKey {
+        of: usize,
+        other: usize,
+    },
     /// Pairs `(x, y)` of every element of each.
-    Cartesian { of: usize, other: usize },
+    Cartesian {
+        of: usize,
+        other: usize,
+    },
     /// Pairs moved to partition `weight(f(key)) as u32 % parts`.
-    PartitionBy { of: usize, parts: u32, f: Fun },
+    PartitionBy {
+        of: usize,
+        parts: u32,
+        f: Fun,
+    },
     /// Split `pick` of `random_split(weights, seed)`.
-    RandomSplit { of: usize, weights: Vec<f64>, seed: u64, pick: usize },
+    RandomSplit {
+        of: usize,
+        weights: Vec<f64>,
+        seed: u64,
+        pick: usize,
+    },
     /// `cogroup3` (two others) or `cogroup4` (three): pairs `(k, L([L(values
     /// here), L(values in each other)...]))`, values sorted.
-    CogroupMany { of: usize, others: Vec<usize> },
+    CogroupMany {
+        of: usize,
+        others: Vec<usize>,
+    },
 }
 
 impl Node {
@@ -347,7 +465,11 @@ pub enum Action {
     CountByKey,
     /// Saved as text, then read back as lines.
     SaveAndRead,
-    TakeSample { replace: bool, num: usize, seed: u64 },
+    TakeSample {
+        replace: bool,
+        num: usize,
+        seed: u64,
+    },
     /// `count_by_value`, as sorted `P(x, I(count))`.
     CountByValue,
     /// `collect_as_map` of pairs, as `P(k, v)` sorted by key.
