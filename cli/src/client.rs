@@ -250,7 +250,7 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
             .map(|t| {
                 serde_json::json!({
                     "job": t.job_id, "stage": t.stage_id, "partition": t.partition, "attempt": t.attempt,
-                    "executor": t.executor_id, "ok": t.ok, "failure_kind": t.failure_kind, "error": t.error,
+                    "executor": t.executor_id, "ok": t.ok, "failure_kind": t.failure_kind().label(), "error": t.error,
                     "duration_us": t.duration_us, "log_bytes": t.logs.len(),
                     "logs": String::from_utf8_lossy(&t.logs),
                 })
@@ -285,7 +285,7 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
     println!();
     println!("JOB  STAGE  PART  TRY  EXECUTOR   STATE    SECONDS  LOG BYTES  ERROR");
     for t in &d.tasks {
-        let state = if t.ok { "ok".to_string() } else { t.failure_kind.clone() };
+        let state = if t.ok { "ok".to_string() } else { t.failure_kind().label().to_string() };
         let error = t.error.lines().next().unwrap_or_default();
         println!(
             "{:>3}  {:>5}  {:>4}  {:>3}  {:<9}  {:<7}  {:>7.3}  {:>9}  {}",
@@ -322,7 +322,7 @@ pub async fn logs(url: &str, who: Who, app: &str) -> Result<ExitCode> {
     writeln!(out, "==> {app} main stderr <==")?;
     out.write_all(&d.stderr)?;
     for t in &d.tasks {
-        let state = if t.ok { "ok" } else { t.failure_kind.as_str() };
+        let state = if t.ok { "ok" } else { t.failure_kind().label() };
         writeln!(
             out,
             "==> {app} job {} stage {} partition {} attempt {} on {} ({state}) <==",

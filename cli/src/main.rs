@@ -114,8 +114,8 @@ enum Command {
         #[arg(long, default_value_t = default_slots())]
         slots: u32,
         /// Where compiled components are cached between runs.
-        #[arg(long, env = "SPINDLE_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
+        #[arg(long = "cache-dir", env = "SPINDLE_CACHE_DIR")]
+        compiled_cache_dir: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
         /// Meter fuel, so --task-fuel can limit tasks (slows tight guest loops by
@@ -136,8 +136,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7077")]
         listen: String,
         /// Where compiled components are cached between runs.
-        #[arg(long, env = "SPINDLE_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
+        #[arg(long = "cache-dir", env = "SPINDLE_CACHE_DIR")]
+        compiled_cache_dir: Option<PathBuf>,
         /// The driver's TOML config file.
         #[arg(long, env = "SPINDLE_CONFIG")]
         config: Option<PathBuf>,
@@ -160,8 +160,8 @@ enum Command {
         #[arg(long)]
         advertise_host: Option<String>,
         /// Where compiled components are cached between runs.
-        #[arg(long, env = "SPINDLE_CACHE_DIR")]
-        cache_dir: Option<PathBuf>,
+        #[arg(long = "cache-dir", env = "SPINDLE_CACHE_DIR")]
+        compiled_cache_dir: Option<PathBuf>,
         /// The most memory any task may have here, e.g. 1GiB (default 256MiB).
         #[arg(long, value_name = "SIZE")]
         max_task_memory: Option<String>,
@@ -280,13 +280,13 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
-        Command::Run { job, slots, cache_dir, limits, fuel_metering, cache_memory, args } => {
-            let cache = cache_dir.or_else(spindle_executor::executor::default_cache_dir);
+        Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, args } => {
+            let cache = compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir);
             let cache_memory =
                 spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?;
             local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, cache_memory, args).await
         }
-        Command::Driver { listen, cache_dir, config, tls } => {
+        Command::Driver { listen, compiled_cache_dir, config, tls } => {
             let mut driver_config = match &config {
                 Some(path) => spindle_driver::DriverConfig::load(path).map_err(anyhow::Error::msg)?,
                 None => spindle_driver::DriverConfig::default(),
@@ -302,7 +302,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let addr = listener.local_addr()?;
-            let cache = cache_dir.or_else(spindle_executor::executor::default_cache_dir);
+            let cache = compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir);
             let server_tls = driver_config.tls.server(Clients::Anyone);
             let url = driver_config.tls.url(&addr.to_string());
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
@@ -335,7 +335,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             slots,
             listen,
             advertise_host,
-            cache_dir,
+            compiled_cache_dir,
             max_task_memory,
             fuel_metering,
             grace_period,
@@ -362,13 +362,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let host = advertise_host.unwrap_or_else(|| ip.to_string());
             let mut config = spindle_executor::ExecutorConfig {
                 slots,
-                compiled_cache_dir: cache_dir.or_else(spindle_executor::executor::default_cache_dir),
+                compiled_cache_dir: compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir),
                 secret: std::env::var("SPINDLE_SECRET").ok(),
                 grace_period,
                 chaos_failure_rate,
                 cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory)
                     .map_err(anyhow::Error::msg)?,
-                cache_dir: spill_dir,
+                spill_dir,
                 tls: tls.load()?,
                 register_timeout: register_timeout
                     .map(|d| spindle_driver::config::parse_duration("--register-timeout", &d))

@@ -60,14 +60,14 @@ pub struct ExecutorConfig {
     pub cache_memory: u64,
     /// Where persisted partitions spill to disk (`None`: a fresh directory under
     /// the system's temporary directory, removed at exit).
-    pub cache_dir: Option<PathBuf>,
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for ExecutorConfig {
     fn default() -> Self {
         ExecutorConfig {
             slots: 2,
-            compiled_cache_dir: default_cache_dir(),
+            compiled_cache_dir: default_compiled_cache_dir(),
             limits: SandboxLimits::default(),
             batch_bytes: 64 << 10,
             max_batch_bytes: 16 << 20,
@@ -76,7 +76,7 @@ impl Default for ExecutorConfig {
             grace_period: Duration::from_secs(30),
             chaos_failure_rate: 0.0,
             cache_memory: 1 << 30,
-            cache_dir: None,
+            spill_dir: None,
             tls: Tls::default(),
             register_timeout: None,
             launch_id: String::new(),
@@ -92,7 +92,7 @@ impl ExecutorConfig {
 }
 
 /// `$XDG_CACHE_HOME/spindle/compiled` or `~/.cache/spindle/compiled`.
-pub fn default_cache_dir() -> Option<PathBuf> {
+pub fn default_compiled_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
@@ -109,11 +109,6 @@ pub(crate) struct TaskCounters {
     /// Bytes of record batches guests wrote to task outputs.
     pub output_bytes: AtomicU64,
 }
-
-/// The failure kind of an attempt handed back because this executor is stopping:
-/// the driver sends no more tasks here and does not count the attempt against
-/// the task.
-pub const EXECUTOR_STOPPING: &str = "executor-stopping";
 
 /// Counts one running task while it lives (also when its future is dropped).
 struct Gauge<'a>(&'a AtomicU64);
@@ -216,10 +211,10 @@ impl Executor {
         task::add_to_linker(&mut linker)?;
         let artifacts =
             ArtifactCache::new(engine.clone(), Arc::new(linker), source.clone(), config.compiled_cache_dir.clone());
-        let cache_dir = config.cache_dir.clone().unwrap_or_else(|| {
+        let spill_dir = config.spill_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("spindle-blocks-{}-{:08x}", std::process::id(), fastrand::u32(..)))
         });
-        let cache = PartitionCache::new(config.cache_memory, cache_dir);
+        let cache = PartitionCache::new(config.cache_memory, spill_dir);
         let peers = PeerClients::new(config.credentials()?, config.tls.clone());
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
@@ -334,7 +329,7 @@ impl Executor {
         ));
         let mut result = task::failed(failure, Vec::new(), false);
         if self.is_stopping() {
-            result.failure_kind = EXECUTOR_STOPPING.into();
+            result.set_failure_kind(spindle_proto::FailureKind::ExecutorStopping);
         }
         TaskResult { executor_id: self.id(), ..result }
     }

@@ -24,3 +24,20 @@ pub use generated::*;
 
 /// Largest gRPC message either side accepts: components and result batches can be big.
 pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
+
+impl FailureKind {
+    /// The kind's name as `spindle status`, logs and docs show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::None => "",
+            FailureKind::GuestError => "guest-error",
+            FailureKind::Trap => "trap",
+            FailureKind::Refused => "refused",
+            FailureKind::Limit => "limit",
+            FailureKind::Infrastructure => "infrastructure",
+            FailureKind::ExecutorLost => "executor-lost",
+            FailureKind::ExecutorStopping => "executor-stopping",
+            FailureKind::FetchFailed => "fetch-failed",
+        }
+    }
+}

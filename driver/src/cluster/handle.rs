@@ -11,19 +11,14 @@ use spindle_proto::executor_client::ExecutorClient;
 use spindle_proto::ids::AppId;
 use spindle_proto::tls::Tls;
 use spindle_proto::{
-    ExecutorStatus, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskControl, TaskDone, TaskResult, TaskSpec,
-    UnpersistRequest, task_control,
+    ExecutorStatus, FailureKind, KillTaskRequest, ReleaseAppRequest, StatusRequest, TaskControl, TaskDone, TaskResult,
+    TaskSpec, UnpersistRequest, task_control,
 };
 use tokio::sync::{mpsc, oneshot};
 
 /// How long the driver waits for an executor to answer a control call (release,
 /// kill, status): an executor that hangs must not hold anything else up.
 const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// The failure kind of an attempt whose executor stopped answering.
-pub const EXECUTOR_LOST: &str = "executor-lost";
-/// The failure kind of an attempt an executor gave back because it is stopping.
-pub const EXECUTOR_STOPPING: &str = "executor-stopping";
 
 /// How the driver reaches one executor.
 pub trait ExecutorHandle: Send + Sync + 'static {
@@ -161,7 +156,13 @@ impl TaskStream {
 
 /// A failed, retryable result: the executor could not be reached.
 fn lost(error: String) -> TaskResult {
-    TaskResult { ok: false, retryable: true, failure_kind: EXECUTOR_LOST.into(), error, ..Default::default() }
+    TaskResult {
+        ok: false,
+        retryable: true,
+        failure_kind: FailureKind::ExecutorLost.into(),
+        error,
+        ..Default::default()
+    }
 }
 
 /// Cancels a launch whose result nobody will wait for (the attempt's future
@@ -477,7 +478,7 @@ mod stream_tests {
         let broke = launch(&exec, BREAK).await;
         let held = held.await.unwrap();
         for r in [&held, &broke] {
-            assert!(!r.ok && r.retryable && r.failure_kind == EXECUTOR_LOST, "{r:?}");
+            assert!(!r.ok && r.retryable && r.failure_kind() == FailureKind::ExecutorLost, "{r:?}");
             assert!(r.error.contains("scripted break"), "{r:?}");
         }
         let (a, b) = tokio::join!(launch(&exec, 7), launch(&exec, 8));

@@ -25,7 +25,7 @@ use spindle_proto::ExecutorStatus;
 use spindle_proto::ids::ExecutorId;
 use tokio::sync::{oneshot, watch};
 
-pub use handle::{EXECUTOR_LOST, EXECUTOR_STOPPING, ExecutorHandle, RemoteExecutor};
+pub use handle::{ExecutorHandle, RemoteExecutor};
 
 /// How the registry judges liveness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

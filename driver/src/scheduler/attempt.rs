@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use spindle_proto::ids::ExecutorId;
 use spindle_proto::{
-    CollectSink, Concat, CountSink, DataRoots, HashPartitioner, KillTaskRequest, Pipeline, PrefixPartitioner,
-    RangePartitioner, RangeSource, RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide, ShuffleWrite,
-    TaskInput, TaskOutput, TaskRecord, TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input, task_output,
+    CollectSink, Concat, CountSink, DataRoots, FailureKind, HashPartitioner, KillTaskRequest, Pipeline,
+    PrefixPartitioner, RangePartitioner, RangeSource, RoundRobinPartitioner, SampleKeysSink, ShuffleRead, ShuffleSide,
+    ShuffleWrite, TaskInput, TaskOutput, TaskRecord, TaskResult, TaskSpec, TextFileSink, shuffle_write, task_input,
+    task_output,
 };
 use tokio::sync::oneshot;
 
@@ -21,10 +22,16 @@ use super::dag::{Action, Partitioner, PipeInput, PipePlan, StageOutput};
 use super::progress::StageGuard;
 use super::tasks::{JobContext, Lost, Stage, part_name, temp_part_path};
 use crate::DriverError;
-use crate::cluster::{EXECUTOR_LOST, EXECUTOR_STOPPING, ExecutorEntry, SlotLease};
+use crate::cluster::{ExecutorEntry, SlotLease};
 
-/// (executor id, executor address) of the executor a task succeeded on.
-pub(super) type Placement = (String, String);
+/// The executor a task succeeded on.
+#[derive(Debug, Clone)]
+pub(super) struct Placement {
+    /// Its id.
+    pub executor_id: String,
+    /// Where peers reach it (to fetch the task's shuffle output).
+    pub address: String,
+}
 
 /// How a task ended, short of failing its job.
 #[expect(clippy::large_enum_variant, reason = "one per task, moved once; boxing buys nothing")]
@@ -296,7 +303,7 @@ async fn attempt(
                 reason = executor.lost() => break TaskResult {
                     ok: false,
                     retryable: true,
-                    failure_kind: EXECUTOR_LOST.into(),
+                    failure_kind: FailureKind::ExecutorLost.into(),
                     error: reason,
                     ..Default::default()
                 },
@@ -304,7 +311,7 @@ async fn attempt(
         }
     };
     drop(lease);
-    let placement = (executor.id.0.clone(), executor.address.clone());
+    let placement = Placement { executor_id: executor.id.0.clone(), address: executor.address.clone() };
     ctx.driver.record_task(
         ctx.app,
         TaskRecord {
@@ -312,17 +319,17 @@ async fn attempt(
             stage_id: stage.id.0,
             partition,
             attempt: number,
-            executor_id: placement.0.clone(),
+            executor_id: placement.executor_id.clone(),
             ok: result.ok,
             error: result.error.clone(),
-            failure_kind: result.failure_kind.clone(),
+            failure_kind: result.failure_kind,
             duration_us: result.duration_us,
             logs: std::mem::take(&mut result.logs),
         },
     );
     if result.ok {
         tracing::debug!(
-            stage = %stage.id, partition, attempt = number, executor = %placement.0, duration_us = result.duration_us,
+            stage = %stage.id, partition, attempt = number, executor = %placement.executor_id, duration_us = result.duration_us,
             records_in = result.records_in, records_out = result.records_out, compiled = result.compiled,
             "task finished"
         );
@@ -332,11 +339,12 @@ async fn attempt(
         }
         return Ok(Attempt::Done(result, placement));
     }
-    tracing::info!(stage = %stage.id, partition, attempt = number, executor = %placement.0, kind = %result.failure_kind, error = %result.error, "task attempt failed");
-    let executor_fault = result.failure_kind == EXECUTOR_LOST || result.failure_kind == EXECUTOR_STOPPING;
-    if result.failure_kind == EXECUTOR_LOST {
+    tracing::info!(stage = %stage.id, partition, attempt = number, executor = %placement.executor_id, kind = result.failure_kind().label(), error = %result.error, "task attempt failed");
+    let kind = result.failure_kind();
+    let executor_fault = matches!(kind, FailureKind::ExecutorLost | FailureKind::ExecutorStopping);
+    if kind == FailureKind::ExecutorLost {
         ctx.cluster.declare_lost(&executor.id, &result.error);
-    } else if result.failure_kind == EXECUTOR_STOPPING {
+    } else if kind == FailureKind::ExecutorStopping {
         ctx.cluster.deregister(&executor.id, "it is stopping");
     }
     if let Some(fetch) = result.fetch_failure.take() {
@@ -344,7 +352,7 @@ async fn attempt(
     }
     Ok(Attempt::Failed {
         error: result.error,
-        executor: placement.0,
+        executor: placement.executor_id,
         retryable: result.retryable,
         counted: !executor_fault,
     })

@@ -261,7 +261,7 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
                 tracing::info!(app = %ctx.app, stage = %stage.id, tasks = missing.len(), "recomputing lost shuffle outputs");
             }
             let (done, lost) = run_round(ctx, stage, &missing, &mut stats).await?;
-            for (map, result, (executor_id, address)) in done {
+            for (map, result, Placement { executor_id, address }) in done {
                 stage.absorb(ctx, map, &result);
                 ctx.map_outputs.record(shuffle, maps, MapLocation { map_id: map, executor_id, address });
             }

@@ -28,8 +28,8 @@ use tracing::Instrument;
 use spindle_proto::accumulator_update::Delta;
 use spindle_proto::ids::AppId;
 use spindle_proto::{
-    AccumulatorUpdate, CachePoint, CachedBlock, Pipeline, StorageLevel, TaskLimits, TaskResult, TaskSpec, step,
-    task_input,
+    AccumulatorUpdate, CachePoint, CachedBlock, FailureKind, Pipeline, StorageLevel, TaskLimits, TaskResult, TaskSpec,
+    step, task_input,
 };
 use spindle_sandbox::bindings::Step;
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, Failure, SandboxLimits, arm, sandbox_wasi, within_wall_time};
@@ -74,15 +74,23 @@ pub(crate) async fn run(exec: &Arc<Executor>, spec: TaskSpec) -> TaskResult {
     result
 }
 
-/// The failure kind of a task that could not read its shuffle input.
-pub const FETCH_FAILED: &str = "fetch-failed";
-
 /// Marks a failed result as a fetch failure when its input could not read
 /// another executor's shuffle outputs.
 fn mark_fetch_failure(result: &mut TaskResult, fetch: Option<spindle_proto::FetchFailure>) {
     if let Some(fetch) = fetch {
-        result.failure_kind = FETCH_FAILED.into();
+        result.set_failure_kind(FailureKind::FetchFailed);
         result.fetch_failure = Some(fetch);
+    }
+}
+
+/// The wire kind of a sandbox failure.
+fn failure_kind(failure: &Failure) -> FailureKind {
+    match failure {
+        Failure::Guest(_) => FailureKind::GuestError,
+        Failure::Trap(_) => FailureKind::Trap,
+        Failure::Refused(_) => FailureKind::Refused,
+        Failure::Limit(_) => FailureKind::Limit,
+        Failure::Infrastructure(_) => FailureKind::Infrastructure,
     }
 }
 
@@ -90,7 +98,7 @@ pub(crate) fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskRes
     TaskResult {
         ok: false,
         retryable: failure.retryable(),
-        failure_kind: failure.kind().into(),
+        failure_kind: failure_kind(&failure).into(),
         error: failure.to_string(),
         logs,
         compiled,
