@@ -434,9 +434,22 @@ impl Executor {
     }
 }
 
-/// This process's resident memory, in bytes (Linux; `None` elsewhere).
+/// This process's resident memory, in bytes (Linux; `None` elsewhere). Read from
+/// `VmRSS`, in KiB whatever the page size (statm counts pages, which are 16 or
+/// 64 KiB on some machines).
 fn resident_memory() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn resident_memory_is_read_in_bytes() {
+        let rss = super::resident_memory().expect("Linux has /proc/self/status");
+        // A test process holds at least a few MiB and far less than a TiB.
+        assert!((1 << 20..1 << 40).contains(&rss), "{rss}");
+    }
 }
