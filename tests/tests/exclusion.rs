@@ -39,8 +39,9 @@ fn an_executor_where_tasks_keep_failing_gets_no_more_of_the_applications_tasks()
         "{detail}"
     );
     assert!(excluded[0]["remaining_ms"].as_u64().unwrap() > 500_000, "{detail}");
-    // Two failures exclude it; only attempts already sent there fail after that.
-    assert!(failed <= 12, "{failed} attempts failed on the excluded executor: {detail}");
+    // Two failures exclude it; only attempts already sent there (up to 2 slots
+    // with 4 queued each) fail after that.
+    assert!(failed <= 16, "{failed} attempts failed on the excluded executor: {detail}");
 
     let (failed_without, detail) = word_count_beside_a_broken_executor("[exclude_on_failure]\nenabled = false\n")?;
     assert!(detail["excluded_executors"].as_array().unwrap().is_empty(), "{detail}");

@@ -90,7 +90,6 @@ pub(super) async fn run_task(
             // this cannot go on for ever).
             Attempt::Failed { counted: false, .. } => {}
             Attempt::Failed { error, executor, retryable: true, counted: true } => {
-                ctx.exclusions.failed(&executor, &error, &ctx.cluster.registered());
                 failed_on.push(executor.clone());
                 if failed_on.len() as u32 >= max {
                     return Err(DriverError::Job(format!(
@@ -310,6 +309,15 @@ async fn attempt(
             }
         }
     };
+    // An infrastructure failure counts towards excluding its executor before its
+    // slot is freed: the next waiting task must not take that slot first.
+    let kind = result.failure_kind();
+    if !result.ok
+        && result.retryable
+        && !matches!(kind, FailureKind::ExecutorLost | FailureKind::ExecutorStopping | FailureKind::FetchFailed)
+    {
+        ctx.exclusions.failed(&executor.id.0, &result.error, &ctx.cluster.registered());
+    }
     drop(lease);
     let placement = Placement { executor_id: executor.id.0.clone(), address: executor.address.clone() };
     ctx.driver.record_task(
@@ -340,7 +348,6 @@ async fn attempt(
         return Ok(Attempt::Done(result, placement));
     }
     tracing::info!(stage = %stage.id, partition, attempt = number, executor = %placement.executor_id, kind = result.failure_kind().label(), error = %result.error, "task attempt failed");
-    let kind = result.failure_kind();
     let executor_fault = matches!(kind, FailureKind::ExecutorLost | FailureKind::ExecutorStopping);
     if kind == FailureKind::ExecutorLost {
         ctx.cluster.declare_lost(&executor.id, &result.error);
