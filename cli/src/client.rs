@@ -136,7 +136,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
                     "tasks_failed": e.tasks_failed, "artifacts_compiled": e.artifacts_compiled,
                     "artifacts_loaded_from_disk": e.artifacts_loaded_from_disk,
                     "artifacts_fetched": e.artifacts_fetched, "blocks": e.blocks, "block_bytes": e.block_bytes,
-                    "memory_bytes": e.memory_bytes, "state": e.state, "last_heartbeat_ms": e.last_heartbeat_ms,
+                    "memory_bytes": e.memory_bytes, "state": e.state().label(), "last_heartbeat_ms": e.last_heartbeat_ms,
                     "reason": e.reason,
                     "cache": {
                         "budget_bytes": e.cache_budget_bytes, "blocks_memory": e.cache_blocks_memory,
@@ -153,7 +153,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
             .iter()
             .map(|a| {
                 serde_json::json!({
-                    "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error,
+                    "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state().label(), "error": a.error,
                     "jobs": a.jobs, "tasks_failed": a.tasks_failed, "stages_resubmitted": a.stages_resubmitted,
                     "stages": a.stages.iter().map(|st| serde_json::json!({
                         "job": st.job_id, "stage": st.stage_id, "kind": st.kind, "tasks": st.tasks,
@@ -182,7 +182,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
             "{:<9} {:<21} {:<9} {:>5}  {:>7}  {:>8}  {:>6}  {:>6}  {:<9}  {heartbeat}{reason}",
             e.executor_id,
             e.address,
-            e.state,
+            e.state().label(),
             e.slots,
             e.running_tasks,
             e.tasks_finished,
@@ -209,7 +209,13 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
     for a in &s.applications {
         println!(
             "{:<12} {:<12} {:<10} {:>4}  {:>12}  {}  {}",
-            a.app_id, a.tenant, a.state, a.jobs, a.tasks_failed, a.name, a.error
+            a.app_id,
+            a.tenant,
+            a.state().label(),
+            a.jobs,
+            a.tasks_failed,
+            a.name,
+            a.error
         );
         for x in &a.excluded_executors {
             println!(
@@ -257,7 +263,7 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
             })
             .collect();
         let v = serde_json::json!({
-            "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state, "error": a.error, "jobs": a.jobs,
+            "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state().label(), "error": a.error, "jobs": a.jobs,
             "tasks_failed": a.tasks_failed, "tasks_dropped": d.tasks_dropped,
             "stages_resubmitted": a.stages_resubmitted,
             "excluded_executors": excluded_json(&a.excluded_executors),
@@ -268,7 +274,7 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
         println!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} ({}) of tenant {}: {}, {} jobs", a.app_id, a.name, a.tenant, a.state, a.jobs);
+    println!("{} ({}) of tenant {}: {}, {} jobs", a.app_id, a.name, a.tenant, a.state().label(), a.jobs);
     println!(
         "task limits: memory {}, wall time {} ms, fuel {}, output {}",
         spindle_sandbox::limits::bytes(limits.memory_bytes),

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use spindle_proto::auth::Credentials;
 use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{
-    AppAccepted, AppDetail, AppFinished, AppStatus, ClusterStatus, ExecutorStatus, TaskLimits, TaskRecord,
-    UnpersistRequest, app_event,
+    AppAccepted, AppDetail, AppFinished, AppStatus, ApplicationState, ClusterStatus, ExecutorState, ExecutorStatus,
+    TaskLimits, TaskRecord, UnpersistRequest, app_event,
 };
 use spindle_sandbox::{ArtifactHash, CompiledArtifact, new_engine};
 use tokio::sync::{Notify, mpsc, watch};
@@ -36,7 +36,7 @@ struct AppRecord {
     name: String,
     tenant: String,
     limits: TaskLimits,
-    state: &'static str,
+    state: ApplicationState,
     error: String,
     jobs: u32,
     tasks_failed: u32,
@@ -291,7 +291,7 @@ impl Driver {
             name: name.clone(),
             tenant: tenant.name().to_string(),
             limits,
-            state: "running",
+            state: ApplicationState::Running,
             error: String::new(),
             jobs: 0,
             tasks_failed: 0,
@@ -371,7 +371,7 @@ impl Driver {
             drop(quota);
             drop(pin);
             if let Some(r) = driver.apps.lock().expect("apps lock").get_mut(&id) {
-                r.state = if finished.succeeded { "succeeded" } else { "failed" };
+                r.state = if finished.succeeded { ApplicationState::Succeeded } else { ApplicationState::Failed };
                 r.error = finished.error.clone();
                 r.stdout = finished.stdout.clone();
                 r.stderr = finished.stderr.clone();
@@ -406,8 +406,8 @@ impl Driver {
             s.address = e.address.clone();
             s.slots = e.slots;
             s.last_heartbeat_ms = last_heartbeat_ms;
-            if s.state.is_empty() {
-                s.state = "alive".into();
+            if s.state() == ExecutorState::Unspecified {
+                s.set_state(ExecutorState::Alive);
             }
             executors.push(s);
         }

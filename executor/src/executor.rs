@@ -1,5 +1,6 @@
 //! Process-wide executor state: the engine, the linker, slots, artifacts, blocks.
 
+use spindle_proto::ExecutorState;
 use spindle_proto::tls::Tls;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -417,7 +418,7 @@ impl Executor {
             blocks,
             block_bytes,
             memory_bytes: resident_memory().unwrap_or(0),
-            state: if self.is_stopping() { "draining" } else { "alive" }.into(),
+            state: if self.is_stopping() { ExecutorState::Draining } else { ExecutorState::Alive }.into(),
             cache_blocks_memory: cache.memory_blocks,
             cache_blocks_disk: cache.disk_blocks,
             cache_bytes_memory: cache.memory_bytes,

@@ -41,3 +41,29 @@ impl FailureKind {
         }
     }
 }
+
+impl ApplicationState {
+    /// The state's name as `spindle status` shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationState::Unspecified => "",
+            ApplicationState::Running => "running",
+            ApplicationState::Succeeded => "succeeded",
+            ApplicationState::Failed => "failed",
+        }
+    }
+}
+
+impl ExecutorState {
+    /// The state's name as `spindle status` shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExecutorState::Unspecified => "",
+            ExecutorState::Alive => "alive",
+            ExecutorState::Draining => "draining",
+            ExecutorState::Lost => "lost",
+            ExecutorState::Stopped => "stopped",
+            ExecutorState::Released => "released",
+        }
+    }
+}

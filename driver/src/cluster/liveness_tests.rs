@@ -31,7 +31,7 @@ async fn a_silent_executor_is_lost_and_its_running_attempts_hear_it() {
     assert!(cluster.registered().contains(&local.0), "an in-process executor never falls silent");
     assert!(!cluster.heartbeat(&quiet, "", None), "a lost executor must register again");
     let (_, gone) = cluster.statuses();
-    assert_eq!(gone[0].state, "lost");
+    assert_eq!(gone[0].state(), ExecutorState::Lost);
 }
 
 #[tokio::test]

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use spindle_proto::ExecutorStatus;
 use spindle_proto::ids::ExecutorId;
+use spindle_proto::{ExecutorState, ExecutorStatus};
 use tokio::sync::{oneshot, watch};
 
 pub use handle::{ExecutorHandle, RemoteExecutor};
@@ -431,7 +431,7 @@ impl Cluster {
     /// Stops giving tasks to executor `id` if it holds no lease now (dynamic
     /// allocation releasing it); false if it holds one or is not registered.
     pub fn release_if_idle(&self, id: &ExecutorId, reason: &str) -> bool {
-        self.remove_if(id, "released", reason, false, |s| s.leased == 0)
+        self.remove_if(id, ExecutorState::Released, reason, false, |s| s.leased == 0)
     }
 
     /// The executors registered now, for asking about many at once.
@@ -442,15 +442,15 @@ impl Cluster {
     /// Declares an executor lost: no more tasks, its running attempts end now,
     /// its blocks count as gone. Returns false if it was not registered.
     pub fn declare_lost(&self, id: &ExecutorId, reason: &str) -> bool {
-        self.remove(id, "lost", reason, true)
+        self.remove(id, ExecutorState::Lost, reason, true)
     }
 
     /// An executor stopping on purpose: no more tasks; running attempts finish.
     pub fn deregister(&self, id: &ExecutorId, reason: &str) -> bool {
-        self.remove(id, "stopped", reason, false)
+        self.remove(id, ExecutorState::Stopped, reason, false)
     }
 
-    fn remove(&self, id: &ExecutorId, state: &str, reason: &str, abort_running: bool) -> bool {
+    fn remove(&self, id: &ExecutorId, state: ExecutorState, reason: &str, abort_running: bool) -> bool {
         self.remove_if(id, state, reason, abort_running, |_| true)
     }
 
@@ -458,7 +458,7 @@ impl Cluster {
     fn remove_if(
         &self,
         id: &ExecutorId,
-        state: &str,
+        state: ExecutorState,
         reason: &str,
         abort_running: bool,
         cond: impl Fn(&Slots) -> bool,
@@ -476,7 +476,7 @@ impl Cluster {
         status.executor_id = id.0.clone();
         status.address = s.entry.address.clone();
         status.slots = s.entry.slots;
-        status.state = state.into();
+        status.set_state(state);
         status.reason = reason.into();
         status.running_tasks = 0;
         status.last_heartbeat_ms = s.last_seen.elapsed().as_millis() as u64;
@@ -572,7 +572,7 @@ impl Cluster {
         let last = st
             .gone
             .back()
-            .map(|g| format!(" (the last one, {}, {}: {})", g.executor_id, g.state, g.reason))
+            .map(|g| format!(" (the last one, {}, {}: {})", g.executor_id, g.state().label(), g.reason))
             .unwrap_or_default();
         ClusterError::NoExecutors { waited: self.settings.no_executor_timeout, last }
     }
