@@ -88,10 +88,10 @@ impl ArtifactStore {
         Arc::new(ArtifactStore { budget, inner: Mutex::default() })
     }
 
-    /// Stores bytes under their hash (idempotent) and pins them for one
+    /// Stores bytes under `hash`, their hash (`ArtifactHash::of(&bytes)`, which
+    /// the caller has already computed), idempotently, and pins them for one
     /// application. Returns the pin and the hashes dropped to stay within budget.
-    pub fn put_pinned(self: &Arc<Self>, bytes: Bytes) -> (ArtifactPin, Vec<ArtifactHash>) {
-        let hash = ArtifactHash::of(&bytes);
+    pub fn put_pinned(self: &Arc<Self>, hash: ArtifactHash, bytes: Bytes) -> (ArtifactPin, Vec<ArtifactHash>) {
         let mut inner = self.inner.lock().expect("artifact store lock");
         inner.clock += 1;
         let now = inner.clock;
@@ -139,10 +139,13 @@ mod tests {
     #[test]
     fn unpinned_components_are_dropped_oldest_first_past_the_budget() {
         let store = ArtifactStore::new(10);
-        let blob = |c: u8| Bytes::from(vec![c; 4]);
-        let (a, _) = store.put_pinned(blob(1));
-        let (b, _) = store.put_pinned(blob(2));
-        let (c, evicted) = store.put_pinned(blob(3));
+        let put = |c: u8| {
+            let bytes = Bytes::from(vec![c; 4]);
+            store.put_pinned(ArtifactHash::of(&bytes), bytes)
+        };
+        let (a, _) = put(1);
+        let (b, _) = put(2);
+        let (c, evicted) = put(3);
         assert!(evicted.is_empty(), "all three are in use: kept over the budget");
         assert_eq!(store.usage(), (3, 12));
         let (a_hash, b_hash, c_hash) = (a.hash(), b.hash(), c.hash());
@@ -151,9 +154,9 @@ mod tests {
         drop(a);
         assert!(store.get(&a_hash).is_some(), "within the budget again: kept");
         // The same bytes again: stored once, pinned twice.
-        let (c2, _) = store.put_pinned(blob(3));
+        let (c2, _) = put(3);
         assert_eq!(store.usage(), (2, 8));
-        let (d, evicted) = store.put_pinned(blob(4));
+        let (d, evicted) = put(4);
         assert_eq!(evicted, vec![a_hash], "the least recently used unpinned component goes");
         drop((c, c2, d));
         assert!(store.get(&c_hash).is_some() && store.pin(&c_hash).is_some());

@@ -233,7 +233,7 @@ impl Driver {
             })?
             .map_err(|e| DriverError::Job(format!("compile task failed: {e}")))??;
         // Only a component that compiled and links into the job world is kept.
-        let (pin, evicted) = self.artifacts.put_pinned(bytes);
+        let (pin, evicted) = self.artifacts.put_pinned(hash, bytes);
         let compile_us = match prepared.source {
             spindle_sandbox::CompileSource::Compiled => started.elapsed().as_micros() as u64,
             spindle_sandbox::CompileSource::Disk => 0,
