@@ -119,11 +119,26 @@ impl BlockStore {
 
     /// Drops every block of `app`; returns how many were freed.
     pub fn release_app(&self, app: &AppId) -> u64 {
+        self.remove_where(app, |_| true)
+    }
+
+    /// Drops the buckets one map task wrote for `shuffle` (an attempt whose
+    /// output is discarded).
+    pub fn remove_map_output(&self, app: &AppId, shuffle: ShuffleId, map: u32) {
+        self.remove_where(
+            app,
+            |id| matches!(id, BlockId::Shuffle { shuffle: s, map: m, .. } if *s == shuffle && *m == map),
+        );
+    }
+
+    /// Drops `app`'s blocks for which `pred` holds, giving their bytes back;
+    /// returns how many were dropped.
+    fn remove_where(&self, app: &AppId, pred: impl Fn(&BlockId) -> bool) -> u64 {
         let mut inner = self.lock();
         let before = inner.blocks.len();
         let mut freed = 0;
         inner.blocks.retain(|id, b| {
-            let keep = id.app() != app;
+            let keep = id.app() != app || !pred(id);
             if !keep {
                 freed += size(b);
             }
@@ -131,21 +146,6 @@ impl BlockStore {
         });
         inner.sub(app, freed);
         (before - inner.blocks.len()) as u64
-    }
-
-    /// Drops the buckets one map task wrote for `shuffle` (an attempt whose
-    /// output is discarded).
-    pub fn remove_map_output(&self, app: &AppId, shuffle: ShuffleId, map: u32) {
-        let mut inner = self.lock();
-        let mut freed = 0;
-        inner.blocks.retain(|id, b| {
-            let drop = matches!(id, BlockId::Shuffle { app: a, shuffle: s, map: m, .. } if a == app && *s == shuffle && *m == map);
-            if drop {
-                freed += size(b);
-            }
-            !drop
-        });
-        inner.sub(app, freed);
     }
 
     /// Drops every block: the driver no longer counts on any of them (this
