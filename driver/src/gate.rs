@@ -19,6 +19,7 @@ use tonic::server::NamedService;
 
 use crate::Driver;
 use crate::service::DriverService;
+use crate::tenants::Tenant;
 
 /// The path of the submit call: the only one that carries a component.
 const SUBMIT_PATH: &str = "/spindle.v1.Driver/Submit";
@@ -42,11 +43,11 @@ impl Gate {
         Gate { inner, driver }
     }
 
-    /// The most bytes a request to `path` with `headers` may carry, and what to
-    /// say past it; or the refusal of a submission with wrong credentials.
-    fn allowance(&self, path: &str, headers: &http::HeaderMap) -> Result<(u64, String), Status> {
+    /// What a request to `path` with `headers` may carry; or the refusal of a
+    /// submission with wrong credentials.
+    fn allowance(&self, path: &str, headers: &http::HeaderMap) -> Result<Allowance, Status> {
         if path != SUBMIT_PATH {
-            return Ok((OTHER_REQUEST_BYTES, format!("the request is larger than {}", bytes(OTHER_REQUEST_BYTES))));
+            return Ok(Allowance::Request);
         }
         let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
         let tenant = self
@@ -55,17 +56,45 @@ impl Gate {
             .authenticate(header(TENANT_HEADER), header(TOKEN_HEADER))
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
         let max = tenant.rules(&self.driver.config).max_component_bytes as u64;
-        Ok((
-            max + SUBMIT_OVERHEAD,
-            format!(
+        Ok(Allowance::Component { tenant, max })
+    }
+}
+
+/// What one request may carry.
+enum Allowance {
+    /// Any request but a submission: [`OTHER_REQUEST_BYTES`].
+    Request,
+    /// A submission from `tenant`, whose largest component is `max` bytes.
+    Component { tenant: Arc<Tenant>, max: u64 },
+}
+
+impl Allowance {
+    /// The most bytes of body.
+    fn bytes(&self) -> u64 {
+        match self {
+            Allowance::Request => OTHER_REQUEST_BYTES,
+            Allowance::Component { max, .. } => max + SUBMIT_OVERHEAD,
+        }
+    }
+
+    /// What to say past it (made only when a request goes past it).
+    fn refusal(&self) -> String {
+        match self {
+            Allowance::Request => format!("the request is larger than {}", bytes(OTHER_REQUEST_BYTES)),
+            Allowance::Component { tenant, max } => format!(
                 "the submission is larger than tenant `{}`'s largest component, {} (max_component_size); \
                  build the job in release mode, or ask for a larger limit",
                 tenant.name(),
-                bytes(max)
+                bytes(*max)
             ),
-        ))
+        }
     }
 }
+
+/// The tenant a submission was authenticated as at the gate, handed to the
+/// service in the request's extensions.
+#[derive(Clone)]
+pub struct Authenticated(pub Arc<Tenant>);
 
 impl<B> Service<http::Request<B>> for Gate
 where
@@ -83,8 +112,13 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         match self.allowance(req.uri().path(), req.headers()) {
-            Ok((left, refusal)) => {
-                let req = req.map(|body| Limited { inner: Box::pin(body), left, refusal });
+            Ok(allowance) => {
+                let mut req = req;
+                if let Allowance::Component { tenant, .. } = &allowance {
+                    req.extensions_mut().insert(Authenticated(tenant.clone()));
+                }
+                let left = allowance.bytes();
+                let req = req.map(|body| Limited { inner: Box::pin(body), left, allowance });
                 self.inner.call(req)
             }
             Err(status) => {
@@ -103,7 +137,7 @@ impl NamedService for Gate {
 struct Limited<B> {
     inner: Pin<Box<B>>,
     left: u64,
-    refusal: String,
+    allowance: Allowance,
 }
 
 impl<B> Body for Limited<B>
@@ -121,7 +155,7 @@ where
                 let n = frame.data_ref().map_or(0, |d| d.len() as u64);
                 if n > this.left {
                     this.left = 0;
-                    return Poll::Ready(Some(Err(Box::new(Status::resource_exhausted(this.refusal.clone())))));
+                    return Poll::Ready(Some(Err(Box::new(Status::resource_exhausted(this.allowance.refusal())))));
                 }
                 this.left -= n;
                 Poll::Ready(Some(Ok(frame)))

@@ -17,7 +17,7 @@ use spindle_sandbox::ArtifactHash;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
-use crate::gate::Gate;
+use crate::gate::{Authenticated, Gate};
 use crate::tenants::Tenant;
 use crate::{Driver, DriverError, RemoteExecutor};
 
@@ -87,7 +87,11 @@ impl DriverRpc for DriverService {
     type SubmitStream = Events;
 
     async fn submit(&self, req: Request<SubmitRequest>) -> Result<Response<Events>, Status> {
-        let tenant = self.tenant(req.metadata())?;
+        // Authenticated at the gate already (the check again without one).
+        let tenant = match req.extensions().get::<Authenticated>() {
+            Some(Authenticated(tenant)) => tenant.clone(),
+            None => self.tenant(req.metadata())?,
+        };
         let req = req.into_inner();
         let rx = self
             .driver
