@@ -29,7 +29,6 @@ async fn connect(url: &str, who: Who) -> Result<DriverClient<AuthChannel>> {
     let channel = who
         .tls
         .endpoint(url)
-        .map_err(anyhow::Error::msg)
         .with_context(|| format!("`{url}` is not a driver URL (expected http://HOST:PORT or https://HOST:PORT)"))?
         .connect_timeout(Duration::from_secs(5))
         .connect()

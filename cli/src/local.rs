@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use spindle_driver::{Driver, DriverConfig, ExecutorHandle};
 use spindle_executor::{ArtifactSource, Executor, ExecutorConfig, ExecutorError};
-use spindle_proto::ids::{AppId, ExecutorId};
+use spindle_proto::ids::AppId;
 use spindle_proto::{ExecutorStatus, KillTaskRequest, TaskLimits, TaskResult, TaskSpec, UnpersistRequest};
 use spindle_sandbox::ArtifactHash;
 use tokio::sync::oneshot;
@@ -103,7 +103,7 @@ pub async fn run(
     }
     let exec = Executor::new(config, Arc::new(LocalArtifacts(driver.clone())))?;
     let id = driver.cluster.register("local".into(), slots, Arc::new(LocalExecutor(exec.clone())), false);
-    exec.set_identity(ExecutorId(id.0), "local".into());
+    exec.set_identity(id, "local".into());
     let name = job.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tenant = driver.tenants.authenticate(None, None)?;
     let events = match driver.submit(tenant, Bytes::from(component), args, name, limits).await {

@@ -8,6 +8,7 @@ mod new;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 use spindle_proto::tls::{Clients, Tls};
 use tracing_subscriber::EnvFilter;
@@ -24,30 +25,25 @@ struct Cli {
 struct LimitArgs {
     /// Memory limit of each task, e.g. 128MiB (default: the driver's, 256MiB).
     #[arg(long, value_name = "SIZE")]
-    task_memory: Option<String>,
+    task_memory: Option<ByteSize>,
     /// Wall-time limit of each task, e.g. 30s or 10m (default: the driver's, 10m).
     #[arg(long, value_name = "DURATION")]
-    task_wall_time: Option<String>,
+    task_wall_time: Option<humantime::Duration>,
     /// Fuel limit of each task (executors must run with --fuel-metering).
     #[arg(long, value_name = "N")]
     task_fuel: Option<u64>,
     /// Stdout and stderr kept per task, e.g. 64KiB (default 1MiB); the rest is cut.
     #[arg(long, value_name = "SIZE")]
-    task_output: Option<String>,
+    task_output: Option<ByteSize>,
 }
 
 impl LimitArgs {
     fn to_proto(&self) -> Result<Option<spindle_proto::TaskLimits>> {
-        use spindle_driver::config::{parse_duration, parse_size};
-        let size = |what, v: &Option<String>| v.as_deref().map(|v| parse_size(what, v)).transpose();
         let limits = spindle_proto::TaskLimits {
-            memory_bytes: size("--task-memory", &self.task_memory).map_err(anyhow::Error::msg)?.unwrap_or(0),
-            wall_time_ms: match &self.task_wall_time {
-                Some(v) => parse_duration("--task-wall-time", v).map_err(anyhow::Error::msg)?.as_millis() as u64,
-                None => 0,
-            },
+            memory_bytes: self.task_memory.map_or(0, |s| s.as_u64()),
+            wall_time_ms: self.task_wall_time.map_or(0, |d| d.as_millis() as u64),
             fuel: self.task_fuel.unwrap_or(0),
-            output_bytes: size("--task-output", &self.task_output).map_err(anyhow::Error::msg)?.unwrap_or(0),
+            output_bytes: self.task_output.map_or(0, |s| s.as_u64()),
         };
         Ok((limits != spindle_proto::TaskLimits::default()).then_some(limits))
     }
@@ -72,9 +68,8 @@ impl TenantArgs {
     fn who(&self) -> Result<client::Who> {
         let secret = std::env::var("SPINDLE_SECRET").ok();
         let credentials =
-            spindle_proto::auth::Credentials::client(secret.as_deref(), self.tenant.as_deref(), self.token.as_deref())
-                .map_err(anyhow::Error::msg)?;
-        let tls = Tls::load(None, None, self.tls_ca.as_deref(), false).map_err(anyhow::Error::msg)?;
+            spindle_proto::auth::Credentials::client(secret.as_deref(), self.tenant.as_deref(), self.token.as_deref())?;
+        let tls = Tls::load(None, None, self.tls_ca.as_deref(), false)?;
         Ok(client::Who { credentials, tls })
     }
 }
@@ -99,8 +94,12 @@ struct TlsArgs {
 
 impl TlsArgs {
     fn load(&self) -> Result<Tls> {
-        Tls::load_member(self.tls_cert.as_deref(), self.tls_key.as_deref(), self.tls_ca.as_deref(), self.tls_mutual)
-            .map_err(anyhow::Error::msg)
+        Ok(Tls::load_member(
+            self.tls_cert.as_deref(),
+            self.tls_key.as_deref(),
+            self.tls_ca.as_deref(),
+            self.tls_mutual,
+        )?)
     }
 }
 
@@ -124,7 +123,7 @@ enum Command {
         fuel_metering: bool,
         /// Memory for persisted (cached) partitions, e.g. 512MiB.
         #[arg(long, value_name = "SIZE", default_value = "1GiB")]
-        cache_memory: String,
+        cache_memory: ByteSize,
         /// Arguments passed to the job's main.
         #[arg(last = true)]
         args: Vec<String>,
@@ -164,7 +163,7 @@ enum Command {
         compiled_cache_dir: Option<PathBuf>,
         /// The most memory any task may have here, e.g. 1GiB (default 256MiB).
         #[arg(long, value_name = "SIZE")]
-        max_task_memory: Option<String>,
+        max_task_memory: Option<ByteSize>,
         /// Meter fuel, so applications can give tasks a fuel limit (slows tight
         /// guest loops by about a third).
         #[arg(long)]
@@ -172,7 +171,7 @@ enum Command {
         /// On SIGTERM, how long running tasks may take to finish before they are
         /// handed back to the driver, e.g. 30s.
         #[arg(long, value_name = "DURATION", default_value = "30s")]
-        grace_period: String,
+        grace_period: humantime::Duration,
         /// Fail this fraction of task attempts on purpose (0 to 1), to test
         /// recovery. Never in production.
         #[arg(long, value_name = "RATE", default_value_t = 0.0)]
@@ -180,7 +179,7 @@ enum Command {
         /// Memory for persisted (cached) partitions, e.g. 512MiB; least recently
         /// used partitions leave first when it is full.
         #[arg(long, value_name = "SIZE", default_value = "1GiB")]
-        cache_memory: String,
+        cache_memory: ByteSize,
         /// Where persisted partitions spill to disk (default: a fresh directory
         /// under the system's temporary directory, removed at exit).
         #[arg(long, value_name = "DIR")]
@@ -188,7 +187,7 @@ enum Command {
         /// Give up registering with the driver after this long, e.g. 2m (default:
         /// keep trying for ever, so the driver may start later).
         #[arg(long, value_name = "DURATION")]
-        register_timeout: Option<String>,
+        register_timeout: Option<humantime::Duration>,
         /// Set by the driver's launcher (dynamic allocation): names this launch.
         #[arg(long, hide = true, default_value = "")]
         launch_id: String,
@@ -282,13 +281,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
         Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, args } => {
             let cache = compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir);
-            let cache_memory =
-                spindle_driver::config::parse_size("--cache-memory", &cache_memory).map_err(anyhow::Error::msg)?;
-            local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, cache_memory, args).await
+            local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, cache_memory.as_u64(), args).await
         }
         Command::Driver { listen, compiled_cache_dir, config, tls } => {
             let mut driver_config = match &config {
-                Some(path) => spindle_driver::DriverConfig::load(path).map_err(anyhow::Error::msg)?,
+                Some(path) => spindle_driver::DriverConfig::load(path)?,
                 None => spindle_driver::DriverConfig::default(),
             };
             if let Ok(secret) = std::env::var("SPINDLE_SECRET") {
@@ -351,8 +348,6 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 (0.0..=1.0).contains(&chaos_failure_rate),
                 "--chaos-failure-rate must be between 0 and 1, not {chaos_failure_rate}"
             );
-            let grace_period =
-                spindle_driver::config::parse_duration("--grace-period", &grace_period).map_err(anyhow::Error::msg)?;
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let ip = listener.local_addr()?.ip();
             anyhow::ensure!(
@@ -364,25 +359,20 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 slots,
                 compiled_cache_dir: compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir),
                 secret: std::env::var("SPINDLE_SECRET").ok(),
-                grace_period,
+                grace_period: grace_period.into(),
                 chaos_failure_rate,
-                cache_memory: spindle_driver::config::parse_size("--cache-memory", &cache_memory)
-                    .map_err(anyhow::Error::msg)?,
+                cache_memory: cache_memory.as_u64(),
                 spill_dir,
                 tls: tls.load()?,
-                register_timeout: register_timeout
-                    .map(|d| spindle_driver::config::parse_duration("--register-timeout", &d))
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?,
+                register_timeout: register_timeout.map(Into::into),
                 launch_id,
                 ..Default::default()
             };
             if chaos_failure_rate > 0.0 {
                 tracing::warn!(chaos_failure_rate, "chaos: failing task attempts on purpose");
             }
-            if let Some(m) = &max_task_memory {
-                config.limits.memory_bytes =
-                    spindle_driver::config::parse_size("--max-task-memory", m).map_err(anyhow::Error::msg)? as usize;
+            if let Some(m) = max_task_memory {
+                config.limits.memory_bytes = usize::try_from(m.as_u64()).context("--max-task-memory is too large")?;
             }
             config.engine.fuel = fuel_metering;
             spindle_executor::remote::serve(config, listener, &driver, &host, shutdown_signal()).await?;

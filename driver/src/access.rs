@@ -18,7 +18,14 @@ pub enum DataAccess {
     #[default]
     Open,
     /// Only under these directories (resolved), never under `engine`.
-    Roots { tenant: String, roots: Vec<PathBuf>, engine: Vec<PathBuf> },
+    Roots {
+        /// The tenant, for messages.
+        tenant: String,
+        /// The directories it may use.
+        roots: Vec<PathBuf>,
+        /// Directories of the engine's own (the config file's, caches): never.
+        engine: Vec<PathBuf>,
+    },
 }
 
 impl DataAccess {

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use bytesize::ByteSize;
 use serde::Deserialize;
+use spindle_sandbox::limits::{bytes, duration};
 use spindle_sandbox::{EngineConfig, SandboxLimits};
 
 use crate::cluster::LivenessSettings;
@@ -149,17 +151,63 @@ impl Default for DriverConfig {
     }
 }
 
-/// The config file's shape.
+/// Why a config file was refused: the key (or the file) and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config file {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        error: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong
+    /// type (sizes are `256MiB`, `1GiB`, `4096`; durations `500ms`, `30s`, `10m`).
+    #[error("config file{}: {error}", path_suffix(.path))]
+    Syntax {
+        /// The file, when the config came from one.
+        path: Option<std::path::PathBuf>,
+        /// The parser's message, with the line and key.
+        error: Box<toml::de::Error>,
+    },
+    /// A key's value is out of range or does not fit with another's.
+    #[error("config{}: {key}: {reason}", path_suffix(.path))]
+    Invalid {
+        /// The file, when the config came from one.
+        path: Option<std::path::PathBuf>,
+        /// The key, as written in the file (`tenants.NAME.max_task_memory`).
+        key: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+}
+
+fn path_suffix(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref().map(|p| format!(" file {}", p.display())).unwrap_or_default()
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { path: None, key: key.into(), reason: reason.into() }
+}
+
+/// The config file's shape: what serde reads before the checks in
+/// [`DriverConfig::parse`]. Sizes and durations are typed here, so a bad one is
+/// refused by the parser with its line and key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     secret: Option<String>,
     max_task_attempts: Option<u32>,
     max_stage_attempts: Option<u32>,
-    heartbeat_interval: Option<String>,
-    heartbeat_timeout: Option<String>,
-    no_executor_timeout: Option<String>,
-    locality_wait: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    heartbeat_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    heartbeat_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    no_executor_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    locality_wait: Option<Duration>,
     launch_ahead: Option<u32>,
     #[serde(default)]
     speculation: SpeculationFile,
@@ -167,11 +215,11 @@ struct File {
     exclude_on_failure: ExcludeFile,
     #[serde(default)]
     dynamic_allocation: AllocationFile,
-    max_split_size: Option<String>,
-    max_result_size: Option<String>,
-    max_component_size: Option<String>,
+    max_split_size: Option<ByteSize>,
+    max_result_size: Option<ByteSize>,
+    max_component_size: Option<ByteSize>,
     fallback_parallelism: Option<u32>,
-    app_log_budget: Option<String>,
+    app_log_budget: Option<ByteSize>,
     fuel_metering: Option<bool>,
     #[serde(default)]
     task_limits: LimitsFile,
@@ -181,11 +229,13 @@ struct File {
     tenants: Vec<TenantFile>,
     max_lineage_depth: Option<u32>,
     max_task_pipelines: Option<u64>,
-    max_shuffle_memory: Option<String>,
-    compile_timeout: Option<String>,
-    component_budget: Option<String>,
+    max_shuffle_memory: Option<ByteSize>,
+    #[serde(default, with = "humantime_serde")]
+    compile_timeout: Option<Duration>,
+    component_budget: Option<ByteSize>,
     retained_applications: Option<usize>,
-    application_retention: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    application_retention: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,7 +244,8 @@ struct SpeculationFile {
     enabled: Option<bool>,
     multiplier: Option<f64>,
     quantile: Option<f64>,
-    min_runtime: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    min_runtime: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,10 +256,14 @@ struct AllocationFile {
     min_executors: Option<u32>,
     max_executors: Option<u32>,
     executor_slots: Option<u32>,
-    scheduler_backlog_timeout: Option<String>,
-    sustained_scheduler_backlog_timeout: Option<String>,
-    executor_idle_timeout: Option<String>,
-    launch_timeout: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    scheduler_backlog_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    sustained_scheduler_backlog_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    executor_idle_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    launch_timeout: Option<Duration>,
     executor_args: Option<Vec<String>>,
     driver_url: Option<String>,
     kubernetes: Option<crate::allocation::kubernetes::PodFile>,
@@ -220,16 +275,18 @@ struct ExcludeFile {
     enabled: Option<bool>,
     max_failures_per_executor: Option<u32>,
     max_straggles_per_executor: Option<u32>,
-    timeout: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsFile {
-    memory: Option<String>,
-    wall_time: Option<String>,
+    memory: Option<ByteSize>,
+    #[serde(default, with = "humantime_serde")]
+    wall_time: Option<Duration>,
     fuel: Option<u64>,
-    output: Option<String>,
+    output: Option<ByteSize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,15 +297,16 @@ struct TenantFile {
     weight: Option<u32>,
     max_applications: Option<u32>,
     max_slots: Option<u32>,
-    max_task_memory: Option<String>,
-    max_task_wall_time: Option<String>,
+    max_task_memory: Option<ByteSize>,
+    #[serde(default, with = "humantime_serde")]
+    max_task_wall_time: Option<Duration>,
     max_task_fuel: Option<u64>,
     #[serde(default)]
     roots: Vec<String>,
-    max_component_size: Option<String>,
+    max_component_size: Option<ByteSize>,
     max_lineage_depth: Option<u32>,
     max_task_pipelines: Option<u64>,
-    max_shuffle_memory: Option<String>,
+    max_shuffle_memory: Option<ByteSize>,
 }
 
 /// The deepest lineage a config may allow: planning recurses once per dataset.
@@ -265,16 +323,24 @@ impl DriverConfig {
     }
 
     /// Reads a TOML config file over the defaults.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading config file {}: {e}", path.display()))?;
-        let mut c = Self::parse(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
+        let mut c = Self::parse(&text).map_err(|e| match e {
+            ConfigError::Syntax { error, .. } => ConfigError::Syntax { path: Some(path.to_path_buf()), error },
+            ConfigError::Invalid { key, reason, .. } => {
+                ConfigError::Invalid { path: Some(path.to_path_buf()), key, reason }
+            }
+            read => read,
+        })?;
         c.config_file = Some(path.to_path_buf());
         Ok(c)
     }
 
     /// Parses a TOML config over the defaults.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let file: File =
+            toml::from_str(text).map_err(|error| ConfigError::Syntax { path: None, error: Box::new(error) })?;
         let mut c = DriverConfig { secret: file.secret, ..DriverConfig::default() };
         if let Some(n) = file.max_task_attempts {
             c.max_task_attempts = n.max(1);
@@ -282,28 +348,31 @@ impl DriverConfig {
         if let Some(n) = file.max_stage_attempts {
             c.max_stage_attempts = n.max(1);
         }
-        let time = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_duration(k, v)).transpose();
-        if let Some(d) = time("heartbeat_interval", &file.heartbeat_interval)? {
+        if let Some(d) = file.heartbeat_interval {
             c.liveness.heartbeat_interval = d.max(Duration::from_millis(10));
         }
-        if let Some(d) = time("heartbeat_timeout", &file.heartbeat_timeout)? {
+        if let Some(d) = file.heartbeat_timeout {
             c.liveness.heartbeat_timeout = d;
         }
         if c.liveness.heartbeat_timeout <= c.liveness.heartbeat_interval {
-            return Err(format!(
-                "heartbeat_timeout ({:?}) must be longer than heartbeat_interval ({:?})",
-                c.liveness.heartbeat_timeout, c.liveness.heartbeat_interval
+            return Err(invalid(
+                "heartbeat_timeout",
+                format!(
+                    "{} must be longer than heartbeat_interval ({})",
+                    duration(c.liveness.heartbeat_timeout),
+                    duration(c.liveness.heartbeat_interval)
+                ),
             ));
         }
-        if let Some(d) = time("no_executor_timeout", &file.no_executor_timeout)? {
+        if let Some(d) = file.no_executor_timeout {
             c.liveness.no_executor_timeout = d;
         }
-        if let Some(d) = time("locality_wait", &file.locality_wait)? {
+        if let Some(d) = file.locality_wait {
             c.locality_wait = d;
         }
         if let Some(n) = file.launch_ahead {
             if n > MAX_LAUNCH_AHEAD {
-                return Err(format!("launch_ahead: {n} is over {MAX_LAUNCH_AHEAD}"));
+                return Err(invalid("launch_ahead", format!("{n} is over {MAX_LAUNCH_AHEAD}")));
             }
             c.launch_ahead = n;
         }
@@ -311,17 +380,17 @@ impl DriverConfig {
         c.speculation.enabled = spec.enabled.unwrap_or(false);
         if let Some(m) = spec.multiplier {
             if m.is_nan() || m < 1.0 {
-                return Err(format!("speculation.multiplier: {m} is below 1"));
+                return Err(invalid("speculation.multiplier", format!("{m} is below 1")));
             }
             c.speculation.multiplier = m;
         }
         if let Some(q) = spec.quantile {
             if !(0.0..=1.0).contains(&q) {
-                return Err(format!("speculation.quantile: {q} is not between 0 and 1"));
+                return Err(invalid("speculation.quantile", format!("{q} is not between 0 and 1")));
             }
             c.speculation.quantile = q;
         }
-        if let Some(d) = time("speculation.min_runtime", &spec.min_runtime)? {
+        if let Some(d) = spec.min_runtime {
             c.speculation.min_runtime = d;
         }
         let ex = &file.exclude_on_failure;
@@ -331,39 +400,39 @@ impl DriverConfig {
             ex.max_failures_per_executor.unwrap_or(exclude.max_failures_per_executor).max(1);
         exclude.max_straggles_per_executor =
             ex.max_straggles_per_executor.unwrap_or(exclude.max_straggles_per_executor).max(1);
-        if let Some(d) = time("exclude_on_failure.timeout", &ex.timeout)? {
+        if let Some(d) = ex.timeout {
             exclude.timeout = d;
         }
         c.dynamic_allocation = allocation(&file.dynamic_allocation)?;
-        if let Some(s) = &file.max_split_size {
-            c.max_split_bytes = parse_size("max_split_size", s)?;
+        if let Some(s) = file.max_split_size {
+            c.max_split_bytes = s.as_u64();
         }
-        if let Some(s) = &file.max_result_size {
-            c.max_result_bytes = parse_size("max_result_size", s)?;
+        if let Some(s) = file.max_result_size {
+            c.max_result_bytes = s.as_u64();
         }
-        if let Some(s) = &file.max_component_size {
+        if let Some(s) = file.max_component_size {
             c.max_component_bytes = component_size("max_component_size", s)?;
         }
-        if let Some(s) = &file.max_shuffle_memory {
-            c.max_shuffle_memory = parse_size("max_shuffle_memory", s)?;
+        if let Some(s) = file.max_shuffle_memory {
+            c.max_shuffle_memory = s.as_u64();
         }
-        if let Some(d) = time("compile_timeout", &file.compile_timeout)? {
+        if let Some(d) = file.compile_timeout {
             c.compile_timeout = d.max(Duration::from_secs(1));
         }
-        if let Some(s) = &file.component_budget {
-            c.component_budget = parse_size("component_budget", s)?;
+        if let Some(s) = file.component_budget {
+            c.component_budget = s.as_u64();
         }
         if let Some(n) = file.retained_applications {
             c.retained_applications = n;
         }
-        if let Some(d) = time("application_retention", &file.application_retention)? {
+        if let Some(d) = file.application_retention {
             c.application_retention = d;
         }
         if let Some(n) = file.fallback_parallelism {
             c.fallback_parallelism = n.max(1);
         }
-        if let Some(s) = &file.app_log_budget {
-            c.app_log_bytes = parse_size("app_log_budget", s)? as usize;
+        if let Some(s) = file.app_log_budget {
+            c.app_log_bytes = usize_of("app_log_budget", s)?;
         }
         c.engine.fuel = file.fuel_metering.unwrap_or(false);
         if let Some(n) = file.max_lineage_depth {
@@ -376,23 +445,21 @@ impl DriverConfig {
         apply_limits(&mut c.main_limits, &file.main_limits, "main_limits")?;
         for t in file.tenants {
             let key = |k: &str| format!("tenants.{}.{k}", t.name);
-            let size = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_size(&key(k), v)).transpose();
-            let time = |k: &str, v: &Option<String>| v.as_ref().map(|v| parse_duration(&key(k), v)).transpose();
             if c.tenants.iter().any(|o| o.name == t.name) {
-                return Err(format!("tenant `{}` is listed twice", t.name));
+                return Err(invalid(format!("tenants.{}", t.name), "the tenant is listed twice"));
             }
             if t.token.len() < 8 {
-                return Err(format!("tenant `{}`: its token is shorter than 8 characters", t.name));
+                return Err(invalid(key("token"), "it is shorter than 8 characters"));
             }
             let mut roots = Vec::new();
             for r in &t.roots {
                 let path = std::path::Path::new(r);
                 if !path.is_absolute() {
-                    return Err(format!("{}: {r} is not an absolute path", key("roots")));
+                    return Err(invalid(key("roots"), format!("{r} is not an absolute path")));
                 }
-                let resolved = path.canonicalize().map_err(|e| format!("{}: {r}: {e}", key("roots")))?;
+                let resolved = path.canonicalize().map_err(|e| invalid(key("roots"), format!("{r}: {e}")))?;
                 if !resolved.is_dir() {
-                    return Err(format!("{}: {r} is not a directory", key("roots")));
+                    return Err(invalid(key("roots"), format!("{r} is not a directory")));
                 }
                 roots.push(resolved);
             }
@@ -400,7 +467,6 @@ impl DriverConfig {
                 roots,
                 max_component_bytes: t
                     .max_component_size
-                    .as_ref()
                     .map(|s| component_size(&key("max_component_size"), s))
                     .transpose()?,
                 max_lineage_depth: t
@@ -408,12 +474,12 @@ impl DriverConfig {
                     .map(|n| lineage_depth(&key("max_lineage_depth"), n))
                     .transpose()?,
                 max_task_pipelines: t.max_task_pipelines.map(|n| n.max(1)),
-                max_shuffle_memory: size("max_shuffle_memory", &t.max_shuffle_memory)?,
+                max_shuffle_memory: t.max_shuffle_memory.map(|s| s.as_u64()),
                 weight: t.weight.unwrap_or(1).max(1),
                 max_applications: t.max_applications.unwrap_or(0),
                 max_slots: t.max_slots.unwrap_or(0),
-                max_task_memory: size("max_task_memory", &t.max_task_memory)?,
-                max_task_wall_time: time("max_task_wall_time", &t.max_task_wall_time)?,
+                max_task_memory: t.max_task_memory.map(|s| s.as_u64()),
+                max_task_wall_time: t.max_task_wall_time,
                 max_task_fuel: t.max_task_fuel,
                 name: t.name,
                 token: t.token,
@@ -423,40 +489,45 @@ impl DriverConfig {
     }
 }
 
-fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation, String> {
+fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation, ConfigError> {
     use crate::allocation::LauncherKind;
     let mut a = crate::allocation::DynamicAllocation { enabled: f.enabled.unwrap_or(false), ..Default::default() };
-    let time = |k: &str, v: &Option<String>| {
-        v.as_ref().map(|v| parse_duration(&format!("dynamic_allocation.{k}"), v)).transpose()
-    };
     a.launcher = match (f.launcher.as_deref().unwrap_or("process"), &f.kubernetes) {
         ("process", None) => LauncherKind::Process,
-        ("process", Some(_)) => return Err("dynamic_allocation.kubernetes is set but the launcher is `process`".into()),
-        ("kubernetes", pods) => {
-            LauncherKind::Kubernetes(Box::new(crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())?))
+        ("process", Some(_)) => {
+            return Err(invalid("dynamic_allocation.kubernetes", "the section is set but the launcher is `process`"));
         }
-        (other, _) => return Err(format!("dynamic_allocation.launcher = `{other}`: use `process` or `kubernetes`")),
+        ("kubernetes", pods) => LauncherKind::Kubernetes(Box::new(
+            crate::allocation::kubernetes::PodSettings::from_file(pods.as_ref())
+                .map_err(|reason| invalid("dynamic_allocation.kubernetes", reason))?,
+        )),
+        (other, _) => {
+            return Err(invalid("dynamic_allocation.launcher", format!("`{other}`: use `process` or `kubernetes`")));
+        }
     };
     a.min_executors = f.min_executors.unwrap_or(a.min_executors);
     a.max_executors = f.max_executors.unwrap_or(a.max_executors);
     if a.max_executors == 0 || a.min_executors > a.max_executors {
-        return Err(format!(
-            "dynamic_allocation: min_executors ({}) must be at most max_executors ({}), which must be at least 1",
-            a.min_executors, a.max_executors
+        return Err(invalid(
+            "dynamic_allocation",
+            format!(
+                "min_executors ({}) must be at most max_executors ({}), which must be at least 1",
+                a.min_executors, a.max_executors
+            ),
         ));
     }
     a.executor_slots = f.executor_slots.unwrap_or(a.executor_slots).max(1);
-    if let Some(d) = time("scheduler_backlog_timeout", &f.scheduler_backlog_timeout)? {
+    if let Some(d) = f.scheduler_backlog_timeout {
         a.scheduler_backlog_timeout = d;
         a.sustained_scheduler_backlog_timeout = d;
     }
-    if let Some(d) = time("sustained_scheduler_backlog_timeout", &f.sustained_scheduler_backlog_timeout)? {
+    if let Some(d) = f.sustained_scheduler_backlog_timeout {
         a.sustained_scheduler_backlog_timeout = d;
     }
-    if let Some(d) = time("executor_idle_timeout", &f.executor_idle_timeout)? {
+    if let Some(d) = f.executor_idle_timeout {
         a.executor_idle_timeout = d;
     }
-    if let Some(d) = time("launch_timeout", &f.launch_timeout)? {
+    if let Some(d) = f.launch_timeout {
         a.launch_timeout = d;
     }
     a.executor_args = f.executor_args.clone().unwrap_or_default();
@@ -464,75 +535,43 @@ fn allocation(f: &AllocationFile) -> Result<crate::allocation::DynamicAllocation
     Ok(a)
 }
 
-fn lineage_depth(key: &str, n: u32) -> Result<u32, String> {
+fn lineage_depth(key: &str, n: u32) -> Result<u32, ConfigError> {
     if !(1..=MAX_LINEAGE_DEPTH).contains(&n) {
-        return Err(format!("{key} = {n}: it must be 1 to {MAX_LINEAGE_DEPTH} (planning recurses that deep)"));
+        return Err(invalid(key, format!("{n}: it must be 1 to {MAX_LINEAGE_DEPTH} (planning recurses that deep)")));
     }
     Ok(n)
 }
 
 /// A component size limit: at most what one gRPC message may carry.
-fn component_size(key: &str, s: &str) -> Result<usize, String> {
-    let n = parse_size(key, s)?;
+fn component_size(key: &str, s: ByteSize) -> Result<usize, ConfigError> {
     let max = spindle_proto::MAX_MESSAGE_BYTES as u64;
-    if n > max {
-        return Err(format!(
-            "{key} = {s}: it must be at most {} (one gRPC message)",
-            spindle_sandbox::limits::bytes(max)
+    if s.as_u64() > max {
+        return Err(invalid(
+            key,
+            format!("{}: it must be at most {} (one gRPC message)", bytes(s.as_u64()), bytes(max)),
         ));
     }
-    Ok(n as usize)
+    Ok(s.as_u64() as usize)
 }
 
-fn apply_limits(l: &mut SandboxLimits, f: &LimitsFile, section: &str) -> Result<(), String> {
-    if let Some(s) = &f.memory {
-        l.memory_bytes = parse_size(&format!("{section}.memory"), s)? as usize;
+fn usize_of(key: &str, s: ByteSize) -> Result<usize, ConfigError> {
+    usize::try_from(s.as_u64()).map_err(|_| invalid(key, format!("{}: too large for this machine", bytes(s.as_u64()))))
+}
+
+fn apply_limits(l: &mut SandboxLimits, f: &LimitsFile, section: &str) -> Result<(), ConfigError> {
+    if let Some(s) = f.memory {
+        l.memory_bytes = usize_of(&format!("{section}.memory"), s)?;
     }
-    if let Some(s) = &f.wall_time {
-        l.wall_time = parse_duration(&format!("{section}.wall_time"), s)?;
+    if let Some(d) = f.wall_time {
+        l.wall_time = d;
     }
     if let Some(n) = f.fuel {
         l.fuel = (n > 0).then_some(n);
     }
-    if let Some(s) = &f.output {
-        l.output_bytes = parse_size(&format!("{section}.output"), s)? as usize;
+    if let Some(s) = f.output {
+        l.output_bytes = usize_of(&format!("{section}.output"), s)?;
     }
     Ok(())
-}
-
-/// Parses a size: a whole number with an optional binary unit: `B`, `KiB`, `MiB`,
-/// `GiB`, `TiB` (`"256MiB"`, `"1 GiB"`, `"4096"`).
-pub fn parse_size(what: &str, s: &str) -> Result<u64, String> {
-    let bad = || format!("{what}: `{s}` is not a size (use e.g. 256MiB, 1GiB, 4096)");
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: u64 = t[..split].parse().map_err(|_| bad())?;
-    let shift = match t[split..].trim() {
-        "" | "B" => 0,
-        "KiB" => 10,
-        "MiB" => 20,
-        "GiB" => 30,
-        "TiB" => 40,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(1 << shift).ok_or_else(bad)
-}
-
-/// Parses a duration: a whole number with a unit: `ms`, `s`, `m`, `h`
-/// (`"500ms"`, `"10m"`).
-pub fn parse_duration(what: &str, s: &str) -> Result<Duration, String> {
-    let bad = || format!("{what}: `{s}` is not a duration (use e.g. 500ms, 30s, 10m, 1h)");
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: u64 = t[..split].parse().map_err(|_| bad())?;
-    let ms = match t[split..].trim() {
-        "ms" => 1,
-        "s" => 1000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(ms).map(Duration::from_millis).ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -541,13 +580,13 @@ mod tests {
 
     #[test]
     fn sizes_and_durations_parse_with_units() {
-        assert_eq!(parse_size("x", "256MiB").unwrap(), 256 << 20);
-        assert_eq!(parse_size("x", "1 GiB").unwrap(), 1 << 30);
-        assert_eq!(parse_size("x", "4096").unwrap(), 4096);
-        assert!(parse_size("x", "12MB").unwrap_err().contains("not a size"));
-        assert_eq!(parse_duration("x", "10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("x", "250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("x", "10").is_err());
+        let c = DriverConfig::parse("max_split_size = \"256MiB\"\nmax_result_size = \"1 GiB\"\ncomponent_budget = \"4096\"\nlocality_wait = \"250ms\"\ncompile_timeout = \"10m\"\n").unwrap();
+        assert_eq!((c.max_split_bytes, c.max_result_bytes, c.component_budget), (256 << 20, 1 << 30, 4096));
+        assert_eq!((c.locality_wait, c.compile_timeout), (Duration::from_millis(250), Duration::from_secs(600)));
+        let err = DriverConfig::parse("max_split_size = \"12 lumps\"").unwrap_err().to_string();
+        assert!(err.contains("max_split_size"), "{err}");
+        let err = DriverConfig::parse("locality_wait = \"10\"").unwrap_err().to_string();
+        assert!(err.contains("locality_wait"), "{err}");
     }
 
     #[test]
@@ -592,8 +631,9 @@ mod tests {
         );
         let err =
             DriverConfig::parse("[[tenants]]\nname = \"x\"\ntoken = \"x-token-1\"\nmax_component_size = \"1GiB\"\n")
-                .unwrap_err();
-        assert!(err.contains("tenants.x.max_component_size = 1GiB: it must be at most 512 MiB"), "{err}");
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("tenants.x.max_component_size: 1 GiB: it must be at most 512 MiB"), "{err}");
     }
 
     #[test]
@@ -614,7 +654,7 @@ mod tests {
     fn plan_limits_are_bounded() {
         let c = DriverConfig::parse("max_lineage_depth = 50\nmax_task_pipelines = 7\n").unwrap();
         assert_eq!((c.max_lineage_depth, c.max_task_pipelines), (50, 7));
-        assert!(DriverConfig::parse("max_lineage_depth = 100000\n").unwrap_err().contains("1 to 2000"));
+        assert!(DriverConfig::parse("max_lineage_depth = 100000\n").unwrap_err().to_string().contains("1 to 2000"));
         assert_eq!(DriverConfig::default().max_lineage_depth, 1000);
     }
 
@@ -660,11 +700,12 @@ mod tests {
         assert_eq!(c.effective_launch_ahead(), 0, "nothing is launched ahead while speculation is on");
         assert_eq!(DriverConfig::default().effective_launch_ahead(), 4);
         assert_eq!(DriverConfig::parse("launch_ahead = 3").unwrap().effective_launch_ahead(), 3);
-        let err = DriverConfig::parse("launch_ahead = 17").unwrap_err();
+        let err = DriverConfig::parse("launch_ahead = 17").unwrap_err().to_string();
         assert!(err.contains("launch_ahead: 17 is over 16"), "{err}");
-        let err = DriverConfig::parse("heartbeat_interval = \"5s\"\nheartbeat_timeout = \"1s\"").unwrap_err();
+        let err =
+            DriverConfig::parse("heartbeat_interval = \"5s\"\nheartbeat_timeout = \"1s\"").unwrap_err().to_string();
         assert!(err.contains("must be longer"), "{err}");
-        let err = DriverConfig::parse("secrte = \"x\"").unwrap_err();
+        let err = DriverConfig::parse("secrte = \"x\"").unwrap_err().to_string();
         assert!(err.contains("unknown field `secrte`"), "{err}");
     }
 }

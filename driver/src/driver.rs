@@ -117,7 +117,8 @@ impl Driver {
                     .into(),
             ));
         }
-        let credentials = Credentials::cluster(config.secret.as_deref()).map_err(DriverError::Config)?;
+        let credentials =
+            Credentials::cluster(config.secret.as_deref()).map_err(|e| DriverError::Config(e.to_string()))?;
         let cluster = Arc::new(Cluster::with_launch_ahead(config.liveness, config.effective_launch_ahead()));
         cluster.spawn_monitor();
         Ok(Arc::new(Driver {
@@ -276,8 +277,8 @@ impl Driver {
         limits: Option<TaskLimits>,
     ) -> Result<mpsc::UnboundedReceiver<AppEvent>, DriverError> {
         let what = if name.is_empty() { "the submitted component".to_string() } else { format!("component `{name}`") };
-        let limits = tenant.task_limits(limits.as_ref(), &self.config.task_limits).map_err(DriverError::Refused)?;
-        let quota = tenant.start_app().map_err(DriverError::Quota)?;
+        let limits = tenant.task_limits(limits.as_ref(), &self.config.task_limits)?;
+        let quota = tenant.start_app()?;
         let rules = tenant.rules(&self.config);
         let (artifact, compile_us, pin) = self.prepare(component, what, rules.max_component_bytes).await?;
         self.prune_finished();
@@ -402,7 +403,7 @@ impl Driver {
         for ((e, heartbeat), now) in live.into_iter().zip(asked) {
             let last_heartbeat_ms = heartbeat.as_ref().map_or(0, |h| h.last_heartbeat_ms);
             let mut s = now.ok().flatten().or(heartbeat).unwrap_or_default();
-            s.executor_id = e.id.0.clone();
+            s.executor_id = e.id.to_string();
             s.address = e.address.clone();
             s.slots = e.slots;
             s.last_heartbeat_ms = last_heartbeat_ms;
@@ -513,7 +514,7 @@ mod tests {
         .unwrap();
         let hash = ArtifactHash::of(&big);
         let err = driver.submit(tenant, Bytes::from(big), vec![], "slow".into(), None).await.unwrap_err();
-        assert!(err.to_string().contains("did not compile within 1 ms (compile_timeout)"), "{err}");
+        assert!(err.to_string().contains("did not compile within 1ms (compile_timeout)"), "{err}");
         assert!(driver.artifacts.get(&hash).is_none(), "a refused component is not kept");
         assert_eq!(driver.compiles.available_permits(), 1, "the abandoned compile still holds its turn");
         for _ in 0..6000 {

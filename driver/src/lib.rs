@@ -18,6 +18,8 @@
 //! - [`access`]: the host directories a tenant's jobs may read and write.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod allocation;
 pub mod app;
@@ -41,31 +43,73 @@ use spindle_sandbox::SandboxError;
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error(transparent)]
+    /// The sandbox failed (component, engine, compiled cache).
     Sandbox(#[from] SandboxError),
     #[error("input path {path}: {reason}")]
-    Input { path: String, reason: String },
+    /// An input path that cannot be read.
+    Input {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("output directory {path} already exists; choose another path or delete it first")]
-    OutputExists { path: String },
+    /// An output directory that exists already.
+    OutputExists {
+        /// The directory.
+        path: String,
+    },
     #[error("output directory {path}: {reason}")]
-    Output { path: String, reason: String },
+    /// Output that could not be written or committed.
+    Output {
+        /// The directory or file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("path {path}: {reason}")]
-    Access { path: String, reason: String },
+    /// A path the application may not use.
+    Access {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     #[error("{0}")]
+    /// A job failed (a task failed for good, or a stage lost its input too often).
     Job(String),
     #[error("artifact {0} is not stored on this driver")]
+    /// An artifact hash the driver does not store.
     UnknownArtifact(String),
     #[error("the application was cancelled: {0}")]
+    /// The application was stopped.
     Cancelled(String),
     #[error("refused: {0}")]
+    /// A submission or request the driver will not run.
     Refused(String),
     #[error("driver configuration: {0}")]
+    /// Settings the driver cannot run with.
     Config(String),
     #[error("quota: {0}")]
+    /// A tenant is at one of its limits.
     Quota(String),
     #[error("tenant `{tenant}` has no application {app}")]
-    UnknownApp { app: String, tenant: String },
+    /// An application the tenant does not have.
+    UnknownApp {
+        /// The application asked for.
+        app: String,
+        /// The tenant asking.
+        tenant: String,
+    },
     #[error(transparent)]
+    /// A client that could not be authenticated.
     Auth(#[from] tenants::AuthError),
     #[error("application {app} has no broadcast value {id} (it was unpersisted, or the application ended)")]
-    UnknownBroadcast { app: String, id: u64 },
+    /// A broadcast value that is gone.
+    UnknownBroadcast {
+        /// The application.
+        app: String,
+        /// The value's id.
+        id: u64,
+    },
 }

@@ -13,7 +13,7 @@ use spindle_proto::{
     DeregisterExecutorResponse, FetchArtifactRequest, FetchBroadcastRequest, FetchBroadcastResponse, HeartbeatRequest,
     HeartbeatResponse, RegisterExecutorRequest, RegisterExecutorResponse, StatusRequest, SubmitRequest,
 };
-use spindle_sandbox::ArtifactHash;
+use spindle_sandbox::{ArtifactHash, SandboxError};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
@@ -112,11 +112,11 @@ impl DriverRpc for DriverService {
             return Err(Status::invalid_argument("an executor needs at least one slot"));
         }
         let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone(), &self.driver.config.tls)
-            .map_err(Status::invalid_argument)?;
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let id = self.driver.cluster.register_launched(req.address, req.slots, Arc::new(handle), true, req.launch_id);
         let interval = self.driver.cluster.settings().heartbeat_interval;
         Ok(Response::new(RegisterExecutorResponse {
-            executor_id: id.0,
+            executor_id: id.to_string(),
             heartbeat_interval_ms: interval.as_millis() as u64,
         }))
     }
@@ -124,7 +124,10 @@ impl DriverRpc for DriverService {
     async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
         self.member(&req)?;
         let req = req.into_inner();
-        let known = self.driver.heartbeat(&ExecutorId(req.executor_id), &req.address, req.status);
+        // An id this driver never gave (a restarted driver's executor) is unknown:
+        // the executor registers again.
+        let known =
+            ExecutorId::parse(&req.executor_id).is_some_and(|id| self.driver.heartbeat(&id, &req.address, req.status));
         Ok(Response::new(HeartbeatResponse { known }))
     }
 
@@ -135,7 +138,9 @@ impl DriverRpc for DriverService {
         self.member(&req)?;
         let req = req.into_inner();
         let reason = if req.reason.is_empty() { "deregistered".to_string() } else { req.reason };
-        self.driver.cluster.deregister(&ExecutorId(req.executor_id), &reason);
+        if let Some(id) = ExecutorId::parse(&req.executor_id) {
+            self.driver.cluster.deregister(&id, &reason);
+        }
         Ok(Response::new(DeregisterExecutorResponse {}))
     }
 
@@ -143,7 +148,8 @@ impl DriverRpc for DriverService {
 
     async fn fetch_artifact(&self, req: Request<FetchArtifactRequest>) -> Result<Response<Chunks>, Status> {
         self.member(&req)?;
-        let hash: ArtifactHash = req.get_ref().hash.parse().map_err(Status::invalid_argument)?;
+        let hash: ArtifactHash =
+            req.get_ref().hash.parse().map_err(|e: SandboxError| Status::invalid_argument(e.to_string()))?;
         let bytes = self
             .driver
             .artifacts

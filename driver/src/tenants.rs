@@ -3,6 +3,7 @@
 //! is open: no tokens, every client is the tenant it names (`default` if none),
 //! without quotas.
 
+use crate::DriverError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -92,10 +93,13 @@ pub struct Tenant {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("this driver requires a tenant: give --tenant and --token (or SPINDLE_TENANT and SPINDLE_TOKEN)")]
+    /// Tenants are configured and the client named none.
     MissingTenant,
     #[error("unknown tenant `{0}`")]
+    /// The client named a tenant the driver does not list.
     UnknownTenant(String),
     #[error("wrong or missing token for tenant `{0}`")]
+    /// The token does not match the tenant's.
     BadToken(String),
 }
 
@@ -171,14 +175,14 @@ impl Tenant {
     }
 
     /// Takes one of the tenant's concurrent-application places, or says why not.
-    pub fn start_app(self: &Arc<Self>) -> Result<AppSlot, String> {
+    pub fn start_app(self: &Arc<Self>) -> Result<AppSlot, DriverError> {
         let mut running = self.running_apps.lock().expect("tenant lock");
         let max = self.config.max_applications;
         if max > 0 && *running >= max {
-            return Err(format!(
+            return Err(DriverError::Quota(format!(
                 "tenant `{}` already runs {running} application(s), its limit; wait for one to finish",
                 self.config.name
-            ));
+            )));
         }
         *running += 1;
         Ok(AppSlot(self.clone()))
@@ -187,11 +191,14 @@ impl Tenant {
     /// The limits an application's tasks run with: what it asked for (unset:
     /// the driver's defaults, lowered to the tenant's maximum), refused if over
     /// the tenant's maximum.
-    pub fn task_limits(&self, asked: Option<&TaskLimits>, defaults: &SandboxLimits) -> Result<TaskLimits, String> {
+    pub fn task_limits(&self, asked: Option<&TaskLimits>, defaults: &SandboxLimits) -> Result<TaskLimits, DriverError> {
         let c = &self.config;
         let asked = asked.cloned().unwrap_or_default();
         let over = |what: &str, asked: String, max: String| {
-            format!("the application asks for {what} {asked}, over tenant `{}`'s maximum of {max}", c.name)
+            DriverError::Refused(format!(
+                "the application asks for {what} {asked}, over tenant `{}`'s maximum of {max}",
+                c.name
+            ))
         };
         let mut memory = defaults.memory_bytes as u64;
         if let Some(max) = c.max_task_memory {
@@ -253,13 +260,18 @@ mod tests {
     fn quotas_hold() {
         let t = Arc::new(Tenant { config: tenant("a"), token: None, running_apps: Mutex::new(0) });
         let first = t.start_app().unwrap();
-        assert!(t.start_app().unwrap_err().contains("its limit"));
+        assert!(t.start_app().unwrap_err().to_string().contains("its limit"));
         drop(first);
         assert!(t.start_app().is_ok());
         let defaults = SandboxLimits::default();
         let l = t.task_limits(None, &defaults).unwrap();
         assert_eq!(l.memory_bytes, 64 << 20, "the default is lowered to the tenant's maximum");
         let asked = TaskLimits { memory_bytes: 128 << 20, ..Default::default() };
-        assert!(t.task_limits(Some(&asked), &defaults).unwrap_err().contains("over tenant `a`'s maximum of 64 MiB"));
+        assert!(
+            t.task_limits(Some(&asked), &defaults)
+                .unwrap_err()
+                .to_string()
+                .contains("over tenant `a`'s maximum of 64 MiB")
+        );
     }
 }

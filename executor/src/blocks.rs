@@ -12,7 +12,16 @@ use spindle_proto::ids::{AppId, ShuffleId};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BlockId {
     /// The bucket for one reduce partition written by one map task.
-    Shuffle { app: AppId, shuffle: ShuffleId, map: u32, reduce: u32 },
+    Shuffle {
+        /// The application.
+        app: AppId,
+        /// The shuffle, within the application.
+        shuffle: ShuffleId,
+        /// The map task (its partition) that wrote it.
+        map: u32,
+        /// The reduce partition it is for.
+        reduce: u32,
+    },
 }
 
 impl BlockId {
@@ -71,7 +80,9 @@ impl Inner {
 /// Why a map output could not grow: the application's bytes and its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverLimit {
+    /// Bytes the application holds here, with the growth refused.
     pub held: u64,
+    /// Its limit (`max_shuffle_memory`).
     pub limit: u64,
 }
 

@@ -17,9 +17,13 @@ use spindle_proto::ids::AppId;
 /// Names one kept partition (piece `piece` of a coalesced partition).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
+    /// The application.
     pub app: AppId,
+    /// The persisted dataset, by its id in the application's lineage.
     pub dataset: u32,
+    /// The partition.
     pub partition: u32,
+    /// The piece: 0, or which parent partition of a coalesced partition.
     pub piece: u32,
 }
 
@@ -52,17 +56,24 @@ struct State {
 /// Counters for `spindle status` and tests.
 #[derive(Debug, Default)]
 pub struct CacheMetrics {
+    /// Reads that found their partition kept.
     pub hits: AtomicU64,
+    /// Reads that did not (the partition is recomputed).
     pub misses: AtomicU64,
+    /// Partitions dropped to make room.
     pub evictions: AtomicU64,
 }
 
 /// Usage figures: blocks and bytes in memory and on disk.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CacheUsage {
+    /// Kept partitions in memory.
     pub memory_blocks: u64,
+    /// Kept partitions spilled to disk.
     pub disk_blocks: u64,
+    /// Their bytes in memory.
     pub memory_bytes: u64,
+    /// Their bytes on disk.
     pub disk_bytes: u64,
 }
 

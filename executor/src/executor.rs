@@ -88,7 +88,7 @@ impl Default for ExecutorConfig {
 impl ExecutorConfig {
     /// What this executor presents on its RPCs (to the driver and to peers).
     pub fn credentials(&self) -> Result<Credentials, ExecutorError> {
-        Credentials::cluster(self.secret.as_deref()).map_err(ExecutorError::BadConfig)
+        Credentials::cluster(self.secret.as_deref()).map_err(|e| ExecutorError::BadConfig(e.to_string()))
     }
 }
 
@@ -245,7 +245,7 @@ impl Executor {
 
     /// This executor's id (empty before registration).
     pub fn id(&self) -> String {
-        self.id.lock().expect("id lock").as_ref().map(|i| i.0.clone()).unwrap_or_default()
+        self.id.lock().expect("id lock").as_ref().map(ExecutorId::to_string).unwrap_or_default()
     }
 
     /// Number of slots.

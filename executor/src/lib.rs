@@ -15,6 +15,8 @@
 //!   pulling artifacts from the driver.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Executor`].
 
+#![warn(missing_docs)]
+
 mod access;
 pub mod artifacts;
 pub mod blocks;
@@ -35,25 +37,75 @@ use spindle_sandbox::{Failure, SandboxError};
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
     #[error("artifact {hash}: {reason}")]
-    Artifact { hash: String, reason: String },
+    /// The job component could not be fetched or compiled.
+    Artifact {
+        /// The artifact's hash.
+        hash: String,
+        /// Why.
+        reason: String,
+    },
     #[error(transparent)]
+    /// The sandbox failed (component, engine or compiled cache).
     Sandbox(#[from] SandboxError),
     #[error("input {path}: {source}")]
-    Input { path: String, source: std::io::Error },
+    /// An input file could not be read.
+    Input {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     #[error("output {path}: {source}")]
-    Output { path: String, source: std::io::Error },
+    /// An output file could not be written.
+    Output {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     #[error("shuffle fetch from executor {executor} at {address} failed: {reason}")]
-    Fetch { executor: String, address: String, reason: String, unreachable: bool },
+    /// Shuffle blocks could not be fetched from a peer.
+    Fetch {
+        /// The peer's id.
+        executor: String,
+        /// Its address.
+        address: String,
+        /// Why.
+        reason: String,
+        /// Whether the peer could not be reached at all (the driver then
+        /// declares it lost).
+        unreachable: bool,
+    },
     #[error("shuffle block {block} is not on executor {executor}")]
-    MissingBlock { executor: String, block: String },
+    /// A peer was asked for a block it does not hold.
+    MissingBlock {
+        /// The peer.
+        executor: String,
+        /// The block.
+        block: String,
+    },
     #[error("task spec is malformed: {0}")]
+    /// A task spec that cannot be run as sent.
     BadSpec(String),
     #[error("executor configuration: {0}")]
+    /// Settings this executor cannot run with.
     BadConfig(String),
     #[error("path {path}: the task may not use it: {reason}")]
-    Access { path: String, reason: String },
+    /// A path outside what the application may use.
+    Access {
+        /// The path.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
     #[error("cannot reach the driver at {url}: {reason}")]
-    Driver { url: String, reason: String },
+    /// The driver could not be reached.
+    Driver {
+        /// Its URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ExecutorError {

@@ -67,7 +67,8 @@ pub fn driver_client(
     tls: &Tls,
 ) -> Result<DriverClient<AuthChannel>, ExecutorError> {
     let err = |reason: String| ExecutorError::Driver { url: url.to_string(), reason };
-    let channel = tls.endpoint(url).map_err(err)?.connect_timeout(Duration::from_secs(5)).connect_lazy();
+    let channel =
+        tls.endpoint(url).map_err(|e| err(e.to_string()))?.connect_timeout(Duration::from_secs(5)).connect_lazy();
     Ok(DriverClient::new(credentials.channel(channel))
         .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
@@ -197,7 +198,13 @@ impl DriverLink {
             })
             .await?
             .into_inner();
-        self.exec.set_identity(ExecutorId(reply.executor_id.clone()), self.address.clone());
+        let Some(id) = ExecutorId::parse(&reply.executor_id) else {
+            return Err(tonic::Status::internal(format!(
+                "the driver gave this executor the id `{}`, which is not exec-N: is it a Spindle driver of this version?",
+                reply.executor_id
+            )));
+        };
+        self.exec.set_identity(id, self.address.clone());
         tracing::info!(executor = %reply.executor_id, address = %self.address, slots = self.exec.slots(), "registered with the driver");
         Ok(Duration::from_millis(reply.heartbeat_interval_ms.max(10)))
     }

@@ -38,10 +38,10 @@ impl PeerClients {
                 let c = self
                     .tls
                     .endpoint(&self.tls.url(address))
-                    .map_err(|reason| ExecutorError::Fetch {
+                    .map_err(|e| ExecutorError::Fetch {
                         executor: executor.into(),
                         address: address.into(),
-                        reason,
+                        reason: e.to_string(),
                         unreachable: true,
                     })?
                     .connect_lazy();
@@ -87,6 +87,8 @@ pub struct ShuffleReader {
 }
 
 impl ShuffleReader {
+    /// A reader of reduce partition `reduce` of `shuffle`, from the map outputs
+    /// at `maps` (its own executor's read locally, the others' over gRPC).
     pub fn new(exec: Arc<Executor>, app: AppId, shuffle: ShuffleId, reduce: u32, maps: &[MapLocation]) -> Self {
         let me = exec.id();
         let mut local = VecDeque::new();

@@ -9,6 +9,7 @@
 //! - [`BatchReader`]: iterates the records of a batch, rejecting malformed frames.
 //! - [`partition_of`]: the documented key hash that picks a record's shuffle partition.
 //! - [`append`], [`copy_short`]: copies without a `memory.copy` for short slices in wasm.
+#![warn(missing_docs)]
 #![no_std]
 
 extern crate alloc;
@@ -32,9 +33,15 @@ pub struct Record<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
     /// The batch ended inside a record that starts at this offset.
-    Truncated { offset: usize },
+    Truncated {
+        /// Where the record starts, in bytes from the batch's start.
+        offset: usize,
+    },
     /// A length prefix at this offset is longer than 5 bytes or declares 2^32 or more.
-    BadLength { offset: usize },
+    BadLength {
+        /// Where the prefix starts.
+        offset: usize,
+    },
 }
 
 impl fmt::Display for FrameError {

@@ -86,7 +86,7 @@ impl Drop for AbortOnUnwind {
 }
 
 /// Encoded key -> value.
-pub(crate) struct KeyTable<V> {
+pub struct KeyTable<V> {
     /// A power of two of slots, at most 7/8 of them used.
     slots: Box<[Slot<V>]>,
     /// Used slots.
@@ -101,7 +101,7 @@ impl<V> KeyTable<V> {
     /// hashes; inserting that order into a table with the same hashes fills runs
     /// of adjacent slots and makes probes long, so a table fed by another must
     /// use another seed.
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         KeyTable { slots: free_slots(INITIAL_SLOTS), len: 0, arena: Vec::new(), seed }
     }
 
@@ -117,7 +117,7 @@ impl<V> KeyTable<V> {
 
     /// Merges `v` into the value of `key` with `f`, or inserts it.
     #[inline]
-    pub(crate) fn merge(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
+    pub fn merge(&mut self, key: &[u8], v: V, f: impl FnOnce(V, V) -> V) {
         if key.len() > SHORT_MAX {
             return self.merge_long(key, v, f);
         }
@@ -128,7 +128,7 @@ impl<V> KeyTable<V> {
     /// with the lookup inlined: a call per key cost word count about 8 % of its
     /// instructions.
     #[inline]
-    pub(crate) fn merge_batch<K: AsRef<[u8]>>(&mut self, items: &mut Vec<(K, V)>, f: impl Fn(V, V) -> V) {
+    pub fn merge_batch<K: AsRef<[u8]>>(&mut self, items: &mut Vec<(K, V)>, f: impl Fn(V, V) -> V) {
         for (key, v) in items.drain(..) {
             self.merge(key.as_ref(), v, &f);
         }
@@ -250,7 +250,7 @@ impl<V> KeyTable<V> {
     }
 
     /// Every key and value, in no particular order; the table is left empty.
-    pub(crate) fn drain(&mut self) -> Drain<'_, V> {
+    pub fn drain(&mut self) -> Drain<'_, V> {
         self.len = 0;
         Drain { slots: self.slots.iter_mut(), arena: &self.arena }
     }
@@ -270,13 +270,16 @@ fn free_slots<V>(n: usize) -> Box<[Slot<V>]> {
 }
 
 /// A key [`Drain`] yields: rebuilt from its slot if short, in the arena if long.
-pub(crate) enum DrainedKey<'a> {
+pub enum DrainedKey<'a> {
+    /// A short key: its bytes, and how many of them are the key.
     Short([u8; 16], usize),
+    /// A long key, in the table's arena.
     Long(&'a [u8]),
 }
 
 impl DrainedKey<'_> {
-    pub(crate) fn bytes(&self) -> &[u8] {
+    /// The key's bytes.
+    pub fn bytes(&self) -> &[u8] {
         match self {
             DrainedKey::Short(buf, n) => &buf[..*n],
             DrainedKey::Long(key) => key,
@@ -286,7 +289,7 @@ impl DrainedKey<'_> {
 
 /// The iterator [`KeyTable::drain`] returns. Frees every slot it passes, and on
 /// drop the rest.
-pub(crate) struct Drain<'a, V> {
+pub struct Drain<'a, V> {
     slots: std::slice::IterMut<'a, Slot<V>>,
     arena: &'a [u8],
 }

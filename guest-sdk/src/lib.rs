@@ -53,21 +53,30 @@
 //!   splits, `foreach`); `numeric`: sums and [`Stats`] of numbers.
 //! - `shared`: [`Broadcast`] values and [`Accumulator`]s.
 //! - `line`: how elements are written as text lines ([`Line`]).
-//! - `pipeline`: ops (what a transformation ships as) and the sinks that run them.
-//! - `task`: the executor-side task entry point.
+//! - `grouped`: the element types of cogroups and outer joins.
+//! - `pipeline`: ops (what a transformation ships as) and the sinks that run them;
+//!   `host`: the calls it makes into the host's `task-io` while it runs.
+//! - `task`: the executor-side task entry point, which drives the pipeline.
+//!
+//! Each module uses only those listed before it or beneath it in this order:
+//! `bytes`, `codec`, `keytable`, `text`, `line`, `grouped` and `host` depend on
+//! no dataset code; `pipeline` on those; `dataset`, `pairs`, `extra`, `numeric`
+//! and `shared` on `pipeline`; `task` on `pipeline` alone.
 //! - `text`: helpers for text elements ([`words`]).
 
 #![warn(missing_docs)]
 
 extern crate alloc;
 
-#[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+#[cfg(any(test, fuzzing, all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 pub mod allocator;
 mod bytes;
 pub mod codec;
 mod dataset;
 mod error;
 mod extra;
+mod grouped;
+mod host;
 mod keytable;
 mod line;
 mod numeric;
@@ -82,11 +91,19 @@ pub use dataset::{
     text_file_with_file_names, text_file_with_partitions, whole_text_files,
 };
 pub use error::{Error, Result};
+pub use grouped::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};
 pub use line::Line;
 pub use numeric::{Numeric, Stats};
-pub use pairs::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};
 pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
 pub use text::{SplitWords, Words, split_words, words};
+
+/// Internals the fuzz targets in `fuzz/` drive natively (built by `cargo fuzz`,
+/// which sets `--cfg fuzzing`). Not an API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::keytable::{DrainedKey, KeyTable};
+}
 
 #[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

@@ -4,22 +4,9 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::dataset::Dataset;
+use crate::grouped::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};
 use crate::pipeline::{self, conjure, make_op};
 use crate::{Data, Error, Result};
-
-/// An element of a two-way [`Dataset::cogroup`]: a key, its values on the left
-/// and on the right.
-pub type CoGrouped<K, V, W> = (K, (Vec<V>, Vec<W>));
-
-/// An element of [`Dataset::cogroup3`]: a key and its values in each input.
-pub type CoGrouped3<K, V, W, X> = (K, (Vec<V>, Vec<W>, Vec<X>));
-
-/// An element of [`Dataset::cogroup4`]: a key and its values in each input.
-pub type CoGrouped4<K, V, W, X, Y> = (K, (Vec<V>, Vec<W>, Vec<X>, Vec<Y>));
-
-/// An element of [`Dataset::full_outer_join`]: a key and a value of either
-/// side, or both.
-pub type OuterJoined<K, V, W> = (K, (Option<V>, Option<W>));
 
 impl<K: Data, V: Data> Dataset<(K, V)> {
     /// Applies `f` to every value, keeping keys.

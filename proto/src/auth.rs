@@ -4,6 +4,7 @@
 //! (cluster RPCs) or by the driver (client RPCs). Secrets are compared through
 //! their blake3 hashes, which compare in constant time.
 
+use crate::SettingsError;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -38,19 +39,19 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-fn value(what: &str, v: &str) -> Result<AsciiMetadataValue, String> {
-    v.parse().map_err(|_| format!("the {what} must be printable ASCII"))
+fn value(what: &'static str, v: &str) -> Result<AsciiMetadataValue, SettingsError> {
+    v.parse().map_err(|_| SettingsError::NotAscii { what })
 }
 
 impl Credentials {
     /// A cluster member's credentials: the cluster secret, if the cluster has one.
-    pub fn cluster(secret: Option<&str>) -> Result<Self, String> {
+    pub fn cluster(secret: Option<&str>) -> Result<Self, SettingsError> {
         Ok(Credentials { secret: secret.map(|s| value("cluster secret", s)).transpose()?, ..Default::default() })
     }
 
     /// A client's credentials: a tenant and its token, and (for an operator) the
     /// cluster secret, each when given.
-    pub fn client(secret: Option<&str>, tenant: Option<&str>, token: Option<&str>) -> Result<Self, String> {
+    pub fn client(secret: Option<&str>, tenant: Option<&str>, token: Option<&str>) -> Result<Self, SettingsError> {
         Ok(Credentials {
             secret: secret.map(|s| value("cluster secret", s)).transpose()?,
             tenant: tenant.map(|t| value("tenant name", t)).transpose()?,

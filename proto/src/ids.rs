@@ -34,10 +34,24 @@ string_id!(
     /// One submitted application (`app-NNNN`).
     AppId
 );
-string_id!(
-    /// One executor process, as assigned by the driver (`exec-N`).
-    ExecutorId
-);
+/// One executor process, as the driver numbered it when it registered: the key
+/// of its registry. Shown, logged and sent on the wire as `exec-N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExecutorId(pub u64);
+
+impl ExecutorId {
+    /// The id an `exec-N` string names (as a message or status carries it), or
+    /// `None` if it names none.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.strip_prefix("exec-")?.parse().ok().map(ExecutorId)
+    }
+}
+
+impl fmt::Display for ExecutorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exec-{}", self.0)
+    }
+}
 number_id!(
     /// One action's job within the driver.
     JobId

@@ -8,6 +8,8 @@
 //!   tenant tokens from clients.
 //! - [`tls`]: TLS settings for servers and clients (rustls).
 
+#![warn(missing_docs)]
+
 /// tonic/prost output for `proto/spindle.proto`.
 #[allow(clippy::all, missing_docs, reason = "generated code")]
 pub mod generated {
@@ -17,6 +19,9 @@ pub mod generated {
 pub mod ids;
 
 pub mod auth;
+
+pub mod error;
+pub use error::SettingsError;
 
 pub mod tls;
 

@@ -10,6 +10,7 @@
 //! client (`spindle submit`, `status`, `logs`) needs only the CA certificate and
 //! an `https://` driver URL.
 
+use crate::SettingsError;
 use std::path::Path;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
@@ -32,23 +33,28 @@ pub enum Clients {
     Members,
 }
 
-fn read(what: &str, path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("reading the TLS {what} {}: {e}", path.display()))
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
+    std::fs::read(path).map_err(|error| SettingsError::Read { what, path: path.to_path_buf(), error })
 }
 
 impl Tls {
     /// Reads the PEM files: a certificate and its key (both or neither), the CA
     /// certificate peers are checked against, and whether members present their
     /// certificate too (which needs all three).
-    pub fn load(cert: Option<&Path>, key: Option<&Path>, ca: Option<&Path>, mutual: bool) -> Result<Self, String> {
+    pub fn load(
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        ca: Option<&Path>,
+        mutual: bool,
+    ) -> Result<Self, SettingsError> {
         let identity = match (cert, key) {
             (Some(c), Some(k)) => Some(Identity::from_pem(read("certificate", c)?, read("key", k)?)),
             (None, None) => None,
-            _ => return Err("give both --tls-cert and --tls-key, or neither".into()),
+            _ => return Err(SettingsError::Flags("give both --tls-cert and --tls-key, or neither")),
         };
         let ca = ca.map(|p| read("CA certificate", p).map(Certificate::from_pem)).transpose()?;
         if mutual && (identity.is_none() || ca.is_none()) {
-            return Err("--tls-mutual needs --tls-cert, --tls-key and --tls-ca".into());
+            return Err(SettingsError::Flags("--tls-mutual needs --tls-cert, --tls-key and --tls-ca"));
         }
         Ok(Tls { identity, ca, mutual })
     }
@@ -60,12 +66,13 @@ impl Tls {
         key: Option<&Path>,
         ca: Option<&Path>,
         mutual: bool,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SettingsError> {
         let tls = Self::load(cert, key, ca, mutual)?;
         if tls.identity.is_some() != tls.ca.is_some() {
-            return Err("a cluster process with TLS needs --tls-cert, --tls-key (what it serves with) and --tls-ca \
-                        (what it checks its peers against)"
-                .into());
+            return Err(SettingsError::Flags(
+                "a cluster process with TLS needs --tls-cert, --tls-key (what it serves with) and --tls-ca \
+                 (what it checks its peers against)",
+            ));
         }
         Ok(tls)
     }
@@ -100,14 +107,15 @@ impl Tls {
 
     /// An endpoint for `url`: an `https://` URL is checked against the CA
     /// certificate (and, with mutual TLS, presents this process's certificate).
-    pub fn endpoint(&self, url: &str) -> Result<Endpoint, String> {
-        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    pub fn endpoint(&self, url: &str) -> Result<Endpoint, SettingsError> {
+        let bad = |reason: String| SettingsError::Url { url: url.to_string(), reason };
+        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| bad(format!("not a URL: {e}")))?;
         let https = url.starts_with("https://");
         match (&self.ca, https) {
             (None, false) => Ok(endpoint),
-            (Some(_), false) => Err(format!("`{url}` is not https://, but TLS is configured (--tls-ca)")),
+            (Some(_), false) => Err(bad("it is not https://, but TLS is configured (--tls-ca)".into())),
             (None, true) => {
-                Err(format!("`{url}` is https://: give the CA certificate that signed its certificate (--tls-ca)"))
+                Err(bad("it is https://: give the CA certificate that signed its certificate (--tls-ca)".into()))
             }
             (Some(ca), true) => {
                 let mut config = ClientTlsConfig::new().ca_certificate(ca.clone());
@@ -116,7 +124,7 @@ impl Tls {
                 {
                     config = config.identity(id.clone());
                 }
-                endpoint.tls_config(config).map_err(|e| format!("TLS settings for {url}: {e}"))
+                endpoint.tls_config(config).map_err(|e| bad(format!("TLS settings: {e}")))
             }
         }
     }

@@ -55,10 +55,10 @@ impl fmt::Debug for ArtifactHash {
 }
 
 impl FromStr for ArtifactHash {
-    type Err = String;
+    type Err = SandboxError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not an artifact hash (64 hex digits)");
+    fn from_str(s: &str) -> Result<Self, SandboxError> {
+        let bad = || SandboxError::NotAHash(s.to_string());
         if s.len() != 64 || !s.is_ascii() {
             return Err(bad());
         }

@@ -94,7 +94,7 @@ mod tests {
         let epoch = wasmtime::Error::new(wasmtime::Trap::Interrupt);
         assert_eq!(
             Failure::from_wasmtime(&epoch, None, &limits, 0).to_string(),
-            "sandbox wall-time limit of 10 min exceeded"
+            "sandbox wall-time limit of 10m exceeded"
         );
         let panic = wasmtime::Error::new(wasmtime::Trap::UnreachableCodeReached);
         assert_eq!(Failure::from_wasmtime(&panic, None, &limits, 0).kind(), "trap");

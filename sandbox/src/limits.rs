@@ -60,9 +60,19 @@ impl SandboxLimits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitHit {
     /// Linear memory: the limit and the size asked for, in bytes.
-    Memory { limit: usize, desired: usize },
+    Memory {
+        /// The limit.
+        limit: usize,
+        /// What the guest asked for.
+        desired: usize,
+    },
     /// A table: the limit and the size asked for, in elements.
-    Table { limit: usize, desired: usize },
+    Table {
+        /// The limit.
+        limit: usize,
+        /// What the guest asked for.
+        desired: usize,
+    },
     /// Wall time.
     WallTime(Duration),
     /// Fuel.
@@ -92,7 +102,8 @@ impl fmt::Display for LimitHit {
 
 impl std::error::Error for LimitHit {}
 
-/// Formats a byte count with a binary unit ("256 MiB", "1.5 KiB", "17 B").
+/// Formats a byte count with a binary unit ("256 MiB", "1.5 KiB", "17 B"): whole
+/// numbers without a decimal, unlike `bytesize`'s display ("256.0 MiB").
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
@@ -104,16 +115,10 @@ pub fn bytes(n: u64) -> String {
     if u == 0 || v.fract() == 0.0 { format!("{v:.0} {}", UNITS[u]) } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
-/// Formats a duration briefly ("10 min", "2 s", "250 ms").
+/// Formats a duration as a config file or flag would give it ("10m", "2s",
+/// "250ms", "1m 30s").
 pub fn duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms >= 60_000 && ms.is_multiple_of(60_000) {
-        format!("{} min", ms / 60_000)
-    } else if ms >= 1000 && ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{ms} ms")
-    }
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
 }
 
 /// Enforces memory and table limits and counts of instances, tables and memories;
@@ -173,8 +178,8 @@ mod tests {
     fn limits_are_named_with_their_values() {
         let m = LimitHit::Memory { limit: 64 << 20, desired: (64 << 20) + 65536 };
         assert_eq!(m.to_string(), "memory limit of 64 MiB exceeded (the guest asked for 64.1 MiB of linear memory)");
-        assert_eq!(LimitHit::WallTime(Duration::from_secs(600)).to_string(), "wall-time limit of 10 min exceeded");
-        assert_eq!(LimitHit::WallTime(Duration::from_millis(1500)).to_string(), "wall-time limit of 1500 ms exceeded");
+        assert_eq!(LimitHit::WallTime(Duration::from_secs(600)).to_string(), "wall-time limit of 10m exceeded");
+        assert_eq!(LimitHit::WallTime(Duration::from_millis(1500)).to_string(), "wall-time limit of 1s 500ms exceeded");
         assert_eq!(LimitHit::Stack(1 << 20).to_string(), "stack limit of 1 MiB exceeded (runaway recursion?)");
     }
 

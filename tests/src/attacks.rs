@@ -14,7 +14,7 @@ pub fn flood(url: &str, tenant: &str, token: &str, size: usize, copies: usize) -
         for _ in 0..copies {
             let (url, tenant, token) = (url.to_string(), tenant.to_string(), token.to_string());
             calls.spawn(async move {
-                let credentials = Credentials::client(None, Some(&tenant), Some(&token)).map_err(anyhow::Error::msg)?;
+                let credentials = Credentials::client(None, Some(&tenant), Some(&token))?;
                 let channel = tonic::transport::Endpoint::from_shared(url)?.connect().await?;
                 let mut client = DriverClient::new(credentials.channel(channel))
                     .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES);

@@ -118,7 +118,7 @@ fn unreachable_driver_is_a_clear_error() -> anyhow::Result<()> {
     let out = Command::new(spindle_bin())
         .args(["executor", "--driver", &url, "--slots", "1", "--register-timeout", "1s"])
         .output()?;
-    assert_fails_with(&out, "could not register within 1 s (--register-timeout); is `spindle driver` running there?");
+    assert_fails_with(&out, "could not register within 1s (--register-timeout); is `spindle driver` running there?");
     let out = Command::new(spindle_bin()).args(["status", "--driver", "not a url"]).output()?;
     assert_fails_with(&out, "is not a driver URL");
     Ok(())

@@ -103,7 +103,7 @@ fn run_on_executor(address: &str, spec: spindle_proto::TaskSpec) -> Result<spind
     use spindle_proto::{TaskControl, task_control};
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let credentials = spindle_proto::auth::Credentials::cluster(Some(SECRET)).map_err(anyhow::Error::msg)?;
+        let credentials = spindle_proto::auth::Credentials::cluster(Some(SECRET))?;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?.connect().await?;
         let mut client = ExecutorClient::new(credentials.channel(channel));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

@@ -94,7 +94,7 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
 
         // (mode, what the failure must say)
         let failing: &[(&[&str], &str)] = &[
-            (&["loop"], "sandbox wall-time limit of 2 s exceeded"),
+            (&["loop"], "sandbox wall-time limit of 2s exceeded"),
             (&["alloc"], "sandbox memory limit of 64 MiB exceeded"),
             (&["recurse"], "sandbox stack limit of 1 MiB exceeded"),
             (&["panic"], "element 37 is cursed"),
@@ -158,7 +158,7 @@ fn every_attack_fails_clearly_while_another_tenants_word_count_stays_exact() -> 
             describe(&out)
         );
         let out = main_loop.join().expect("main-loop thread")?;
-        assert!(stderr(&out).contains("main: sandbox wall-time limit of 6 s exceeded"), "{}", describe(&out));
+        assert!(stderr(&out).contains("main: sandbox wall-time limit of 6s exceeded"), "{}", describe(&out));
 
         // Limits over the tenant's maximum are refused at submit.
         let out = cluster.submit_as(MALLORY, &["--task-memory", "1GiB"], &example("attack"), &["panic"])?;

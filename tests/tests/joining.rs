@@ -71,7 +71,7 @@ fn an_executor_gives_up_after_its_register_timeout() -> anyhow::Result<()> {
         .env_remove("SPINDLE_SECRET")
         .output()?;
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && text.contains("could not register within 1 s (--register-timeout)"), "{text}");
+    assert!(!out.status.success() && text.contains("could not register within 1s (--register-timeout)"), "{text}");
     assert!(text.contains("cannot register with the driver; retrying"), "{text}");
     Ok(())
 }

@@ -83,14 +83,14 @@ fn a_cluster_with_mutual_tls_runs_exactly_and_refuses_clients_in_clear() -> anyh
     // Members without a client certificate: the driver refuses their calls even
     // with the cluster secret; executors refuse the connection.
     let executor = cluster.status()?["executors"][0]["address"].as_str().unwrap().to_string();
-    let no_cert = Tls::load(None, None, Some(&ca), false).map_err(anyhow::Error::msg)?;
+    let no_cert = Tls::load(None, None, Some(&ca), false)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         use spindle_proto::auth::Credentials;
         use spindle_proto::driver_client::DriverClient;
         use spindle_proto::executor_client::ExecutorClient;
-        let member = Credentials::cluster(Some(SECRET)).map_err(anyhow::Error::msg)?;
-        let channel = no_cert.endpoint(&cluster.url).map_err(anyhow::Error::msg)?.connect().await?;
+        let member = Credentials::cluster(Some(SECRET))?;
+        let channel = no_cert.endpoint(&cluster.url)?.connect().await?;
         let mut driver = DriverClient::new(member.clone().channel(channel));
         let err = driver
             .register_executor(spindle_proto::RegisterExecutorRequest {
@@ -102,7 +102,7 @@ fn a_cluster_with_mutual_tls_runs_exactly_and_refuses_clients_in_clear() -> anyh
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err}");
         assert!(err.message().contains("client certificate"), "{err}");
-        let endpoint = no_cert.endpoint(&format!("https://{executor}")).map_err(anyhow::Error::msg)?;
+        let endpoint = no_cert.endpoint(&format!("https://{executor}"))?;
         let refused = match endpoint.connect().await {
             Err(_) => true,
             Ok(channel) => {

@@ -111,9 +111,21 @@ impl Launch {
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error("launching executor {launch}: {reason}")]
-    Start { launch: String, reason: String },
+    /// An executor could not be started.
+    Start {
+        /// The launch.
+        launch: String,
+        /// Why.
+        reason: String,
+    },
     #[error("releasing executor {launch}: {reason}")]
-    Release { launch: String, reason: String },
+    /// An executor could not be stopped.
+    Release {
+        /// The launch.
+        launch: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Starts and stops executors for the driver.

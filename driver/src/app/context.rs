@@ -14,9 +14,10 @@ use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
 use wasmtime::component::Resource;
 
 use super::AppState;
+use super::range_bounds::{range_bounds, sample_size};
 use crate::DriverError;
-use crate::access::DataAccess;
 use crate::app::shared::Number;
+use crate::scheduler::commit;
 use crate::scheduler::dag::Action;
 use crate::scheduler::lineage::{Lineage, Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
@@ -131,44 +132,18 @@ impl AppState {
 impl types::Host for AppState {}
 
 impl task_io::Host for AppState {
-    async fn read(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn input_utf8(&mut self) -> wasmtime::Result<bool> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn input_is_text(&mut self) -> wasmtime::Result<bool> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn read_lines(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn write(&mut self, _records: Vec<u8>) -> wasmtime::Result<()> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn output_counted(&mut self) -> wasmtime::Result<bool> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn add_output_count(&mut self, _records: u64) -> wasmtime::Result<()> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn partition(&mut self) -> wasmtime::Result<u32> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn step_partition(&mut self, _step: u32) -> wasmtime::Result<u32> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
-    }
-
-    async fn broadcast_value(&mut self, _id: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        wasmtime::bail!("`task-io` was called from `main`; it is only available inside tasks")
+    spindle_sandbox::refuse_calls! { self =>
+        wasmtime::format_err!("`task-io` was called from `main`; it is only available inside tasks");
+        fn read() -> Option<Vec<u8>>;
+        fn input_utf8() -> bool;
+        fn input_is_text() -> bool;
+        fn read_lines() -> Option<Vec<u8>>;
+        fn write(records: Vec<u8>) -> ();
+        fn output_counted() -> bool;
+        fn add_output_count(records: u64) -> ();
+        fn partition() -> u32;
+        fn step_partition(step: u32) -> u32;
+        fn broadcast_value(id: u64) -> Result<Vec<u8>, String>;
     }
 
     /// `main` may add to an accumulator too (as Spark's driver may): applied at once.
@@ -322,46 +297,6 @@ fn from_wit(n: types::Number) -> Number {
     }
 }
 
-/// How many keys a sort samples in all: 20 per output partition (as Spark),
-/// at most a million.
-fn sample_size(partitions: u32) -> u64 {
-    (20 * u64::from(partitions)).min(1_000_000)
-}
-
-/// Range bounds for `partitions` partitions from sampled keys: each partition's
-/// sample weighs as many records as it stands for, and bounds fall at equal steps
-/// of the cumulative weight (Spark's `RangePartitioner.determineBounds`).
-fn range_bounds(samples: Vec<(Vec<u8>, u64)>, partitions: u32) -> Result<Vec<Bytes>, String> {
-    let mut candidates: Vec<(Bytes, f64)> = Vec::new();
-    for (batch, seen) in samples {
-        let keys: Vec<Bytes> = BatchReader::new(&batch)
-            .map(|r| r.map(|r| Bytes::copy_from_slice(r.key.unwrap_or_default())))
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("sort-by-key: a sampling task returned malformed keys: {e}"))?;
-        if keys.is_empty() {
-            continue;
-        }
-        let weight = seen as f64 / keys.len() as f64;
-        candidates.extend(keys.into_iter().map(|k| (k, weight)));
-    }
-    candidates.sort_by(|a, b| a.0.cmp(&b.0));
-    let total: f64 = candidates.iter().map(|c| c.1).sum();
-    let step = total / f64::from(partitions);
-    let mut bounds: Vec<Bytes> = Vec::new();
-    let (mut cumulative, mut target) = (0.0, step);
-    for (key, weight) in candidates {
-        if bounds.len() + 1 >= partitions as usize {
-            break;
-        }
-        cumulative += weight;
-        if cumulative >= target && bounds.last().is_none_or(|last| key > *last) {
-            bounds.push(key);
-            target += step;
-        }
-    }
-    Ok(bounds)
-}
-
 impl context::HostDataset for AppState {
     async fn narrow(&mut self, ds: Handle, op: Vec<u8>) -> wasmtime::Result<Handle> {
         let parent = self.node(&ds)?;
@@ -505,15 +440,14 @@ impl context::HostDataset for AppState {
     }
 
     async fn save_as_text_file(&mut self, ds: Handle, path: String) -> wasmtime::Result<Result<(), String>> {
-        let dir = match prepare_output_dir(&path, &self.app.access) {
+        let dir = match commit::prepare_job(&path, &self.app.access) {
             Ok(dir) => dir,
             Err(e) => return Ok(Err(e.to_string())),
         };
         let result = self.act(&ds, Action::SaveText { dir: dir.clone() })?.await;
         if result.is_err() {
-            // Leave no half-written attempt files behind; committed parts stay visible
-            // without `_SUCCESS`, as in Hadoop's committer.
-            let _ = std::fs::remove_dir_all(std::path::Path::new(&dir).join("_temporary"));
+            // A job that never started (refused at planning) has not aborted yet.
+            commit::abort_job(&dir);
         }
         Ok(result.map(|_| ()))
     }
@@ -521,52 +455,5 @@ impl context::HostDataset for AppState {
     async fn drop(&mut self, ds: Handle) -> wasmtime::Result<()> {
         self.table.delete(ds)?;
         Ok(())
-    }
-}
-
-/// Refuses an existing output directory (as Spark does) and one the application
-/// may not write, then creates it.
-fn prepare_output_dir(path: &str, access: &DataAccess) -> Result<String, DriverError> {
-    let abs = access.writable(std::path::Path::new(path))?;
-    let shown = abs.display().to_string();
-    if abs.exists() {
-        return Err(DriverError::OutputExists { path: shown });
-    }
-    std::fs::create_dir_all(&abs).map_err(|e| DriverError::Output { path: shown.clone(), reason: e.to_string() })?;
-    Ok(shown)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use spindle_frame::BatchWriter;
-
-    fn keys(ks: &[u32]) -> Vec<u8> {
-        let mut w = BatchWriter::default();
-        for k in ks {
-            w.push(Some(&k.to_be_bytes()), b"");
-        }
-        w.finish()
-    }
-
-    #[test]
-    fn bounds_split_the_weighted_sample_evenly() {
-        // Partition 0: 1000 records, sampled 0..100 (weight 10 each); partition 1:
-        // 100 records, all sampled as 1000..1100 (weight 1 each).
-        let samples = vec![(keys(&(0..100).collect::<Vec<_>>()), 1000), (keys(&(1000..1100).collect::<Vec<_>>()), 100)];
-        let bounds = range_bounds(samples, 4).unwrap();
-        let as_u32: Vec<u32> = bounds.iter().map(|b| u32::from_be_bytes(b[..].try_into().unwrap())).collect();
-        // 1100 records in 4 ranges of ~275: the first three bounds fall in partition 0's keys.
-        assert_eq!(as_u32.len(), 3);
-        assert!(as_u32.windows(2).all(|w| w[0] < w[1]));
-        assert!(
-            (26..29).contains(&as_u32[0]) && (53..57).contains(&as_u32[1]) && (81..85).contains(&as_u32[2]),
-            "{as_u32:?}"
-        );
-        assert!(
-            range_bounds(vec![(keys(&[5, 5, 5]), 3)], 4).unwrap().len() <= 1,
-            "one distinct key: one bound at most"
-        );
-        assert!(range_bounds(Vec::new(), 4).unwrap().is_empty());
     }
 }

@@ -4,6 +4,7 @@
 //! - [`shared`]: broadcast values and accumulators.
 
 mod context;
+mod range_bounds;
 pub mod shared;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,8 +37,11 @@ use shared::{Accumulators, Broadcasts};
 /// What an application shares with its record on the driver (for status and
 /// for executors asking for broadcast values).
 pub struct SharedWithRecord {
+    /// Its jobs' and stages' progress.
     pub progress: Arc<AppProgress>,
+    /// Its broadcast values, which tasks fetch.
     pub broadcasts: Arc<Broadcasts>,
+    /// The executors its tasks avoid.
     pub exclusions: Arc<Exclusions>,
 }
 

@@ -12,7 +12,9 @@ use spindle_proto::{AccumulatorUpdate, accumulator_update};
 /// An accumulator's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Number {
+    /// A whole number.
     Int(i64),
+    /// A floating-point number.
     Float(f64),
 }
 

@@ -181,7 +181,7 @@ impl Drop for CancelOnDrop<'_> {
 impl RemoteExecutor {
     /// A handle for the executor listening at `address` (`host:port`), called
     /// with `credentials` (the cluster secret).
-    pub fn new(address: &str, credentials: Credentials, tls: &Tls) -> Result<Self, String> {
+    pub fn new(address: &str, credentials: Credentials, tls: &Tls) -> Result<Self, spindle_proto::SettingsError> {
         let channel = tls.endpoint(&tls.url(address))?.connect_lazy();
         let client = ExecutorClient::new(credentials.channel(channel))
             .max_decoding_message_size(spindle_proto::MAX_MESSAGE_BYTES)

@@ -27,8 +27,8 @@ async fn a_silent_executor_is_lost_and_its_running_attempts_hear_it() {
     std::thread::sleep(Duration::from_millis(60));
     cluster.check_liveness();
     assert!(lost.await.unwrap().contains("no heartbeat"));
-    assert!(!cluster.registered().contains(&quiet.0));
-    assert!(cluster.registered().contains(&local.0), "an in-process executor never falls silent");
+    assert!(!cluster.registered().contains(quiet));
+    assert!(cluster.registered().contains(local), "an in-process executor never falls silent");
     assert!(!cluster.heartbeat(&quiet, "", None), "a lost executor must register again");
     let (_, gone) = cluster.statuses();
     assert_eq!(gone[0].state(), ExecutorState::Lost);
@@ -79,8 +79,8 @@ async fn a_task_with_kept_input_waits_for_its_executor_and_others_pass() {
     assert_eq!(busy.executor.id, a);
     let local = tokio::spawn({
         let c = cluster.clone();
-        let (claim, a) = (claim.clone(), a.clone());
-        async move { c.lease_on(&claim, &a, &Ahead::new(1)).await.map(|l| l.executor.id.clone()) }
+        let (claim, a) = (claim.clone(), a);
+        async move { c.lease_on(&claim, &a, &Ahead::new(1)).await.map(|l| l.executor.id) }
     });
     tokio::task::yield_now().await;
     let other = cluster.lease(&claim, None, &Ahead::new(1)).await.unwrap();

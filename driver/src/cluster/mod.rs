@@ -108,8 +108,11 @@ pub struct Load {
 /// One registered executor, for dynamic allocation.
 #[derive(Debug)]
 pub struct ExecutorLoad {
+    /// The executor.
     pub id: ExecutorId,
+    /// The launch that started it (dynamic allocation), or empty.
     pub launch_id: String,
+    /// Its task slots.
     pub slots: u32,
     /// How long it has held no lease (`None`: it holds some).
     pub idle_for: Option<Duration>,
@@ -123,7 +126,13 @@ pub enum ClusterError {
     #[error(
         "no executor has been registered for {waited:?}{last}; start executors (`spindle executor --driver URL`) or raise no_executor_timeout"
     )]
-    NoExecutors { waited: Duration, last: String },
+    /// No executor registered in time for a waiting task.
+    NoExecutors {
+        /// How long the task waited.
+        waited: Duration,
+        /// What became of the last executor, when there was one.
+        last: String,
+    },
 }
 
 /// Who asks for a slot: a tenant, with its weight and slot quota.
@@ -158,7 +167,7 @@ pub struct Excluded {
 impl Excluded {
     /// Makes the set `ids`.
     pub fn set(&self, ids: &[ExecutorId]) {
-        let keys: Vec<u64> = ids.iter().filter_map(|id| key_of(&id.0)).collect();
+        let keys: Vec<u64> = ids.iter().map(|id| id.0).collect();
         let mut held = self.keys.lock().expect("excluded lock");
         self.any.store(!keys.is_empty(), Ordering::Relaxed);
         *held = keys;
@@ -175,7 +184,7 @@ impl Excluded {
 
     /// Whether executor `id` is excluded.
     pub fn contains_id(&self, id: &ExecutorId) -> bool {
-        key_of(&id.0).is_some_and(|k| self.contains(k))
+        self.contains(id.0)
     }
 }
 
@@ -186,14 +195,17 @@ impl Excluded {
 pub struct Ahead(Arc<AtomicU32>);
 
 impl Ahead {
+    /// `n` tasks ahead per slot.
     pub fn new(n: u32) -> Self {
         Ahead(Arc::new(AtomicU32::new(n)))
     }
 
+    /// Sets how many tasks go ahead per slot from now on.
     pub fn set(&self, n: u32) {
         self.0.store(n, Ordering::Relaxed);
     }
 
+    /// How many tasks go ahead per slot.
     pub fn get(&self) -> u32 {
         self.0.load(Ordering::Relaxed)
     }
@@ -290,11 +302,6 @@ impl Drop for SlotLease {
     }
 }
 
-/// The registry key inside an executor id (`exec-KEY`).
-fn key_of(id: &str) -> Option<u64> {
-    id.strip_prefix("exec-")?.parse().ok()
-}
-
 /// Which executors were registered at one moment: one look at the registry for
 /// many questions (every map output of a shuffle, say).
 #[derive(Debug)]
@@ -302,18 +309,23 @@ pub struct Registered(std::collections::BTreeSet<u64>);
 
 impl Registered {
     /// Whether executor `id` was registered and taking tasks.
-    pub fn contains(&self, id: &str) -> bool {
-        key_of(id).is_some_and(|k| self.0.contains(&k))
+    pub fn contains(&self, id: ExecutorId) -> bool {
+        self.0.contains(&id.0)
+    }
+
+    /// Whether the executor a message names (`exec-N`) was registered and taking tasks.
+    pub fn contains_named(&self, id: &str) -> bool {
+        ExecutorId::parse(id).is_some_and(|id| self.contains(id))
     }
 
     /// Whether an executor other than `id` was registered.
-    pub fn any_but(&self, id: &str) -> bool {
-        self.0.iter().any(|k| Some(*k) != key_of(id))
+    pub fn any_but(&self, id: ExecutorId) -> bool {
+        self.0.iter().any(|k| *k != id.0)
     }
 
     /// Whether an executor not in `ids` was registered.
     pub fn any_outside(&self, ids: &[ExecutorId]) -> bool {
-        let keys: Vec<u64> = ids.iter().filter_map(|id| key_of(&id.0)).collect();
+        let keys: Vec<u64> = ids.iter().map(|id| id.0).collect();
         self.0.iter().any(|k| !keys.contains(k))
     }
 }
@@ -373,9 +385,9 @@ impl Cluster {
             let mut st = self.state.lock().expect("cluster lock");
             st.next_id += 1;
             let key = st.next_id;
-            let id = ExecutorId(format!("exec-{key}"));
+            let id = ExecutorId(key);
             let (lost, lost_rx) = watch::channel(None);
-            let entry = ExecutorEntry { id: id.clone(), address, slots, launch_id, handle, lost: lost_rx };
+            let entry = ExecutorEntry { id, address, slots, launch_id, handle, lost: lost_rx };
             tracing::info!(executor = %id, address = %entry.address, slots, launch = %entry.launch_id, "executor registered");
             let now = Instant::now();
             let s =
@@ -392,7 +404,7 @@ impl Cluster {
     /// declared lost or stopped, or never registered here): it should register again.
     pub fn heartbeat(&self, id: &ExecutorId, address: &str, status: Option<ExecutorStatus>) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
-        let Some(s) = key_of(&id.0).and_then(|k| st.executors.get_mut(&k)) else { return false };
+        let Some(s) = st.executors.get_mut(&id.0) else { return false };
         // The same id given to another executor (this driver restarted): not this one.
         if !address.is_empty() && s.entry.address != address {
             return false;
@@ -415,7 +427,7 @@ impl Cluster {
                 .executors
                 .values()
                 .map(|s| ExecutorLoad {
-                    id: s.entry.id.clone(),
+                    id: s.entry.id,
                     launch_id: s.entry.launch_id.clone(),
                     slots: s.entry.slots,
                     idle_for: s.idle_since.map(|t| now.duration_since(t)),
@@ -464,7 +476,10 @@ impl Cluster {
         cond: impl Fn(&Slots) -> bool,
     ) -> bool {
         let mut st = self.state.lock().expect("cluster lock");
-        let Some(key) = key_of(&id.0).filter(|k| st.executors.get(k).is_some_and(&cond)) else { return false };
+        let key = id.0;
+        if !st.executors.get(&key).is_some_and(&cond) {
+            return false;
+        }
         let s = st.executors.remove(&key).expect("checked");
         if abort_running {
             tracing::warn!(executor = %id, address = %s.entry.address, %reason, "executor lost");
@@ -473,7 +488,7 @@ impl Cluster {
             tracing::info!(executor = %id, address = %s.entry.address, %reason, "executor deregistered");
         }
         let mut status = s.last_status.unwrap_or_default();
-        status.executor_id = id.0.clone();
+        status.executor_id = id.to_string();
         status.address = s.entry.address.clone();
         status.slots = s.entry.slots;
         status.set_state(state);
@@ -530,7 +545,7 @@ impl Cluster {
         avoid: Option<&ExecutorId>,
         ahead: &Ahead,
     ) -> Result<SlotLease, ClusterError> {
-        self.wait_for_slot(claim, avoid.and_then(|id| key_of(&id.0)), None, ahead).await
+        self.wait_for_slot(claim, avoid.map(|id| id.0), None, ahead).await
     }
 
     /// Waits for a slot for `claim`'s tenant on executor `only` (a task whose
@@ -541,10 +556,7 @@ impl Cluster {
         only: &ExecutorId,
         ahead: &Ahead,
     ) -> Result<SlotLease, ClusterError> {
-        match key_of(&only.0) {
-            Some(key) => self.wait_for_slot(claim, None, Some(key), ahead).await,
-            None => std::future::pending().await,
-        }
+        self.wait_for_slot(claim, None, Some(only.0), ahead).await
     }
 
     async fn wait_for_slot(
@@ -586,7 +598,7 @@ impl Cluster {
             st.executors
                 .values()
                 .filter(|s| s.heartbeats && now.duration_since(s.last_seen) > self.settings.heartbeat_timeout)
-                .map(|s| (s.entry.id.clone(), now.duration_since(s.last_seen)))
+                .map(|s| (s.entry.id, now.duration_since(s.last_seen)))
                 .collect()
         };
         for (id, silence) in silent {

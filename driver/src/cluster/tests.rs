@@ -45,7 +45,7 @@ async fn leases_spread_over_executors_and_wait_for_free_slots() {
     let waiter = spawn_lease(&cluster, &claim, None);
     tokio::task::yield_now().await;
     assert!(!waiter.is_finished());
-    let freed = l1.executor.id.clone();
+    let freed = l1.executor.id;
     drop(l1);
     assert_eq!(waiter.await.unwrap().unwrap().executor.id, freed);
 }

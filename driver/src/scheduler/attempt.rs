@@ -5,7 +5,6 @@
 //! speculation on, a straggler gets a copy on another executor and the first
 //! attempt to succeed wins; the other is killed.
 
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,9 +17,10 @@ use spindle_proto::{
 };
 use tokio::sync::oneshot;
 
+use super::commit;
 use super::dag::{Action, Partitioner, PipeInput, PipePlan, StageOutput};
 use super::progress::StageGuard;
-use super::tasks::{JobContext, Lost, Stage, part_name, temp_part_path};
+use super::stage::{JobContext, Lost, Stage};
 use crate::DriverError;
 use crate::cluster::{ExecutorEntry, SlotLease};
 
@@ -69,7 +69,7 @@ pub(super) async fn run_task(
     let mut failed_on: Vec<String> = Vec::new();
     loop {
         // A retry prefers another executor than the one the last attempt failed on.
-        let shun = failed_on.last().map(|e| ExecutorId(e.clone()));
+        let shun = failed_on.last().and_then(|e| ExecutorId::parse(e));
         let shun = shun.as_ref();
         let attempt = if ctx.config.speculation.enabled {
             speculate(ctx, stage, progress, partition, shun).await?
@@ -164,9 +164,9 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
                 seed: seed.wrapping_add(u64::from(partition)),
             })
         }
-        StageOutput::Action(Action::SaveText { dir }) => {
-            task_output::Sink::TextFile(TextFileSink { temp_path: temp_part_path(dir, stage.id, partition, attempt) })
-        }
+        StageOutput::Action(Action::SaveText { dir }) => task_output::Sink::TextFile(TextFileSink {
+            temp_path: commit::attempt_path(dir, stage.id, partition, attempt),
+        }),
     };
     Some(TaskSpec {
         app_id: ctx.app.0.clone(),
@@ -220,7 +220,7 @@ async fn lease_slot(
     let prefer = preferred_executor(ctx, stage, partition)
         .filter(|p| Some(p) != avoid.strictly && Some(p) != avoid.rather && !ctx.claim.excluded.contains_id(p));
     if let Some(prefer) = prefer
-        && registered.contains(&prefer.0)
+        && registered.contains(prefer)
         && let Ok(lease) =
             tokio::time::timeout(wait, ctx.cluster.lease_on(ctx.claim, &prefer, stage.tasks_ahead())).await
     {
@@ -228,7 +228,7 @@ async fn lease_slot(
     }
     // Only where another executor is there to take it (local mode has one).
     if let Some(rather) = avoid.rather.filter(|r| Some(*r) != avoid.strictly)
-        && ctx.cluster.registered().any_but(&rather.0)
+        && ctx.cluster.registered().any_but(*rather)
         && let Ok(lease) =
             tokio::time::timeout(wait, ctx.cluster.lease(ctx.claim, Some(rather), stage.tasks_ahead())).await
     {
@@ -272,10 +272,7 @@ async fn attempt(
         }));
     };
     if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
-        let temp = temp_part_path(dir, stage.id, partition, number);
-        let parent = Path::new(&temp).parent().expect("temporary parts live in a directory");
-        std::fs::create_dir_all(parent)
-            .map_err(|e| DriverError::Output { path: parent.display().to_string(), reason: e.to_string() })?;
+        commit::prepare_attempt(dir, stage.id, partition, number)?;
     }
     let executor = lease.executor.clone();
     if let Some(cell) = started {
@@ -316,10 +313,10 @@ async fn attempt(
         && result.retryable
         && !matches!(kind, FailureKind::ExecutorLost | FailureKind::ExecutorStopping | FailureKind::FetchFailed)
     {
-        ctx.exclusions.failed(&executor.id.0, &result.error, &ctx.cluster.registered());
+        ctx.exclusions.failed(executor.id, &result.error, &ctx.cluster.registered());
     }
     drop(lease);
-    let placement = Placement { executor_id: executor.id.0.clone(), address: executor.address.clone() };
+    let placement = Placement { executor_id: executor.id.to_string(), address: executor.address.clone() };
     ctx.driver.record_task(
         ctx.app,
         TaskRecord {
@@ -343,7 +340,7 @@ async fn attempt(
         );
         stage.note_success(Duration::from_micros(result.duration_us));
         if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
-            stage.commit_once(partition, || commit_part(dir, stage, partition, number))?;
+            stage.commit_once(partition, || commit::commit_attempt(dir, stage.id, partition, number))?;
         }
         return Ok(Attempt::Done(result, placement));
     }
@@ -411,7 +408,7 @@ async fn speculate(
                 if matches!(r, Ok(Attempt::Done(..))) {
                     tracing::info!(stage = %stage.id, partition, "the speculative copy finished first");
                     let task = format!("task {partition} of stage {}", stage.id);
-                    ctx.exclusions.straggled(&original.executor.id.0, &task, &ctx.cluster.registered());
+                    ctx.exclusions.straggled(original.executor.id, &task, &ctx.cluster.registered());
                     kill(ctx, stage, partition, &first_started, "a speculative copy finished first");
                     return r;
                 }
@@ -436,13 +433,4 @@ fn kill(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, started: &Mutex
     };
     let handle = s.executor.handle.clone();
     tokio::spawn(async move { handle.kill(req).await });
-}
-
-/// Moves one successful attempt's part file into place: exactly one attempt's
-/// output becomes `part-NNNNN`.
-fn commit_part(dir: &str, stage: &Stage<'_>, partition: u32, attempt: u32) -> Result<(), DriverError> {
-    let from = temp_part_path(dir, stage.id, partition, attempt);
-    let to = Path::new(dir).join(part_name(partition));
-    std::fs::rename(&from, &to)
-        .map_err(|e| DriverError::Output { path: to.display().to_string(), reason: format!("committing {from}: {e}") })
 }

@@ -29,8 +29,10 @@ impl CacheLocations {
         let mut blocks = self.blocks.lock().expect("cache locations lock");
         for c in &result.cached {
             let key = (c.dataset, c.partition, c.piece);
-            if c.stored {
-                blocks.insert(key, ExecutorId(result.executor_id.clone()));
+            if c.stored
+                && let Some(id) = ExecutorId::parse(&result.executor_id)
+            {
+                blocks.insert(key, id);
             } else {
                 blocks.remove(&key);
             }

@@ -28,11 +28,22 @@ pub enum Action {
     /// Count the records.
     Count,
     /// Write text files into this (absolute) directory.
-    SaveText { dir: String },
+    SaveText {
+        /// The output directory.
+        dir: String,
+    },
     /// Bring the first `n` records back, scanning partitions a few at a time.
-    Take { n: u64 },
+    Take {
+        /// How many records.
+        n: u64,
+    },
     /// Sample up to `per_partition` keys of each partition (range bounds of a sort).
-    SampleKeys { per_partition: u32, seed: u64 },
+    SampleKeys {
+        /// Keys sampled per partition, at most.
+        per_partition: u32,
+        /// The samplers' seed (partition `p` uses `seed + p`).
+        seed: u64,
+    },
 }
 
 impl Action {
@@ -51,19 +62,28 @@ impl Action {
 /// Where one pipeline reads from.
 #[derive(Debug, Clone)]
 pub enum PipeInput {
+    /// The lines of one split of a text file.
     Text(TextSplit),
+    /// Records shipped with the task (a `parallelize` partition).
     Records(Bytes),
+    /// `count` integers from `start` by `step`.
     Range {
+        /// The first.
         start: i64,
+        /// The step between them.
         step: i64,
+        /// How many.
         count: u64,
     },
     /// Reduce partition `partition` of these shuffles (one per cogroup side),
     /// arranged by `mode`. It is the shuffled dataset's partition, which a union
     /// or coalesce above it maps the task's partition to.
     Shuffle {
+        /// The shuffles, one per side.
         shuffles: Vec<ShuffleId>,
+        /// The reduce partition.
         partition: u32,
+        /// How the host arranges the fetched records.
         mode: ReduceMode,
     },
     /// The records of these pipelines, one after the other: a partition that
@@ -75,17 +95,29 @@ pub enum PipeInput {
 /// One pipeline of a task.
 #[derive(Debug, Clone)]
 pub struct PipePlan {
+    /// Where it reads.
     pub input: PipeInput,
+    /// The guest ops its records pass through, in order.
     pub steps: Vec<Step>,
+    /// Where, between steps, partitions are kept (persisted datasets).
     pub caches: Vec<CachePoint>,
 }
 
 /// How a map stage spreads records over reduce partitions.
 #[derive(Debug, Clone)]
 pub enum Partitioner {
+    /// By the documented hash of the key bytes (`partition_of`).
     Hash,
-    Range { bounds: Arc<Vec<Bytes>>, descending: bool },
+    /// By key ranges (a sort's).
+    Range {
+        /// The upper bounds of every partition but the last, ascending.
+        bounds: Arc<Vec<Bytes>>,
+        /// Whether partition 0 takes the largest keys.
+        descending: bool,
+    },
+    /// In turn, from a per-task starting point (`repartition`).
     RoundRobin,
+    /// By the partition number the key's first 4 bytes give.
     Prefix,
 }
 
@@ -93,7 +125,14 @@ pub enum Partitioner {
 #[derive(Debug, Clone)]
 pub enum StageOutput {
     /// Buckets of a shuffle.
-    Shuffle { shuffle: ShuffleId, partitions: u32, partitioner: Partitioner },
+    Shuffle {
+        /// The shuffle.
+        shuffle: ShuffleId,
+        /// Its reduce partitions.
+        partitions: u32,
+        /// How records find theirs.
+        partitioner: Partitioner,
+    },
     /// The job's action.
     Action(Action),
 }

@@ -65,8 +65,8 @@ impl Exclusions {
     fn publish(&self, executors: &HashMap<ExecutorId, Record>, registered: &Registered) {
         let ids: Vec<ExecutorId> = executors
             .iter()
-            .filter(|(id, r)| r.excluded.is_some() && registered.contains(&id.0))
-            .map(|(id, _)| id.clone())
+            .filter(|(id, r)| r.excluded.is_some() && registered.contains(**id))
+            .map(|(id, _)| *id)
             .collect();
         if registered.any_outside(&ids) {
             self.published.set(&ids);
@@ -81,12 +81,12 @@ impl Exclusions {
         }
     }
 
-    fn note(&self, executor: &str, straggle: bool, what: &str, registered: &Registered) {
+    fn note(&self, id: ExecutorId, straggle: bool, what: &str, registered: &Registered) {
         if !self.settings.enabled {
             return;
         }
         let mut executors = self.executors.lock().expect("exclusions lock");
-        let r = executors.entry(ExecutorId(executor.to_string())).or_default();
+        let r = executors.entry(id).or_default();
         if r.excluded.is_some() {
             return;
         }
@@ -101,19 +101,19 @@ impl Exclusions {
                 .then(|| format!("{} tasks failed there (max_failures_per_executor); last: {what}", r.failures))
         };
         if let Some(reason) = reason {
-            tracing::warn!(executor, %reason, timeout = ?s.timeout, "executor excluded for the application");
+            tracing::warn!(executor = %id, %reason, timeout = ?s.timeout, "executor excluded for the application");
             r.excluded = Some((Instant::now() + s.timeout, reason));
             self.publish(&executors, registered);
         }
     }
 
     /// A task failed on `executor` for an infrastructure reason, `error`.
-    pub fn failed(&self, executor: &str, error: &str, registered: &Registered) {
+    pub fn failed(&self, executor: ExecutorId, error: &str, registered: &Registered) {
         self.note(executor, false, error, registered);
     }
 
     /// A task on `executor` lost to a speculative copy elsewhere.
-    pub fn straggled(&self, executor: &str, task: &str, registered: &Registered) {
+    pub fn straggled(&self, executor: ExecutorId, task: &str, registered: &Registered) {
         self.note(executor, true, task, registered);
     }
 
@@ -138,7 +138,7 @@ impl Exclusions {
             .filter_map(|(id, r)| {
                 let (until, reason) = r.excluded.as_ref().filter(|(until, _)| *until > now)?;
                 Some(ExcludedExecutor {
-                    executor_id: id.0.clone(),
+                    executor_id: id.to_string(),
                     reason: reason.clone(),
                     remaining_ms: until.duration_since(now).as_millis() as u64,
                 })
@@ -163,14 +163,14 @@ mod tests {
         let published = Arc::new(Excluded::default());
         let settings = ExcludeOnFailure { timeout: Duration::from_millis(50), ..ExcludeOnFailure::default() };
         let ex = Exclusions::new(settings, published.clone());
-        ex.failed(&a.0, "disk full", &cluster.registered());
+        ex.failed(a, "disk full", &cluster.registered());
         assert!(!published.any(), "one failure is not enough");
-        ex.failed(&a.0, "disk full", &cluster.registered());
+        ex.failed(a, "disk full", &cluster.registered());
         assert!(published.contains_id(&a) && !published.contains_id(&b));
         assert!(ex.status()[0].reason.contains("2 tasks failed there (max_failures_per_executor); last: disk full"));
         // Excluding b too would leave nowhere to run: nothing is excluded then.
         for _ in 0..3 {
-            ex.straggled(&b.0, "task 1 of stage 0", &cluster.registered());
+            ex.straggled(b, "task 1 of stage 0", &cluster.registered());
         }
         assert!(!published.any(), "every executor excluded: none is");
         assert_eq!(ex.status().len(), 2);

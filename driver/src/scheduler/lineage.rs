@@ -20,7 +20,12 @@ pub enum ShuffleKind {
     /// One record per key with all its values.
     Group,
     /// Range-partitioned by these bounds and sorted by key bytes.
-    Sort { bounds: Arc<Vec<Bytes>>, ascending: bool },
+    Sort {
+        /// The upper bounds of every partition but the last.
+        bounds: Arc<Vec<Bytes>>,
+        /// The order.
+        ascending: bool,
+    },
     /// Round-robin, records unchanged.
     Repartition,
     /// To the partition each key's first 4 bytes name, records unchanged.
@@ -33,19 +38,56 @@ pub enum ShuffleKind {
 #[derive(Debug, Clone)]
 pub enum Node {
     /// Lines of text files, one partition per split.
-    Text { splits: Arc<Vec<TextSplit>> },
+    Text {
+        /// The splits.
+        splits: Arc<Vec<TextSplit>>,
+    },
     /// Records from `main`, one batch per partition.
-    Records { partitions: Arc<Vec<Bytes>> },
+    Records {
+        /// One batch per partition.
+        partitions: Arc<Vec<Bytes>>,
+    },
     /// Integers `[start, end)` by `step`, in contiguous runs over `partitions`.
-    Range { start: i64, end: i64, step: i64, partitions: u32 },
+    Range {
+        /// The first integer.
+        start: i64,
+        /// The end, excluded.
+        end: i64,
+        /// The step.
+        step: i64,
+        /// The partitions.
+        partitions: u32,
+    },
     /// A narrow op over the parent, partition by partition.
-    Narrow { parent: NodeId, op: Bytes },
+    Narrow {
+        /// The dataset it transforms.
+        parent: NodeId,
+        /// The guest op, as the SDK encoded it.
+        op: Bytes,
+    },
     /// The parents' records moved through a shuffle (one per parent).
-    Shuffle { parents: Vec<NodeId>, shuffles: Vec<ShuffleId>, kind: ShuffleKind, partitions: u32 },
+    Shuffle {
+        /// The datasets shuffled (several for a cogroup).
+        parents: Vec<NodeId>,
+        /// Their shuffles, one per parent.
+        shuffles: Vec<ShuffleId>,
+        /// What the shuffle does to the records.
+        kind: ShuffleKind,
+        /// Its reduce partitions.
+        partitions: u32,
+    },
     /// The partitions of every parent, in order.
-    Union { parents: Vec<NodeId> },
+    Union {
+        /// The datasets, in order.
+        parents: Vec<NodeId>,
+    },
     /// Runs of neighbouring parent partitions merged, without a shuffle.
-    Coalesce { parent: NodeId, partitions: u32 },
+    Coalesce {
+        /// The dataset coalesced.
+        parent: NodeId,
+        /// Its partitions after.
+        partitions: u32,
+    },
 }
 
 /// How large a dataset's plan is: the longest chain of datasets it is made
@@ -53,7 +95,9 @@ pub enum Node {
 /// of unions multiplies them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
+    /// The longest chain of datasets.
     pub depth: u32,
+    /// The most pipelines one task plans.
     pub pipelines: u64,
 }
 

@@ -29,7 +29,7 @@ impl MapOutputs {
         let registered = cluster.registered();
         (0..maps)
             .filter(|&m| match locations.get(m as usize) {
-                Some(Some(loc)) => !registered.contains(&loc.executor_id),
+                Some(Some(loc)) => !registered.contains_named(&loc.executor_id),
                 _ => true,
             })
             .collect()
@@ -49,7 +49,11 @@ impl MapOutputs {
     pub fn complete(&self, shuffle: ShuffleId, cluster: &Cluster) -> Option<Vec<MapLocation>> {
         let shuffles = self.shuffles.lock().expect("map outputs lock");
         let registered = cluster.registered();
-        shuffles.get(&shuffle)?.iter().map(|l| l.clone().filter(|l| registered.contains(&l.executor_id))).collect()
+        shuffles
+            .get(&shuffle)?
+            .iter()
+            .map(|l| l.clone().filter(|l| registered.contains_named(&l.executor_id)))
+            .collect()
     }
 
     /// Forgets every output kept on `executor` (a reducer could not read them);
@@ -83,18 +87,18 @@ mod tests {
         let s = ShuffleId(1);
         assert_eq!(outputs.missing(s, 3, &cluster), [0, 1, 2]);
         for (map, exec) in [(0, &a), (1, &b), (2, &a)] {
-            outputs.record(s, 3, MapLocation { map_id: map, executor_id: exec.0.clone(), address: String::new() });
+            outputs.record(s, 3, MapLocation { map_id: map, executor_id: exec.to_string(), address: String::new() });
         }
         assert!(outputs.missing(s, 3, &cluster).is_empty());
         assert_eq!(outputs.complete(s, &cluster).unwrap().len(), 3);
-        assert!(cluster.registered().any_but(&a.0) && cluster.registered().any_but("exec-999"));
+        assert!(cluster.registered().any_but(a) && cluster.registered().any_but(spindle_proto::ids::ExecutorId(999)));
         cluster.declare_lost(&a, "killed");
         assert_eq!(outputs.missing(s, 3, &cluster), [0, 2]);
         assert!(outputs.complete(s, &cluster).is_none());
         let none = ShuffleId(2);
         assert!(outputs.missing(none, 0, &cluster).is_empty());
         assert_eq!(outputs.complete(none, &cluster).unwrap().len(), 0, "a shuffle with no map tasks is complete");
-        assert_eq!(outputs.forget_executor(&b.0), 1);
+        assert_eq!(outputs.forget_executor(&b.to_string()), 1);
         assert_eq!(outputs.missing(s, 3, &cluster), [0, 1, 2]);
     }
 }

@@ -12,9 +12,11 @@
 
 mod attempt;
 pub mod cache_locations;
+pub mod commit;
 pub mod dag;
 pub mod exclusions;
 pub mod lineage;
 pub mod map_outputs;
 pub mod progress;
+mod stage;
 pub mod tasks;

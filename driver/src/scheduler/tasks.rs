@@ -10,61 +10,20 @@
 //! round; the lost outputs are forgotten and the loop goes round again, at most
 //! `max_stage_attempts` times. Attempts of one task are in [`super::attempt`].
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use spindle_proto::ids::{AppId, ExecutorId, JobId, StageId};
-use spindle_proto::{FetchFailure, MapLocation, StageProgress, TaskLimits, TaskResult};
-use spindle_sandbox::ArtifactHash;
+use spindle_proto::ids::{ExecutorId, StageId};
+use spindle_proto::{MapLocation, StageProgress, TaskResult};
 use tracing::Instrument;
 
 use super::attempt::{Placement, TaskOutcome, run_task};
-use super::cache_locations::CacheLocations;
-use super::dag::{Action, JobPlan, StageOutput, StagePlan};
-use super::exclusions::Exclusions;
-use super::map_outputs::MapOutputs;
-use super::progress::AppProgress;
-use crate::access::DataAccess;
-use crate::app::shared::Accumulators;
-use crate::cluster::{Ahead, Cluster, SlotClaim};
-use crate::config::Speculation;
-use crate::{Driver, DriverConfig, DriverError};
-
-/// Everything a job needs from its application and the driver.
-pub struct JobContext<'a> {
-    pub driver: &'a Driver,
-    /// Limits of the application's tasks.
-    pub limits: &'a TaskLimits,
-    /// The application's tenant's claim on slots.
-    pub claim: &'a SlotClaim,
-    pub cluster: &'a Arc<Cluster>,
-    pub config: &'a DriverConfig,
-    pub app: &'a AppId,
-    pub artifact: ArtifactHash,
-    pub job: JobId,
-    /// Where each shuffle's map outputs live.
-    pub map_outputs: &'a MapOutputs,
-    pub next_stage: &'a AtomicU64,
-    /// The application's live progress.
-    pub progress: &'a AppProgress,
-    /// Where persisted partitions are kept.
-    pub cache_locations: &'a CacheLocations,
-    /// The application's accumulators.
-    pub accumulators: &'a Accumulators,
-    /// The host paths the application may use (sent with each task).
-    pub access: &'a DataAccess,
-    /// The largest result an action may bring into `main`.
-    pub max_result_bytes: u64,
-    /// Most shuffle bytes the application may hold on one executor.
-    pub max_shuffle_memory: u64,
-    /// Executors that get none of the application's tasks for a while.
-    pub exclusions: &'a Exclusions,
-}
+use super::commit;
+use super::dag::{Action, JobPlan, StageOutput};
+pub use super::stage::JobContext;
+use super::stage::{Lost, Stage};
+use crate::DriverError;
 
 /// What an action produced.
 #[derive(Debug)]
@@ -88,147 +47,14 @@ pub struct JobStats {
     pub tasks: u32,
 }
 
-/// One stage of a job while the job runs: its id, the attempt numbers and
-/// commits of its partitions across rounds, the current round's finished task
-/// times (for speculation), and the mean task time of all rounds (for launching
-/// ahead).
-pub(super) struct Stage<'p> {
-    pub id: StageId,
-    pub plan: &'p StagePlan,
-    attempts: Mutex<Vec<u32>>,
-    committed: Mutex<Vec<bool>>,
-    /// Partitions whose accumulator updates were applied.
-    counted: Mutex<Vec<bool>>,
-    rounds: AtomicU32,
-    round_tasks: AtomicUsize,
-    durations: Mutex<Vec<Duration>>,
-    /// Finished tasks and their summed run time on executors, in µs.
-    finished: AtomicU64,
-    run_us: AtomicU64,
-    /// Tasks its waiting tasks may wait behind per executor slot.
-    ahead: Ahead,
-}
-
-/// How long a task sent ahead to an executor may expect to wait there behind
-/// others: a stage's tasks are sent as many ahead per slot as fit in this at its
-/// mean task time (at least one, at most the driver's `launch_ahead`).
-const AHEAD_BUDGET: Duration = Duration::from_millis(2);
-
-impl<'p> Stage<'p> {
-    fn new(id: StageId, plan: &'p StagePlan) -> Self {
-        let n = plan.partitions as usize;
-        Stage {
-            id,
-            plan,
-            attempts: Mutex::new(vec![0; n]),
-            committed: Mutex::new(vec![false; n]),
-            counted: Mutex::new(vec![false; n]),
-            rounds: AtomicU32::new(0),
-            round_tasks: AtomicUsize::new(0),
-            durations: Mutex::default(),
-            finished: AtomicU64::new(0),
-            run_us: AtomicU64::new(0),
-            ahead: Ahead::new(1),
-        }
-    }
-
-    /// `shuffle-map`, or the action's name.
-    pub fn kind(&self) -> &'static str {
-        match &self.plan.output {
-            StageOutput::Shuffle { .. } => "shuffle-map",
-            StageOutput::Action(a) => a.name(),
-        }
-    }
-
-    /// The next attempt number of `partition` (never reused within the job, so
-    /// attempts' temporary files never collide).
-    pub fn next_attempt(&self, partition: u32) -> u32 {
-        let mut a = self.attempts.lock().expect("stage lock");
-        let n = a[partition as usize];
-        a[partition as usize] += 1;
-        n
-    }
-
-    /// Runs `commit` for `partition` unless an attempt already committed it.
-    pub fn commit_once(
-        &self,
-        partition: u32,
-        commit: impl FnOnce() -> Result<(), DriverError>,
-    ) -> Result<bool, DriverError> {
-        let mut c = self.committed.lock().expect("stage lock");
-        if c[partition as usize] {
-            return Ok(false);
-        }
-        commit()?;
-        c[partition as usize] = true;
-        Ok(true)
-    }
-
-    /// Takes in what a successful task of `partition` reports: where it kept
-    /// blocks, and its accumulator updates, the first time only.
-    fn absorb(&self, ctx: &JobContext<'_>, partition: u32, result: &TaskResult) {
-        ctx.cache_locations.record(result);
-        let first = !std::mem::replace(&mut self.counted.lock().expect("stage lock")[partition as usize], true);
-        if first {
-            ctx.accumulators.apply(&result.accumulators);
-        }
-    }
-
-    pub fn note_success(&self, took: Duration) {
-        self.durations.lock().expect("stage lock").push(took);
-        let run_us = self.run_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed) + took.as_micros() as u64;
-        let finished = self.finished.fetch_add(1, Ordering::Relaxed) + 1;
-        let mean_us = (run_us / finished).max(1);
-        self.ahead.set(u32::try_from(AHEAD_BUDGET.as_micros() as u64 / mean_us).unwrap_or(u32::MAX).max(1));
-    }
-
-    /// Tasks a task of this stage may wait behind per executor slot: one until
-    /// some have finished, then as many as fit in [`AHEAD_BUDGET`] at their mean
-    /// run time (the cluster caps it at `launch_ahead`). Short tasks queue deeper
-    /// (a slot then never waits a round trip for its next one); long ones queue
-    /// one deep, so that at a stage's end few wait behind a running task while
-    /// another executor is idle.
-    pub fn tasks_ahead(&self) -> &Ahead {
-        &self.ahead
-    }
-
-    /// Whether a task running for `running` is a straggler in this round.
-    pub fn is_straggler(&self, running: Duration, spec: &Speculation) -> bool {
-        let mut d = self.durations.lock().expect("stage lock").clone();
-        let total = self.round_tasks.load(Ordering::Relaxed);
-        let needed = ((spec.quantile * total as f64).ceil() as usize).max(1);
-        if d.len() < needed {
-            return false;
-        }
-        d.sort_unstable();
-        let median = d[d.len() / 2];
-        running > spec.min_runtime.max(median.mul_f64(spec.multiplier))
-    }
-
-    fn begin_round(&self, tasks: usize) -> u32 {
-        self.round_tasks.store(tasks, Ordering::Relaxed);
-        self.durations.lock().expect("stage lock").clear();
-        self.rounds.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
-/// Why a stage's round ended before all its tasks were done: shuffle input it
-/// reads was lost.
-#[derive(Debug, Clone)]
-pub(super) struct Lost {
-    /// What the task reported, when it tried to read and failed.
-    pub fetch: Option<FetchFailure>,
-    pub error: String,
-}
-
 /// Runs a planned job to completion. When a job writing text files fails, its
-/// temporary files are removed and no `_SUCCESS` is written.
+/// attempt files are removed and no `_SUCCESS` is written ([`commit`]).
 pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutput, JobStats), DriverError> {
     let outcome = run_job_rounds(ctx, plan).await;
     if outcome.is_err()
         && let StageOutput::Action(Action::SaveText { dir }) = &plan.result.output
     {
-        let _ = std::fs::remove_dir_all(Path::new(dir).join("_temporary"));
+        commit::abort_job(dir);
     }
     outcome
 }
@@ -256,7 +82,7 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
             if missing.is_empty() {
                 continue; // complete, maybe from an earlier job of this application
             }
-            if missing.len() < maps as usize || stage.rounds.load(Ordering::Relaxed) > 0 {
+            if missing.len() < maps as usize || stage.has_run() {
                 ctx.progress.note_resubmitted();
                 tracing::info!(app = %ctx.app, stage = %stage.id, tasks = missing.len(), "recomputing lost shuffle outputs");
             }
@@ -326,10 +152,7 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
             ActionOutput::Collected(all)
         }
         Action::SaveText { dir } => {
-            let dir = Path::new(dir);
-            let io = |e: std::io::Error| DriverError::Output { path: dir.display().to_string(), reason: e.to_string() };
-            std::fs::write(dir.join("_SUCCESS"), b"").map_err(io)?;
-            let _ = std::fs::remove_dir_all(dir.join("_temporary"));
+            commit::commit_job(dir)?;
             ActionOutput::Saved
         }
     };
@@ -341,9 +164,10 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
 fn forget_lost(ctx: &JobContext<'_>, stage: &Stage<'_>, lost: &Lost, losses: u32) -> Result<(), DriverError> {
     if let Some(f) = &lost.fetch {
         let forgotten = ctx.map_outputs.forget_executor(&f.executor_id);
-        if f.unreachable {
-            ctx.cluster
-                .declare_lost(&ExecutorId(f.executor_id.clone()), "a peer could not fetch shuffle blocks from it");
+        if f.unreachable
+            && let Some(id) = ExecutorId::parse(&f.executor_id)
+        {
+            ctx.cluster.declare_lost(&id, "a peer could not fetch shuffle blocks from it");
         }
         tracing::info!(app = %ctx.app, stage = %stage.id, executor = %f.executor_id, forgotten, "shuffle outputs lost");
     }
@@ -424,16 +248,3 @@ fn in_flight_limit(ctx: &JobContext<'_>) -> usize {
 }
 
 const MIN_IN_FLIGHT: usize = 64;
-
-pub(super) fn part_name(partition: u32) -> String {
-    format!("part-{partition:05}")
-}
-
-pub(super) fn temp_part_path(dir: &str, stage: StageId, partition: u32, attempt: u32) -> String {
-    Path::new(dir)
-        .join("_temporary")
-        .join(format!("{stage}-{partition}-{attempt}"))
-        .join(part_name(partition))
-        .display()
-        .to_string()
-}

@@ -181,132 +181,37 @@ const NO_CONTEXT: &str = "the driver-side `context` API was called from a task; 
                           datasets can only be built and acted on in `main`";
 
 impl context::Host for TaskState {
-    async fn text_file(
-        &mut self,
-        _path: String,
-        _min_partitions: Option<u32>,
-    ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn text_source(
-        &mut self,
-        _path: String,
-        _options: context::TextOptions,
-    ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn parallelize(
-        &mut self,
-        _records: Vec<u8>,
-        _partitions: u32,
-    ) -> wasmtime::Result<Result<Resource<DatasetRef>, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn default_parallelism(&mut self) -> wasmtime::Result<u32> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn range(&mut self, _: i64, _: i64, _: i64, _: Option<u32>) -> wasmtime::Result<Result<Ds, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn broadcast(&mut self, _value: Vec<u8>) -> wasmtime::Result<u64> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn unpersist_broadcast(&mut self, _id: u64) -> wasmtime::Result<()> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn accumulator(&mut self, _name: String, _zero: types::Number) -> wasmtime::Result<u64> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn accumulator_value(&mut self, _id: u64) -> wasmtime::Result<Option<types::Number>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    spindle_sandbox::refuse_calls! { self => self.fail(Failure::Refused(NO_CONTEXT.into()));
+        fn text_file(path: String, min_partitions: Option<u32>) -> Result<Ds, String>;
+        fn text_source(path: String, options: context::TextOptions) -> Result<Ds, String>;
+        fn parallelize(records: Vec<u8>, partitions: u32) -> Result<Ds, String>;
+        fn default_parallelism() -> u32;
+        fn range(start: i64, end: i64, step: i64, partitions: Option<u32>) -> Result<Ds, String>;
+        fn broadcast(value: Vec<u8>) -> u64;
+        fn unpersist_broadcast(id: u64) -> ();
+        fn accumulator(name: String, zero: types::Number) -> u64;
+        fn accumulator_value(id: u64) -> Option<types::Number>;
     }
 }
 
 impl context::HostDataset for TaskState {
-    async fn narrow(&mut self, _ds: Resource<DatasetRef>, _op: Vec<u8>) -> wasmtime::Result<Resource<DatasetRef>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn reduce_by_key(
-        &mut self,
-        _ds: Resource<DatasetRef>,
-        _op: Vec<u8>,
-        _partitions: Option<u32>,
-    ) -> wasmtime::Result<Resource<DatasetRef>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn group_by_key(&mut self, _ds: Ds, _partitions: Option<u32>) -> wasmtime::Result<Ds> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn sort_by_key(
-        &mut self,
-        _ds: Ds,
-        _ascending: bool,
-        _partitions: Option<u32>,
-    ) -> wasmtime::Result<Result<Ds, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn repartition(&mut self, _ds: Ds, _partitions: u32) -> wasmtime::Result<Ds> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn coalesce(&mut self, _ds: Ds, _partitions: u32) -> wasmtime::Result<Ds> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn partition_by_prefix(&mut self, _ds: Ds, _partitions: u32) -> wasmtime::Result<Ds> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn union(&mut self, _ds: Ds, _others: Vec<Ds>) -> wasmtime::Result<Ds> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn cogroup(&mut self, _ds: Ds, _others: Vec<Ds>, _partitions: Option<u32>) -> wasmtime::Result<Ds> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn persist(&mut self, _ds: Ds, _level: context::StorageLevel) -> wasmtime::Result<()> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn unpersist(&mut self, _ds: Ds) -> wasmtime::Result<()> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn take(&mut self, _ds: Ds, _n: u64) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn num_partitions(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<u32> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn collect(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn count(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<Result<u64, String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
-    }
-
-    async fn save_as_text_file(
-        &mut self,
-        _ds: Resource<DatasetRef>,
-        _path: String,
-    ) -> wasmtime::Result<Result<(), String>> {
-        Err(self.fail(Failure::Refused(NO_CONTEXT.into())))
+    spindle_sandbox::refuse_calls! { self => self.fail(Failure::Refused(NO_CONTEXT.into()));
+        fn narrow(ds: Ds, op: Vec<u8>) -> Ds;
+        fn reduce_by_key(ds: Ds, op: Vec<u8>, partitions: Option<u32>) -> Ds;
+        fn group_by_key(ds: Ds, partitions: Option<u32>) -> Ds;
+        fn sort_by_key(ds: Ds, ascending: bool, partitions: Option<u32>) -> Result<Ds, String>;
+        fn repartition(ds: Ds, partitions: u32) -> Ds;
+        fn coalesce(ds: Ds, partitions: u32) -> Ds;
+        fn partition_by_prefix(ds: Ds, partitions: u32) -> Ds;
+        fn union(ds: Ds, others: Vec<Ds>) -> Ds;
+        fn cogroup(ds: Ds, others: Vec<Ds>, partitions: Option<u32>) -> Ds;
+        fn persist(ds: Ds, level: context::StorageLevel) -> ();
+        fn unpersist(ds: Ds) -> ();
+        fn take(ds: Ds, n: u64) -> Result<Vec<u8>, String>;
+        fn num_partitions(ds: Ds) -> u32;
+        fn collect(ds: Ds) -> Result<Vec<u8>, String>;
+        fn count(ds: Ds) -> Result<u64, String>;
+        fn save_as_text_file(ds: Ds, path: String) -> Result<(), String>;
     }
 
     async fn drop(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<()> {

@@ -16,6 +16,7 @@ mod host;
 mod input;
 mod output;
 mod reduce;
+mod text_reader;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -163,7 +164,8 @@ impl Gathered {
 const CHANNEL_BATCHES: usize = 4;
 
 async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, ExecutorError> {
-    let hash: ArtifactHash = spec.artifact.parse().map_err(ExecutorError::BadSpec)?;
+    let hash: ArtifactHash =
+        spec.artifact.parse().map_err(|e: spindle_sandbox::SandboxError| ExecutorError::BadSpec(e.to_string()))?;
     let (artifact, compiled) = exec.artifacts.get(hash).await?;
     let limits = task_limits(&exec.config.limits, spec.limits.as_ref());
     let app = AppId(spec.app_id.clone());

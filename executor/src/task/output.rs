@@ -170,7 +170,8 @@ impl Output {
                 crate::access::check(exec, spec, &path, true)?;
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
                 // The driver creates each attempt's directory and removes them all
-                // when the job is done, so a late attempt cannot bring them back.
+                // when the job is done, so a late attempt cannot bring them back
+                // (the commit protocol: driver/src/scheduler/commit.rs).
                 let file = tokio::fs::File::create(&path).await.map_err(io)?;
                 Output::TextFile { path, file: tokio::io::BufWriter::with_capacity(1 << 20, file), records: 0 }
             }

@@ -49,7 +49,7 @@ pub(crate) fn build_decode_group<K: Data, V: Data>(_: &[u8], next: Option<Box<dy
 
 /// The head of a chain after a two-way `cogroup`.
 struct CoGroupHead<K, V, W> {
-    next: Box<dyn Sink<crate::pairs::CoGrouped<K, V, W>>>,
+    next: Box<dyn Sink<crate::grouped::CoGrouped<K, V, W>>>,
 }
 
 impl<K: Data, V: Data, W: Data> RawSink for CoGroupHead<K, V, W> {
@@ -83,7 +83,7 @@ fn cogroup_sides<const N: usize>(value: &[u8]) -> Result<[&[u8]; N]> {
 
 /// The head of a chain after a three-way `cogroup`.
 struct CoGroup3Head<K, V, W, X> {
-    next: Box<dyn Sink<crate::pairs::CoGrouped3<K, V, W, X>>>,
+    next: Box<dyn Sink<crate::grouped::CoGrouped3<K, V, W, X>>>,
 }
 
 impl<K: Data, V: Data, W: Data, X: Data> RawSink for CoGroup3Head<K, V, W, X> {
@@ -107,7 +107,7 @@ pub(crate) fn build_decode_cogroup3<K: Data, V: Data, W: Data, X: Data>(
 
 /// The head of a chain after a four-way `cogroup`.
 struct CoGroup4Head<K, V, W, X, Y> {
-    next: Box<dyn Sink<crate::pairs::CoGrouped4<K, V, W, X, Y>>>,
+    next: Box<dyn Sink<crate::grouped::CoGrouped4<K, V, W, X, Y>>>,
 }
 
 impl<K: Data, V: Data, W: Data, X: Data, Y: Data> RawSink for CoGroup4Head<K, V, W, X, Y> {

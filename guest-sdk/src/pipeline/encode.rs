@@ -31,7 +31,7 @@ impl Output {
 
     pub(crate) fn flush(&mut self) {
         if !self.batch.is_empty() {
-            crate::task::write_output(&self.batch.take());
+            crate::host::write_output(&self.batch.take());
         }
     }
 }
@@ -81,7 +81,7 @@ impl<U> Sink<U> for CountOnly<U> {
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {
-        crate::task::add_output_count(self.0);
+        crate::host::add_output_count(self.0);
         Ok(())
     }
 }
@@ -95,7 +95,7 @@ impl RawSink for CountRaw {
         Ok(())
     }
     fn finish(&mut self) -> Result<()> {
-        crate::task::add_output_count(self.0);
+        crate::host::add_output_count(self.0);
         Ok(())
     }
 }

@@ -174,7 +174,7 @@ pub(crate) fn conjure<F: Copy>() -> F {
 /// task output, or a counter where the output is only counted.
 fn downstream<U: Data>(next: Option<Box<dyn Any>>) -> Result<Box<dyn Sink<U>>> {
     match next {
-        None if crate::task::output_counted() => Ok(Box::new(CountOnly::<U>(0, PhantomData))),
+        None if crate::host::output_counted() => Ok(Box::new(CountOnly::<U>(0, PhantomData))),
         None => Ok(Box::new(Encode::<U>::new())),
         Some(b) => b
             .downcast::<Box<dyn Sink<U>>>()
@@ -261,7 +261,7 @@ impl Sink<String> for Collect {
 /// Builds the chain for a task's ops, back to front.
 pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Box<dyn RawSink>> {
     if ops.is_empty() {
-        if crate::task::output_counted() {
+        if crate::host::output_counted() {
             return Ok(Box::new(CountRaw(0)));
         }
         return Ok(Box::new(PassThrough(Output::new())));
@@ -269,7 +269,7 @@ pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Box<dyn RawSink>> {
     let mut next = None;
     for (i, op) in ops.iter().enumerate().rev() {
         let (build, captured) = read_op(op)?;
-        crate::task::building_step(i);
+        crate::host::building_step(i);
         match build(captured, next.take(), i == 0)? {
             Built::Typed(b) => next = Some(b),
             Built::Raw(head) if i == 0 => return Ok(head),

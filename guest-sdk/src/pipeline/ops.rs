@@ -209,7 +209,7 @@ where
 {
     let f = conjure::<F>();
     let c: C = codec::decode_top(captured)?;
-    let partition = crate::task::partition();
+    let partition = crate::host::partition();
     let sink = Partition::<T, U> {
         items: Vec::new(),
         apply: Box::new(move |items, out| push_all(f(&c, partition, items), out)),
@@ -263,7 +263,7 @@ pub(crate) struct SampleSpec {
 
 pub(crate) fn build_sample<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
     let spec: SampleSpec = codec::decode_top(captured)?;
-    let partition = u64::from(crate::task::partition());
+    let partition = u64::from(crate::host::partition());
     let mut rng = SplitMix::new(spec.seed ^ partition.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     narrow(next, first, move |t: T, out: &mut Emit<'_, T>| {
         if !spec.with_replacement {
@@ -329,7 +329,7 @@ where
 /// first element, counting up.
 pub(crate) fn build_zip_with_index<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
     let offsets: Vec<u64> = codec::decode_top(captured)?;
-    let partition = crate::task::partition() as usize;
+    let partition = crate::host::partition() as usize;
     let mut index = *offsets
         .get(partition)
         .ok_or_else(|| crate::Error::msg("zip_with_index: a partition past the counted ones"))?;
@@ -347,7 +347,7 @@ pub(crate) fn build_zip_with_unique_id<T: Data>(
     first: bool,
 ) -> Result<Built> {
     let n: u64 = codec::decode_top(captured)?;
-    let mut id = u64::from(crate::task::partition());
+    let mut id = u64::from(crate::host::partition());
     narrow(next, first, move |t: T, out: &mut Emit<'_, (T, u64)>| {
         out.push((t, id))?;
         id = id.wrapping_add(n);
@@ -368,7 +368,7 @@ pub(crate) struct SplitSpec {
 /// one `random_split`) falls in the split's share.
 pub(crate) fn build_random_split<T: Data>(captured: &[u8], next: Option<Box<dyn Any>>, first: bool) -> Result<Built> {
     let spec: SplitSpec = codec::decode_top(captured)?;
-    let partition = u64::from(crate::task::partition());
+    let partition = u64::from(crate::host::partition());
     let mut rng = SplitMix::new(spec.seed ^ partition.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     narrow(next, first, move |t: T, out: &mut Emit<'_, T>| {
         let x = rng.next_f64();
@@ -392,7 +392,7 @@ pub(crate) fn build_cross_key<T: Data + Clone>(
     first: bool,
 ) -> Result<Built> {
     let spec: CrossSpec = codec::decode_top(captured)?;
-    let p = crate::task::partition();
+    let p = crate::host::partition();
     narrow(next, first, move |t: T, out: &mut Emit<'_, ((u32, u32), T)>| {
         for q in 0..spec.others {
             let cell = if spec.left { (p, q) } else { (q, p) };
