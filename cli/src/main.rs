@@ -280,8 +280,15 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
         Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, args } => {
-            let cache = compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir);
-            local::run(&job, slots, cache, limits.to_proto()?, fuel_metering, cache_memory.as_u64(), args).await
+            let cache = compiled_cache_dir.or_else(spindle_sandbox::artifact::default_compiled_cache_dir);
+            let options = spindle_local::LocalOptions {
+                slots,
+                compiled_cache_dir: cache,
+                fuel_metering,
+                cache_memory: cache_memory.as_u64(),
+                limits: limits.to_proto()?,
+            };
+            local::run(&job, options, args).await
         }
         Command::Driver { listen, compiled_cache_dir, config, tls } => {
             let mut driver_config = match &config {
@@ -299,7 +306,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
             let addr = listener.local_addr()?;
-            let cache = compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir);
+            let cache = compiled_cache_dir.or_else(spindle_sandbox::artifact::default_compiled_cache_dir);
             let server_tls = driver_config.tls.server(Clients::Anyone);
             let url = driver_config.tls.url(&addr.to_string());
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
@@ -357,7 +364,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let host = advertise_host.unwrap_or_else(|| ip.to_string());
             let mut config = spindle_executor::ExecutorConfig {
                 slots,
-                compiled_cache_dir: compiled_cache_dir.or_else(spindle_executor::executor::default_compiled_cache_dir),
+                compiled_cache_dir: compiled_cache_dir.or_else(spindle_sandbox::artifact::default_compiled_cache_dir),
                 secret: std::env::var("SPINDLE_SECRET").ok(),
                 grace_period: grace_period.into(),
                 chaos_failure_rate,

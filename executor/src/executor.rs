@@ -68,7 +68,7 @@ impl Default for ExecutorConfig {
     fn default() -> Self {
         ExecutorConfig {
             slots: 2,
-            compiled_cache_dir: default_compiled_cache_dir(),
+            compiled_cache_dir: spindle_sandbox::artifact::default_compiled_cache_dir(),
             limits: SandboxLimits::default(),
             batch_bytes: 64 << 10,
             max_batch_bytes: 16 << 20,
@@ -90,14 +90,6 @@ impl ExecutorConfig {
     pub fn credentials(&self) -> Result<Credentials, ExecutorError> {
         Credentials::cluster(self.secret.as_deref()).map_err(|e| ExecutorError::BadConfig(e.to_string()))
     }
-}
-
-/// `$XDG_CACHE_HOME/spindle/compiled` or `~/.cache/spindle/compiled`.
-pub fn default_compiled_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("spindle").join("compiled"))
 }
 
 #[derive(Debug, Default)]

@@ -277,6 +277,15 @@ fn store_compiled(component: &Component, dir: &Path, path: &Path) -> Result<(), 
     })
 }
 
+/// Where compiled components are cached by default, for the driver and executors
+/// alike: `$XDG_CACHE_HOME/spindle/compiled` or `~/.cache/spindle/compiled`.
+pub fn default_compiled_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("spindle").join("compiled"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
