@@ -1,10 +1,11 @@
 //! Text inputs: a path (file, directory or glob) resolved to files, and files cut
 //! into splits. Executors read each split's lines (see the executor's text reader
-//! for the line-ownership rule), so splits may cut anywhere.
+//! for the line-ownership rule), so splits may cut anywhere. A compressed file
+//! (`.gz`, `.zst`, `.bz2`) is one split, decompressed as it is read.
 
 use std::path::{Path, PathBuf};
 
-use spindle_proto::TextSplit;
+use spindle_proto::{Compression, TextSplit};
 
 use crate::DriverError;
 use crate::access::DataAccess;
@@ -66,17 +67,31 @@ pub fn resolve_for(path: &str, access: &DataAccess) -> Result<Vec<PathBuf>, Driv
     resolve(path)?.iter().map(|f| access.readable(f)).collect()
 }
 
+/// How a file is compressed, from its extension: `.gz`, `.zst` or `.zstd`, `.bz2`
+/// (as Hadoop's codecs are chosen).
+pub fn compression_of(path: &Path) -> Compression {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => Compression::Gzip,
+        Some("zst" | "zstd") => Compression::Zstd,
+        Some("bz2") => Compression::Bzip2,
+        _ => Compression::None,
+    }
+}
+
 /// Cuts files into splits: at least `min_partitions` overall when the data allows,
-/// none larger than `max_split`. Empty files contribute no split, unless every
-/// file is empty: then the first one is one empty split, so that an empty file
-/// is a dataset of one empty partition (as in Spark: saved, it writes an empty part).
+/// none larger than `max_split`. A compressed file cannot be split (a decoder must
+/// start at its beginning): it is one split, read whole. Empty files contribute no
+/// split, unless every file is empty: then the first one is one empty split, so
+/// that an empty file is a dataset of one empty partition (as in Spark: saved, it
+/// writes an empty part).
 pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<Vec<TextSplit>, DriverError> {
     let mut sizes = Vec::with_capacity(files.len());
     for f in files {
         let meta = std::fs::metadata(f).map_err(|e| input_err(&f.display().to_string(), e.to_string()))?;
         sizes.push(meta.len());
     }
-    let total: u64 = sizes.iter().sum();
+    let plain = |f: &PathBuf| compression_of(f) == Compression::None;
+    let total: u64 = files.iter().zip(&sizes).filter(|(f, _)| plain(f)).map(|(_, len)| len).sum();
     // As many splits as the size cap needs, rounded up to a multiple of
     // `min_partitions` (the slots), so no wave of tasks leaves slots idle.
     let min = u64::from(min_partitions.max(1));
@@ -85,6 +100,19 @@ pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<V
     let mut splits = Vec::new();
     for (f, &len) in files.iter().zip(&sizes) {
         let path = f.display().to_string();
+        let compression = compression_of(f);
+        if compression != Compression::None {
+            if len > 0 {
+                splits.push(TextSplit {
+                    path,
+                    start: 0,
+                    end: len,
+                    compression: compression.into(),
+                    ..Default::default()
+                });
+            }
+            continue;
+        }
         let mut start = 0;
         while start < len {
             // Avoid a tiny tail split: the last one may be up to 10% over the goal.
@@ -96,7 +124,14 @@ pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<V
     if splits.is_empty()
         && let Some(first) = files.first()
     {
-        splits.push(TextSplit { path: first.display().to_string(), start: 0, end: 0, ..Default::default() });
+        let compression = compression_of(first).into();
+        splits.push(TextSplit {
+            path: first.display().to_string(),
+            start: 0,
+            end: 0,
+            compression,
+            ..Default::default()
+        });
     }
     Ok(splits)
 }
@@ -108,7 +143,7 @@ pub fn whole(files: &[PathBuf]) -> Result<Vec<TextSplit>, DriverError> {
         .map(|f| {
             let path = f.display().to_string();
             let len = std::fs::metadata(f).map_err(|e| input_err(&path, e.to_string()))?.len();
-            Ok(TextSplit { path, start: 0, end: len, ..Default::default() })
+            Ok(TextSplit { compression: compression_of(f).into(), path, start: 0, end: len, ..Default::default() })
         })
         .collect()
 }
@@ -167,5 +202,23 @@ mod tests {
             [TextSplit { path: empty.display().to_string(), start: 0, end: 0, ..Default::default() }]
         );
         assert!(split(&[], 2, 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_compressed_file_is_one_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gz, zst, plain) = (dir.path().join("a.txt.gz"), dir.path().join("b.zst"), dir.path().join("c.txt"));
+        for f in [&gz, &zst, &plain] {
+            std::fs::write(f, vec![b'x'; 1000]).unwrap();
+        }
+        let s = split(&[gz.clone(), zst.clone(), plain.clone()], 4, 1 << 20).unwrap();
+        let of = |f: &PathBuf| s.iter().filter(|x| x.path == f.display().to_string()).cloned().collect::<Vec<_>>();
+        assert_eq!(of(&gz).len(), 1);
+        assert_eq!((of(&gz)[0].start, of(&gz)[0].end, of(&gz)[0].compression()), (0, 1000, Compression::Gzip));
+        assert_eq!(of(&zst)[0].compression(), Compression::Zstd);
+        // The plain file alone is cut for the 4 slots.
+        assert_eq!(of(&plain).len(), 4);
+        assert!(of(&plain).iter().all(|x| x.compression() == Compression::None));
+        assert_eq!(compression_of(Path::new("x.bz2")), Compression::Bzip2);
     }
 }

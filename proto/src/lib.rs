@@ -72,3 +72,15 @@ impl ExecutorState {
         }
     }
 }
+
+impl Compression {
+    /// The format's name, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Compression::None => "uncompressed",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+        }
+    }
+}

@@ -57,3 +57,53 @@ fn wordcount_in_local_mode_matches_reference_and_splits_large_files() -> anyhow:
     assert!(stderr.contains("2 stages, 8 tasks"), "{}", describe(&out));
     Ok(())
 }
+
+#[test]
+fn wordcount_reads_gzip_zstd_and_bzip2_files_across_executor_processes() -> anyhow::Result<()> {
+    use std::io::Write;
+    let cluster = Cluster::start(2, 2)?;
+    let work = tempfile::tempdir()?;
+    let plain = work.path().join("plain");
+    let files = write_text_inputs(&plain, 4, 4000, 13);
+    let expected = reference_counts(&files);
+    // The same texts, compressed three ways (one left plain), in one directory.
+    let input = work.path().join("input");
+    std::fs::create_dir_all(&input)?;
+    for (i, f) in files.iter().enumerate() {
+        let text = std::fs::read(f)?;
+        let (name, bytes) = match i {
+            0 => ("0.txt.gz", {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(&text)?;
+                e.finish()?
+            }),
+            1 => ("1.txt.zst", zstd::encode_all(&text[..], 3)?),
+            2 => ("2.txt.bz2", {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+                e.write_all(&text)?;
+                e.finish()?
+            }),
+            _ => ("3.txt", text),
+        };
+        std::fs::write(input.join(name), bytes)?;
+    }
+    let out_dir = work.path().join("out");
+    let out = cluster.submit(&example("wordcount"), &[input.to_str().unwrap(), out_dir.to_str().unwrap()])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&out_dir)?, expected);
+
+    // A file cut short fails the job with the file's name and where it ends.
+    let whole = std::fs::read(input.join("0.txt.gz"))?;
+    std::fs::write(input.join("0.txt.gz"), &whole[..whole.len() / 2])?;
+    let out = cluster
+        .submit(&example("wordcount"), &[input.to_str().unwrap(), work.path().join("out2").to_str().unwrap()])?;
+    assert!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("0.txt.gz")
+            && stderr.contains("gzip data is corrupt or cut short, at or before compressed byte"),
+        "{}",
+        describe(&out)
+    );
+    Ok(())
+}

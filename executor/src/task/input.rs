@@ -210,9 +210,9 @@ impl Input {
 
     /// The text file being read and the offset of its first byte that is not
     /// UTF-8, if one was seen: what a guest that failed on it is told.
-    pub fn bad_utf8(&self) -> Option<(&str, u64)> {
+    pub fn bad_utf8(&self) -> Option<(&str, u64, bool)> {
         match self {
-            Input::Text(t) => t.bad_utf8.map(|at| (t.path.as_str(), at)),
+            Input::Text(t) => t.bad_utf8.map(|at| (t.path.as_str(), at, t.is_compressed())),
             Input::Chain { parts, .. } => parts.front().and_then(Input::bad_utf8),
             _ => None,
         }

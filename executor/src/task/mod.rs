@@ -387,9 +387,10 @@ impl<'a> Segment<'a> {
         if let Some(failure) = failure {
             let mut result = failed(failure, std::mem::take(&mut got.logs), self.compiled);
             mark_fetch_failure(&mut result, state.fetch_failure.take());
-            if let Some((path, at)) = state.input.bad_utf8() {
+            if let Some((path, at, compressed)) = state.input.bad_utf8() {
+                let of = if compressed { " of its decompressed text (or the file is corrupt)" } else { "" };
                 result.error.push_str(&format!(
-                    "\n(the input file {path} holds bytes that are not valid UTF-8, the first at byte offset {at}; \
+                    "\n(the input file {path} holds bytes that are not valid UTF-8, the first at byte offset {at}{of}; \
                      to read them as U+FFFD instead, read the file with lossy UTF-8: \
                      `spindle::text_file_with` in Rust, `lossy-utf8` of `text-source` in the contract)"
                 ));

@@ -2,10 +2,12 @@
 //! (or the file whole, or lines keyed by the file's name), in batches, checked
 //! for UTF-8 as they are read.
 
-use std::io::SeekFrom;
+use std::io::{Read, SeekFrom};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use spindle_frame::BatchWriter;
-use spindle_proto::{TextRecords, TextSplit};
+use spindle_proto::{Compression, TextRecords, TextSplit};
 
 use crate::ExecutorError;
 
@@ -20,9 +22,15 @@ pub struct TextReader {
     start: u64,
     end: u64,
     batch_bytes: usize,
-    /// A plain file, read straight into `buf` (a tokio file reads into a buffer
-    /// of its own and copies: one more pass over the input).
-    file: Option<std::fs::File>,
+    /// The file, read straight into `buf` (a tokio file reads into a buffer of
+    /// its own and copies: one more pass over the input), through a decoder when
+    /// it is compressed.
+    file: Option<Box<dyn Read + Send>>,
+    /// How the file is compressed. A compressed file is read whole: offsets
+    /// (`start`, `end`, `buf_offset`) count decompressed bytes.
+    compression: Compression,
+    /// Compressed bytes the decoder has taken from the file, for errors.
+    compressed_read: Arc<AtomicU64>,
     /// Absolute file offset of `buf[0]`.
     buf_offset: u64,
     /// Read bytes in `buf[..filled]`; the rest is room for the next read, zeroed
@@ -46,6 +54,21 @@ pub struct TextReader {
     pub bad_utf8: Option<u64>,
 }
 
+/// A file that counts the bytes read from it (a decoder's input), so that an
+/// error in compressed data can say where it is.
+struct Counted {
+    file: std::fs::File,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 impl TextReader {
     pub fn new(path: String, start: u64, end: u64, batch_bytes: usize) -> Self {
         TextReader {
@@ -54,6 +77,8 @@ impl TextReader {
             end,
             batch_bytes,
             file: None,
+            compression: Compression::None,
+            compressed_read: Arc::new(AtomicU64::new(0)),
             buf_offset: 0,
             buf: Vec::new(),
             filled: 0,
@@ -73,7 +98,17 @@ impl TextReader {
         let mut r = TextReader::new(split.path.clone(), split.start, split.end, batch_bytes);
         r.lossy = split.lossy_utf8;
         r.records_are = split.records();
+        r.compression = split.compression();
+        if r.compression != Compression::None {
+            // The whole file, however long it is once decompressed.
+            (r.start, r.end) = (0, u64::MAX);
+        }
         r
+    }
+
+    /// Whether the file is read through a decoder (offsets count its text).
+    pub fn is_compressed(&self) -> bool {
+        self.compression != Compression::None
     }
 
     /// Whether the guest may read runs of lines ([`TextReader::next_lines`]):
@@ -96,7 +131,9 @@ impl TextReader {
             return Ok(None);
         }
         self.done = true;
-        let bytes = std::fs::read(&self.path).map_err(|e| self.io(e))?;
+        let mut bytes = Vec::new();
+        let mut file = self.open_file()?;
+        file.read_to_end(&mut bytes).map_err(|e| self.read_error(e, bytes.len() as u64))?;
         self.utf8 = is_utf8(&bytes);
         let text = if !self.utf8 && self.lossy {
             self.utf8 = true;
@@ -117,6 +154,37 @@ impl TextReader {
         ExecutorError::Input { path: self.path.clone(), source }
     }
 
+    /// A read that failed after `text_offset` bytes of text: for a compressed
+    /// file, most likely corrupt data, located in both the file and its text.
+    fn read_error(&self, e: std::io::Error, text_offset: u64) -> ExecutorError {
+        if self.compression == Compression::None {
+            return self.io(e);
+        }
+        let compressed = self.compressed_read.load(Ordering::Relaxed);
+        self.io(std::io::Error::new(
+            e.kind(),
+            format!(
+                "{} data is corrupt or cut short, at or before compressed byte {compressed} (after {text_offset} \
+                 bytes of text): {e}",
+                self.compression.label()
+            ),
+        ))
+    }
+
+    /// The file, through its decoder when it is compressed.
+    fn open_file(&self) -> Result<Box<dyn Read + Send>, ExecutorError> {
+        let file = std::fs::File::open(&self.path).map_err(|e| self.io(e))?;
+        let counted = Counted { file, read: self.compressed_read.clone() };
+        Ok(match self.compression {
+            Compression::None => Box::new(counted.file),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(counted)),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(counted).map_err(|e| self.read_error(e, 0))?)
+            }
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(counted)),
+        })
+    }
+
     /// Drops the first `n` read bytes.
     fn consume(&mut self, n: usize) {
         self.buf.copy_within(n..self.filled, 0);
@@ -135,7 +203,10 @@ impl TextReader {
             self.buf.resize(filled + READ_CHUNK, 0);
         }
         let file = self.file.as_mut().expect("opened");
-        let n = std::io::Read::read(file, &mut self.buf[filled..filled + READ_CHUNK]).map_err(|e| self.io(e))?;
+        let n = match file.read(&mut self.buf[filled..filled + READ_CHUNK]) {
+            Ok(n) => n,
+            Err(e) => return Err(self.read_error(e, self.buf_offset + filled as u64)),
+        };
         self.filled += n;
         self.eof = n == 0;
         Ok(())
@@ -146,9 +217,14 @@ impl TextReader {
     fn open(&mut self) -> Result<(), ExecutorError> {
         // Start one byte early: if that byte is '\n', a line starts exactly at `start`.
         let seek_to = self.start.saturating_sub(1);
-        let mut file = std::fs::File::open(&self.path).map_err(|e| self.io(e))?;
-        std::io::Seek::seek(&mut file, SeekFrom::Start(seek_to)).map_err(|e| self.io(e))?;
-        self.file = Some(file);
+        if self.compression == Compression::None {
+            let mut file = std::fs::File::open(&self.path).map_err(|e| self.io(e))?;
+            std::io::Seek::seek(&mut file, SeekFrom::Start(seek_to)).map_err(|e| self.io(e))?;
+            self.file = Some(Box::new(file));
+        } else {
+            // A decoder starts at the file's beginning; compressed splits are whole.
+            self.file = Some(self.open_file()?);
+        }
         self.buf_offset = seek_to;
         if self.start > 0 {
             // Skip through the first '\n' at or after `start - 1`.
@@ -520,6 +596,64 @@ mod tests {
                 got.extend(lines_in_runs(p, cut, len, batch));
                 assert_eq!(got, want, "runs, cut at {cut}, batch {batch}");
             }
+        }
+    }
+
+    #[test]
+    fn compressed_files_are_read_whole_and_corruption_is_located() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..20_000).map(|i| format!("line {i} of the text\n")).collect();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            (p.display().to_string(), bytes.len() as u64)
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(text.as_bytes(), 3).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(text.as_bytes()).unwrap();
+        let bz = bz.finish().unwrap();
+        let read_all = |split: &TextSplit| {
+            let mut r = TextReader::with_options(split, 4096);
+            let mut got = String::new();
+            while let Some(b) = r.next_batch()? {
+                for rec in BatchReader::new(&b) {
+                    got.push_str(&String::from_utf8_lossy(rec.unwrap().value));
+                    got.push('\n');
+                }
+            }
+            Ok::<_, ExecutorError>((got, r.records))
+        };
+        for (name, bytes, compression) in
+            [("a.gz", &gz, Compression::Gzip), ("a.zst", &zst, Compression::Zstd), ("a.bz2", &bz, Compression::Bzip2)]
+        {
+            let (path, len) = write(name, bytes);
+            let split = TextSplit { path, start: 0, end: len, compression: compression.into(), ..Default::default() };
+            let (got, records) = read_all(&split).unwrap();
+            assert!(got == text, "{name}: the text read differs");
+            assert_eq!(records, 20_000, "{name}");
+            // Whole-file records decompress too.
+            let whole = TextSplit { records: TextRecords::WholeFiles.into(), ..split };
+            let b = TextReader::with_options(&whole, 4096).next_batch().unwrap().unwrap();
+            assert_eq!(BatchReader::new(&b).next().unwrap().unwrap().value, text.as_bytes(), "{name}");
+        }
+        // Corrupt data in the middle of a gzip file, and a zstd file cut short.
+        let mut bad = gz.clone();
+        let mid = bad.len() / 2;
+        bad[mid..mid + 64].iter_mut().for_each(|b| *b ^= 0x5a);
+        let cut = &zst[..zst.len() / 2];
+        for (name, bytes, compression) in [("bad.gz", &bad[..], Compression::Gzip), ("cut.zst", cut, Compression::Zstd)]
+        {
+            let (path, len) = write(name, bytes);
+            let split = TextSplit { path, start: 0, end: len, compression: compression.into(), ..Default::default() };
+            let err = read_all(&split).unwrap_err().to_string();
+            assert!(
+                err.contains(name) && err.contains("is corrupt or cut short, at or before compressed byte"),
+                "{name}: {err}"
+            );
         }
     }
 }
