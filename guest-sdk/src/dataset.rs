@@ -136,6 +136,23 @@ impl<T: Data> Dataset<T> {
         self.map(to_line::<T>).handle.save_as_text_file(path).map_err(Error::msg)
     }
 
+    /// Action: [`save_as_text_file`](Dataset::save_as_text_file) with options:
+    /// `SaveOptions { compression: Compression::Gzip }` writes
+    /// `path/part-NNNNN.gz` files (`.zst` for zstd), which `gzip -d`, `zstd -d`
+    /// and [`text_file`] read.
+    pub fn save_as_text_file_with(&self, path: &str, options: SaveOptions) -> Result<()>
+    where
+        T: Line,
+    {
+        let compression = match options.compression {
+            Compression::None => context::TextCompression::None,
+            Compression::Gzip => context::TextCompression::Gzip,
+            Compression::Zstd => context::TextCompression::Zstd,
+        };
+        let options = context::SaveOptions { compression };
+        self.map(to_line::<T>).handle.save_as_text_file_with(path, options).map_err(Error::msg)
+    }
+
     /// Keeps this dataset's partitions in executor memory once an action has
     /// computed them (`persist(StorageLevel::MemoryOnly)`).
     pub fn cache(&self) -> Self {
@@ -377,6 +394,25 @@ pub struct TextOptions {
     /// Bytes that are not UTF-8 become U+FFFD (as Spark's `textFile` reads them)
     /// instead of failing the job with the file and offset named.
     pub lossy_utf8: bool,
+}
+
+/// How [`Dataset::save_as_text_file_with`] compresses each part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain text.
+    #[default]
+    None,
+    /// gzip: `part-NNNNN.gz`.
+    Gzip,
+    /// zstd: `part-NNNNN.zst`.
+    Zstd,
+}
+
+/// How [`Dataset::save_as_text_file_with`] writes text files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SaveOptions {
+    /// How each part is compressed.
+    pub compression: Compression,
 }
 
 fn text_source<T: Data>(path: &str, options: TextOptions, records: context::TextRecords) -> Result<Dataset<T>> {

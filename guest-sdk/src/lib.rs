@@ -87,8 +87,8 @@ mod task;
 mod text;
 
 pub use dataset::{
-    Dataset, StorageLevel, TextOptions, default_parallelism, parallelize, range, range_with, text_file, text_file_with,
-    text_file_with_file_names, text_file_with_partitions, whole_text_files,
+    Compression, Dataset, SaveOptions, StorageLevel, TextOptions, default_parallelism, parallelize, range, range_with,
+    text_file, text_file_with, text_file_with_file_names, text_file_with_partitions, whole_text_files,
 };
 pub use error::{Error, Result};
 pub use grouped::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};

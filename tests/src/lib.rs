@@ -444,12 +444,32 @@ pub fn read_counts(dir: &Path) -> Result<BTreeMap<String, u64>> {
             anyhow::ensure!(name == "_SUCCESS", "unexpected file {name} in the output");
             continue;
         }
-        for line in std::fs::read_to_string(&path)?.lines() {
+        for line in read_part(&path)?.lines() {
             let (w, n) = line.split_once('\t').with_context(|| format!("bad line {line:?}"))?;
             anyhow::ensure!(counts.insert(w.to_string(), n.parse::<u64>()?).is_none(), "word {w:?} appears twice");
         }
     }
     Ok(counts)
+}
+
+/// The text of a `part-*` file: `.gz` parts decompressed by the system's `gzip`
+/// (a reader independent of Spindle's), `.zst` parts by the zstd library.
+pub fn read_part(path: &Path) -> Result<String> {
+    let bytes = match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => {
+            let out = std::process::Command::new("gzip").arg("-dc").arg(path).output().context("running gzip")?;
+            anyhow::ensure!(
+                out.status.success(),
+                "gzip -dc {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        }
+        Some("zst") => zstd::decode_all(std::fs::File::open(path)?)?,
+        _ => std::fs::read(path)?,
+    };
+    Ok(String::from_utf8(bytes)?)
 }
 
 /// The `part-*` files of an output directory.

@@ -178,6 +178,7 @@ fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
     let written = outside_write.path().join("part-00000");
     let sink = spindle_proto::task_output::Sink::TextFile(spindle_proto::TextFileSink {
         temp_path: written.display().to_string(),
+        ..Default::default()
     });
     let result = run_on_executor(&address, spec(text(&inside), sink))?;
     assert!(!result.ok && result.error.contains("under none of the application's roots"), "{result:?}");

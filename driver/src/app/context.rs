@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
 use spindle_proto::{
-    AccumulatorUpdate, StorageLevel, TextRecords, UnpersistRequest, accumulator_update, unpersist_request,
+    AccumulatorUpdate, Compression, StorageLevel, TextRecords, UnpersistRequest, accumulator_update, unpersist_request,
 };
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
@@ -17,7 +17,7 @@ use super::AppState;
 use super::range_bounds::{range_bounds, sample_size};
 use crate::DriverError;
 use crate::app::shared::Number;
-use crate::scheduler::commit;
+use crate::scheduler::commit::{self, TextOutput};
 use crate::scheduler::dag::Action;
 use crate::scheduler::lineage::{Lineage, Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
@@ -41,6 +41,27 @@ fn check_partitions(what: &str, n: u32) -> Result<u32, String> {
 }
 
 impl AppState {
+    /// `save-as-text-file`: prepares the output directory, runs the job, and
+    /// aborts the output if the job never ran to its own abort.
+    async fn save_text(
+        &mut self,
+        ds: Handle,
+        path: String,
+        compression: Compression,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let dir = match commit::prepare_job(&path, &self.app.access) {
+            Ok(dir) => dir,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let output = TextOutput { dir, compression };
+        let result = self.act(&ds, Action::SaveText(output.clone()))?.await;
+        if result.is_err() {
+            // A job that never started (refused at planning) has not aborted yet.
+            output.abort_job();
+        }
+        Ok(result.map(|_| ()))
+    }
+
     fn node(&self, ds: &Handle) -> wasmtime::Result<NodeId> {
         Ok(NodeId(self.table.get(ds)?.0))
     }
@@ -440,16 +461,21 @@ impl context::HostDataset for AppState {
     }
 
     async fn save_as_text_file(&mut self, ds: Handle, path: String) -> wasmtime::Result<Result<(), String>> {
-        let dir = match commit::prepare_job(&path, &self.app.access) {
-            Ok(dir) => dir,
-            Err(e) => return Ok(Err(e.to_string())),
+        self.save_text(ds, path, Compression::None).await
+    }
+
+    async fn save_as_text_file_with(
+        &mut self,
+        ds: Handle,
+        path: String,
+        options: context::SaveOptions,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let compression = match options.compression {
+            context::TextCompression::None => Compression::None,
+            context::TextCompression::Gzip => Compression::Gzip,
+            context::TextCompression::Zstd => Compression::Zstd,
         };
-        let result = self.act(&ds, Action::SaveText { dir: dir.clone() })?.await;
-        if result.is_err() {
-            // A job that never started (refused at planning) has not aborted yet.
-            commit::abort_job(&dir);
-        }
-        Ok(result.map(|_| ()))
+        self.save_text(ds, path, compression).await
     }
 
     async fn drop(&mut self, ds: Handle) -> wasmtime::Result<()> {

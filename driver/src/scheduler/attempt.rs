@@ -17,7 +17,6 @@ use spindle_proto::{
 };
 use tokio::sync::oneshot;
 
-use super::commit;
 use super::dag::{Action, Partitioner, PipeInput, PipePlan, StageOutput};
 use super::progress::StageGuard;
 use super::stage::{JobContext, Lost, Stage};
@@ -164,8 +163,9 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
                 seed: seed.wrapping_add(u64::from(partition)),
             })
         }
-        StageOutput::Action(Action::SaveText { dir }) => task_output::Sink::TextFile(TextFileSink {
-            temp_path: commit::attempt_path(dir, stage.id, partition, attempt),
+        StageOutput::Action(Action::SaveText(output)) => task_output::Sink::TextFile(TextFileSink {
+            temp_path: output.attempt_path(stage.id, partition, attempt),
+            compression: output.compression.into(),
         }),
     };
     Some(TaskSpec {
@@ -271,8 +271,8 @@ async fn attempt(
             error: "shuffle outputs were lost before the task started".into(),
         }));
     };
-    if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
-        commit::prepare_attempt(dir, stage.id, partition, number)?;
+    if let StageOutput::Action(Action::SaveText(output)) = &stage.plan.output {
+        output.prepare_attempt(stage.id, partition, number)?;
     }
     let executor = lease.executor.clone();
     if let Some(cell) = started {
@@ -339,8 +339,8 @@ async fn attempt(
             "task finished"
         );
         stage.note_success(Duration::from_micros(result.duration_us));
-        if let StageOutput::Action(Action::SaveText { dir }) = &stage.plan.output {
-            stage.commit_once(partition, || commit::commit_attempt(dir, stage.id, partition, number))?;
+        if let StageOutput::Action(Action::SaveText(output)) = &stage.plan.output {
+            stage.commit_once(partition, || output.commit_attempt(stage.id, partition, number))?;
         }
         return Ok(Attempt::Done(result, placement));
     }

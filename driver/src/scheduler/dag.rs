@@ -28,10 +28,7 @@ pub enum Action {
     /// Count the records.
     Count,
     /// Write text files into this (absolute) directory.
-    SaveText {
-        /// The output directory.
-        dir: String,
-    },
+    SaveText(super::commit::TextOutput),
     /// Bring the first `n` records back, scanning partitions a few at a time.
     Take {
         /// How many records.
@@ -52,7 +49,7 @@ impl Action {
         match self {
             Action::Collect => "collect",
             Action::Count => "count",
-            Action::SaveText { .. } => "save-as-text-file",
+            Action::SaveText(_) => "save-as-text-file",
             Action::Take { .. } => "take",
             Action::SampleKeys { .. } => "sort-sample",
         }

@@ -19,7 +19,6 @@ use spindle_proto::{MapLocation, StageProgress, TaskResult};
 use tracing::Instrument;
 
 use super::attempt::{Placement, TaskOutcome, run_task};
-use super::commit;
 use super::dag::{Action, JobPlan, StageOutput};
 pub use super::stage::JobContext;
 use super::stage::{Lost, Stage};
@@ -48,13 +47,13 @@ pub struct JobStats {
 }
 
 /// Runs a planned job to completion. When a job writing text files fails, its
-/// attempt files are removed and no `_SUCCESS` is written ([`commit`]).
+/// attempt files are removed and no `_SUCCESS` is written (`scheduler/commit.rs`).
 pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutput, JobStats), DriverError> {
     let outcome = run_job_rounds(ctx, plan).await;
     if outcome.is_err()
-        && let StageOutput::Action(Action::SaveText { dir }) = &plan.result.output
+        && let StageOutput::Action(Action::SaveText(output)) = &plan.result.output
     {
-        commit::abort_job(dir);
+        output.abort_job();
     }
     outcome
 }
@@ -151,8 +150,8 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
             }
             ActionOutput::Collected(all)
         }
-        Action::SaveText { dir } => {
-            commit::commit_job(dir)?;
+        Action::SaveText(output) => {
+            output.commit_job()?;
             ActionOutput::Saved
         }
     };

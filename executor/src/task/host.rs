@@ -212,6 +212,7 @@ impl context::HostDataset for TaskState {
         fn collect(ds: Ds) -> Result<Vec<u8>, String>;
         fn count(ds: Ds) -> Result<u64, String>;
         fn save_as_text_file(ds: Ds, path: String) -> Result<(), String>;
+        fn save_as_text_file_with(ds: Ds, path: String, options: context::SaveOptions) -> Result<(), String>;
     }
 
     async fn drop(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<()> {

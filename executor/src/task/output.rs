@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter, partition_of};
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{TaskResult, TaskSpec, shuffle_write, task_output};
+use spindle_proto::{Compression, TaskResult, TaskSpec, shuffle_write, task_output};
 use spindle_sandbox::Failure;
 use spindle_sandbox::limits::bytes;
 use tokio::io::AsyncWriteExt;
@@ -74,7 +74,13 @@ pub enum Output {
     /// Only the number of records.
     Count { records: u64 },
     /// Value bytes plus '\n' per record, into a file the driver commits.
-    TextFile { path: String, file: tokio::io::BufWriter<tokio::fs::File>, records: u64 },
+    TextFile {
+        path: String,
+        file: tokio::io::BufWriter<tokio::fs::File>,
+        records: u64,
+        /// Compresses the text before it is written, when the part is compressed.
+        encoder: Option<Box<Encoder>>,
+    },
 }
 
 /// The bytes a map output being written counts against its application; given
@@ -173,7 +179,8 @@ impl Output {
                 // when the job is done, so a late attempt cannot bring them back
                 // (the commit protocol: driver/src/scheduler/commit.rs).
                 let file = tokio::fs::File::create(&path).await.map_err(io)?;
-                Output::TextFile { path, file: tokio::io::BufWriter::with_capacity(1 << 20, file), records: 0 }
+                let encoder = Encoder::new(t.compression()).map_err(io)?;
+                Output::TextFile { path, file: tokio::io::BufWriter::with_capacity(1 << 20, file), records: 0, encoder }
             }
             None => return Err(ExecutorError::BadSpec("the task has no output".into())),
         })
@@ -244,7 +251,7 @@ impl Output {
                 // has its records, or they failed and say why themselves).
                 let _ = tx.send(batch).await;
             }
-            Output::TextFile { path, file, records } => {
+            Output::TextFile { path, file, records, encoder } => {
                 let mut text = Vec::with_capacity(batch.len());
                 for rec in BatchReader::new(&batch) {
                     let rec = rec.map_err(malformed)?;
@@ -252,7 +259,11 @@ impl Output {
                     text.push(b'\n');
                     *records += 1;
                 }
-                file.write_all(&text).await.map_err(|e| Failure::Infrastructure(format!("writing {path}: {e}")))?;
+                let failed = |e: std::io::Error| Failure::Infrastructure(format!("writing {path}: {e}"));
+                if let Some(encoder) = encoder {
+                    text = encoder.compress(&text).map_err(failed)?;
+                }
+                file.write_all(&text).await.map_err(failed)?;
             }
         }
         Ok(())
@@ -296,8 +307,11 @@ impl Output {
                 result.records_out = seen;
             }
             Output::Buffer { .. } | Output::Channel(_) => unreachable!("a buffer or channel is never a task's sink"),
-            Output::TextFile { path, mut file, records } => {
+            Output::TextFile { path, mut file, records, encoder } => {
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
+                if let Some(encoder) = encoder {
+                    file.write_all(&(*encoder).finish().map_err(io)?).await.map_err(io)?;
+                }
                 // Flushed, not fsynced (as Hadoop's local file system): the commit is
                 // the driver's rename, which makes the part visible atomically.
                 file.flush().await.map_err(io)?;
@@ -358,6 +372,56 @@ impl Bucket {
             let chunk = Bytes::from(self.open.take());
             self.bytes += chunk.len() as u64;
             self.done.push(chunk);
+        }
+    }
+}
+
+/// A text part's compressor: text goes in a batch at a time, and what it has
+/// compressed so far comes out to be written (the part is one stream, readable
+/// by `gzip -d` or `zstd -d`).
+pub enum Encoder {
+    /// gzip (flate2, default level).
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    /// zstd (level 3, its default).
+    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+}
+
+impl Encoder {
+    /// The encoder for `compression`, or none for plain text.
+    fn new(compression: Compression) -> std::io::Result<Option<Box<Self>>> {
+        Ok(match compression {
+            Compression::None => None,
+            Compression::Gzip => {
+                Some(Box::new(Encoder::Gzip(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()))))
+            }
+            Compression::Zstd => Some(Box::new(Encoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), 3)?))),
+            Compression::Bzip2 => {
+                return Err(std::io::Error::other("bzip2 output is not supported (write gzip or zstd)"));
+            }
+        })
+    }
+
+    /// Compresses `text`; returns the compressed bytes ready so far.
+    fn compress(&mut self, text: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Write;
+        let out = match self {
+            Encoder::Gzip(e) => {
+                e.write_all(text)?;
+                e.get_mut()
+            }
+            Encoder::Zstd(e) => {
+                e.write_all(text)?;
+                e.get_mut()
+            }
+        };
+        Ok(std::mem::take(out))
+    }
+
+    /// Ends the stream; returns its last bytes.
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Zstd(e) => e.finish(),
         }
     }
 }
