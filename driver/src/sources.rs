@@ -85,22 +85,21 @@ pub fn compression_of(path: &Path) -> Compression {
 /// that an empty file is a dataset of one empty partition (as in Spark: saved, it
 /// writes an empty part).
 pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<Vec<TextSplit>, DriverError> {
+    // Each file's size and compression; only plain files are cut.
     let mut sizes = Vec::with_capacity(files.len());
     for f in files {
         let meta = std::fs::metadata(f).map_err(|e| input_err(&f.display().to_string(), e.to_string()))?;
-        sizes.push(meta.len());
+        sizes.push((meta.len(), compression_of(f)));
     }
-    let plain = |f: &PathBuf| compression_of(f) == Compression::None;
-    let total: u64 = files.iter().zip(&sizes).filter(|(f, _)| plain(f)).map(|(_, len)| len).sum();
+    let total: u64 = sizes.iter().filter(|(_, c)| *c == Compression::None).map(|(len, _)| len).sum();
     // As many splits as the size cap needs, rounded up to a multiple of
     // `min_partitions` (the slots), so no wave of tasks leaves slots idle.
     let min = u64::from(min_partitions.max(1));
     let splits = total.div_ceil(max_split.max(1)).max(min).div_ceil(min) * min;
     let goal = total.div_ceil(splits).max(1);
     let mut splits = Vec::new();
-    for (f, &len) in files.iter().zip(&sizes) {
+    for (f, &(len, compression)) in files.iter().zip(&sizes) {
         let path = f.display().to_string();
-        let compression = compression_of(f);
         if compression != Compression::None {
             if len > 0 {
                 splits.push(TextSplit {
