@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build-examples.sh
-cargo build --release -p spindle -p spindle-bench
+cargo build --release -p spindle -p spindle-bench -p spindle-s3-server
 target_dir="${CARGO_TARGET_DIR:-target}"
 
 spark=1

@@ -3,6 +3,7 @@
 //! the results folder. Run it through `bench/run.sh`, which builds what it needs.
 
 mod data;
+mod io;
 mod native;
 mod systems;
 
@@ -44,8 +45,8 @@ struct Args {
     /// A few MB, one run, Spark off: for CI, to keep the harness alive.
     #[arg(long)]
     small: bool,
-    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads).
-    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads"])]
+    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads, io).
+    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads", "io"])]
     only: Vec<String>,
     /// Where results are written.
     #[arg(long, default_value = "bench/results")]
@@ -363,7 +364,11 @@ fn main() -> Result<()> {
             rows.extend(workload(&args, &spindle, scratch.path(), name, &[name], &pairs)?);
         }
     }
-    let figures = if wanted("overheads") { overheads(&args, &spindle, scratch.path())? } else { Vec::new() };
+    let mut figures = if wanted("overheads") { overheads(&args, &spindle, scratch.path())? } else { Vec::new() };
+    if wanted("io") {
+        let words = data::word_text(&args.data, args.size_mb * 1_000_000)?;
+        figures.extend(io::io(&args, &spindle, scratch.path(), &words)?);
+    }
     report(&args, &rows, &figures)
 }
 

@@ -104,6 +104,10 @@ pub struct DriverConfig {
     pub application_retention: Duration,
     /// Tenants allowed to submit. Empty: no authentication, one `default` tenant.
     pub tenants: Vec<TenantConfig>,
+    /// Object-store options by URL prefix (`[[stores]]`), over the driver's
+    /// environment: what an open driver's applications, and tenants' locations
+    /// under them, reach stores with.
+    pub stores: Vec<spindle_store::Grant>,
     /// The file this config was read from: no job may read it (it holds tokens).
     pub config_file: Option<std::path::PathBuf>,
     /// Engine settings.
@@ -137,6 +141,7 @@ impl Default for DriverConfig {
             app_log_bytes: 64 << 20,
             secret: None,
             tenants: Vec::new(),
+            stores: Vec::new(),
             config_file: None,
             max_lineage_depth: 1000,
             max_task_pipelines: 10_000,
@@ -227,6 +232,8 @@ struct File {
     main_limits: LimitsFile,
     #[serde(default)]
     tenants: Vec<TenantFile>,
+    #[serde(default)]
+    stores: Vec<crate::stores::StoreFile>,
     max_lineage_depth: Option<u32>,
     max_task_pipelines: Option<u64>,
     max_shuffle_memory: Option<ByteSize>,
@@ -303,6 +310,8 @@ struct TenantFile {
     max_task_fuel: Option<u64>,
     #[serde(default)]
     roots: Vec<String>,
+    #[serde(default)]
+    locations: Vec<crate::stores::LocationFile>,
     max_component_size: Option<ByteSize>,
     max_lineage_depth: Option<u32>,
     max_task_pipelines: Option<u64>,
@@ -443,6 +452,7 @@ impl DriverConfig {
         }
         apply_limits(&mut c.task_limits, &file.task_limits, "task_limits")?;
         apply_limits(&mut c.main_limits, &file.main_limits, "main_limits")?;
+        c.stores = crate::stores::stores(&file.stores)?;
         for t in file.tenants {
             let key = |k: &str| format!("tenants.{}.{k}", t.name);
             if c.tenants.iter().any(|o| o.name == t.name) {
@@ -463,8 +473,10 @@ impl DriverConfig {
                 }
                 roots.push(resolved);
             }
+            let locations = crate::stores::locations(&key("locations"), &t.locations, &c.stores)?;
             c.tenants.push(TenantConfig {
                 roots,
+                locations,
                 max_component_bytes: t
                     .max_component_size
                     .map(|s| component_size(&key("max_component_size"), s))

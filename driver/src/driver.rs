@@ -322,9 +322,9 @@ impl Driver {
         let access = if self.tenants.configured() {
             let engine: Vec<PathBuf> =
                 self.config.config_file.iter().chain(&self.compiled_cache_dir).cloned().collect();
-            DataAccess::roots(tenant.name(), &tenant.config.roots, &engine)
+            DataAccess::roots(tenant.name(), &tenant.config.roots, &engine, tenant.config.locations.clone())
         } else {
-            DataAccess::Open
+            DataAccess::open(crate::stores::open_grants(&self.config.stores))
         };
         let claim = SlotClaim {
             tenant: tenant.name().to_string(),

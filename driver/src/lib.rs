@@ -31,6 +31,7 @@ pub mod gate;
 pub mod scheduler;
 pub mod service;
 pub mod sources;
+pub mod stores;
 pub mod tenants;
 
 pub use cluster::{ExecutorHandle, RemoteExecutor};

@@ -1,7 +1,9 @@
-//! Text inputs: a path (file, directory or glob) resolved to files, and files cut
-//! into splits. Executors read each split's lines (see the executor's text reader
-//! for the line-ownership rule), so splits may cut anywhere. A compressed file
-//! (`.gz`, `.zst`, `.bz2`) is one split, decompressed as it is read.
+//! Text inputs: a path (file, directory or glob) or an object store's URL
+//! (object, prefix or glob) resolved to files with their sizes, and files cut
+//! into splits. Executors read each split's lines (see the executor's text
+//! reader for the line-ownership rule), so splits may cut anywhere; an object
+//! store's are read with ranged GETs. A compressed file (`.gz`, `.zst`, `.bz2`)
+//! is one split, decompressed as it is read.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,15 @@ fn input_err(path: &str, reason: impl Into<String>) -> DriverError {
 
 fn is_hidden(p: &Path) -> bool {
     p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+}
+
+/// A file of an input: its host path or URL, and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// The resolved host path, or the object's URL.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// The files `path` names: the file itself, a directory's visible files (sorted), or
@@ -57,20 +68,34 @@ pub fn resolve(path: &str) -> Result<Vec<PathBuf>, DriverError> {
     Ok(files)
 }
 
-/// The files `path` names, as [`resolve`] finds them, each resolved (no
-/// symlinks, no `..`) and allowed by `access`; the path itself is checked
-/// first, so a directory or file the application may not use is not even listed.
-pub fn resolve_for(path: &str, access: &DataAccess) -> Result<Vec<PathBuf>, DriverError> {
-    if !path.contains(['*', '?', '[']) && Path::new(path).exists() {
-        access.readable(Path::new(path))?;
+/// The files `path` names, each allowed by `access`, with their sizes. A host
+/// path is resolved as [`resolve`] finds it (no symlinks, no `..`), the path
+/// itself checked first, so that a directory the application may not use is
+/// not even listed; a store's URL is listed under the grant that covers it.
+pub async fn resolve_for(path: &str, access: &DataAccess) -> Result<Vec<InputFile>, DriverError> {
+    let Some(host) = spindle_store::host_path(path) else {
+        let object = access.object(path)?;
+        let listed = spindle_store::list(path, &object).await.map_err(|e| input_err(path, e.to_string()))?;
+        return Ok(listed.into_iter().map(|l| InputFile { name: l.url, size: l.size }).collect());
+    };
+    if !host.contains(['*', '?', '[']) && Path::new(host).exists() {
+        access.readable(Path::new(host))?;
     }
-    resolve(path)?.iter().map(|f| access.readable(f)).collect()
+    resolve(host)?
+        .iter()
+        .map(|f| {
+            let f = access.readable(f)?;
+            let name = f.display().to_string();
+            let size = std::fs::metadata(&f).map_err(|e| input_err(&name, e.to_string()))?.len();
+            Ok(InputFile { name, size })
+        })
+        .collect()
 }
 
 /// How a file is compressed, from its extension: `.gz`, `.zst` or `.zstd`, `.bz2`
 /// (as Hadoop's codecs are chosen).
-pub fn compression_of(path: &Path) -> Compression {
-    match path.extension().and_then(|e| e.to_str()) {
+pub fn compression_of(name: &str) -> Compression {
+    match Path::new(name).extension().and_then(|e| e.to_str()) {
         Some("gz") => Compression::Gzip,
         Some("zst" | "zstd") => Compression::Zstd,
         Some("bz2") => Compression::Bzip2,
@@ -84,26 +109,21 @@ pub fn compression_of(path: &Path) -> Compression {
 /// split, unless every file is empty: then the first one is one empty split, so
 /// that an empty file is a dataset of one empty partition (as in Spark: saved, it
 /// writes an empty part).
-pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<Vec<TextSplit>, DriverError> {
-    // Each file's size and compression; only plain files are cut.
-    let mut sizes = Vec::with_capacity(files.len());
-    for f in files {
-        let meta = std::fs::metadata(f).map_err(|e| input_err(&f.display().to_string(), e.to_string()))?;
-        sizes.push((meta.len(), compression_of(f)));
-    }
-    let total: u64 = sizes.iter().filter(|(_, c)| *c == Compression::None).map(|(len, _)| len).sum();
+pub fn split(files: &[InputFile], min_partitions: u32, max_split: u64) -> Vec<TextSplit> {
+    let codecs: Vec<Compression> = files.iter().map(|f| compression_of(&f.name)).collect();
+    let total: u64 = files.iter().zip(&codecs).filter(|(_, c)| **c == Compression::None).map(|(f, _)| f.size).sum();
     // As many splits as the size cap needs, rounded up to a multiple of
     // `min_partitions` (the slots), so no wave of tasks leaves slots idle.
     let min = u64::from(min_partitions.max(1));
     let splits = total.div_ceil(max_split.max(1)).max(min).div_ceil(min) * min;
     let goal = total.div_ceil(splits).max(1);
     let mut splits = Vec::new();
-    for (f, &(len, compression)) in files.iter().zip(&sizes) {
-        let path = f.display().to_string();
+    for (f, &compression) in files.iter().zip(&codecs) {
+        let len = f.size;
         if compression != Compression::None {
             if len > 0 {
                 splits.push(TextSplit {
-                    path,
+                    path: f.name.clone(),
                     start: 0,
                     end: len,
                     compression: compression.into(),
@@ -116,33 +136,34 @@ pub fn split(files: &[PathBuf], min_partitions: u32, max_split: u64) -> Result<V
         while start < len {
             // Avoid a tiny tail split: the last one may be up to 10% over the goal.
             let end = if len - start <= goal + goal / 10 { len } else { start + goal };
-            splits.push(TextSplit { path: path.clone(), start, end, ..Default::default() });
+            splits.push(TextSplit { path: f.name.clone(), start, end, ..Default::default() });
             start = end;
         }
     }
     if splits.is_empty()
         && let Some(first) = files.first()
     {
-        let compression = compression_of(first).into();
         splits.push(TextSplit {
-            path: first.display().to_string(),
+            path: first.name.clone(),
             start: 0,
             end: 0,
-            compression,
+            compression: compression_of(&first.name).into(),
             ..Default::default()
         });
     }
-    Ok(splits)
+    splits
 }
 
 /// One split per file, whole (for whole-file records): empty files too.
-pub fn whole(files: &[PathBuf]) -> Result<Vec<TextSplit>, DriverError> {
+pub fn whole(files: &[InputFile]) -> Vec<TextSplit> {
     files
         .iter()
-        .map(|f| {
-            let path = f.display().to_string();
-            let len = std::fs::metadata(f).map_err(|e| input_err(&path, e.to_string()))?.len();
-            Ok(TextSplit { compression: compression_of(f).into(), path, start: 0, end: len, ..Default::default() })
+        .map(|f| TextSplit {
+            compression: compression_of(&f.name).into(),
+            path: f.name.clone(),
+            start: 0,
+            end: f.size,
+            ..Default::default()
         })
         .collect()
 }
@@ -150,6 +171,13 @@ pub fn whole(files: &[PathBuf]) -> Result<Vec<TextSplit>, DriverError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn files(paths: &[PathBuf]) -> Vec<InputFile> {
+        paths
+            .iter()
+            .map(|p| InputFile { name: p.display().to_string(), size: std::fs::metadata(p).unwrap().len() })
+            .collect()
+    }
 
     #[test]
     fn resolves_files_directories_and_globs() {
@@ -182,7 +210,7 @@ mod tests {
         std::fs::write(&big, vec![b'a'; 1000]).unwrap();
         std::fs::write(&small, vec![b'a'; 10]).unwrap();
         std::fs::write(&empty, b"").unwrap();
-        let s = split(&[big.clone(), small.clone(), empty.clone()], 4, 1 << 20).unwrap();
+        let s = split(&files(&[big.clone(), small.clone(), empty.clone()]), 4, 1 << 20);
         // goal = ceil(1010 / 4) = 253: big -> 253, 253, 253, 241; small -> 10
         let big_splits: Vec<_> = s.iter().filter(|x| x.path == big.display().to_string()).collect();
         assert_eq!(big_splits.len(), 4);
@@ -191,16 +219,16 @@ mod tests {
             assert_eq!(w[0].end, w[1].start);
         }
         assert_eq!(s.len(), 5);
-        let capped = split(std::slice::from_ref(&big), 1, 100).unwrap();
+        let capped = split(&files(std::slice::from_ref(&big)), 1, 100);
         assert_eq!(capped.len(), 10);
         // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
-        assert_eq!(split(&[big], 3, 300).unwrap().len(), 6);
-        let only_empty = split(&[empty.clone(), empty.clone()], 2, 100).unwrap();
+        assert_eq!(split(&files(&[big]), 3, 300).len(), 6);
+        let only_empty = split(&files(&[empty.clone(), empty.clone()]), 2, 100);
         assert_eq!(
             only_empty,
             [TextSplit { path: empty.display().to_string(), start: 0, end: 0, ..Default::default() }]
         );
-        assert!(split(&[], 2, 100).unwrap().is_empty());
+        assert!(split(&files(&[]), 2, 100).is_empty());
     }
 
     #[test]
@@ -210,7 +238,7 @@ mod tests {
         for f in [&gz, &zst, &plain] {
             std::fs::write(f, vec![b'x'; 1000]).unwrap();
         }
-        let s = split(&[gz.clone(), zst.clone(), plain.clone()], 4, 1 << 20).unwrap();
+        let s = split(&files(&[gz.clone(), zst.clone(), plain.clone()]), 4, 1 << 20);
         let of = |f: &PathBuf| s.iter().filter(|x| x.path == f.display().to_string()).cloned().collect::<Vec<_>>();
         assert_eq!(of(&gz).len(), 1);
         assert_eq!((of(&gz)[0].start, of(&gz)[0].end, of(&gz)[0].compression()), (0, 1000, Compression::Gzip));
@@ -218,6 +246,6 @@ mod tests {
         // The plain file alone is cut for the 4 slots.
         assert_eq!(of(&plain).len(), 4);
         assert!(of(&plain).iter().all(|x| x.compression() == Compression::None));
-        assert_eq!(compression_of(Path::new("x.bz2")), Compression::Bzip2);
+        assert_eq!(compression_of("x.bz2"), Compression::Bzip2);
     }
 }

@@ -35,6 +35,9 @@ pub struct TenantConfig {
     /// The only host directories its jobs may read and write under (resolved);
     /// none: no host path at all.
     pub roots: Vec<std::path::PathBuf>,
+    /// The only object-store URL prefixes its jobs may read and write, with
+    /// their stores' options; none: no store at all.
+    pub locations: Vec<spindle_store::Grant>,
     /// Largest component it may submit, in bytes (none: the driver's).
     pub max_component_bytes: Option<usize>,
     /// Longest chain of datasets its applications may build (none: the driver's).
@@ -58,6 +61,7 @@ impl TenantConfig {
             max_task_wall_time: None,
             max_task_fuel: None,
             roots: Vec::new(),
+            locations: Vec::new(),
             max_component_bytes: None,
             max_lineage_depth: None,
             max_task_pipelines: None,

@@ -2,11 +2,13 @@
 //! made before it opens anything: the roots its spec carries (the driver's
 //! resolved list for the application's tenant; none in the spec: an open
 //! driver), and never this executor's own directories (compiled components,
-//! spilled partitions), whatever the roots say.
+//! spilled partitions), whatever the roots say. An object store's URL is
+//! opened only under one of the task's store grants, with that grant's options.
 
 use std::path::{Path, PathBuf};
 
 use spindle_proto::TaskSpec;
+use spindle_store::Object;
 
 use crate::{Executor, ExecutorError};
 
@@ -35,4 +37,19 @@ pub(crate) fn check(exec: &Executor, spec: &TaskSpec, path: &str, writing: bool)
         return Err(refuse(format!("{} is under none of the application's roots", resolved.display())));
     }
     Ok(())
+}
+
+/// `url`, opened with the options of the task's grant that covers it (the
+/// longest); refused when none does.
+pub(crate) fn object(spec: &TaskSpec, url: &str) -> Result<Object, ExecutorError> {
+    let refuse = |reason: String| ExecutorError::Access { path: url.to_string(), reason };
+    spindle_store::check_segments(url).map_err(|e| refuse(e.to_string()))?;
+    let grant = spec
+        .stores
+        .iter()
+        .filter(|g| spindle_store::covers(&g.url, url))
+        .max_by_key(|g| g.url.len())
+        .ok_or_else(|| refuse("it is under none of the application's store locations".into()))?;
+    let options = grant.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    Object::open(url, &options).map_err(|e| refuse(e.to_string()))
 }

@@ -84,3 +84,12 @@ impl Compression {
         }
     }
 }
+
+impl std::fmt::Debug for StoreGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The option keys only: their values may be credentials.
+        let mut keys: Vec<&String> = self.options.keys().collect();
+        keys.sort();
+        f.debug_struct("StoreGrant").field("url", &self.url).field("options", &keys).finish()
+    }
+}

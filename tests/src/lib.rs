@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub mod differential;
+pub mod s3;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -112,6 +113,9 @@ struct DriverLaunch {
     /// Environment every process of the cluster and every client command gets
     /// (TLS settings).
     env: Vec<(String, String)>,
+    /// Whether members log at debug level into files under `caches`
+    /// (`driver.log`, and each executor's beside its cache, `.log`).
+    logs: bool,
 }
 
 impl DriverLaunch {
@@ -123,6 +127,9 @@ impl DriverLaunch {
             .env_remove("SPINDLE_SECRET")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped());
+        if self.logs {
+            cmd.env("SPINDLE_LOG", "debug").stderr(std::fs::File::create(self.caches.join("driver.log"))?);
+        }
         if let Some(s) = &self.secret {
             cmd.env("SPINDLE_SECRET", s);
         }
@@ -147,6 +154,11 @@ impl DriverLaunch {
             .env_remove("SPINDLE_SECRET")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null());
+        if self.logs
+            && let Ok(log) = std::fs::File::create(cache.with_extension("log"))
+        {
+            cmd.env("SPINDLE_LOG", "debug").stderr(log);
+        }
         if let Some(s) = &self.secret {
             cmd.env("SPINDLE_SECRET", s);
         }
@@ -209,7 +221,47 @@ impl Cluster {
             secret: secret.map(str::to_string),
             config: config.map(Path::to_path_buf),
             env,
+            logs: false,
         };
+        Self::launch_with(executors, slots, launch, dir)
+    }
+
+    /// Like [`Cluster::start_with_env`], the secret and the config optional,
+    /// with every member logging at debug level into files: [`Cluster::logs`]
+    /// reads them all.
+    pub fn start_logged(
+        executors: usize,
+        slots: u32,
+        secret: Option<&str>,
+        config: Option<&str>,
+        env: Vec<(String, String)>,
+    ) -> Result<Cluster> {
+        let dir = tempfile::tempdir()?;
+        let caches = dir.path().to_path_buf();
+        let config = match config {
+            Some(text) => {
+                std::fs::write(caches.join("driver.toml"), text)?;
+                Some(caches.join("driver.toml"))
+            }
+            None => None,
+        };
+        let launch = DriverLaunch { caches, secret: secret.map(str::to_string), config, env, logs: true };
+        Self::launch_with(executors, slots, launch, dir)
+    }
+
+    /// Everything the members logged so far (a cluster started by [`Cluster::start_logged`]).
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(&self.launch.caches).into_iter().flatten().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "log") {
+                all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        all
+    }
+
+    fn launch_with(executors: usize, slots: u32, launch: DriverLaunch, dir: tempfile::TempDir) -> Result<Cluster> {
+        let caches = launch.caches.clone();
         let (driver, stdout, url) = launch.spawn("127.0.0.1:0")?;
         let mut cluster = Cluster { url, driver, _driver_stdout: stdout, executors: Vec::new(), dir, launch };
         for i in 0..executors {
@@ -226,7 +278,8 @@ impl Cluster {
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let listen = format!("127.0.0.1:{port}");
-        let launch = DriverLaunch { caches: dir.path().to_path_buf(), secret: None, config: None, env: Vec::new() };
+        let launch =
+            DriverLaunch { caches: dir.path().to_path_buf(), secret: None, config: None, env: Vec::new(), logs: false };
         let url = format!("http://{listen}");
         let mut procs = Vec::new();
         let mut logs = Vec::new();
@@ -483,6 +536,12 @@ pub fn part_files(dir: &Path) -> Vec<PathBuf> {
     parts
 }
 
+/// Asserts that a command failed and said `what` (on stdout or stderr).
+pub fn fails_with(out: &Output, what: &str) {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains(what), "expected a failure with `{what}`: {}", describe(out));
+}
+
 /// A small deterministic generator (xorshift), so inputs are reproducible.
 pub struct Rng(pub u64);
 
@@ -584,4 +643,30 @@ pub fn part_lines(dir: &Path) -> Vec<String> {
         .iter()
         .flat_map(|p| std::fs::read_to_string(p).unwrap().lines().map(str::to_owned).collect::<Vec<_>>())
         .collect()
+}
+
+/// What an executor answers when sent `spec` directly, as a driver would send it
+/// (with the cluster secret `secret`).
+pub fn run_on_executor(
+    address: &str,
+    secret: &str,
+    spec: spindle_proto::TaskSpec,
+) -> Result<spindle_proto::TaskResult> {
+    use spindle_proto::executor_client::ExecutorClient;
+    use spindle_proto::{TaskControl, task_control};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let credentials = spindle_proto::auth::Credentials::cluster(Some(secret))?;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?.connect().await?;
+        let mut client = ExecutorClient::new(credentials.channel(channel));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(TaskControl { seq: 1, what: Some(task_control::What::Launch(spec)) })?;
+        let mut done = client.run_tasks(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)).await?.into_inner();
+        while let Some(msg) = done.message().await? {
+            if let Some(result) = msg.result.filter(|_| msg.seq == 1) {
+                return Ok(result);
+            }
+        }
+        anyhow::bail!("the executor closed the task stream without a result")
+    })
 }

@@ -12,11 +12,6 @@ const SECRET: &str = "data-access-secret";
 const ALICE: Tenant<'static> = Tenant { name: "alice", token: "alice-token-1" };
 const CAROL: Tenant<'static> = Tenant { name: "carol", token: "carol-token-1" };
 
-fn fails_with(out: &std::process::Output, what: &str) {
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success() && text.contains(what), "expected a failure with `{what}`: {}", describe(out));
-}
-
 #[test]
 fn a_driver_with_tenants_and_no_cluster_secret_refuses_to_start() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -97,27 +92,6 @@ fn jobs_use_only_their_tenants_roots() -> Result<()> {
     Ok(())
 }
 
-/// What an executor answers when sent `spec` directly, as a driver would send it.
-fn run_on_executor(address: &str, spec: spindle_proto::TaskSpec) -> Result<spindle_proto::TaskResult> {
-    use spindle_proto::executor_client::ExecutorClient;
-    use spindle_proto::{TaskControl, task_control};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let credentials = spindle_proto::auth::Credentials::cluster(Some(SECRET))?;
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?.connect().await?;
-        let mut client = ExecutorClient::new(credentials.channel(channel));
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tx.send(TaskControl { seq: 1, what: Some(task_control::What::Launch(spec)) })?;
-        let mut done = client.run_tasks(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)).await?.into_inner();
-        while let Some(msg) = done.message().await? {
-            if let Some(result) = msg.result.filter(|_| msg.seq == 1) {
-                return Ok(result);
-            }
-        }
-        anyhow::bail!("the executor closed the task stream without a result")
-    })
-}
-
 #[test]
 fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
     let top = tempfile::tempdir()?;
@@ -171,7 +145,7 @@ fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
     };
     let count = || spindle_proto::task_output::Sink::Count(spindle_proto::CountSink {});
     for path in &reads {
-        let result = run_on_executor(&address, spec(text(path), count()))?;
+        let result = run_on_executor(&address, SECRET, spec(text(path), count()))?;
         assert!(!result.ok && result.error.contains("under none of the application's roots"), "{path}: {result:?}");
     }
     let inside = inputs[0].display().to_string();
@@ -180,11 +154,11 @@ fn executors_check_the_roots_again_before_opening_anything() -> Result<()> {
         temp_path: written.display().to_string(),
         ..Default::default()
     });
-    let result = run_on_executor(&address, spec(text(&inside), sink))?;
+    let result = run_on_executor(&address, SECRET, spec(text(&inside), sink))?;
     assert!(!result.ok && result.error.contains("under none of the application's roots"), "{result:?}");
     assert!(!written.exists(), "the executor wrote outside the roots");
     // Inside the roots, the same executor counts the file.
-    let result = run_on_executor(&address, spec(text(&inside), count()))?;
+    let result = run_on_executor(&address, SECRET, spec(text(&inside), count()))?;
     assert!(result.ok && result.count == 50, "{result:?}");
     Ok(())
 }

@@ -17,7 +17,7 @@ use super::AppState;
 use super::range_bounds::{range_bounds, sample_size};
 use crate::DriverError;
 use crate::app::shared::Number;
-use crate::scheduler::commit::{self, TextOutput};
+use crate::scheduler::commit;
 use crate::scheduler::dag::Action;
 use crate::scheduler::lineage::{Lineage, Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
@@ -49,15 +49,14 @@ impl AppState {
         path: String,
         compression: Compression,
     ) -> wasmtime::Result<Result<(), String>> {
-        let dir = match commit::prepare_job(&path, &self.app.access) {
-            Ok(dir) => dir,
+        let output = match commit::prepare_job(&path, &self.app.access, compression).await {
+            Ok(output) => output,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let output = TextOutput { dir, compression };
         let result = self.act(&ds, Action::SaveText(output.clone()))?.await;
         if result.is_err() {
             // A job that never started (refused at planning) has not aborted yet.
-            output.abort_job();
+            output.abort_job().await;
         }
         Ok(result.map(|_| ()))
     }
@@ -204,7 +203,7 @@ impl context::Host for AppState {
             context::TextRecords::WholeFiles => TextRecords::WholeFiles,
         };
         let access = &self.app.access;
-        let splits = sources::resolve_for(&path, access).and_then(|files| {
+        let splits = sources::resolve_for(&path, access).await.map(|files| {
             if records == TextRecords::WholeFiles {
                 sources::whole(&files)
             } else {

@@ -181,6 +181,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         max_result_bytes: ctx.max_result_bytes,
         max_shuffle_memory: ctx.max_shuffle_memory,
         data_roots: ctx.access.root_list().map(|roots| DataRoots { roots }),
+        stores: ctx.access.store_grants(),
     })
 }
 
@@ -340,7 +341,7 @@ async fn attempt(
         );
         stage.note_success(Duration::from_micros(result.duration_us));
         if let StageOutput::Action(Action::SaveText(output)) = &stage.plan.output {
-            stage.commit_once(partition, || output.commit_attempt(stage.id, partition, number))?;
+            stage.commit_once(partition, || output.commit_attempt(stage.id, partition, number)).await?;
         }
         return Ok(Attempt::Done(result, placement));
     }

@@ -68,7 +68,9 @@ pub struct Stage<'p> {
     pub id: StageId,
     pub plan: &'p StagePlan,
     attempts: Mutex<Vec<u32>>,
-    committed: Mutex<Vec<bool>>,
+    /// Whether each partition's output is committed; held while it is being
+    /// committed, so that a duplicate attempt finishing meanwhile waits for it.
+    committed: Vec<tokio::sync::Mutex<bool>>,
     /// Partitions whose accumulator updates were applied.
     counted: Mutex<Vec<bool>>,
     /// Rounds the stage has begun in this job.
@@ -94,7 +96,7 @@ impl<'p> Stage<'p> {
             id,
             plan,
             attempts: Mutex::new(vec![0; n]),
-            committed: Mutex::new(vec![false; n]),
+            committed: (0..n).map(|_| tokio::sync::Mutex::new(false)).collect(),
             counted: Mutex::new(vec![false; n]),
             rounds: AtomicU32::new(0),
             round_tasks: AtomicUsize::new(0),
@@ -122,18 +124,18 @@ impl<'p> Stage<'p> {
         n
     }
 
-    /// Runs `commit` for `partition` unless an attempt already committed it.
-    pub fn commit_once(
-        &self,
-        partition: u32,
-        commit: impl FnOnce() -> Result<(), DriverError>,
-    ) -> Result<bool, DriverError> {
-        let mut c = self.committed.lock().expect("stage lock");
-        if c[partition as usize] {
+    /// Runs `commit` for `partition` unless an attempt already committed it; a
+    /// duplicate attempt that finishes while it runs waits for it.
+    pub async fn commit_once<F>(&self, partition: u32, commit: impl FnOnce() -> F) -> Result<bool, DriverError>
+    where
+        F: Future<Output = Result<(), DriverError>>,
+    {
+        let mut c = self.committed[partition as usize].lock().await;
+        if *c {
             return Ok(false);
         }
-        commit()?;
-        c[partition as usize] = true;
+        commit().await?;
+        *c = true;
         Ok(true)
     }
 

@@ -53,7 +53,7 @@ pub async fn run_job(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionOutp
     if outcome.is_err()
         && let StageOutput::Action(Action::SaveText(output)) = &plan.result.output
     {
-        output.abort_job();
+        output.abort_job().await;
     }
     outcome
 }
@@ -151,7 +151,7 @@ async fn run_job_rounds(ctx: &JobContext<'_>, plan: &JobPlan) -> Result<(ActionO
             ActionOutput::Collected(all)
         }
         Action::SaveText(output) => {
-            output.commit_job()?;
+            output.commit_job().await?;
             ActionOutput::Saved
         }
     };

@@ -85,7 +85,7 @@ impl task_io::Host for TaskState {
         if self.output.is_full() {
             return Ok(None);
         }
-        match self.input.next_lines() {
+        match self.input.next_lines().await {
             Ok(run) => Ok(run),
             Err(e) => {
                 let failure = e.failure();

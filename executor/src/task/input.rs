@@ -13,7 +13,6 @@ use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
 
 /// Where a pipeline's records come from.
-#[expect(clippy::large_enum_variant, reason = "one per pipeline; boxing buys nothing")]
 pub enum Input {
     /// Lines of a split of a text file.
     Text(TextReader),
@@ -48,6 +47,10 @@ impl Input {
     pub fn open(exec: &Arc<Executor>, spec: &TaskSpec, input: Option<&TaskInput>) -> Result<Self, ExecutorError> {
         let batch_bytes = exec.config.batch_bytes;
         Ok(match input.and_then(|i| i.source.as_ref()) {
+            Some(task_input::Source::Text(t)) if spindle_store::is_url(&t.path) => {
+                let object = crate::access::object(spec, &t.path)?;
+                Input::Text(TextReader::with_options(t, batch_bytes).in_store(object))
+            }
             Some(task_input::Source::Text(t)) => {
                 crate::access::check(exec, spec, &t.path, false)?;
                 Input::Text(TextReader::with_options(t, batch_bytes))
@@ -103,7 +106,7 @@ impl Input {
     /// The next batch, `None` at the end.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         match self {
-            Input::Text(t) => t.next_batch(),
+            Input::Text(t) => t.next_batch().await,
             Input::Records { batch, .. } => Ok(batch.take()),
             Input::Range { next, step, left, batch_bytes, records } => {
                 if *left == 0 {
@@ -184,12 +187,12 @@ impl Input {
 
     /// The next run of whole lines of a text input, `None` at the end; an error
     /// for any other input.
-    pub fn next_lines(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
+    pub async fn next_lines(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         match self {
-            Input::Text(t) => t.next_lines(),
+            Input::Text(t) => t.next_lines().await,
             Input::Chain { parts, records } if self_is_text(parts) => loop {
                 let Some(part) = parts.front_mut() else { return Ok(None) };
-                match part.next_lines()? {
+                match Box::pin(part.next_lines()).await? {
                     Some(run) => return Ok(Some(run)),
                     None => *records += parts.pop_front().map_or(0, |p| p.records_in()),
                 }

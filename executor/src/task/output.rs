@@ -73,10 +73,13 @@ pub enum Output {
     Channel(tokio::sync::mpsc::Sender<Vec<u8>>),
     /// Only the number of records.
     Count { records: u64 },
-    /// Value bytes plus '\n' per record, into a file the driver commits.
+    /// Value bytes plus '\n' per record, into a file (or an object) the driver
+    /// commits.
     TextFile {
         path: String,
-        file: tokio::io::BufWriter<tokio::fs::File>,
+        /// A buffered host file, or an object store's upload (completed when
+        /// shut down; until then the object does not exist).
+        file: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
         records: u64,
         /// Compresses the text before it is written, when the part is compressed.
         encoder: Option<Box<Encoder>>,
@@ -173,14 +176,19 @@ impl Output {
             Some(task_output::Sink::Count(_)) => Output::Count { records: 0 },
             Some(task_output::Sink::TextFile(t)) => {
                 let path = t.temp_path.clone();
-                crate::access::check(exec, spec, &path, true)?;
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
-                // The driver creates each attempt's directory and removes them all
-                // when the job is done, so a late attempt cannot bring them back
-                // (the commit protocol: driver/src/scheduler/commit.rs).
-                let file = tokio::fs::File::create(&path).await.map_err(io)?;
+                let file: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = if spindle_store::is_url(&path) {
+                    Box::new(crate::access::object(spec, &path)?.writer())
+                } else {
+                    crate::access::check(exec, spec, &path, true)?;
+                    // The driver creates each attempt's directory and removes them all
+                    // when the job is done, so a late attempt cannot bring them back
+                    // (the commit protocol: driver/src/scheduler/commit.rs).
+                    let file = tokio::fs::File::create(&path).await.map_err(io)?;
+                    Box::new(tokio::io::BufWriter::with_capacity(1 << 20, file))
+                };
                 let encoder = Encoder::new(t.compression()).map_err(io)?;
-                Output::TextFile { path, file: tokio::io::BufWriter::with_capacity(1 << 20, file), records: 0, encoder }
+                Output::TextFile { path, file, records: 0, encoder }
             }
             None => return Err(ExecutorError::BadSpec("the task has no output".into())),
         })
@@ -313,8 +321,9 @@ impl Output {
                     file.write_all(&(*encoder).finish().map_err(io)?).await.map_err(io)?;
                 }
                 // Flushed, not fsynced (as Hadoop's local file system): the commit is
-                // the driver's rename, which makes the part visible atomically.
-                file.flush().await.map_err(io)?;
+                // the driver's rename, which makes the part visible atomically. An
+                // object's upload is completed here.
+                file.shutdown().await.map_err(io)?;
                 result.records_out = records;
             }
         }
