@@ -103,15 +103,19 @@ pub fn compression_of(name: &str) -> Compression {
     }
 }
 
-/// Cuts files into splits: at least `min_partitions` overall when the data allows,
+/// Cuts files into splits (each compressed as `codec` says, else as its
+/// extension says): at least `min_partitions` overall when the data allows,
 /// none larger than `max_split`. A compressed file cannot be split (a decoder must
-/// start at its beginning): it is one split, read whole. Empty files contribute no
+/// start at its beginning): it is one split, read whole, as is a file served
+/// over HTTP. Empty files contribute no
 /// split, unless every file is empty: then the first one is one empty split, so
 /// that an empty file is a dataset of one empty partition (as in Spark: saved, it
 /// writes an empty part).
-pub fn split(files: &[InputFile], min_partitions: u32, max_split: u64) -> Vec<TextSplit> {
-    let codecs: Vec<Compression> = files.iter().map(|f| compression_of(&f.name)).collect();
-    let total: u64 = files.iter().zip(&codecs).filter(|(_, c)| **c == Compression::None).map(|(f, _)| f.size).sum();
+pub fn split(files: &[InputFile], min_partitions: u32, max_split: u64, codec: Option<Compression>) -> Vec<TextSplit> {
+    let codecs: Vec<Compression> = files.iter().map(|f| codec.unwrap_or_else(|| compression_of(&f.name))).collect();
+    // Web servers need not serve byte ranges: what they serve is read whole too.
+    let whole = |f: &InputFile, c: Compression| c != Compression::None || f.name.starts_with("http");
+    let total: u64 = files.iter().zip(&codecs).filter(|(f, c)| !whole(f, **c)).map(|(f, _)| f.size).sum();
     // As many splits as the size cap needs, rounded up to a multiple of
     // `min_partitions` (the slots), so no wave of tasks leaves slots idle.
     let min = u64::from(min_partitions.max(1));
@@ -120,7 +124,7 @@ pub fn split(files: &[InputFile], min_partitions: u32, max_split: u64) -> Vec<Te
     let mut splits = Vec::new();
     for (f, &compression) in files.iter().zip(&codecs) {
         let len = f.size;
-        if compression != Compression::None {
+        if whole(f, compression) {
             if len > 0 {
                 splits.push(TextSplit {
                     path: f.name.clone(),
@@ -147,7 +151,7 @@ pub fn split(files: &[InputFile], min_partitions: u32, max_split: u64) -> Vec<Te
             path: first.name.clone(),
             start: 0,
             end: 0,
-            compression: compression_of(&first.name).into(),
+            compression: codecs[0].into(),
             ..Default::default()
         });
     }
@@ -155,11 +159,11 @@ pub fn split(files: &[InputFile], min_partitions: u32, max_split: u64) -> Vec<Te
 }
 
 /// One split per file, whole (for whole-file records): empty files too.
-pub fn whole(files: &[InputFile]) -> Vec<TextSplit> {
+pub fn whole(files: &[InputFile], codec: Option<Compression>) -> Vec<TextSplit> {
     files
         .iter()
         .map(|f| TextSplit {
-            compression: compression_of(&f.name).into(),
+            compression: codec.unwrap_or_else(|| compression_of(&f.name)).into(),
             path: f.name.clone(),
             start: 0,
             end: f.size,
@@ -210,7 +214,7 @@ mod tests {
         std::fs::write(&big, vec![b'a'; 1000]).unwrap();
         std::fs::write(&small, vec![b'a'; 10]).unwrap();
         std::fs::write(&empty, b"").unwrap();
-        let s = split(&files(&[big.clone(), small.clone(), empty.clone()]), 4, 1 << 20);
+        let s = split(&files(&[big.clone(), small.clone(), empty.clone()]), 4, 1 << 20, None);
         // goal = ceil(1010 / 4) = 253: big -> 253, 253, 253, 241; small -> 10
         let big_splits: Vec<_> = s.iter().filter(|x| x.path == big.display().to_string()).collect();
         assert_eq!(big_splits.len(), 4);
@@ -219,16 +223,16 @@ mod tests {
             assert_eq!(w[0].end, w[1].start);
         }
         assert_eq!(s.len(), 5);
-        let capped = split(&files(std::slice::from_ref(&big)), 1, 100);
+        let capped = split(&files(std::slice::from_ref(&big)), 1, 100, None);
         assert_eq!(capped.len(), 10);
         // 1000 bytes capped at 300 would be 4 splits: rounded up to a multiple of 3.
-        assert_eq!(split(&files(&[big]), 3, 300).len(), 6);
-        let only_empty = split(&files(&[empty.clone(), empty.clone()]), 2, 100);
+        assert_eq!(split(&files(&[big]), 3, 300, None).len(), 6);
+        let only_empty = split(&files(&[empty.clone(), empty.clone()]), 2, 100, None);
         assert_eq!(
             only_empty,
             [TextSplit { path: empty.display().to_string(), start: 0, end: 0, ..Default::default() }]
         );
-        assert!(split(&files(&[]), 2, 100).is_empty());
+        assert!(split(&files(&[]), 2, 100, None).is_empty());
     }
 
     #[test]
@@ -238,7 +242,7 @@ mod tests {
         for f in [&gz, &zst, &plain] {
             std::fs::write(f, vec![b'x'; 1000]).unwrap();
         }
-        let s = split(&files(&[gz.clone(), zst.clone(), plain.clone()]), 4, 1 << 20);
+        let s = split(&files(&[gz.clone(), zst.clone(), plain.clone()]), 4, 1 << 20, None);
         let of = |f: &PathBuf| s.iter().filter(|x| x.path == f.display().to_string()).cloned().collect::<Vec<_>>();
         assert_eq!(of(&gz).len(), 1);
         assert_eq!((of(&gz)[0].start, of(&gz)[0].end, of(&gz)[0].compression()), (0, 1000, Compression::Gzip));
@@ -247,5 +251,13 @@ mod tests {
         assert_eq!(of(&plain).len(), 4);
         assert!(of(&plain).iter().all(|x| x.compression() == Compression::None));
         assert_eq!(compression_of("x.bz2"), Compression::Bzip2);
+        // A codec given overrides the names: the `.gz` file read as it is is cut
+        // like any plain file, and every file read as zstd is one split.
+        let as_is = split(&files(std::slice::from_ref(&gz)), 4, 1 << 20, Some(Compression::None));
+        assert_eq!(as_is.len(), 4);
+        assert!(as_is.iter().all(|x| x.compression() == Compression::None));
+        let all_zstd = split(&files(&[gz.clone(), plain.clone()]), 4, 1 << 20, Some(Compression::Zstd));
+        assert_eq!(all_zstd.iter().map(|x| x.compression()).collect::<Vec<_>>(), [Compression::Zstd; 2]);
+        assert_eq!(whole(&files(&[plain.clone()]), Some(Compression::Gzip))[0].compression(), Compression::Gzip);
     }
 }

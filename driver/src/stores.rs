@@ -83,6 +83,8 @@ pub(crate) fn locations(key: &str, files: &[LocationFile], stores: &[Grant]) -> 
 pub(crate) fn open_grants(stores: &[Grant]) -> Vec<Grant> {
     let mut grants: Vec<Grant> =
         OPEN_SCHEMES.iter().map(|s| Grant { url: format!("{s}://"), options: spindle_store::env_options(s) }).collect();
+    // Plain HTTP, for reading from servers on a trusted network.
+    grants.push(Grant { url: "http://".into(), options: [("allow_http".into(), "true".into())].into() });
     grants.extend(stores.iter().cloned());
     grants
 }

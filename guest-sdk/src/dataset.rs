@@ -138,18 +138,13 @@ impl<T: Data> Dataset<T> {
 
     /// Action: [`save_as_text_file`](Dataset::save_as_text_file) with options:
     /// `SaveOptions { compression: Compression::Gzip }` writes
-    /// `path/part-NNNNN.gz` files (`.zst` for zstd), which `gzip -d`, `zstd -d`
-    /// and [`text_file`] read.
+    /// `path/part-NNNNN.gz` files (`.zst` for zstd, `.bz2` for bzip2), which
+    /// `gzip -d`, `zstd -d`, `bzip2 -d` and [`text_file`] read.
     pub fn save_as_text_file_with(&self, path: &str, options: SaveOptions) -> Result<()>
     where
         T: Line,
     {
-        let compression = match options.compression {
-            Compression::None => context::TextCompression::None,
-            Compression::Gzip => context::TextCompression::Gzip,
-            Compression::Zstd => context::TextCompression::Zstd,
-        };
-        let options = context::SaveOptions { compression };
+        let options = context::SaveOptions { compression: options.compression.wit() };
         self.map(to_line::<T>).handle.save_as_text_file_with(path, options).map_err(Error::msg)
     }
 
@@ -394,9 +389,14 @@ pub struct TextOptions {
     /// Bytes that are not UTF-8 become U+FFFD (as Spark's `textFile` reads them)
     /// instead of failing the job with the file and offset named.
     pub lossy_utf8: bool,
+    /// How every file is compressed, whatever its name says
+    /// (`Some(Compression::None)` reads `x.gz` as it is); `None`: by extension
+    /// (`.gz`, `.zst` or `.zstd`, `.bz2`).
+    pub compression: Option<Compression>,
 }
 
-/// How [`Dataset::save_as_text_file_with`] compresses each part.
+/// How text is compressed: each part [`Dataset::save_as_text_file_with`]
+/// writes, or input files ([`TextOptions::compression`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Compression {
     /// Plain text.
@@ -406,6 +406,19 @@ pub enum Compression {
     Gzip,
     /// zstd: `part-NNNNN.zst`.
     Zstd,
+    /// bzip2: `part-NNNNN.bz2` (slow to write; for readers that need it).
+    Bzip2,
+}
+
+impl Compression {
+    fn wit(self) -> context::TextCompression {
+        match self {
+            Compression::None => context::TextCompression::None,
+            Compression::Gzip => context::TextCompression::Gzip,
+            Compression::Zstd => context::TextCompression::Zstd,
+            Compression::Bzip2 => context::TextCompression::Bzip2,
+        }
+    }
 }
 
 /// How [`Dataset::save_as_text_file_with`] writes text files.
@@ -420,6 +433,7 @@ fn text_source<T: Data>(path: &str, options: TextOptions, records: context::Text
         min_partitions: (options.min_partitions > 0).then_some(options.min_partitions),
         lossy_utf8: options.lossy_utf8,
         records,
+        compression: options.compression.map(Compression::wit),
     };
     context::text_source(path, options).map(Dataset::<T>::wrap).map_err(Error::msg)
 }

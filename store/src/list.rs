@@ -1,6 +1,7 @@
 //! What an input URL names: one object, the objects of a "directory" (a prefix
 //! followed by `/`, not descending into deeper prefixes), or the objects a glob
-//! in the path matches, each with its size. Names starting with `_` or `.` are
+//! in the path matches, each with its size. An `http(s)://` URL names one
+//! object (web servers have no listing). Names starting with `_` or `.` are
 //! skipped, as in Spark (`_SUCCESS`, `_temporary/`).
 
 use futures::TryStreamExt;
@@ -27,6 +28,11 @@ fn hidden(path: &Path) -> bool {
 pub async fn list(url: &str, object: &Object) -> Result<Vec<Listed>, StoreError> {
     let path = object.path.as_ref();
     let mut found = Vec::new();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        // A web server lists nothing: the URL names one object.
+        let meta = object.store().head(&object.path).await.map_err(|e| object.error(e))?;
+        return Ok(vec![Listed { url: object.url(), size: meta.size }]);
+    }
     if path.contains(['*', '?', '[']) {
         let pattern = glob::Pattern::new(path).map_err(|e| StoreError::url(url, format!("bad glob pattern: {e}")))?;
         // List from the deepest prefix without a glob character.

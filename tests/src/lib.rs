@@ -520,6 +520,11 @@ pub fn read_part(path: &Path) -> Result<String> {
             out.stdout
         }
         Some("zst") => zstd::decode_all(std::fs::File::open(path)?)?,
+        Some("bz2") => {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut bzip2::read::MultiBzDecoder::new(std::fs::File::open(path)?), &mut text)?;
+            text
+        }
         _ => std::fs::read(path)?,
     };
     Ok(String::from_utf8(bytes)?)

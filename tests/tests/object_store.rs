@@ -197,3 +197,43 @@ fn tenants_use_only_their_store_locations() -> Result<()> {
     assert!(!cluster.status()?.to_string().contains(SECRET_KEY), "status shows the secret key");
     Ok(())
 }
+
+/// A web server on a free port serving `dir` (Python's `http.server`).
+fn web_server(dir: &Path) -> Result<(Proc, String)> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
+    // "Serving HTTP on 127.0.0.1 port 43567 (http://127.0.0.1:43567/) ..."
+    let url = line.split(['(', ')']).nth(1).filter(|u| u.starts_with("http://"));
+    let url = url.ok_or_else(|| anyhow::anyhow!("unexpected web server output: {line}"))?;
+    Ok((Proc(child), url.trim_end_matches('/').to_string()))
+}
+
+#[test]
+fn word_count_reads_files_a_web_server_serves() -> Result<()> {
+    let site = tempfile::tempdir()?;
+    let files = write_text_inputs(site.path(), 1, 2000, 21);
+    let gz = site.path().join("words.txt.gz");
+    gzip(&files[0], &gz)?;
+    let (_server, base) = web_server(site.path())?;
+    let cluster = Cluster::start(2, 2)?;
+    let wc = example("wordcount");
+    let out_dir = tempfile::tempdir()?;
+    for (i, name) in ["input-0.txt", "words.txt.gz"].iter().enumerate() {
+        let out = out_dir.path().join(format!("out-{i}"));
+        let run = cluster.submit(&wc, &[&format!("{base}/{name}"), out.to_str().unwrap()])?;
+        assert!(run.status.success(), "{}", describe(&run));
+        assert_eq!(read_counts(&out)?, reference_counts(&files));
+    }
+    let missing = cluster.submit(&wc, &[&format!("{base}/missing.txt"), out_dir.path().join("x").to_str().unwrap()])?;
+    fails_with(&missing, &format!("{base}/missing.txt"));
+    let upload = cluster.submit(&wc, &[&format!("{base}/input-0.txt"), &format!("{base}/out")])?;
+    fails_with(&upload, "for reading only");
+    Ok(())
+}

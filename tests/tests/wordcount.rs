@@ -109,13 +109,13 @@ fn wordcount_reads_gzip_zstd_and_bzip2_files_across_executor_processes() -> anyh
 }
 
 #[test]
-fn wordcount_writes_gzip_and_zstd_parts_that_other_readers_and_text_file_read() -> anyhow::Result<()> {
+fn wordcount_writes_gzip_zstd_and_bzip2_parts_and_reads_them_back_by_name_or_codec() -> anyhow::Result<()> {
     let cluster = Cluster::start(2, 2)?;
     let work = tempfile::tempdir()?;
     let input = work.path().join("input");
     let files = write_text_inputs(&input, 3, 3000, 17);
     let expected = reference_counts(&files);
-    for (codec, ext) in [("gzip", "gz"), ("zstd", "zst")] {
+    for (codec, ext) in [("gzip", "gz"), ("zstd", "zst"), ("bzip2", "bz2")] {
         let out_dir = work.path().join(format!("out-{codec}"));
         let out =
             cluster.submit(&example("wordcount"), &[input.to_str().unwrap(), out_dir.to_str().unwrap(), codec])?;
@@ -139,5 +139,26 @@ fn wordcount_writes_gzip_and_zstd_parts_that_other_readers_and_text_file_read() 
         assert!(out.status.success(), "{}", describe(&out));
         assert_eq!(read_counts(&again)?, reference_counts(&texts), "{codec}: reading compressed parts back");
     }
+    // The input codec overrides the names: gzip files named `.txt` are read as
+    // gzip, and with `none` a `.gz` file is read as the bytes it holds.
+    let disguised = work.path().join("disguised");
+    std::fs::create_dir_all(&disguised)?;
+    for (i, p) in part_files(&work.path().join("out-gzip")).iter().enumerate() {
+        std::fs::copy(p, disguised.join(format!("{i}.txt")))?;
+    }
+    let out_dir = work.path().join("from-disguised");
+    let args = [disguised.to_str().unwrap(), out_dir.to_str().unwrap(), "none", "gzip"];
+    let out = cluster.submit(&example("wordcount"), &args)?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&out_dir)?, read_counts(&work.path().join("again-gzip"))?);
+    let plain_gz = work.path().join("plain.gz");
+    std::fs::copy(&files[0], &plain_gz)?;
+    let out_dir = work.path().join("from-plain-gz");
+    let args = [plain_gz.to_str().unwrap(), out_dir.to_str().unwrap(), "none", "none"];
+    let out = cluster.submit(&example("wordcount"), &args)?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(read_counts(&out_dir)?, reference_counts(&files[..1]));
+    let out = cluster.submit(&example("wordcount"), &[plain_gz.to_str().unwrap(), "/tmp/never", "none", "lzma"])?;
+    fails_with(&out, "unknown codec `lzma`");
     Ok(())
 }

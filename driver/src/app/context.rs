@@ -33,6 +33,16 @@ pub const MAX_ACCUMULATORS: u64 = 65_536;
 /// Most bytes of broadcast values one application may hold at once.
 pub const MAX_BROADCAST_BYTES: u64 = 1 << 30;
 
+/// The wire's name of a codec.
+fn compression(c: context::TextCompression) -> Compression {
+    match c {
+        context::TextCompression::None => Compression::None,
+        context::TextCompression::Gzip => Compression::Gzip,
+        context::TextCompression::Zstd => Compression::Zstd,
+        context::TextCompression::Bzip2 => Compression::Bzip2,
+    }
+}
+
 fn check_partitions(what: &str, n: u32) -> Result<u32, String> {
     if n > MAX_PARTITIONS {
         return Err(format!("{what}: {n} partitions is over the limit of {MAX_PARTITIONS}"));
@@ -183,7 +193,12 @@ impl context::Host for AppState {
         path: String,
         min_partitions: Option<u32>,
     ) -> wasmtime::Result<Result<Handle, String>> {
-        let options = context::TextOptions { min_partitions, lossy_utf8: false, records: context::TextRecords::Lines };
+        let options = context::TextOptions {
+            min_partitions,
+            lossy_utf8: false,
+            records: context::TextRecords::Lines,
+            compression: None,
+        };
         self.text_source(path, options).await
     }
 
@@ -203,11 +218,12 @@ impl context::Host for AppState {
             context::TextRecords::WholeFiles => TextRecords::WholeFiles,
         };
         let access = &self.app.access;
+        let codec = options.compression.map(compression);
         let splits = sources::resolve_for(&path, access).await.map(|files| {
             if records == TextRecords::WholeFiles {
-                sources::whole(&files)
+                sources::whole(&files, codec)
             } else {
-                sources::split(&files, min, max_split)
+                sources::split(&files, min, max_split, codec)
             }
         });
         match splits.and_then(|s| {
@@ -469,12 +485,7 @@ impl context::HostDataset for AppState {
         path: String,
         options: context::SaveOptions,
     ) -> wasmtime::Result<Result<(), String>> {
-        let compression = match options.compression {
-            context::TextCompression::None => Compression::None,
-            context::TextCompression::Gzip => Compression::Gzip,
-            context::TextCompression::Zstd => Compression::Zstd,
-        };
-        self.save_text(ds, path, compression).await
+        self.save_text(ds, path, compression(options.compression)).await
     }
 
     async fn drop(&mut self, ds: Handle) -> wasmtime::Result<()> {

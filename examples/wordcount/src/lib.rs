@@ -1,21 +1,35 @@
-//! Word count: `wordcount INPUT OUTPUT_DIR [gzip|zstd]`.
+//! Word count: `wordcount INPUT OUTPUT_DIR [OUTPUT_CODEC [INPUT_CODEC]]`.
 //!
-//! Reads INPUT (a file, a directory or a glob; compressed files too), splits lines
-//! into words on Unicode whitespace, counts each word, writes `word<TAB>count`
-//! lines into `OUTPUT_DIR/part-NNNNN` files (compressed when asked:
-//! `part-NNNNN.gz` or `.zst`), then `OUTPUT_DIR/_SUCCESS`, and prints the ten most
-//! frequent words.
+//! Reads INPUT (a file, a directory, a glob or an object store's URL; compressed
+//! files too, by extension, or all as INPUT_CODEC says), splits lines into words
+//! on Unicode whitespace, counts each word, writes `word<TAB>count` lines into
+//! `OUTPUT_DIR/part-NNNNN` files (compressed when asked: `part-NNNNN.gz`, `.zst`
+//! or `.bz2`), then `OUTPUT_DIR/_SUCCESS`, and prints the ten most frequent
+//! words. A codec is `none`, `gzip`, `zstd` or `bzip2`.
 
 use std::cmp::Reverse;
 
+const USAGE: &str = "usage: wordcount INPUT OUTPUT_DIR [OUTPUT_CODEC [INPUT_CODEC]] (codecs: none, gzip, zstd, bzip2)";
+
+fn codec(name: &str) -> spindle::Result<spindle::Compression> {
+    Ok(match name {
+        "none" => spindle::Compression::None,
+        "gzip" => spindle::Compression::Gzip,
+        "zstd" => spindle::Compression::Zstd,
+        "bzip2" => spindle::Compression::Bzip2,
+        _ => return Err(spindle::Error::msg(format!("unknown codec `{name}`; {USAGE}"))),
+    })
+}
+
 fn run(args: Vec<String>) -> spindle::Result<()> {
-    let (input, output, compression) = match args.as_slice() {
-        [input, output] => (input, output, spindle::Compression::None),
-        [input, output, c] if c == "gzip" => (input, output, spindle::Compression::Gzip),
-        [input, output, c] if c == "zstd" => (input, output, spindle::Compression::Zstd),
-        _ => return Err(spindle::Error::msg("usage: wordcount INPUT OUTPUT_DIR [gzip|zstd]")),
+    let (input, output, codecs) = match args.as_slice() {
+        [input, output, codecs @ ..] if codecs.len() <= 2 => (input, output, codecs),
+        _ => return Err(spindle::Error::msg(USAGE)),
     };
-    let counts = spindle::text_file(input)?
+    let compression = codecs.first().map_or(Ok(spindle::Compression::None), |c| codec(c))?;
+    let input_codec = codecs.get(1).map(|c| codec(c)).transpose()?;
+    let options = spindle::TextOptions { compression: input_codec, ..Default::default() };
+    let counts = spindle::text_file_with(input, options)?
         // One word at a time, each its own String (no collection per line).
         .flat_map(spindle::words)
         .map(|word: String| (word, 1u64))

@@ -393,6 +393,8 @@ pub enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     /// zstd (level 3, its default).
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+    /// bzip2 (level 6: bzip2's blocks are as good past it, and slower).
+    Bzip2(bzip2::write::BzEncoder<Vec<u8>>),
 }
 
 impl Encoder {
@@ -405,7 +407,7 @@ impl Encoder {
             }
             Compression::Zstd => Some(Box::new(Encoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), 3)?))),
             Compression::Bzip2 => {
-                return Err(std::io::Error::other("bzip2 output is not supported (write gzip or zstd)"));
+                Some(Box::new(Encoder::Bzip2(bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(6)))))
             }
         })
     }
@@ -422,6 +424,10 @@ impl Encoder {
                 e.write_all(text)?;
                 e.get_mut()
             }
+            Encoder::Bzip2(e) => {
+                e.write_all(text)?;
+                e.get_mut()
+            }
         };
         Ok(std::mem::take(out))
     }
@@ -431,6 +437,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => e.finish(),
             Encoder::Zstd(e) => e.finish(),
+            Encoder::Bzip2(e) => e.finish(),
         }
     }
 }

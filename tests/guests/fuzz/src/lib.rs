@@ -68,7 +68,7 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
         }
         Node::Text { path, min_parts, names, lossy } => {
             let path = if path.is_empty() { data.to_string() } else { format!("{data}/{path}") };
-            let options = TextOptions { min_partitions: *min_parts, lossy_utf8: *lossy };
+            let options = TextOptions { min_partitions: *min_parts, lossy_utf8: *lossy, compression: None };
             if *names {
                 D::Pairs(
                     spindle::text_file_with_file_names(&path, options)?
@@ -82,7 +82,10 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
         }
         Node::WholeTextFiles { path, lossy } => {
             let path = if path.is_empty() { data.to_string() } else { format!("{data}/{path}") };
-            let files = spindle::whole_text_files(&path, TextOptions { min_partitions: 0, lossy_utf8: *lossy })?;
+            let files = spindle::whole_text_files(
+                &path,
+                TextOptions { min_partitions: 0, lossy_utf8: *lossy, compression: None },
+            )?;
             D::Pairs(files.map(|(f, text): (String, String)| (V::S(f), V::S(text))))
         }
         Node::Map { of, f } => match get(of)? {
