@@ -258,6 +258,9 @@ mod tests {
         assert!(as_is.iter().all(|x| x.compression() == Compression::None));
         let all_zstd = split(&files(&[gz.clone(), plain.clone()]), 4, 1 << 20, Some(Compression::Zstd));
         assert_eq!(all_zstd.iter().map(|x| x.compression()).collect::<Vec<_>>(), [Compression::Zstd; 2]);
-        assert_eq!(whole(&files(&[plain.clone()]), Some(Compression::Gzip))[0].compression(), Compression::Gzip);
+        assert_eq!(
+            whole(&files(std::slice::from_ref(&plain)), Some(Compression::Gzip))[0].compression(),
+            Compression::Gzip
+        );
     }
 }
