@@ -107,6 +107,28 @@ fn word_count_reads_and_writes_an_s3_compatible_store() -> Result<()> {
 }
 
 #[test]
+fn failed_and_retried_attempts_leave_exactly_one_part_per_partition() -> Result<()> {
+    let s3 = S3Server::start()?;
+    let bucket = s3.bucket("data")?;
+    let files = write_text_inputs(&bucket.join("in"), 12, 1000, 31);
+    // Chaos fails 30 % of attempts after they ran: their parts were uploaded
+    // under `_temporary`, and must never be committed.
+    let mut cluster = Cluster::start_logged(0, 2, None, Some("max_task_attempts = 12\n"), s3.env())?;
+    let caches = cluster.dir.path().to_path_buf();
+    for i in 0..3 {
+        cluster.add_executor_with(2, &caches.join(format!("chaos-{i}")), &["--chaos-failure-rate", "0.3"])?;
+    }
+    cluster.wait_for_executors(3)?;
+    let out = cluster.submit(&example("wordcount"), &["s3://data/in", "s3://data/out"])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    // One part per partition, each word in exactly one of them, nothing left over.
+    assert_eq!(committed_counts(&bucket.join("out"))?, reference_counts(&files));
+    let failed = cluster.app_status(&app_id(&out).expect("an application id"), None)?["tasks_failed"].as_u64();
+    assert!(failed >= Some(3), "chaos failed some attempts: {failed:?}");
+    Ok(())
+}
+
+#[test]
 fn tenants_use_only_their_store_locations() -> Result<()> {
     let s3 = S3Server::start()?;
     let bucket = s3.bucket("shared")?;
