@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, Once};
+use std::time::Duration;
 
 use object_store::ObjectStore;
 use object_store::path::Path;
@@ -46,6 +47,47 @@ fn install_crypto() {
     // Another part of the process may have installed one: either serves.
     #[allow(deprecated, reason = "ring is the one crypto library of the build (tonic's TLS uses it too)")]
     ONCE.call_once(|| drop(rustls::crypto::ring::default_provider().install_default()));
+}
+
+/// How long a failing request is retried: 3 times, within 30 s (object_store's
+/// default, 10 times within 3 minutes, keeps a job waiting on a wrong endpoint).
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..Default::default() }
+}
+
+/// The store serving `url` with `options` (as `object_store::parse_url_opts`
+/// makes it, with [`retry`]), and the URL's path in it.
+fn build(
+    url: &url::Url,
+    options: &BTreeMap<String, String>,
+) -> Result<(Box<dyn ObjectStore>, Path), object_store::Error> {
+    use object_store::ObjectStoreScheme as S;
+    let (scheme, path) = S::parse(url)?;
+    let path = Path::parse(path)?;
+    macro_rules! build {
+        ($builder:ty, $url:expr) => {{
+            let mut builder = <$builder>::new().with_url($url.to_string()).with_retry(retry());
+            for (key, value) in options {
+                if let Ok(key) = key.to_ascii_lowercase().parse() {
+                    builder = builder.with_config(key, value);
+                }
+            }
+            Box::new(builder.build()?) as Box<dyn ObjectStore>
+        }};
+    }
+    let store = match scheme {
+        S::AmazonS3 => build!(object_store::aws::AmazonS3Builder, url),
+        S::GoogleCloudStorage => build!(object_store::gcp::GoogleCloudStorageBuilder, url),
+        S::MicrosoftAzure => build!(object_store::azure::MicrosoftAzureBuilder, url),
+        S::Http => build!(object_store::http::HttpBuilder, &url[..url::Position::BeforePath]),
+        other => {
+            return Err(object_store::Error::Generic {
+                store: "spindle",
+                source: format!("{other:?} is not an object store").into(),
+            });
+        }
+    };
+    Ok((store, path))
 }
 
 /// Whether `key` is an option of the store serving `url` (an error: no store
@@ -102,8 +144,8 @@ impl Object {
                 (store.clone(), path)
             }
             None => {
-                let (store, path) = object_store::parse_url_opts(&parsed, options.iter())
-                    .map_err(|source| StoreError::Store { url: url.to_string(), source })?;
+                let (store, path) =
+                    build(&parsed, options).map_err(|source| StoreError::Store { url: url.to_string(), source })?;
                 let store: Arc<dyn ObjectStore> = Arc::from(store);
                 if cache.len() >= MAX_STORES {
                     cache.clear();

@@ -259,3 +259,20 @@ fn word_count_reads_files_a_web_server_serves() -> Result<()> {
     fails_with(&upload, "for reading only");
     Ok(())
 }
+
+#[test]
+fn an_unreachable_store_fails_the_job_promptly_naming_the_url() -> Result<()> {
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let config = format!(
+        "[[stores]]\nurl = \"s3://nowhere\"\noptions = {{ aws_endpoint = \"http://{closed}\", aws_access_key_id = \
+         \"k\", aws_secret_access_key = \"s\", aws_region = \"us-east-1\", aws_allow_http = \"true\" }}\n"
+    );
+    let cluster = Cluster::start_logged(1, 1, None, Some(&config), Vec::new())?;
+    let started = std::time::Instant::now();
+    let out = cluster.submit(&example("wordcount"), &["s3://nowhere/in", "s3://nowhere/out"])?;
+    fails_with(&out, "s3://nowhere/in");
+    // A refused connection is retried 3 times, with backoff, within 30 s at most.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+    Ok(())
+}
