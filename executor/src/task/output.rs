@@ -393,7 +393,7 @@ pub enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     /// zstd (level 3, its default).
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
-    /// bzip2 (level 6: bzip2's blocks are as good past it, and slower).
+    /// bzip2 (level 6, between speed and size).
     Bzip2(bzip2::write::BzEncoder<Vec<u8>>),
 }
 
