@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: builds the release CLI and the job components, installs
-# PySpark into target/bench-venv (unless --no-spark or --small), then runs the
+# PySpark, DuckDB and Polars into target/bench-venv (unless --no-spark or --small), then runs the
 # harness. Arguments go to the harness (see `--help`): e.g. `bench/run.sh --small`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +17,10 @@ if [ "$spark" = 1 ] && [ ! -x target/bench-venv/bin/python ] || { [ "$spark" = 1
     echo "==> installing PySpark into target/bench-venv"
     python3 -m venv target/bench-venv
     target/bench-venv/bin/pip install --quiet pyspark==4.3.0
+fi
+# DuckDB and Polars: the Parquet group-by baselines (`--only tables`).
+if [ "$spark" = 1 ] && ! target/bench-venv/bin/python -c 'import duckdb, polars' 2>/dev/null; then
+    echo "==> installing DuckDB and Polars into target/bench-venv"
+    target/bench-venv/bin/pip install --quiet duckdb==2.0.1 polars==2.1.0
 fi
 exec "$target_dir/release/spindle-bench" --spindle "$target_dir/release/spindle" "$@"

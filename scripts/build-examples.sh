@@ -9,7 +9,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-examples=(wordcount datasets aggregate tour pagerank kmeans join sort bench-jobs attack paced-wordcount cache-check fuzz-job)
+examples=(wordcount datasets aggregate tables tour pagerank kmeans join sort bench-jobs attack paced-wordcount cache-check fuzz-job)
 echo "==> building example components: ${examples[*]}"
 cargo build --profile guest --target wasm32-wasip2 $(printf -- '-p %s ' "${examples[@]}")
 

@@ -6,6 +6,7 @@ mod data;
 mod io;
 mod native;
 mod systems;
+mod tables;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -45,8 +46,11 @@ struct Args {
     /// A few MB, one run, Spark off: for CI, to keep the harness alive.
     #[arg(long)]
     small: bool,
-    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads, io).
-    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads", "io"])]
+    /// Rows of the generated Parquet table (the `tables` part).
+    #[arg(long, default_value_t = 60_000_000)]
+    parquet_rows: u64,
+    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads, io, tables).
+    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads", "io", "tables"])]
     only: Vec<String>,
     /// Where results are written.
     #[arg(long, default_value = "bench/results")]
@@ -339,6 +343,7 @@ fn main() -> Result<()> {
     if args.small {
         args.size_mb = args.size_mb.min(4);
         args.records = args.records.min(200_000);
+        args.parquet_rows = args.parquet_rows.min(200_000);
         args.keys = args.keys.min(20_000);
         args.runs = 1;
         args.tasks = args.tasks.min(500);
@@ -368,6 +373,9 @@ fn main() -> Result<()> {
     if wanted("io") {
         let words = data::word_text(&args.data, args.size_mb * 1_000_000)?;
         figures.extend(io::io(&args, &spindle, scratch.path(), &words)?);
+    }
+    if wanted("tables") {
+        figures.extend(tables::tables(&args, &spindle, scratch.path())?);
     }
     report(&args, &rows, &figures)
 }

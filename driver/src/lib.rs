@@ -32,6 +32,7 @@ pub mod scheduler;
 pub mod service;
 pub mod sources;
 pub mod stores;
+pub mod tables;
 pub mod tenants;
 
 pub use cluster::{ExecutorHandle, RemoteExecutor};

@@ -23,3 +23,6 @@ mkdir -p target/examples
 echo "==> building the Python word count"
 "$venv/bin/componentize-py" -d wit -w job componentize -p examples/python wordcount -o target/examples/wordcount-py.wasm
 echo "    target/examples/wordcount-py.wasm ($(wc -c < target/examples/wordcount-py.wasm) bytes)"
+echo "==> building the Python Parquet fares job"
+"$venv/bin/componentize-py" -d wit -w job componentize -p examples/python fares -o target/examples/fares-py.wasm
+echo "    target/examples/fares-py.wasm ($(wc -c < target/examples/fares-py.wasm) bytes)"

@@ -98,6 +98,10 @@ pub enum ExecutorError {
         /// Why it is refused.
         reason: String,
     },
+    #[error(transparent)]
+    /// A table's file could not be read or written as its format says (a bad
+    /// row, a file that is not Parquet, a row that does not fit the schema).
+    Table(#[from] spindle_formats::FormatError),
     #[error("cannot reach the driver at {url}: {reason}")]
     /// The driver could not be reached.
     Driver {
@@ -120,6 +124,7 @@ impl ExecutorError {
                 | ExecutorError::Fetch { .. }
                 | ExecutorError::MissingBlock { .. }
                 | ExecutorError::Driver { .. }
+                | ExecutorError::Table(spindle_formats::FormatError::Read { .. })
         )
     }
 

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`BatchWriter`]: appends records to a buffer.
 //! - [`BatchReader`]: iterates the records of a batch, rejecting malformed frames.
+//! - [`row`]: the row encoding of table sources and sinks (named, typed fields).
 //! - [`partition_of`]: the documented key hash that picks a record's shuffle partition.
 //! - [`append`], [`copy_short`]: copies without a `memory.copy` for short slices in wasm.
 #![warn(missing_docs)]
@@ -16,6 +17,8 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::fmt;
+
+pub mod row;
 
 /// The largest length a frame may declare (lengths are below 2^32).
 pub const MAX_LEN: u64 = u32::MAX as u64;

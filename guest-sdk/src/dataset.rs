@@ -411,7 +411,7 @@ pub enum Compression {
 }
 
 impl Compression {
-    fn wit(self) -> context::TextCompression {
+    pub(crate) fn wit(self) -> context::TextCompression {
         match self {
             Compression::None => context::TextCompression::None,
             Compression::Gzip => context::TextCompression::Gzip,

@@ -52,6 +52,8 @@
 //!   operations built from those (indexes, set operations, sampling into `main`,
 //!   splits, `foreach`); `numeric`: sums and [`Stats`] of numbers.
 //! - `shared`: [`Broadcast`] values and [`Accumulator`]s.
+//! - `table`: [`Table`] reads of CSV, JSON lines and Parquet files into typed
+//!   rows, and [`Dataset::save_as_table`].
 //! - `line`: how elements are written as text lines ([`Line`]).
 //! - `grouped`: the element types of cogroups and outer joins.
 //! - `pipeline`: ops (what a transformation ships as) and the sinks that run them;
@@ -61,7 +63,7 @@
 //! Each module uses only those listed before it or beneath it in this order:
 //! `bytes`, `codec`, `keytable`, `text`, `line`, `grouped` and `host` depend on
 //! no dataset code; `pipeline` on those; `dataset`, `pairs`, `extra`, `numeric`
-//! and `shared` on `pipeline`; `task` on `pipeline` alone.
+//! `shared` and `table` on `pipeline`; `task` on `pipeline` alone.
 //! - `text`: helpers for text elements ([`words`]).
 
 #![warn(missing_docs)]
@@ -83,6 +85,7 @@ mod numeric;
 mod pairs;
 mod pipeline;
 mod shared;
+mod table;
 mod task;
 mod text;
 
@@ -95,6 +98,10 @@ pub use grouped::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};
 pub use line::Line;
 pub use numeric::{Numeric, Stats};
 pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
+pub use table::{
+    ColumnType, CompareOp, ParquetCompression, Scalar, Table, TableFormat, TableSave, column, read_csv, read_json,
+    read_parquet,
+};
 pub use text::{SplitWords, Words, split_words, words};
 
 /// Internals the fuzz targets in `fuzz/` drive natively (built by `cargo fuzz`,

@@ -149,6 +149,11 @@ impl<N: AccumulatorValue> Accumulator<N> {
         task_io::add_to_accumulator(self.id, delta.to_number());
     }
 
+    /// The id the host knows it by.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The value after the actions run so far (in `main`).
     pub fn value(&self) -> N {
         context::accumulator_value(self.id).and_then(N::from_number).unwrap_or(N::ZERO)

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub mod differential;
+pub mod python;
 pub mod s3;
 
 /// The workspace root.

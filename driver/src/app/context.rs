@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
 use spindle_proto::{
-    AccumulatorUpdate, Compression, StorageLevel, TextRecords, UnpersistRequest, accumulator_update, unpersist_request,
+    AccumulatorUpdate, Column, ColumnType, CompareOp, Compression, CsvOptions, ParquetCompression, Predicate, Scalar,
+    StorageLevel, TableFormat, TableRead, TableWrite, TextRecords, UnpersistRequest, accumulator_update, scalar,
+    unpersist_request,
 };
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
@@ -21,7 +23,7 @@ use crate::scheduler::commit;
 use crate::scheduler::dag::Action;
 use crate::scheduler::lineage::{Lineage, Node, NodeId, ShuffleKind};
 use crate::scheduler::tasks::ActionOutput;
-use crate::sources;
+use crate::{sources, tables};
 
 type Handle = Resource<DatasetRef>;
 
@@ -43,6 +45,58 @@ fn compression(c: context::TextCompression) -> Compression {
     }
 }
 
+fn table_format(f: context::TableFormat) -> TableFormat {
+    match f {
+        context::TableFormat::Csv => TableFormat::Csv,
+        context::TableFormat::JsonLines => TableFormat::JsonLines,
+        context::TableFormat::Parquet => TableFormat::Parquet,
+    }
+}
+
+fn columns(columns: Vec<context::Column>) -> Vec<Column> {
+    columns
+        .into_iter()
+        .map(|c| Column {
+            name: c.name,
+            kind: match c.kind {
+                context::ColumnType::Boolean => ColumnType::ColumnBoolean,
+                context::ColumnType::Int64 => ColumnType::ColumnInt64,
+                context::ColumnType::Float64 => ColumnType::ColumnFloat64,
+                context::ColumnType::Utf8 => ColumnType::ColumnUtf8,
+                context::ColumnType::Binary => ColumnType::ColumnBinary,
+            }
+            .into(),
+        })
+        .collect()
+}
+
+fn csv_options(o: &context::CsvOptions) -> CsvOptions {
+    CsvOptions {
+        header: o.header,
+        delimiter: o.delimiter.map_or(0, u32::from),
+        quote: o.quote.map_or(0, u32::from),
+        null_value: o.null_value.clone().unwrap_or_default(),
+    }
+}
+
+fn predicate(p: context::Predicate) -> Predicate {
+    let value = match p.value {
+        context::Scalar::Boolean(b) => scalar::Value::Boolean(b),
+        context::Scalar::Int(i) => scalar::Value::Int(i),
+        context::Scalar::Float(f) => scalar::Value::Float(f),
+        context::Scalar::Text(t) => scalar::Value::Text(t),
+    };
+    let op = match p.op {
+        context::CompareOp::Eq => CompareOp::Eq,
+        context::CompareOp::Ne => CompareOp::Ne,
+        context::CompareOp::Lt => CompareOp::Lt,
+        context::CompareOp::Le => CompareOp::Le,
+        context::CompareOp::Gt => CompareOp::Gt,
+        context::CompareOp::Ge => CompareOp::Ge,
+    };
+    Predicate { column: p.column, op: op.into(), value: Some(Scalar { value: Some(value) }) }
+}
+
 fn check_partitions(what: &str, n: u32) -> Result<u32, String> {
     if n > MAX_PARTITIONS {
         return Err(format!("{what}: {n} partitions is over the limit of {MAX_PARTITIONS}"));
@@ -58,8 +112,9 @@ impl AppState {
         ds: Handle,
         path: String,
         compression: Compression,
+        table: Option<TableWrite>,
     ) -> wasmtime::Result<Result<(), String>> {
-        let output = match commit::prepare_job(&path, &self.app.access, compression).await {
+        let output = match commit::prepare_job(&path, &self.app.access, compression, table).await {
             Ok(output) => output,
             Err(e) => return Ok(Err(e.to_string())),
         };
@@ -238,6 +293,41 @@ impl context::Host for AppState {
                 }
                 Ok(Ok(self.add(Node::Text { splits: Arc::new(splits) })?))
             }
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    async fn table_source(
+        &mut self,
+        path: String,
+        options: context::TableOptions,
+    ) -> wasmtime::Result<Result<Handle, String>> {
+        let min = options.min_partitions.unwrap_or_else(|| self.parallelism());
+        if let Err(e) = check_partitions("table-source", min) {
+            return Ok(Err(e));
+        }
+        let read = TableRead {
+            format: table_format(options.format).into(),
+            schema: options.schema.map(columns).unwrap_or_default(),
+            columns: options.columns.unwrap_or_default(),
+            filters: options.filters.into_iter().map(predicate).collect(),
+            permissive: options.mode == context::ReadMode::Permissive,
+            skipped_accumulator: options.skipped,
+            csv: Some(csv_options(&options.csv)),
+            row_groups: Vec::new(),
+        };
+        let max_split = self.app.driver.config.max_split_bytes;
+        let codec = options.compression.map(compression);
+        let access = &self.app.access;
+        let planned = async {
+            let files = sources::resolve_for(&path, access).await?;
+            let splits = tables::plan(&path, &files, read, access, min, max_split, codec).await?;
+            check_partitions("table-source", u32::try_from(splits.len()).unwrap_or(u32::MAX))
+                .map_err(|e| DriverError::Input { path: path.clone(), reason: e })?;
+            Ok::<_, DriverError>(splits)
+        };
+        match planned.await {
+            Ok(splits) => Ok(Ok(self.add(Node::Text { splits: Arc::new(splits) })?)),
             Err(e) => Ok(Err(e.to_string())),
         }
     }
@@ -476,7 +566,7 @@ impl context::HostDataset for AppState {
     }
 
     async fn save_as_text_file(&mut self, ds: Handle, path: String) -> wasmtime::Result<Result<(), String>> {
-        self.save_text(ds, path, Compression::None).await
+        self.save_text(ds, path, Compression::None, None).await
     }
 
     async fn save_as_text_file_with(
@@ -485,7 +575,31 @@ impl context::HostDataset for AppState {
         path: String,
         options: context::SaveOptions,
     ) -> wasmtime::Result<Result<(), String>> {
-        self.save_text(ds, path, compression(options.compression)).await
+        self.save_text(ds, path, compression(options.compression), None).await
+    }
+
+    async fn save_as_table(
+        &mut self,
+        ds: Handle,
+        path: String,
+        options: context::TableSaveOptions,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let table = TableWrite {
+            format: table_format(options.format).into(),
+            schema: options.schema.map(columns).unwrap_or_default(),
+            csv: Some(csv_options(&options.csv)),
+            parquet_compression: match options.parquet_compression {
+                context::ParquetCompression::Snappy => ParquetCompression::ParquetSnappy,
+                context::ParquetCompression::Zstd => ParquetCompression::ParquetZstd,
+                context::ParquetCompression::Uncompressed => ParquetCompression::ParquetUncompressed,
+            }
+            .into(),
+        };
+        let codec = match table.format() {
+            TableFormat::Parquet => Compression::None,
+            _ => compression(options.compression),
+        };
+        self.save_text(ds, path, codec, Some(table)).await
     }
 
     async fn drop(&mut self, ds: Handle) -> wasmtime::Result<()> {

@@ -166,6 +166,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
         StageOutput::Action(Action::SaveText(output)) => task_output::Sink::TextFile(TextFileSink {
             temp_path: output.attempt_path(stage.id, partition, attempt),
             compression: output.compression.into(),
+            table: output.table.clone(),
         }),
     };
     Some(TaskSpec {

@@ -30,8 +30,8 @@
 
 use std::path::Path;
 
-use spindle_proto::Compression;
 use spindle_proto::ids::StageId;
+use spindle_proto::{Compression, TableFormat, TableWrite};
 use spindle_store::Object;
 
 use crate::DriverError;
@@ -42,7 +42,12 @@ const SUCCESS: &str = "_SUCCESS";
 
 /// Refuses an existing output (as Spark does) and one the application may not
 /// write, then creates a host directory; returns the output to write.
-pub async fn prepare_job(path: &str, access: &DataAccess, compression: Compression) -> Result<TextOutput, DriverError> {
+pub async fn prepare_job(
+    path: &str,
+    access: &DataAccess,
+    compression: Compression,
+    table: Option<TableWrite>,
+) -> Result<TextOutput, DriverError> {
     let Some(host) = spindle_store::host_path(path) else {
         if path.starts_with("http://") || path.starts_with("https://") {
             return Err(output_err(path, "HTTP URLs are for reading only: save to s3://, gs:// or az://"));
@@ -55,7 +60,7 @@ pub async fn prepare_job(path: &str, access: &DataAccess, compression: Compressi
             Ok(true) => return Err(DriverError::OutputExists { path: shown }),
             Err(e) => return Err(DriverError::Output { path: shown, reason: e.to_string() }),
         }
-        return Ok(TextOutput { dir: shown, store: Some(dir), compression });
+        return Ok(TextOutput { dir: shown, store: Some(dir), compression, table });
     };
     let abs = access.writable(Path::new(host))?;
     let shown = abs.display().to_string();
@@ -63,12 +68,12 @@ pub async fn prepare_job(path: &str, access: &DataAccess, compression: Compressi
         return Err(DriverError::OutputExists { path: shown });
     }
     std::fs::create_dir_all(&abs).map_err(|e| DriverError::Output { path: shown.clone(), reason: e.to_string() })?;
-    Ok(TextOutput { dir: shown, store: None, compression })
+    Ok(TextOutput { dir: shown, store: None, compression, table })
 }
 
 /// A text output being written: its directory (made by [`prepare_job`]) or
 /// prefix, and how its parts are compressed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TextOutput {
     /// The output directory, absolute, or the output prefix's URL.
     pub dir: String,
@@ -76,6 +81,8 @@ pub struct TextOutput {
     store: Option<Object>,
     /// How each part is compressed (its name gains the codec's extension).
     pub compression: Compression,
+    /// Set: records are rows, written as a table (CSV, JSON lines, Parquet).
+    pub table: Option<TableWrite>,
 }
 
 fn output_err(path: impl Into<String>, reason: impl std::fmt::Display) -> DriverError {
@@ -85,13 +92,20 @@ fn output_err(path: impl Into<String>, reason: impl std::fmt::Display) -> Driver
 impl TextOutput {
     /// The committed name of partition `partition`'s part.
     fn part_name(&self, partition: u32) -> String {
+        let format = match self.table.as_ref().map(TableWrite::format) {
+            None => "",
+            Some(TableFormat::Csv) => ".csv",
+            Some(TableFormat::JsonLines) => ".json",
+            // Parquet compresses its pages: the file itself is not.
+            Some(TableFormat::Parquet) => return format!("part-{partition:05}.parquet"),
+        };
         let ext = match self.compression {
             Compression::None => "",
             Compression::Gzip => ".gz",
             Compression::Zstd => ".zst",
             Compression::Bzip2 => ".bz2",
         };
-        format!("part-{partition:05}{ext}")
+        format!("part-{partition:05}{format}{ext}")
     }
 
     /// `DIR/name` as an object of the output's store.
@@ -178,9 +192,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let out = root.path().join("out");
         let access = DataAccess::default();
-        let output = prepare_job(out.to_str().unwrap(), &access, Compression::None).await.unwrap();
+        let output = prepare_job(out.to_str().unwrap(), &access, Compression::None, None).await.unwrap();
         assert!(
-            prepare_job(&output.dir, &access, Compression::None).await.is_err(),
+            prepare_job(&output.dir, &access, Compression::None, None).await.is_err(),
             "an existing directory is refused"
         );
         for attempt in [0, 1] {
@@ -193,9 +207,14 @@ mod tests {
         assert!(!out.join(TEMPORARY).exists() && !out.join(SUCCESS).exists());
         output.commit_job().await.unwrap();
         assert!(out.join(SUCCESS).exists());
-        let web = prepare_job("https://example.com/out", &access, Compression::None).await.unwrap_err();
+        let web = prepare_job("https://example.com/out", &access, Compression::None, None).await.unwrap_err();
         assert!(web.to_string().contains("for reading only"), "{web}");
-        let zst = TextOutput { compression: Compression::Zstd, ..output };
+        let zst = TextOutput { compression: Compression::Zstd, ..output.clone() };
         assert!(zst.attempt_path(StageId(1), 2, 0).ends_with("/_temporary/1-2-0/part-00002.zst"));
+        let table = |format: TableFormat| Some(TableWrite { format: format as i32, ..Default::default() });
+        let csv = TextOutput { compression: Compression::Gzip, table: table(TableFormat::Csv), ..output.clone() };
+        assert!(csv.attempt_path(StageId(1), 2, 0).ends_with("/part-00002.csv.gz"));
+        let parquet = TextOutput { table: table(TableFormat::Parquet), ..zst };
+        assert!(parquet.attempt_path(StageId(1), 2, 0).ends_with("/part-00002.parquet"));
     }
 }

@@ -21,7 +21,7 @@ use spindle_proto::{CachePoint, ReduceMode, Step, TextSplit, step};
 use super::lineage::{Lineage, Node, NodeId, ShuffleKind};
 
 /// What an action does with the final stage's records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Bring every record back to `main`.
     Collect,

@@ -184,6 +184,7 @@ impl context::Host for TaskState {
     spindle_sandbox::refuse_calls! { self => self.fail(Failure::Refused(NO_CONTEXT.into()));
         fn text_file(path: String, min_partitions: Option<u32>) -> Result<Ds, String>;
         fn text_source(path: String, options: context::TextOptions) -> Result<Ds, String>;
+        fn table_source(path: String, options: context::TableOptions) -> Result<Ds, String>;
         fn parallelize(records: Vec<u8>, partitions: u32) -> Result<Ds, String>;
         fn default_parallelism() -> u32;
         fn range(start: i64, end: i64, step: i64, partitions: Option<u32>) -> Result<Ds, String>;
@@ -213,6 +214,7 @@ impl context::HostDataset for TaskState {
         fn count(ds: Ds) -> Result<u64, String>;
         fn save_as_text_file(ds: Ds, path: String) -> Result<(), String>;
         fn save_as_text_file_with(ds: Ds, path: String, options: context::SaveOptions) -> Result<(), String>;
+        fn save_as_table(ds: Ds, path: String, options: context::TableSaveOptions) -> Result<(), String>;
     }
 
     async fn drop(&mut self, _ds: Resource<DatasetRef>) -> wasmtime::Result<()> {

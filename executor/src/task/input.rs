@@ -8,6 +8,7 @@ use spindle_frame::{BatchWriter, count_records};
 use spindle_proto::ids::{AppId, ShuffleId};
 use spindle_proto::{Pipeline, ReduceMode, TaskInput, TaskSpec, task_input};
 
+use super::table_reader::TableReader;
 use super::text_reader::TextReader;
 use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
@@ -37,7 +38,9 @@ pub enum Input {
     Block(VecDeque<Bytes>),
     /// Inputs read one after the other (a coalesced partition's), with the
     /// records of those already read.
-    Chain { parts: VecDeque<Input>, records: u64 },
+    Chain { parts: VecDeque<Input>, records: u64, skipped: Vec<(u64, u64)> },
+    /// Rows of a split of a table (CSV, JSON lines, Parquet).
+    Table(Box<TableReader>),
     /// Batches made by steps running beside (a coalesced partition's parent
     /// pipelines; their records are counted where they are read).
     Channel(tokio::sync::mpsc::Receiver<Vec<u8>>),
@@ -47,6 +50,15 @@ impl Input {
     pub fn open(exec: &Arc<Executor>, spec: &TaskSpec, input: Option<&TaskInput>) -> Result<Self, ExecutorError> {
         let batch_bytes = exec.config.batch_bytes;
         Ok(match input.and_then(|i| i.source.as_ref()) {
+            Some(task_input::Source::Text(t)) if t.table.is_some() => {
+                let object = if spindle_store::is_url(&t.path) {
+                    Some(crate::access::object(spec, &t.path)?)
+                } else {
+                    crate::access::check(exec, spec, &t.path, false)?;
+                    None
+                };
+                Input::Table(Box::new(TableReader::new(t, object, batch_bytes)?))
+            }
             Some(task_input::Source::Text(t)) if spindle_store::is_url(&t.path) => {
                 let object = crate::access::object(spec, &t.path)?;
                 Input::Text(TextReader::with_options(t, batch_bytes).in_store(object))
@@ -92,7 +104,7 @@ impl Input {
             Some(task_input::Source::Concat(c)) if c.pipelines.iter().all(reads_input_only) => {
                 let parts =
                     c.pipelines.iter().map(|p| Input::open(exec, spec, p.input.as_ref())).collect::<Result<_, _>>()?;
-                Input::Chain { parts, records: 0 }
+                Input::Chain { parts, records: 0, skipped: Vec::new() }
             }
             Some(task_input::Source::Concat(_)) => {
                 return Err(ExecutorError::BadSpec(
@@ -147,13 +159,18 @@ impl Input {
             }
             Input::Block(batches) => Ok(batches.pop_front().map(|b| b.to_vec())),
             Input::Channel(rx) => Ok(rx.recv().await),
-            Input::Chain { parts, records } => loop {
+            Input::Chain { parts, records, skipped } => loop {
                 let Some(part) = parts.front_mut() else { return Ok(None) };
                 match Box::pin(part.next_batch()).await? {
                     Some(b) => return Ok(Some(b)),
-                    None => *records += parts.pop_front().map_or(0, |p| p.records_in()),
+                    None => {
+                        let done = parts.pop_front().expect("the front part");
+                        *records += done.records_in();
+                        skipped.extend(done.skipped_rows());
+                    }
                 }
             },
+            Input::Table(t) => t.next_batch().await,
         }
     }
 
@@ -190,7 +207,7 @@ impl Input {
     pub async fn next_lines(&mut self) -> Result<Option<Vec<u8>>, ExecutorError> {
         match self {
             Input::Text(t) => t.next_lines().await,
-            Input::Chain { parts, records } if self_is_text(parts) => loop {
+            Input::Chain { parts, records, .. } if self_is_text(parts) => loop {
                 let Some(part) = parts.front_mut() else { return Ok(None) };
                 match Box::pin(part.next_lines()).await? {
                     Some(run) => return Ok(Some(run)),
@@ -230,7 +247,20 @@ impl Input {
             | Input::Shuffle { records, .. }
             | Input::Arranged { records, .. } => *records,
             Input::Block(_) | Input::Channel(_) => 0,
-            Input::Chain { parts, records } => records + parts.iter().map(Input::records_in).sum::<u64>(),
+            Input::Chain { parts, records, .. } => records + parts.iter().map(Input::records_in).sum::<u64>(),
+            Input::Table(t) => t.records(),
+        }
+    }
+
+    /// Rows of tables skipped as malformed (permissive mode), with the
+    /// accumulator each read counts them in.
+    pub fn skipped_rows(&self) -> Vec<(u64, u64)> {
+        match self {
+            Input::Table(t) => t.skipped().into_iter().collect(),
+            Input::Chain { parts, skipped, .. } => {
+                skipped.iter().copied().chain(parts.iter().flat_map(Input::skipped_rows)).collect()
+            }
+            _ => Vec::new(),
         }
     }
 }

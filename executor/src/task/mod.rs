@@ -16,6 +16,7 @@ mod host;
 mod input;
 mod output;
 mod reduce;
+mod table_reader;
 mod text_reader;
 
 use std::collections::HashMap;
@@ -140,6 +141,18 @@ struct Gathered {
 }
 
 impl Gathered {
+    /// Counts rows a table read skipped into their accumulators.
+    fn add_skipped(&mut self, skipped: Vec<(u64, u64)>) {
+        for (id, n) in skipped {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            match self.accumulators.entry(id).or_insert(Delta::Int(0)) {
+                Delta::Int(a) => *a = a.wrapping_add(n),
+                // The SDK makes the count an int accumulator; a float one gets it too.
+                Delta::Float(a) => *a += n as f64,
+            }
+        }
+    }
+
     /// Adds what steps running beside gathered.
     fn absorb(&mut self, other: Gathered) {
         self.logs.extend(other.logs);
@@ -297,6 +310,7 @@ impl<'a> Segment<'a> {
                 Err(failed) => return Ok(Err(failed)),
             };
             got.records_in += used.records_in();
+            got.add_skipped(used.skipped_rows());
             let batches = buffer.into_batches();
             let level = StorageLevel::try_from(c.level).unwrap_or(StorageLevel::MemoryOnly);
             let stored = exec.cache.put(key(c), batches.clone(), level);
@@ -309,6 +323,7 @@ impl<'a> Segment<'a> {
             Err(failed) => return Ok(Err(failed)),
         };
         got.records_in += used.records_in();
+        got.add_skipped(used.skipped_rows());
         Ok(Ok(sink))
     }
 

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use spindle_formats::writer::{LineWriter, ParquetWriter};
 use spindle_frame::{BatchReader, BatchWriter, partition_of};
 use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{Compression, TaskResult, TaskSpec, shuffle_write, task_output};
+use spindle_proto::{Compression, TableFormat, TaskResult, TaskSpec, shuffle_write, task_output};
 use spindle_sandbox::Failure;
 use spindle_sandbox::limits::bytes;
 use tokio::io::AsyncWriteExt;
@@ -83,7 +84,11 @@ pub enum Output {
         records: u64,
         /// Compresses the text before it is written, when the part is compressed.
         encoder: Option<Box<Encoder>>,
+        /// Set: records are rows, written as CSV or JSON lines.
+        lines: Option<Box<LineWriter>>,
     },
+    /// Rows written as a Parquet file the driver commits.
+    Parquet { writer: Box<ParquetWriter<Box<dyn tokio::io::AsyncWrite + Unpin + Send>>> },
 }
 
 /// The bytes a map output being written counts against its application; given
@@ -187,8 +192,16 @@ impl Output {
                     let file = tokio::fs::File::create(&path).await.map_err(io)?;
                     Box::new(tokio::io::BufWriter::with_capacity(1 << 20, file))
                 };
-                let encoder = Encoder::new(t.compression()).map_err(io)?;
-                Output::TextFile { path, file, records: 0, encoder }
+                match &t.table {
+                    Some(table) if table.format() == TableFormat::Parquet => {
+                        Output::Parquet { writer: Box::new(ParquetWriter::new(&path, table, file)) }
+                    }
+                    table => {
+                        let encoder = Encoder::new(t.compression()).map_err(io)?;
+                        let lines = table.as_ref().map(|table| Box::new(LineWriter::new(&path, table)));
+                        Output::TextFile { path, file, records: 0, encoder, lines }
+                    }
+                }
             }
             None => return Err(ExecutorError::BadSpec("the task has no output".into())),
         })
@@ -259,13 +272,22 @@ impl Output {
                 // has its records, or they failed and say why themselves).
                 let _ = tx.send(batch).await;
             }
-            Output::TextFile { path, file, records, encoder } => {
+            Output::Parquet { writer, .. } => {
+                writer.write(&batch).await.map_err(|e| Failure::Refused(e.to_string()))?;
+            }
+            Output::TextFile { path, file, records, encoder, lines } => {
                 let mut text = Vec::with_capacity(batch.len());
-                for rec in BatchReader::new(&batch) {
-                    let rec = rec.map_err(malformed)?;
-                    text.extend_from_slice(rec.value);
-                    text.push(b'\n');
-                    *records += 1;
+                if let Some(lines) = lines {
+                    let before = lines.records;
+                    text = lines.text(&batch).map_err(|e| Failure::Refused(e.to_string()))?;
+                    *records += lines.records - before;
+                } else {
+                    for rec in BatchReader::new(&batch) {
+                        let rec = rec.map_err(malformed)?;
+                        text.extend_from_slice(rec.value);
+                        text.push(b'\n');
+                        *records += 1;
+                    }
                 }
                 let failed = |e: std::io::Error| Failure::Infrastructure(format!("writing {path}: {e}"));
                 if let Some(encoder) = encoder {
@@ -315,8 +337,19 @@ impl Output {
                 result.records_out = seen;
             }
             Output::Buffer { .. } | Output::Channel(_) => unreachable!("a buffer or channel is never a task's sink"),
-            Output::TextFile { path, mut file, records, encoder } => {
+            Output::Parquet { writer, .. } => {
+                // Writes the footer and completes the file (or the object's upload).
+                result.records_out = writer.finish().await?;
+            }
+            Output::TextFile { path, mut file, records, mut encoder, lines } => {
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
+                if let Some(mut lines) = lines {
+                    let mut tail = lines.finish();
+                    if let Some(encoder) = encoder.as_mut() {
+                        tail = encoder.compress(&tail).map_err(io)?;
+                    }
+                    file.write_all(&tail).await.map_err(io)?;
+                }
                 if let Some(encoder) = encoder {
                     file.write_all(&(*encoder).finish().map_err(io)?).await.map_err(io)?;
                 }

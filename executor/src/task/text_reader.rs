@@ -59,6 +59,8 @@ pub struct TextReader {
     records_are: TextRecords,
     /// The file offset of the first byte seen that is not UTF-8.
     pub bad_utf8: Option<u64>,
+    /// The (decompressed) file offset of the last run `next_lines` returned.
+    pub run_offset: u64,
 }
 
 /// Where the bytes come from.
@@ -115,6 +117,7 @@ impl TextReader {
             lossy: false,
             records_are: TextRecords::Lines,
             bad_utf8: None,
+            run_offset: 0,
         }
     }
 
@@ -429,6 +432,7 @@ impl TextReader {
             self.done = last;
             let mut run = self.buf[from..stop].to_vec();
             let at = self.buf_offset + from as u64;
+            self.run_offset = at;
             self.pos = stop;
             if run.is_empty() {
                 continue;

@@ -18,7 +18,12 @@ use serde::de::{self, DeserializeOwned};
 use serde::ser::{self, Serialize};
 
 mod deserializer;
+mod row_de;
+mod row_ser;
 mod serializer;
+
+pub use row_de::{decode_row, field_names};
+pub use row_ser::encode_row;
 
 use deserializer::{De, RecordDe};
 use serializer::{RecordSer, Ser};

@@ -22,6 +22,7 @@ mod combine;
 mod decode;
 mod encode;
 mod ops;
+mod rows;
 
 pub(crate) use combine::build_combine;
 use decode::{Decode, DecodeStrings};
@@ -29,6 +30,7 @@ pub(crate) use decode::{build_decode_cogroup, build_decode_cogroup3, build_decod
 pub(crate) use encode::Output;
 use encode::{CountOnly, CountRaw, Encode, PassThrough};
 pub(crate) use ops::*;
+pub(crate) use rows::{build_decode_rows, build_encode_rows};
 
 const OP_VERSION: u8 = 1;
 
