@@ -186,7 +186,7 @@ pub fn tables(args: &crate::Args, spindle: &Spindle, scratch: &Path) -> Result<V
         ("tables: Spindle group-by over Parquet".to_string(), spindle_s, "s".to_string()),
         ("tables: Spindle rows per second".to_string(), rows_m / spindle_s, "M rows/s".to_string()),
     ];
-    let others = if args.no_spark { vec!["duckdb", "polars"] } else { vec!["duckdb", "polars", "spark"] };
+    let others = if args.no_spark || args.small { vec!["duckdb", "polars"] } else { vec!["duckdb", "polars", "spark"] };
     for system in others {
         if let Some((t, start_up)) = python_system(&args.python, system, &dir, args.runs + 1, &want)? {
             // The first run warms caches (and Spark's JIT), as Spindle's warm-up does.

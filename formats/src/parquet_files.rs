@@ -5,7 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use futures::FutureExt;
@@ -19,7 +19,7 @@ use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStream};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use spindle_frame::BatchWriter;
-use spindle_frame::row::{RowWriter, value_at};
+use spindle_frame::row::{RowWriter, Value, value_at};
 use spindle_proto::{CompareOp, TableRead, scalar};
 use spindle_store::Object;
 
@@ -142,6 +142,8 @@ pub struct ParquetRows {
     stream: ParquetRecordBatchStream<FileReader>,
     /// Output columns: (name, index in the projected batches).
     out: Vec<(String, usize)>,
+    /// Each output column's name as the row encoding writes it.
+    names: Vec<Vec<u8>>,
     filters: Vec<(usize, CompareOp, scalar::Value)>,
     /// (first row in the file, rows) of each row group read, in order.
     groups: Vec<(u64, u64)>,
@@ -167,7 +169,16 @@ impl ParquetRows {
         } else {
             read.columns.clone()
         };
-        let out = names.into_iter().map(|n| (n.clone(), at(schema.index_of(&n).expect("checked")))).collect();
+        let out: Vec<(String, usize)> =
+            names.into_iter().map(|n| (n.clone(), at(schema.index_of(&n).expect("checked")))).collect();
+        let names = out
+            .iter()
+            .map(|(n, _)| {
+                let mut encoded = Vec::new();
+                RowWriter::new(&mut encoded).name(n);
+                encoded
+            })
+            .collect();
         let mut filters = Vec::new();
         for p in &read.filters {
             let (column, op, value) = parts(p).map_err(FormatError::Options)?;
@@ -202,7 +213,7 @@ impl ParquetRows {
             .with_batch_size(8192)
             .build()
             .map_err(failed)?;
-        Ok(ParquetRows { file: name.into(), stream, out, filters, groups, seen: 0, batch: None, records: 0 })
+        Ok(ParquetRows { file: name.into(), stream, out, names, filters, groups, seen: 0, batch: None, records: 0 })
     }
 
     /// The file row of the `n`th row of the stream.
@@ -223,57 +234,110 @@ impl ParquetRows {
         let mut row = Vec::with_capacity(256);
         let mut cell = Vec::with_capacity(32);
         while out.len() < batch_bytes {
-            let (batch, next) = match &mut self.batch {
-                Some((batch, next)) if *next < batch.num_rows() => (batch, next),
+            let (batch, mut next) = match self.batch.take() {
+                Some((batch, next)) if next < batch.num_rows() => (batch, next),
                 _ => match self.stream.next().await {
-                    Some(Ok(batch)) => {
-                        self.batch = Some((batch, 0));
-                        continue;
-                    }
-                    Some(Err(e)) => {
-                        return Err(FormatError::Read { file: self.file.clone(), reason: e.to_string() });
-                    }
+                    Some(Ok(batch)) => (batch, 0),
+                    Some(Err(e)) => return Err(FormatError::Read { file: self.file.clone(), reason: e.to_string() }),
                     None => break,
                 },
             };
-            let i = *next;
-            *next += 1;
-            let n = self.seen;
-            self.seen += 1;
-            self.records += 1;
-            let columns = batch.columns();
-            let mut keep = true;
-            for (col, op, with) in &self.filters {
-                if let Err(reason) = scalar_at(&*columns[*col], i, &mut cell) {
-                    let at = Place::Row(self.file_row(n));
-                    return Err(FormatError::BadRow { file: self.file.clone(), at, column: None, reason });
+            // The columns resolved once a batch: most rows then cost no downcast.
+            let columns: Vec<Column<'_>> = batch.columns().iter().map(|c| Column::of(c.as_ref())).collect();
+            while next < batch.num_rows() && out.len() < batch_bytes {
+                let i = next;
+                next += 1;
+                let n = self.seen;
+                self.seen += 1;
+                self.records += 1;
+                let bad = |this: &Self, column: Option<&str>, reason: String| FormatError::BadRow {
+                    file: this.file.clone(),
+                    at: Place::Row(this.file_row(n)),
+                    column: column.map(str::to_string),
+                    reason,
+                };
+                let mut keep = true;
+                for (col, op, with) in &self.filters {
+                    let holds = match columns[*col].scalar(i) {
+                        Some(v) => satisfies(&v, *op, with),
+                        None => {
+                            scalar_at(columns[*col].array, i, &mut cell).map_err(|r| bad(self, None, r))?;
+                            value_at(&cell).is_ok_and(|(v, _)| satisfies(&v, *op, with))
+                        }
+                    };
+                    if !holds {
+                        keep = false;
+                        break;
+                    }
                 }
-                if !value_at(&cell).is_ok_and(|(v, _)| satisfies(&v, *op, with)) {
-                    keep = false;
-                    break;
+                if !keep {
+                    continue;
                 }
-            }
-            if !keep {
-                continue;
-            }
-            row.clear();
-            let mut w = RowWriter::new(&mut row);
-            w.begin(self.out.len());
-            for (name, col) in &self.out {
-                w.name(name);
-                if let Err(reason) = write_value(&*columns[*col], i, &mut w) {
-                    let at = Place::Row(self.file_row(n));
-                    return Err(FormatError::BadRow {
-                        file: self.file.clone(),
-                        at,
-                        column: Some(name.clone()),
-                        reason,
-                    });
+                row.clear();
+                let mut w = RowWriter::new(&mut row);
+                w.begin(self.out.len());
+                for ((name, col), encoded) in self.out.iter().zip(&self.names) {
+                    w.encoded(encoded);
+                    match columns[*col].scalar(i) {
+                        Some(v) => w.value(&v),
+                        None => write_value(columns[*col].array, i, &mut w).map_err(|r| bad(self, Some(name), r))?,
+                    }
                 }
+                out.push(None, &row);
             }
-            out.push(None, &row);
+            self.batch = Some((batch, next));
         }
         if out.is_empty() { Ok(None) } else { Ok(Some(out.finish())) }
+    }
+}
+
+/// An Arrow column, downcast once when it is of a common type.
+struct Column<'a> {
+    array: &'a dyn Array,
+    fast: Fast<'a>,
+}
+
+enum Fast<'a> {
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Str(&'a StringArray),
+    Bool(&'a BooleanArray),
+    Other,
+}
+
+impl<'a> Column<'a> {
+    fn of(array: &'a dyn Array) -> Self {
+        let any = array.as_any();
+        let fast = if let Some(a) = any.downcast_ref::<Int64Array>() {
+            Fast::Int(a)
+        } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+            Fast::Float(a)
+        } else if let Some(a) = any.downcast_ref::<StringArray>() {
+            Fast::Str(a)
+        } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+            Fast::Bool(a)
+        } else {
+            Fast::Other
+        };
+        Column { array, fast }
+    }
+
+    /// The value at `i` of a column of a common type; `None` for other types.
+    #[inline]
+    fn scalar(&self, i: usize) -> Option<Value<'a>> {
+        if matches!(self.fast, Fast::Other) {
+            return None;
+        }
+        if self.array.is_null(i) {
+            return Some(Value::Null);
+        }
+        Some(match self.fast {
+            Fast::Int(a) => Value::Int(a.value(i)),
+            Fast::Float(a) => Value::Float(a.value(i)),
+            Fast::Str(a) => Value::Str(a.value(i)),
+            Fast::Bool(a) => Value::Bool(a.value(i)),
+            Fast::Other => unreachable!("returned above"),
+        })
     }
 }
 

@@ -61,11 +61,12 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             println!("skipped {} malformed rows", skipped.value());
         }
         "aggregate" => {
-            let min: f64 = match args.get(3) {
-                Some(m) => m.parse().map_err(|_| spindle::Error::msg(format!("MIN_FARE {m} is not a number")))?,
-                None => f64::MIN,
-            };
-            let fares: Dataset<Fare> = Table::parquet(input).filter("fare", CompareOp::Ge, min).read()?;
+            let mut table = Table::parquet(input);
+            if let Some(m) = args.get(3) {
+                let min: f64 = m.parse().map_err(|_| spindle::Error::msg(format!("MIN_FARE {m} is not a number")))?;
+                table = table.filter("fare", CompareOp::Ge, min);
+            }
+            let fares: Dataset<Fare> = table.read()?;
             fares
                 .map(|f: Fare| (f.city, (1u64, f.fare)))
                 .reduce_by_key(|a: (u64, f64), b: (u64, f64)| (a.0 + b.0, a.1 + b.1))
