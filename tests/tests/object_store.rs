@@ -165,6 +165,28 @@ fn tenants_use_only_their_store_locations() -> Result<()> {
     }
     assert!(objects_under(&bucket.join("alice/never")).is_empty(), "a refused job wrote nothing");
     assert!(objects_under(&bucket.join("bob")).iter().all(|o| o.starts_with("in/")), "nothing written for bob");
+    // Table sources and sinks go through the same checks: another tenant's
+    // objects, a host file and a host directory are refused, naming them.
+    let tables = example("tables");
+    std::fs::write(bucket.join("bob/in/trips.csv"), "id,city,fare,tip\n1,oslo,2.5,\n")?;
+    std::fs::create_dir_all(bucket.join("alice/trips"))?;
+    std::fs::write(bucket.join("alice/trips/trips.csv"), "id,city,fare,tip\n1,oslo,2.5,\n")?;
+    let host_csv = cluster.dir.path().join("host.csv");
+    std::fs::write(&host_csv, "id,city,fare,tip\n1,oslo,2.5,\n")?;
+    for (input, output) in [
+        ("s3://shared/bob/in/trips.csv", "s3://shared/alice/tables"),
+        (host_csv.to_str().unwrap(), "s3://shared/alice/tables"),
+        ("/etc/passwd", "s3://shared/alice/tables"),
+        ("s3://shared/alice/trips", "s3://shared/bob/tables"),
+    ] {
+        let out = cluster.submit_as(ALICE, &[], &tables, &["convert", input, output])?;
+        fails_with(&out, if input.starts_with("s3://shared/alice") { output } else { input });
+    }
+    assert!(!bucket.join("alice/tables").exists() && !bucket.join("bob/tables").exists());
+    let out =
+        cluster.submit_as(ALICE, &[], &tables, &["convert", "s3://shared/alice/trips", "s3://shared/alice/tables"])?;
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(bucket.join("alice/tables/_SUCCESS").exists());
     // A tenant without locations uses no store at all.
     let out = run(CAROL, "s3://shared/alice/in", "s3://shared/carol-out")?;
     fails_with(&out, "tenant `carol` may not use it");
