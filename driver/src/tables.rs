@@ -34,22 +34,16 @@ pub async fn plan(
     codec: Option<Compression>,
 ) -> Result<Vec<TextSplit>, DriverError> {
     let format = read.format();
-    let mut splits = match format {
-        TableFormat::Parquet => parquet_splits(path, files, &read, access, min_partitions, max_split).await?,
-        TableFormat::Csv | TableFormat::JsonLines => {
-            if format == TableFormat::Csv && read.schema.is_empty() {
-                read.schema = infer_csv(path, files, &read, access, codec).await?;
-            }
-            check_columns(path, &read.schema, &read).map_err(|e| input_err(path, e))?;
-            sources::split(files, min_partitions, max_split, codec)
-        }
-    };
+    if format == TableFormat::Parquet {
+        return parquet_splits(path, files, &read, access, min_partitions, max_split).await;
+    }
+    if format == TableFormat::Csv && read.schema.is_empty() {
+        read.schema = infer_csv(path, files, &read, access, codec).await?;
+    }
+    check_columns(path, &read.schema, &read).map_err(|e| input_err(path, e))?;
+    let mut splits = sources::split(files, min_partitions, max_split, codec);
     for s in &mut splits {
-        let mut r = read.clone();
-        if format == TableFormat::Parquet {
-            r.row_groups = std::mem::take(&mut s.table.get_or_insert_with(Default::default).row_groups);
-        }
-        s.table = Some(r);
+        s.table = Some(read.clone());
     }
     Ok(splits)
 }
@@ -157,31 +151,32 @@ async fn parquet_splits(
         let mut bytes = 0;
         for (g, size) in plan.groups {
             if !groups.is_empty() && bytes + size / 2 > goal {
-                splits.push(parquet_split(f, std::mem::take(&mut groups)));
+                splits.push(parquet_split(f, read, std::mem::take(&mut groups)));
                 bytes = 0;
             }
             groups.push(g);
             bytes += size;
         }
         if !groups.is_empty() {
-            splits.push(parquet_split(f, groups));
+            splits.push(parquet_split(f, read, groups));
         }
     }
     if splits.is_empty()
         && let Some(first) = files.first()
     {
         // Nothing to read: one empty partition, as for empty text files.
-        splits.push(parquet_split(first, Vec::new()));
+        splits.push(parquet_split(first, read, Vec::new()));
     }
     Ok(splits)
 }
 
-fn parquet_split(f: &InputFile, row_groups: Vec<u32>) -> TextSplit {
+/// A split reading `row_groups` of `f` as `read` says.
+fn parquet_split(f: &InputFile, read: &TableRead, row_groups: Vec<u32>) -> TextSplit {
     TextSplit {
         path: f.name.clone(),
         start: 0,
         end: f.size,
-        table: Some(TableRead { row_groups, ..Default::default() }),
+        table: Some(TableRead { row_groups, ..read.clone() }),
         ..Default::default()
     }
 }

@@ -50,22 +50,23 @@ impl Input {
     pub fn open(exec: &Arc<Executor>, spec: &TaskSpec, input: Option<&TaskInput>) -> Result<Self, ExecutorError> {
         let batch_bytes = exec.config.batch_bytes;
         Ok(match input.and_then(|i| i.source.as_ref()) {
-            Some(task_input::Source::Text(t)) if t.table.is_some() => {
+            Some(task_input::Source::Text(t)) => {
+                // The split's file, checked against the application's grants or roots.
                 let object = if spindle_store::is_url(&t.path) {
                     Some(crate::access::object(spec, &t.path)?)
                 } else {
                     crate::access::check(exec, spec, &t.path, false)?;
                     None
                 };
-                Input::Table(Box::new(TableReader::new(t, object, batch_bytes)?))
-            }
-            Some(task_input::Source::Text(t)) if spindle_store::is_url(&t.path) => {
-                let object = crate::access::object(spec, &t.path)?;
-                Input::Text(TextReader::with_options(t, batch_bytes).in_store(object))
-            }
-            Some(task_input::Source::Text(t)) => {
-                crate::access::check(exec, spec, &t.path, false)?;
-                Input::Text(TextReader::with_options(t, batch_bytes))
+                if t.table.is_some() {
+                    Input::Table(Box::new(TableReader::new(t, object, batch_bytes)?))
+                } else {
+                    let text = TextReader::with_options(t, batch_bytes);
+                    Input::Text(match object {
+                        Some(object) => text.in_store(object),
+                        None => text,
+                    })
+                }
             }
             Some(task_input::Source::Records(r)) => {
                 let records = count_records(r).map_err(|e| ExecutorError::BadSpec(e.to_string()))?;
