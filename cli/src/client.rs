@@ -56,8 +56,13 @@ pub async fn follow(mut events: impl Stream<Item = Result<AppEvent, String>> + U
                 app_id = a.app_id;
             }
             Some(app_event::Event::JobDone(j)) => {
+                let spilled = if j.spilled_bytes > 0 {
+                    format!(", {} spilled to disk", spindle_sandbox::limits::bytes(j.spilled_bytes))
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "spindle: job {} ({}) done: {} stages, {} tasks, {:.3} s",
+                    "spindle: job {} ({}) done: {} stages, {} tasks, {:.3} s{spilled}",
                     j.job_id,
                     j.action,
                     j.stages,
@@ -143,6 +148,12 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
                         "bytes_disk": e.cache_bytes_disk, "hits": e.cache_hits, "misses": e.cache_misses,
                         "evictions": e.cache_evictions,
                     },
+                    "memory": {
+                        "budget_bytes": e.memory_budget, "execution_bytes": e.memory_execution,
+                        "shuffle_bytes": e.memory_shuffle, "storage_bytes": e.memory_storage,
+                        "shuffle_bytes_disk": e.shuffle_bytes_disk, "spilled_bytes": e.spilled_bytes,
+                        "spill_files": e.spill_files,
+                    },
                     "input_records": e.input_records, "output_bytes": e.output_bytes, "broadcasts": e.broadcasts,
                 })
             })
@@ -157,6 +168,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
                     "stages": a.stages.iter().map(|st| serde_json::json!({
                         "job": st.job_id, "stage": st.stage_id, "kind": st.kind, "tasks": st.tasks,
                         "done": st.done, "running": st.running, "attempt": st.attempt,
+                        "spilled_bytes": st.spilled_bytes,
                     })).collect::<Vec<_>>(),
                     "excluded_executors": excluded_json(&a.excluded_executors),
                 })
@@ -189,6 +201,21 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
             e.blocks,
             memory
         );
+        if e.memory_budget > 0 {
+            let b = spindle_sandbox::limits::bytes;
+            println!(
+                "          memory: {} of {} (execution {}, shuffle {}, storage {}); shuffle on disk {}; \
+                 spilled {}, {} spill files",
+                b(e.memory_execution + e.memory_shuffle + e.memory_storage),
+                b(e.memory_budget),
+                b(e.memory_execution),
+                b(e.memory_shuffle),
+                b(e.memory_storage),
+                b(e.shuffle_bytes_disk),
+                b(e.spilled_bytes),
+                e.spill_files
+            );
+        }
         if e.cache_hits + e.cache_misses + e.cache_blocks_memory + e.cache_blocks_disk > 0 {
             println!(
                 "          cache: {} blocks ({}) in memory of {}, {} on disk ({}); {} hits, {} misses, {} evicted",

@@ -124,6 +124,11 @@ enum Command {
         /// Memory for persisted (cached) partitions, e.g. 512MiB.
         #[arg(long, value_name = "SIZE", default_value = "1GiB")]
         cache_memory: ByteSize,
+        /// The executor's memory budget for shuffle data, persisted partitions and
+        /// tasks' sorting and grouping, e.g. 4GiB; past it, data spills to disk
+        /// (default: 40% of the machine's memory).
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<ByteSize>,
         /// Arguments passed to the job's main.
         #[arg(last = true)]
         args: Vec<String>,
@@ -176,12 +181,19 @@ enum Command {
         /// recovery. Never in production.
         #[arg(long, value_name = "RATE", default_value_t = 0.0)]
         chaos_failure_rate: f64,
-        /// Memory for persisted (cached) partitions, e.g. 512MiB; least recently
-        /// used partitions leave first when it is full.
+        /// The memory budget shared by shuffle data, persisted partitions and
+        /// tasks' sorting and grouping, e.g. 4GiB; past it, data spills to disk
+        /// (default: 40% of the machine's memory). docs/memory.md.
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<ByteSize>,
+        /// The most of --memory persisted (cached) partitions may hold, e.g.
+        /// 512MiB; least recently used partitions leave first when it is full.
         #[arg(long, value_name = "SIZE", default_value = "1GiB")]
         cache_memory: ByteSize,
-        /// Where persisted partitions spill to disk (default: a fresh directory
-        /// under the system's temporary directory, removed at exit).
+        /// The spill root: this executor's spill files go in a directory of its
+        /// own under it, removed at exit; directories of executors that are gone
+        /// are removed at start (default: spindle-spill under the system's
+        /// temporary directory).
         #[arg(long, value_name = "DIR")]
         spill_dir: Option<PathBuf>,
         /// Give up registering with the driver after this long, e.g. 2m (default:
@@ -279,13 +291,14 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
-        Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, args } => {
+        Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, memory, args } => {
             let cache = compiled_cache_dir.or_else(spindle_sandbox::artifact::default_compiled_cache_dir);
             let options = spindle_local::LocalOptions {
                 slots,
                 compiled_cache_dir: cache,
                 fuel_metering,
                 cache_memory: cache_memory.as_u64(),
+                memory: memory.map(|m| m.as_u64()),
                 limits: limits.to_proto()?,
             };
             local::run(&job, options, args).await
@@ -344,6 +357,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             fuel_metering,
             grace_period,
             chaos_failure_rate,
+            memory,
             cache_memory,
             spill_dir,
             register_timeout,
@@ -369,6 +383,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 grace_period: grace_period.into(),
                 chaos_failure_rate,
                 cache_memory: cache_memory.as_u64(),
+                memory: memory.map_or_else(spindle_executor::memory::default_budget, |m| m.as_u64()),
                 spill_dir,
                 tls: tls.load()?,
                 register_timeout: register_timeout.map(Into::into),

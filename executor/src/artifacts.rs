@@ -103,3 +103,20 @@ impl ArtifactCache {
         Ok((artifact.clone(), compiled_now))
     }
 }
+
+/// A source with no artifacts, for tests of the host side alone.
+#[cfg(test)]
+pub(crate) struct NoArtifacts;
+
+#[cfg(test)]
+impl ArtifactSource for NoArtifacts {
+    fn fetch(&self, hash: ArtifactHash) -> BoxFuture<'_, Result<Vec<u8>, ExecutorError>> {
+        Box::pin(
+            async move { Err(ExecutorError::Artifact { hash: hash.to_string(), reason: "no artifacts here".into() }) },
+        )
+    }
+
+    fn fetch_broadcast(&self, _app: AppId, _id: u64) -> BoxFuture<'_, Result<Option<bytes::Bytes>, ExecutorError>> {
+        Box::pin(async { Ok(None) })
+    }
+}

@@ -1,5 +1,6 @@
-//! Persisted partitions (`persist` / `cache`): kept in memory within a budget,
-//! least recently used first out; blocks of memory-and-disk datasets that do not
+//! Persisted partitions (`persist` / `cache`): kept in memory within a budget
+//! (their own cap, inside the memory manager's storage pool), least recently used
+//! first out; blocks of memory-and-disk datasets that do not
 //! fit, or are pushed out, go to this executor's local disk instead. A block that
 //! is gone is computed again from lineage by the next task that needs it. Every
 //! key starts with its application, as in the shuffle block store.
@@ -7,12 +8,14 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use spindle_proto::StorageLevel;
 use spindle_proto::ids::AppId;
+
+use crate::memory::MemoryManager;
 
 /// Names one kept partition (piece `piece` of a coalesced partition).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -83,19 +86,22 @@ pub struct PartitionCache {
     dir: PathBuf,
     next_file: AtomicU64,
     state: Mutex<State>,
+    memory: Arc<MemoryManager>,
     /// Counters.
     pub metrics: CacheMetrics,
 }
 
 impl PartitionCache {
-    /// A cache holding at most `budget` bytes in memory, spilling under `dir`
-    /// (created when first needed, removed when the cache is dropped).
-    pub fn new(budget: u64, dir: PathBuf) -> Self {
+    /// A cache holding at most `budget` bytes in memory, as far as `memory`'s
+    /// storage pool has room, spilling under `dir` (created when first needed,
+    /// removed when the cache is dropped).
+    pub fn new(budget: u64, dir: PathBuf, memory: Arc<MemoryManager>) -> Self {
         PartitionCache {
             budget,
             dir,
             next_file: AtomicU64::new(0),
             state: Mutex::default(),
+            memory,
             metrics: CacheMetrics::default(),
         }
     }
@@ -146,29 +152,64 @@ impl PartitionCache {
             return false;
         }
         let mut spills = Vec::new();
-        {
+        let kept = {
             let mut st = self.state.lock().expect("cache lock");
             if let Some(old) = st.memory.remove(&key) {
                 st.used -= old.bytes;
+                self.memory.release_storage(old.bytes);
             }
-            while st.used + bytes > self.budget {
-                let Some(victim) = st.memory.iter().min_by_key(|(_, m)| m.last_used).map(|(k, _)| k.clone()) else {
-                    break;
-                };
-                let m = st.memory.remove(&victim).expect("the victim is in memory");
-                st.used -= m.bytes;
-                self.metrics.evictions.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(block = %victim, bytes = m.bytes, "dropped a kept partition from memory to make room");
-                if m.level == StorageLevel::MemoryAndDisk {
-                    spills.push((victim, m.batches));
+            // Room within the cache's cap and in the storage pool: the least
+            // recently used blocks leave first.
+            let fits = loop {
+                if st.used + bytes <= self.budget && self.memory.try_storage(bytes) {
+                    break true;
                 }
+                match self.evict_lru(&mut st) {
+                    Some(spill) => spills.extend(spill),
+                    None => break false,
+                }
+            };
+            if fits {
+                st.tick += 1;
+                let last_used = st.tick;
+                st.used += bytes;
+                st.memory.insert(key.clone(), InMemory { batches: batches.clone(), bytes, level, last_used });
             }
-            st.tick += 1;
-            let last_used = st.tick;
-            st.used += bytes;
-            st.memory.insert(key, InMemory { batches, bytes, level, last_used });
-        }
+            fits
+        };
         for (k, b) in spills {
+            self.spill(k, &b);
+        }
+        if !kept && level == StorageLevel::MemoryAndDisk {
+            return self.spill(key, &batches);
+        }
+        kept
+    }
+
+    /// Drops the least recently used block from memory, giving its bytes back;
+    /// returns it when it should go to disk instead, `None` when memory is empty.
+    #[expect(clippy::option_option, reason = "none left / dropped / to spill")]
+    fn evict_lru(&self, st: &mut State) -> Option<Option<(CacheKey, Vec<Bytes>)>> {
+        let victim = st.memory.iter().min_by_key(|(_, m)| m.last_used).map(|(k, _)| k.clone())?;
+        let m = st.memory.remove(&victim).expect("the victim is in memory");
+        st.used -= m.bytes;
+        self.memory.release_storage(m.bytes);
+        self.metrics.evictions.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(block = %victim, bytes = m.bytes, "dropped a kept partition from memory to make room");
+        Some((m.level == StorageLevel::MemoryAndDisk).then_some((victim, m.batches)))
+    }
+
+    /// Pushes the least recently used block out of memory (to disk, for a
+    /// memory-and-disk dataset) for a running task; `false` when none is left.
+    pub fn evict_one(&self) -> bool {
+        let spill = {
+            let mut st = self.state.lock().expect("cache lock");
+            match self.evict_lru(&mut st) {
+                Some(spill) => spill,
+                None => return false,
+            }
+        };
+        if let Some((k, b)) = spill {
             self.spill(k, &b);
         }
         true
@@ -206,6 +247,7 @@ impl PartitionCache {
             !drop
         });
         st.used -= freed;
+        self.memory.release_storage(freed);
         st.disk.retain(|k, d| {
             let drop = pick(k);
             if drop {
@@ -298,7 +340,7 @@ mod tests {
     #[test]
     fn least_recently_used_blocks_leave_first_and_memory_and_disk_ones_spill() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = PartitionCache::new(100, dir.path().join("blocks"));
+        let cache = PartitionCache::new(100, dir.path().join("blocks"), Arc::new(MemoryManager::new(1000, 1)));
         assert!(cache.put(key(1, 0), block(40), StorageLevel::MemoryOnly));
         assert!(cache.put(key(2, 0), block(40), StorageLevel::MemoryAndDisk));
         assert!(cache.get(&key(1, 0)).is_some(), "touch 1/0: now 2/0 is the oldest");

@@ -22,7 +22,9 @@ use crate::artifacts::{ArtifactCache, ArtifactSource};
 use crate::blocks::BlockStore;
 use crate::broadcasts::BroadcastCache;
 use crate::cache::PartitionCache;
+use crate::memory::MemoryManager;
 use crate::shuffle::PeerClients;
+use crate::spill::SpillDir;
 use crate::{ExecutorError, task};
 
 /// Executor settings.
@@ -57,10 +59,15 @@ pub struct ExecutorConfig {
     /// Fraction of task attempts failed on purpose (as infrastructure failures,
     /// their output discarded), to test recovery. Default 0.
     pub chaos_failure_rate: f64,
-    /// Memory for persisted partitions, in bytes. Default 1 GiB.
+    /// The memory budget shared by shuffle outputs, persisted partitions and the
+    /// host side of running tasks, in bytes (`crate::memory`). Default: 40% of the
+    /// machine's memory.
+    pub memory: u64,
+    /// The most of that budget persisted partitions may hold, in bytes. Default 1 GiB.
     pub cache_memory: u64,
-    /// Where persisted partitions spill to disk (`None`: a fresh directory under
-    /// the system's temporary directory, removed at exit).
+    /// The spill root: map outputs, sorted runs and persisted partitions that do
+    /// not fit in memory go to a directory of this process under it (`None`:
+    /// `spindle-spill` under the system's temporary directory).
     pub spill_dir: Option<PathBuf>,
 }
 
@@ -76,6 +83,7 @@ impl Default for ExecutorConfig {
             secret: None,
             grace_period: Duration::from_secs(30),
             chaos_failure_rate: 0.0,
+            memory: crate::memory::default_budget(),
             cache_memory: 1 << 30,
             spill_dir: None,
             tls: Tls::default(),
@@ -178,6 +186,8 @@ pub struct Executor {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) artifacts: ArtifactCache,
     pub(crate) blocks: BlockStore,
+    pub(crate) memory: Arc<MemoryManager>,
+    pub(crate) spill: SpillDir,
     pub(crate) cache: PartitionCache,
     pub(crate) broadcasts: BroadcastCache,
     pub(crate) source: Arc<dyn ArtifactSource>,
@@ -204,10 +214,9 @@ impl Executor {
         task::add_to_linker(&mut linker)?;
         let artifacts =
             ArtifactCache::new(engine.clone(), Arc::new(linker), source.clone(), config.compiled_cache_dir.clone());
-        let spill_dir = config.spill_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("spindle-blocks-{}-{:08x}", std::process::id(), fastrand::u32(..)))
-        });
-        let cache = PartitionCache::new(config.cache_memory, spill_dir);
+        let spill = SpillDir::new(&config.spill_dir.clone().unwrap_or_else(crate::spill::default_root));
+        let memory = Arc::new(MemoryManager::new(config.memory, config.slots));
+        let cache = PartitionCache::new(config.cache_memory, spill.cache_dir(), memory.clone());
         let peers = PeerClients::new(config.credentials()?, config.tls.clone());
         Ok(Arc::new(Executor {
             slots: Semaphore::new(config.slots as usize),
@@ -217,7 +226,9 @@ impl Executor {
             config,
             engine,
             artifacts,
-            blocks: BlockStore::default(),
+            blocks: BlockStore::new(memory.clone()),
+            memory,
+            spill,
             cache,
             broadcasts: BroadcastCache::default(),
             source,
@@ -341,7 +352,28 @@ impl Executor {
             tracing::info!(app = %app, cancelled, "cancelled the application's running tasks");
         }
         self.broadcasts.release_app(app);
-        self.cache.release_app(app) + self.blocks.release_app(app)
+        let freed = self.cache.release_app(app) + self.blocks.release_app(app);
+        self.spill.release_app(app);
+        freed
+    }
+
+    /// Takes `n` bytes of execution memory for a running task, making room by
+    /// writing map outputs held in memory to disk, then by pushing out persisted
+    /// partitions above the half of the budget storage keeps; `false` when that
+    /// is not enough (the task spills instead).
+    pub(crate) fn reserve_execution(&self, n: u64) -> bool {
+        loop {
+            if self.memory.try_execution(n) {
+                return true;
+            }
+            if self.blocks.spill_oldest(&self.spill) {
+                continue;
+            }
+            if self.memory.evictable_storage() > 0 && self.cache.evict_one() {
+                continue;
+            }
+            return false;
+        }
     }
 
     /// Drops a persisted dataset's blocks or a broadcast value.
@@ -393,7 +425,8 @@ impl Executor {
 
     /// Counters and usage.
     pub fn status(&self) -> ExecutorStatus {
-        let (blocks, block_bytes) = self.blocks.usage();
+        let blocks = self.blocks.usage();
+        let pools = self.memory.usage();
         let m = &self.artifacts.metrics;
         let cache = self.cache.usage();
         let cm = &self.cache.metrics;
@@ -407,8 +440,15 @@ impl Executor {
             artifacts_compiled: m.compiled.load(Ordering::Relaxed),
             artifacts_loaded_from_disk: m.loaded_from_disk.load(Ordering::Relaxed),
             artifacts_fetched: m.fetched.load(Ordering::Relaxed),
-            blocks,
-            block_bytes,
+            blocks: blocks.blocks,
+            block_bytes: blocks.memory_bytes + blocks.disk_bytes,
+            memory_budget: self.memory.budget(),
+            memory_execution: pools.execution,
+            memory_shuffle: pools.shuffle,
+            memory_storage: pools.storage,
+            shuffle_bytes_disk: blocks.disk_bytes,
+            spilled_bytes: self.memory.spills.bytes.load(Ordering::Relaxed),
+            spill_files: self.memory.spills.files_live.load(Ordering::Relaxed),
             memory_bytes: resident_memory().unwrap_or(0),
             state: if self.is_stopping() { ExecutorState::Draining } else { ExecutorState::Alive }.into(),
             cache_blocks_memory: cache.memory_blocks,

@@ -1,11 +1,17 @@
 //! The Spindle executor: runs tasks in fresh wasm sandboxes in parallel slots, keeps
-//! shuffle blocks in memory and serves them to peers.
+//! shuffle blocks in memory or on local disk within one memory budget, and serves
+//! them to peers.
 //!
 //! # Layout
 //! - [`executor`]: [`Executor`], the process-wide state (engine, slots, metrics),
 //!   running attempts and their cancellation (kill, release, hand-back), chaos.
 //! - [`artifacts`]: pulling components from the driver once, compiling them once.
-//! - [`blocks`]: the in-memory block store (shuffle outputs), namespaced by application.
+//! - [`memory`]: the memory manager: one budget for execution, shuffle outputs and
+//!   persisted partitions, and each task's share of it.
+//! - [`spill`]: this executor's spill directory on local disk, and removing what
+//!   executors that are gone left there.
+//! - [`blocks`]: the shuffle block store: map outputs in memory or on disk,
+//!   namespaced by application.
 //! - [`cache`]: persisted partitions: a memory budget, LRU eviction, spill to disk.
 //! - [`broadcasts`]: broadcast values, pulled from the driver once per application.
 //! - [`task`]: running one task: its input stream, the guest call, its output sink.
@@ -23,9 +29,11 @@ pub mod blocks;
 pub mod broadcasts;
 pub mod cache;
 pub mod executor;
+pub mod memory;
 pub mod remote;
 pub mod service;
 pub mod shuffle;
+pub mod spill;
 pub mod task;
 
 pub use artifacts::ArtifactSource;
@@ -84,6 +92,30 @@ pub enum ExecutorError {
         /// The block.
         block: String,
     },
+    #[error("spill file {path}: {source}")]
+    /// A spill file could not be written or read back.
+    Spill {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    #[error(
+        "the group of key {key} holds {} of values, over the {} a task may hold on this executor; \
+         a single group must fit in memory: spread the key (add a salt), or use reduce_by_key, which combines \
+         values as they come",
+        spindle_sandbox::limits::bytes(*size),
+        spindle_sandbox::limits::bytes(*limit)
+    )]
+    /// One key's group is larger than a task's share of memory.
+    GroupTooLarge {
+        /// The key, shown (its first bytes).
+        key: String,
+        /// The group's size so far.
+        size: u64,
+        /// The task's share of memory.
+        limit: u64,
+    },
     #[error("task spec is malformed: {0}")]
     /// A task spec that cannot be run as sent.
     BadSpec(String),
@@ -121,6 +153,7 @@ impl ExecutorError {
             ExecutorError::Artifact { .. }
                 | ExecutorError::Input { .. }
                 | ExecutorError::Output { .. }
+                | ExecutorError::Spill { .. }
                 | ExecutorError::Fetch { .. }
                 | ExecutorError::MissingBlock { .. }
                 | ExecutorError::Driver { .. }

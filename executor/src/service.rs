@@ -61,8 +61,8 @@ impl ExecutorRpc for ExecutorService {
     type FetchShuffleStream = ChunkStream;
 
     async fn fetch_shuffle(&self, req: Request<FetchShuffleRequest>) -> Result<Response<ChunkStream>, Status> {
-        let chunks = crate::shuffle::serve_fetch(&self.exec, req.get_ref()).map_err(to_status)?;
-        Ok(Response::new(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))))
+        let chunks = crate::shuffle::serve_fetch(&self.exec, req.into_inner()).map_err(to_status)?;
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(chunks))))
     }
 
     async fn release_app(&self, req: Request<ReleaseAppRequest>) -> Result<Response<ReleaseAppResponse>, Status> {

@@ -1,5 +1,10 @@
-//! Reading one reduce partition: local buckets straight from the block store, remote
-//! ones streamed from peers over gRPC in large chunks (one stream per peer).
+//! Reading one reduce partition: local buckets straight from the block store (memory
+//! or disk), remote ones streamed from peers over gRPC in large chunks.
+//!
+//! Fetches are bounded in flight, as Spark's `maxSizeInFlight`: a reduce task reads
+//! one peer's stream at a time, and a peer serving it reads its buckets (from
+//! memory or disk) only [`SERVE_AHEAD`] messages of about 1 MiB ahead of what the
+//! stream has sent, so neither side holds a whole block.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -12,7 +17,7 @@ use spindle_proto::tls::Tls;
 use spindle_proto::{FetchShuffleRequest, MapLocation, ShuffleChunk};
 use tonic::transport::Channel;
 
-use crate::blocks::BlockId;
+use crate::blocks::{BucketReader, MapKey};
 use crate::{Executor, ExecutorError};
 
 /// Cached gRPC channels to peer executors, carrying the cluster secret.
@@ -81,7 +86,8 @@ pub struct ShuffleReader {
     reduce: u32,
     local: VecDeque<u32>,
     remotes: VecDeque<Remote>,
-    queued: VecDeque<Bytes>,
+    /// The local bucket being read.
+    bucket: Option<BucketReader>,
     /// The peer being read: (executor id, address, its chunk stream).
     stream: Option<(String, String, tonic::Streaming<ShuffleChunk>)>,
 }
@@ -108,7 +114,12 @@ impl ShuffleReader {
                 map_ids,
             })
             .collect();
-        ShuffleReader { exec, app, shuffle, reduce, local, remotes, queued: VecDeque::new(), stream: None }
+        ShuffleReader { exec, app, shuffle, reduce, local, remotes, bucket: None, stream: None }
+    }
+
+    /// The executor reading.
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.exec
     }
 
     /// The shuffle being read.
@@ -119,17 +130,26 @@ impl ShuffleReader {
     /// The next non-empty chunk of framed records, `None` when all are read.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ExecutorError> {
         loop {
-            if let Some(c) = self.queued.pop_front() {
-                return Ok(Some(c));
+            if let Some(bucket) = &mut self.bucket {
+                match bucket.next_chunk() {
+                    Ok(Some(c)) => return Ok(Some(c)),
+                    Ok(None) => self.bucket = None,
+                    Err(source) => {
+                        return Err(ExecutorError::Spill {
+                            path: format!("shuffle {} on local disk", self.shuffle),
+                            source,
+                        });
+                    }
+                }
+                continue;
             }
             if let Some(map) = self.local.pop_front() {
-                let id = BlockId::Shuffle { app: self.app.clone(), shuffle: self.shuffle, map, reduce: self.reduce };
-                let block = self
-                    .exec
-                    .blocks
-                    .get(&id)
-                    .ok_or_else(|| ExecutorError::MissingBlock { executor: self.exec.id(), block: id.to_string() })?;
-                self.queued.extend(block.into_iter().filter(|c| !c.is_empty()));
+                let key = MapKey { app: self.app.clone(), shuffle: self.shuffle, map };
+                let bucket = self.exec.blocks.bucket(&key, self.reduce).ok_or_else(|| ExecutorError::MissingBlock {
+                    executor: self.exec.id(),
+                    block: format!("{key}_{}", self.reduce),
+                })?;
+                self.bucket = Some(bucket);
                 continue;
             }
             if let Some((executor, address, stream)) = &mut self.stream {
@@ -163,32 +183,57 @@ impl ShuffleReader {
     }
 }
 
-/// Serves a peer's fetch: the chunks of the named buckets, coalesced into messages of
-/// about 1 MiB.
-pub fn serve_fetch(exec: &Executor, req: &FetchShuffleRequest) -> Result<Vec<ShuffleChunk>, ExecutorError> {
+/// Messages a peer's fetch reads ahead of what its stream has sent.
+pub const SERVE_AHEAD: usize = 2;
+
+/// Serves a peer's fetch: the chunks of the named buckets, coalesced into messages
+/// of about 1 MiB, read from memory or disk as the stream is sent. Every bucket
+/// is checked first, so a missing one is an error before anything is sent.
+pub fn serve_fetch(
+    exec: &Arc<Executor>,
+    req: FetchShuffleRequest,
+) -> Result<tokio::sync::mpsc::Receiver<Result<ShuffleChunk, tonic::Status>>, ExecutorError> {
     const MESSAGE: usize = 1 << 20;
-    let mut out = Vec::new();
+    let app = AppId(req.app_id.clone());
+    let shuffle = ShuffleId(req.shuffle_id);
+    let mut buckets = Vec::with_capacity(req.map_ids.len());
     for &map in &req.map_ids {
-        let id = BlockId::Shuffle {
-            app: AppId(req.app_id.clone()),
-            shuffle: ShuffleId(req.shuffle_id),
-            map,
-            reduce: req.reduce_partition,
-        };
-        let block = exec
-            .blocks
-            .get(&id)
-            .ok_or_else(|| ExecutorError::MissingBlock { executor: exec.id(), block: id.to_string() })?;
-        let mut data = Vec::new();
-        for chunk in block {
-            if !data.is_empty() && data.len() + chunk.len() > MESSAGE {
-                out.push(ShuffleChunk { map_id: map, data: std::mem::take(&mut data) });
-            }
-            data.extend_from_slice(&chunk);
-        }
-        if !data.is_empty() {
-            out.push(ShuffleChunk { map_id: map, data });
-        }
+        let key = MapKey { app: app.clone(), shuffle, map };
+        let bucket = exec.blocks.bucket(&key, req.reduce_partition).ok_or_else(|| ExecutorError::MissingBlock {
+            executor: exec.id(),
+            block: format!("{key}_{}", req.reduce_partition),
+        })?;
+        buckets.push((map, bucket));
     }
-    Ok(out)
+    let (tx, rx) = tokio::sync::mpsc::channel(SERVE_AHEAD);
+    // Disk reads block: on the blocking pool, each message sent when the stream
+    // has room for it.
+    tokio::task::spawn_blocking(move || {
+        for (map, mut bucket) in buckets {
+            let mut data = Vec::new();
+            loop {
+                let chunk = match bucket.next_chunk() {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(tonic::Status::internal(format!(
+                            "reading shuffle {shuffle} map {map} from local disk: {e}"
+                        ))));
+                        return;
+                    }
+                };
+                if !data.is_empty() && data.len() + chunk.len() > MESSAGE {
+                    let msg = ShuffleChunk { map_id: map, data: std::mem::take(&mut data) };
+                    if tx.blocking_send(Ok(msg)).is_err() {
+                        return; // The reader went away.
+                    }
+                }
+                data.extend_from_slice(&chunk);
+            }
+            if !data.is_empty() && tx.blocking_send(Ok(ShuffleChunk { map_id: map, data })).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
 }

@@ -229,6 +229,11 @@ impl<'a> BatchReader<'a> {
         BatchReader { buf, pos: 0, failed: false }
     }
 
+    /// Where the next record starts, in bytes from the batch's start.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     fn read_one(&mut self) -> Result<Record<'a>, FrameError> {
         let start = self.pos;
         let key_tag = get_uleb(self.buf, &mut self.pos)?;

@@ -94,6 +94,8 @@ pub struct LocalOptions {
     pub fuel_metering: bool,
     /// Memory for persisted (cached) partitions, in bytes.
     pub cache_memory: u64,
+    /// The executor's memory budget, in bytes (`None`: its default).
+    pub memory: Option<u64>,
     /// Limits the application's tasks ask for: the one executor allows them.
     pub limits: Option<TaskLimits>,
 }
@@ -134,6 +136,7 @@ impl LocalCluster {
             slots: options.slots,
             compiled_cache_dir: options.compiled_cache_dir,
             cache_memory: options.cache_memory,
+            memory: options.memory.unwrap_or_else(spindle_executor::memory::default_budget),
             ..Default::default()
         };
         config.engine.fuel = options.fuel_metering;

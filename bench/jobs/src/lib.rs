@@ -11,8 +11,43 @@
 //! - `scan INPUT`, `split INPUT`, `combine INPUT`: word count cut short after
 //!   reading lines, after splitting words, and after the shuffle; each prints
 //!   `count N seconds S`, to see where word count spends its time.
+//! - Larger than memory: N generated records of about 100 bytes, record `i`
+//!   keyed by `mix(i)` (`sort`) or `mix(i) % KEYS` (`group`, `join`), its value
+//!   `i` as 12 digits and padding, over PARTS map and reduce partitions:
+//!   - `spill-sort N PARTS OUTPUT_DIR`: sorted by key, written as `key<TAB>value`.
+//!   - `spill-group N KEYS PARTS OUTPUT_DIR`: `group_by_key`, written as
+//!     `key<TAB>values<TAB>sum of i`.
+//!   - `spill-join N KEYS PARTS OUTPUT_DIR`: joined with `(k, name-k)` for every
+//!     `k < KEYS`, written as `key<TAB>rows<TAB>sum of i`.
+//!
+//!   Each prints `seconds S` for its action.
 
 use std::time::Instant;
+
+/// SplitMix64's finalizer: a well-mixed hash of `x`.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Record `i`'s value: `i` as 12 digits, then padding to 88 bytes.
+fn padded(i: u64) -> String {
+    const PAD: &str = "-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy";
+    format!("{i:012}{PAD}")
+}
+
+/// The index a padded value holds.
+fn index_of(value: &str) -> u64 {
+    value[..12].parse().unwrap_or(u64::MAX)
+}
+
+/// N generated records `(i, padded(i))` over PARTS partitions.
+fn generated(n: &str, parts: &str) -> spindle::Result<(spindle::Dataset<(u64, String)>, u32)> {
+    let (n, parts): (i64, u32) = (n.parse()?, parts.parse()?);
+    Ok((spindle::range_with(0, n, 1, parts)?.map(|i: i64| (i as u64, padded(i as u64))), parts))
+}
 
 fn run(args: Vec<String>) -> spindle::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
@@ -59,9 +94,42 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             };
             println!("count {n} seconds {:.6}", start.elapsed().as_secs_f64());
         }
+        ["spill-sort", n, parts, output] => {
+            let (records, parts) = generated(n, parts)?;
+            let sorted = records.map(|(i, v): (u64, String)| (mix(i), v)).sort_by_key_into(true, parts)?;
+            let start = Instant::now();
+            sorted.save_as_text_file(output)?;
+            println!("seconds {:.6}", start.elapsed().as_secs_f64());
+        }
+        ["spill-group", n, keys, parts, output] => {
+            let keys: u64 = keys.parse()?;
+            let (records, parts) = generated(n, parts)?;
+            let groups = records
+                .map_with(&keys, |keys: &u64, (i, v): (u64, String)| (mix(i) % keys, v))
+                .group_by_key_into(parts)
+                .map(|(k, vs): (u64, Vec<String>)| (k, vs.len() as u64, vs.iter().map(|v| index_of(v)).sum::<u64>()));
+            let start = Instant::now();
+            groups.save_as_text_file(output)?;
+            println!("seconds {:.6}", start.elapsed().as_secs_f64());
+        }
+        ["spill-join", n, keys, parts, output] => {
+            let keys: u64 = keys.parse()?;
+            let (records, parts) = generated(n, parts)?;
+            let left = records.map_with(&keys, |keys: &u64, (i, v): (u64, String)| (mix(i) % keys, v));
+            let right = spindle::range_with(0, keys as i64, 1, parts)?.map(|k: i64| (k as u64, format!("name-{k}")));
+            let rows = left
+                .join(&right)
+                .map(|(k, (v, _name)): (u64, (String, String))| (k, (1u64, index_of(&v))))
+                .reduce_by_key(|a: (u64, u64), b: (u64, u64)| (a.0 + b.0, a.1 + b.1))
+                .map(|(k, (n, sum)): (u64, (u64, u64))| (k, n, sum));
+            let start = Instant::now();
+            rows.save_as_text_file(output)?;
+            println!("seconds {:.6}", start.elapsed().as_secs_f64());
+        }
         _ => {
             return Err(spindle::Error::msg(
-                "usage: bench-jobs (noop TASKS | tiny RUNS | wordcount INPUT OUTPUT_DIR | scan|split|combine INPUT)",
+                "usage: bench-jobs (noop TASKS | tiny RUNS | wordcount INPUT OUTPUT_DIR | scan|split|combine INPUT | \
+                 spill-sort N PARTS OUTPUT_DIR | spill-group|spill-join N KEYS PARTS OUTPUT_DIR)",
             ));
         }
     }

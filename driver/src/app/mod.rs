@@ -154,6 +154,7 @@ impl AppCtx {
                 action: action.name().into(),
                 stages: stats.stages,
                 tasks: stats.tasks,
+                spilled_bytes: stats.spilled_bytes,
                 duration_us: started.elapsed().as_micros() as u64,
             })),
         });

@@ -44,6 +44,8 @@ pub struct JobStats {
     pub stages: u32,
     /// Tasks, counting every partition run again.
     pub tasks: u32,
+    /// Bytes tasks spilled to executors' disks.
+    pub spilled_bytes: u64,
 }
 
 /// Runs a planned job to completion. When a job writing text files fails, its
@@ -199,6 +201,7 @@ async fn run_round(
         done: 0,
         running: 0,
         attempt: round,
+        spilled_bytes: 0,
     });
     let span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage.id, round, tasks = partitions.len());
     let progress = &progress;
@@ -208,6 +211,7 @@ async fn run_round(
         let mut tasks = FuturesUnordered::new();
         let mut done = Vec::with_capacity(partitions.len());
         let mut lost = None;
+        let mut spilled = 0;
         loop {
             // Partitions become tasks (futures of a few KB each, waiting for a
             // slot) only as room frees up, in partition order; after a lost input
@@ -222,7 +226,11 @@ async fn run_round(
             let Some((p, outcome)) = tasks.next().await else { break };
             match outcome? {
                 TaskOutcome::Done(r, placement) => {
-                    progress.update(|s| s.done += 1);
+                    progress.update(|s| {
+                        s.done += 1;
+                        s.spilled_bytes += r.spilled_bytes;
+                    });
+                    spilled += r.spilled_bytes;
                     done.push((p, r, placement));
                 }
                 TaskOutcome::InputLost(l) => {
@@ -230,6 +238,10 @@ async fn run_round(
                 }
             }
         }
+        if spilled > 0 {
+            tracing::info!(spilled_bytes = spilled, "the stage's tasks spilled to disk");
+        }
+        stats.spilled_bytes += spilled;
         Ok((done, lost))
     }
     .instrument(span)

@@ -8,6 +8,7 @@ use spindle_frame::{BatchWriter, count_records};
 use spindle_proto::ids::{AppId, ShuffleId};
 use spindle_proto::{Pipeline, ReduceMode, TaskInput, TaskSpec, task_input};
 
+use super::reduce::{Arranger, Merged};
 use super::table_reader::TableReader;
 use super::text_reader::TextReader;
 use crate::shuffle::ShuffleReader;
@@ -24,11 +25,12 @@ pub enum Input {
     /// The buckets of one reduce partition from every map task, as fetched.
     Shuffle { reader: ShuffleReader, records: u64 },
     /// A reduce partition arranged by the host (grouped, sorted, cogrouped):
-    /// every side is fetched before the first batch.
+    /// every side is fetched before the first batch, through sorted runs on disk
+    /// when it is larger than the task's share of memory.
     Arranged {
         readers: Vec<ShuffleReader>,
         mode: ReduceMode,
-        ready: Option<VecDeque<Vec<u8>>>,
+        merged: Option<Merged>,
         /// The side being fetched.
         reading: usize,
         batch_bytes: usize,
@@ -94,12 +96,15 @@ impl Input {
                         )
                     })
                     .collect();
-                if mode == ReduceMode::AsFetched && readers.len() == 1 {
-                    Input::Shuffle { reader: readers.pop().expect("one side"), records: 0 }
-                } else if readers.is_empty() {
+                if readers.is_empty() {
                     return Err(ExecutorError::BadSpec("a shuffle read with no shuffle".into()));
+                } else if mode == ReduceMode::AsFetched && readers.len() == 1 {
+                    Input::Shuffle { reader: readers.pop().expect("one side"), records: 0 }
+                } else if mode == ReduceMode::AsFetched {
+                    let parts = readers.into_iter().map(|reader| Input::Shuffle { reader, records: 0 }).collect();
+                    Input::Chain { parts, records: 0, skipped: Vec::new() }
                 } else {
-                    Input::Arranged { readers, mode, ready: None, reading: 0, batch_bytes, records: 0 }
+                    Input::Arranged { readers, mode, merged: None, reading: 0, batch_bytes, records: 0 }
                 }
             }
             Some(task_input::Source::Concat(c)) if c.pipelines.iter().all(reads_input_only) => {
@@ -142,21 +147,21 @@ impl Input {
                     b.to_vec()
                 }))
             }
-            Input::Arranged { readers, mode, ready, reading, batch_bytes, records } => {
-                if ready.is_none() {
-                    let mut sides = Vec::with_capacity(readers.len());
+            Input::Arranged { readers, mode, merged, reading, batch_bytes, records } => {
+                if merged.is_none() {
+                    let exec = readers[0].executor().clone();
+                    let mut arranger = Arranger::new(exec, *mode);
                     for (i, r) in readers.iter_mut().enumerate() {
                         *reading = i;
-                        let mut chunks = Vec::new();
+                        let side = u8::try_from(i)
+                            .map_err(|_| ExecutorError::BadSpec("a cogroup of more than 256 shuffles".into()))?;
                         while let Some(c) = r.next_chunk().await? {
-                            *records += count_records(&c).unwrap_or(0);
-                            chunks.push(c);
+                            *records += arranger.add(c, side)?;
                         }
-                        sides.push(chunks);
                     }
-                    *ready = Some(super::reduce::arrange(sides, *mode, *batch_bytes)?);
+                    *merged = Some(arranger.finish(readers.len(), *batch_bytes)?);
                 }
-                Ok(ready.as_mut().and_then(VecDeque::pop_front))
+                merged.as_mut().expect("merged above").next_batch()
             }
             Input::Block(batches) => Ok(batches.pop_front().map(|b| b.to_vec())),
             Input::Channel(rx) => Ok(rx.recv().await),
@@ -250,6 +255,15 @@ impl Input {
             Input::Block(_) | Input::Channel(_) => 0,
             Input::Chain { parts, records, .. } => records + parts.iter().map(Input::records_in).sum::<u64>(),
             Input::Table(t) => t.records(),
+        }
+    }
+
+    /// Bytes this input wrote to disk (sorted runs of a reduce partition).
+    pub fn spilled_bytes(&self) -> u64 {
+        match self {
+            Input::Arranged { merged, .. } => merged.as_ref().map_or(0, Merged::spilled_bytes),
+            Input::Chain { parts, .. } => parts.iter().map(Input::spilled_bytes).sum(),
+            _ => 0,
         }
     }
 

@@ -8,12 +8,15 @@
 //!
 //! - [`input`]: a pipeline's input stream (a text split, inline records, a range,
 //!   shuffle blocks, a kept partition).
-//! - `reduce`: grouping, sorting and cogrouping a reduce partition.
+//! - `map_output`: a map task's buckets, held in memory or spilled to one file.
+//! - `reduce`: grouping, sorting and cogrouping a reduce partition, through sorted
+//!   runs on disk when it is larger than the task's memory.
 //! - [`output`]: the task's sink (shuffle buckets, collected records, a count, a file).
 //! - [`host`]: the store data and the host side of the `task-io` interface.
 
 mod host;
 mod input;
+mod map_output;
 mod output;
 mod reduce;
 mod table_reader;
@@ -135,6 +138,7 @@ pub fn task_limits(own: &SandboxLimits, asked: Option<&TaskLimits>) -> SandboxLi
 struct Gathered {
     logs: Vec<u8>,
     records_in: u64,
+    spilled: u64,
     cached: Vec<CachedBlock>,
     cache_hits: u32,
     accumulators: HashMap<u64, Delta>,
@@ -157,6 +161,7 @@ impl Gathered {
     fn absorb(&mut self, other: Gathered) {
         self.logs.extend(other.logs);
         self.records_in += other.records_in;
+        self.spilled += other.spilled;
         self.cached.extend(other.cached);
         self.cache_hits += other.cache_hits;
         for (id, delta) in other.accumulators {
@@ -192,11 +197,12 @@ async fn run_inner(exec: &Arc<Executor>, spec: TaskSpec) -> Result<TaskResult, E
             Err(failed) => return Ok(failed),
         }
     }
-    let mut result = output.take().expect("the sink is back").finish(exec, &spec).await?;
+    let mut result = output.take().expect("the sink is back").finish(exec).await?;
     exec.counters.input_records.fetch_add(got.records_in, Ordering::Relaxed);
     result.ok = true;
     result.compiled = compiled;
     result.records_in = got.records_in;
+    result.spilled_bytes += got.spilled;
     result.logs = got.logs;
     result.cached = got.cached;
     result.cache_hits = got.cache_hits;
@@ -310,6 +316,7 @@ impl<'a> Segment<'a> {
                 Err(failed) => return Ok(Err(failed)),
             };
             got.records_in += used.records_in();
+            got.spilled += used.spilled_bytes();
             got.add_skipped(used.skipped_rows());
             let batches = buffer.into_batches();
             let level = StorageLevel::try_from(c.level).unwrap_or(StorageLevel::MemoryOnly);
@@ -323,6 +330,7 @@ impl<'a> Segment<'a> {
             Err(failed) => return Ok(Err(failed)),
         };
         got.records_in += used.records_in();
+        got.spilled += used.spilled_bytes();
         got.add_skipped(used.skipped_rows());
         Ok(Ok(sink))
     }

@@ -4,64 +4,21 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use spindle_formats::writer::{LineWriter, ParquetWriter};
-use spindle_frame::{BatchReader, BatchWriter, partition_of};
-use spindle_proto::ids::{AppId, ShuffleId};
-use spindle_proto::{Compression, TableFormat, TaskResult, TaskSpec, shuffle_write, task_output};
+use spindle_frame::{BatchReader, BatchWriter};
+use spindle_proto::{Compression, TableFormat, TaskResult, TaskSpec, task_output};
 use spindle_sandbox::Failure;
 use spindle_sandbox::limits::bytes;
 use tokio::io::AsyncWriteExt;
 
-use crate::blocks::BlockId;
+use super::map_output::MapOutput;
 use crate::{Executor, ExecutorError};
-
-/// Bucket chunks are cut at about this size, so reducers get large batches.
-const BUCKET_CHUNK: usize = 64 << 10;
-
-/// Which bucket each record of a map task goes to.
-pub enum Partitioner {
-    Hash,
-    /// Upper-inclusive bounds; `descending` numbers the ranges from the top.
-    Range {
-        bounds: Vec<Vec<u8>>,
-        descending: bool,
-    },
-    /// The next bucket, round and round.
-    RoundRobin {
-        next: u32,
-    },
-    /// The bucket the key's first 4 bytes name (big-endian), modulo the count.
-    Prefix,
-}
-
-impl Partitioner {
-    #[inline]
-    fn bucket(&mut self, key: Option<&[u8]>, n: u32) -> u32 {
-        match self {
-            Partitioner::Hash => partition_of(key, n),
-            Partitioner::Range { bounds, descending } => {
-                let key = key.unwrap_or_default();
-                let i = bounds.partition_point(|b| b.as_slice() < key) as u32;
-                let i = i.min(n - 1);
-                if *descending { n - 1 - i } else { i }
-            }
-            Partitioner::RoundRobin { next } => {
-                let b = *next % n;
-                *next = next.wrapping_add(1);
-                b
-            }
-            Partitioner::Prefix => match key.and_then(|k| k.first_chunk::<4>()) {
-                Some(prefix) => u32::from_be_bytes(*prefix) % n,
-                None => 0,
-            },
-        }
-    }
-}
 
 /// Where a task's output goes.
 pub enum Output {
     /// Partitioned buckets for a shuffle, kept in the block store (and counted
-    /// against the application's shuffle memory as they grow).
-    Shuffle { buckets: Vec<Bucket>, partitioner: Partitioner, records: u64, held: ShuffleHold },
+    /// against the application's shuffle memory as they grow), spilled to disk
+    /// past the task's share of memory.
+    Shuffle(Box<MapOutput>),
     /// Records returned to the driver (at most `max` bytes, 0: no limit; at most
     /// `limit` records, 0: all).
     Collect { batches: Vec<u8>, records: u64, max: u64, limit: u64 },
@@ -91,47 +48,6 @@ pub enum Output {
     Parquet { writer: Box<ParquetWriter<Box<dyn tokio::io::AsyncWrite + Unpin + Send>>> },
 }
 
-/// The bytes a map output being written counts against its application; given
-/// back when the output is stored or dropped.
-pub struct ShuffleHold {
-    exec: Arc<Executor>,
-    app: AppId,
-    bytes: u64,
-    limit: u64,
-}
-
-impl ShuffleHold {
-    fn grow(&mut self, n: u64) -> Result<(), Failure> {
-        self.exec.blocks.reserve(&self.app, n, self.limit).map_err(|over| {
-            Failure::Refused(format!(
-                "application {} would hold {} of shuffle data on executor {}, over its limit of {} (max_shuffle_memory); \
-                 shuffle fewer or smaller records (reduce_by_key combines before the shuffle), or ask the operator \
-                 for a larger limit",
-                self.app,
-                bytes(over.held),
-                self.exec.id(),
-                bytes(over.limit)
-            ))
-        })?;
-        self.bytes += n;
-        Ok(())
-    }
-}
-
-impl Drop for ShuffleHold {
-    fn drop(&mut self) {
-        self.exec.blocks.unreserve(&self.app, self.bytes);
-    }
-}
-
-/// One reduce partition's share of a map task's output.
-#[derive(Default)]
-pub struct Bucket {
-    done: Vec<Bytes>,
-    open: BatchWriter,
-    bytes: u64,
-}
-
 fn malformed(e: impl std::fmt::Display) -> Failure {
     Failure::Refused(format!("the guest wrote a malformed batch: {e}"))
 }
@@ -144,31 +60,7 @@ impl Output {
     pub async fn open(exec: &Arc<Executor>, spec: &TaskSpec) -> Result<Self, ExecutorError> {
         let sink = spec.output.as_ref().and_then(|o| o.sink.as_ref());
         Ok(match sink {
-            Some(task_output::Sink::Shuffle(s)) => {
-                if s.partitions == 0 {
-                    return Err(ExecutorError::BadSpec("a shuffle with 0 partitions".into()));
-                }
-                let partitioner = match &s.partitioner {
-                    None | Some(shuffle_write::Partitioner::Hash(_)) => Partitioner::Hash,
-                    Some(shuffle_write::Partitioner::RoundRobin(_)) => Partitioner::RoundRobin { next: s.map_id },
-                    Some(shuffle_write::Partitioner::Prefix(_)) => Partitioner::Prefix,
-                    Some(shuffle_write::Partitioner::Range(r)) => {
-                        Partitioner::Range { bounds: r.bounds.clone(), descending: r.descending }
-                    }
-                };
-                let held = ShuffleHold {
-                    exec: exec.clone(),
-                    app: AppId(spec.app_id.clone()),
-                    bytes: 0,
-                    limit: spec.max_shuffle_memory,
-                };
-                Output::Shuffle {
-                    buckets: (0..s.partitions).map(|_| Bucket::default()).collect(),
-                    partitioner,
-                    records: 0,
-                    held,
-                }
-            }
+            Some(task_output::Sink::Shuffle(s)) => Output::Shuffle(Box::new(MapOutput::open(exec, spec, s)?)),
             Some(task_output::Sink::Collect(c)) => {
                 Output::Collect { batches: Vec::new(), records: 0, max: spec.max_result_bytes, limit: c.limit }
             }
@@ -210,19 +102,7 @@ impl Output {
     /// Takes one batch from the guest; a malformed batch is an error.
     pub async fn write(&mut self, batch: Vec<u8>) -> Result<(), Failure> {
         match self {
-            Output::Shuffle { buckets, partitioner, records, held } => {
-                held.grow(batch.len() as u64)?;
-                let n = buckets.len() as u32;
-                for rec in BatchReader::new(&batch) {
-                    let rec = rec.map_err(malformed)?;
-                    let b = &mut buckets[partitioner.bucket(rec.key, n) as usize];
-                    b.open.push(rec.key, rec.value);
-                    if b.open.len() >= BUCKET_CHUNK {
-                        b.seal();
-                    }
-                    *records += 1;
-                }
-            }
+            Output::Shuffle(out) => out.write(&batch)?,
             Output::Collect { batches, records, max, limit } => {
                 let mut batch = batch;
                 let n = check(&batch)?;
@@ -300,26 +180,10 @@ impl Output {
     }
 
     /// Completes the sink after the guest returned successfully.
-    pub async fn finish(self, exec: &Arc<Executor>, spec: &TaskSpec) -> Result<TaskResult, ExecutorError> {
+    pub async fn finish(self, exec: &Arc<Executor>) -> Result<TaskResult, ExecutorError> {
         let mut result = TaskResult::default();
         match self {
-            Output::Shuffle { buckets, records, .. } => {
-                let Some(task_output::Sink::Shuffle(s)) = spec.output.as_ref().and_then(|o| o.sink.as_ref()) else {
-                    unreachable!("the sink matches the spec it was opened from")
-                };
-                for (reduce, mut bucket) in buckets.into_iter().enumerate() {
-                    bucket.seal();
-                    result.bucket_bytes.push(bucket.bytes);
-                    let id = BlockId::Shuffle {
-                        app: AppId(spec.app_id.clone()),
-                        shuffle: ShuffleId(s.shuffle_id),
-                        map: s.map_id,
-                        reduce: reduce as u32,
-                    };
-                    exec.blocks.put(id, bucket.done);
-                }
-                result.records_out = records;
-            }
+            Output::Shuffle(out) => out.finish(exec, &mut result)?,
             Output::Collect { batches, records, .. } => {
                 result.collected = batches;
                 result.records_out = records;
@@ -408,16 +272,6 @@ impl Output {
     }
 }
 
-impl Bucket {
-    fn seal(&mut self) {
-        if !self.open.is_empty() {
-            let chunk = Bytes::from(self.open.take());
-            self.bytes += chunk.len() as u64;
-            self.done.push(chunk);
-        }
-    }
-}
-
 /// A text part's compressor: text goes in a batch at a time, and what it has
 /// compressed so far comes out to be written (the part is one stream, readable
 /// by `gzip -d` or `zstd -d`).
@@ -472,25 +326,5 @@ impl Encoder {
             Encoder::Zstd(e) => e.finish(),
             Encoder::Bzip2(e) => e.finish(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn range_partitions_hold_keys_up_to_their_bound_both_ways() {
-        let bounds = vec![b"f".to_vec(), b"m".to_vec()];
-        let mut asc = Partitioner::Range { bounds: bounds.clone(), descending: false };
-        let mut desc = Partitioner::Range { bounds, descending: true };
-        for (key, want) in [(&b"a"[..], 0), (b"f", 0), (b"fa", 1), (b"m", 1), (b"z", 2), (b"", 0)] {
-            assert_eq!(asc.bucket(Some(key), 3), want, "{key:?}");
-            assert_eq!(desc.bucket(Some(key), 3), 2 - want, "{key:?}");
-        }
-        assert_eq!(asc.bucket(None, 3), 0, "an unkeyed record sorts as the empty key");
-        let mut rr = Partitioner::RoundRobin { next: 2 };
-        let got: Vec<u32> = (0..5).map(|_| rr.bucket(None, 3)).collect();
-        assert_eq!(got, [2, 0, 1, 2, 0]);
     }
 }
