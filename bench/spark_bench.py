@@ -1,10 +1,18 @@
 """Apache Spark baselines for the Spindle benchmark harness (local[2]).
 
 usage: spark_bench.py (wordcount|aggregate|sort) INPUT RUNS SCRATCH_DIR
+       spark_bench.py spill-sort N:PARTS RUNS SCRATCH_DIR
 
 Prints one JSON line per API (rdd, dataframe): job times of each run (session
 start-up excluded, reported separately) and the number of lines written (the
 distinct keys, or for sort the records).
+
+spill-sort generates the records of `bench-jobs spill-sort N PARTS` (record i
+keyed by SplitMix64(i), its value i as 12 digits and padding to 88 bytes) over
+PARTS partitions, sorts them into PARTS partitions (RDD sortByKey, DataFrame
+orderBy) and writes `key<TAB>value` lines. The DataFrame computes the key with
+64-bit integer arithmetic that wraps (ANSI mode off), so its keys are the same
+bits read as signed numbers.
 """
 import json
 import os
@@ -29,6 +37,33 @@ spark = (
 spark.sparkContext.setLogLevel("ERROR")
 session_start = time.perf_counter() - t0
 
+PAD = "-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy"
+M64 = (1 << 64) - 1
+if workload == "spill-sort":
+    records, sort_parts = (int(x) for x in path.split(":"))
+    spark.conf.set("spark.sql.shuffle.partitions", str(sort_parts))
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+
+
+def mix(x):
+    z = (x + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def signed(x):
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def mix_column(c):
+    def xor_shift(z, n):
+        return z.bitwiseXOR(F.shiftrightunsigned(z, n))
+    z = c + F.lit(signed(0x9E3779B97F4A7C15))
+    z = xor_shift(z, 30) * F.lit(signed(0xBF58476D1CE4E5B9))
+    z = xor_shift(z, 27) * F.lit(signed(0x94D049BB133111EB))
+    return xor_shift(z, 31)
+
 
 def out_dir(name):
     d = os.path.join(scratch, name)
@@ -37,6 +72,13 @@ def out_dir(name):
 
 
 def rdd_job(i):
+    if workload == "spill-sort":
+        sc = spark.sparkContext
+        pairs = sc.range(0, records, numSlices=sort_parts).map(lambda i: (mix(i), f"{i:012d}{PAD}"))
+        t = time.perf_counter()
+        pairs.sortByKey(True, sort_parts).map(lambda kv: f"{kv[0]}\t{kv[1]}").saveAsTextFile(out_dir(f"rdd-{i}"))
+        elapsed = time.perf_counter() - t
+        return elapsed, sc.textFile(os.path.join(scratch, f"rdd-{i}")).count()
     lines = spark.sparkContext.textFile(path, 2)
     if workload == "sort":
         def record(line):
@@ -62,6 +104,14 @@ def rdd_job(i):
 
 
 def df_job(i):
+    if workload == "spill-sort":
+        ids = spark.range(0, records, 1, sort_parts)
+        value = F.concat(F.lpad(F.col("id").cast("string"), 12, "0"), F.lit(PAD))
+        result = ids.select(mix_column(F.col("id")).alias("k"), value.alias("v")).orderBy("k")
+        t = time.perf_counter()
+        result.write.option("sep", "\t").csv(out_dir(f"df-{i}"))
+        elapsed = time.perf_counter() - t
+        return elapsed, spark.read.option("sep", "\t").csv(os.path.join(scratch, f"df-{i}")).count()
     lines = spark.read.text(path)
     if workload == "sort":
         parts = F.split(F.col("value"), " ")

@@ -5,6 +5,7 @@
 mod data;
 mod io;
 mod native;
+mod spill;
 mod systems;
 mod tables;
 
@@ -49,8 +50,14 @@ struct Args {
     /// Rows of the generated Parquet table (the `tables` part).
     #[arg(long, default_value_t = 60_000_000)]
     parquet_rows: u64,
-    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads, io, tables).
-    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads", "io", "tables"])]
+    /// Records of the sort beyond memory (the `spill` part), about 100 bytes each.
+    #[arg(long, default_value_t = 25_000_000)]
+    sort_records: u64,
+    /// The executor's memory budget in the spilling run of that sort, in MiB.
+    #[arg(long, default_value_t = 256)]
+    sort_memory_mib: u64,
+    /// Run only these parts (comma-separated: wordcount, aggregate, sort, overheads, io, tables, spill).
+    #[arg(long, value_delimiter = ',', value_parser = ["wordcount", "aggregate", "sort", "overheads", "io", "tables", "spill"])]
     only: Vec<String>,
     /// Where results are written.
     #[arg(long, default_value = "bench/results")]
@@ -90,8 +97,8 @@ fn percentile(v: &[f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// `key<TAB>value` lines of every part file of `dir`, in part order.
-fn part_lines(dir: &Path) -> Result<Vec<String>> {
+/// The part files of `dir`, in part order.
+fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut parts = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
@@ -100,8 +107,13 @@ fn part_lines(dir: &Path) -> Result<Vec<String>> {
         }
     }
     parts.sort();
+    Ok(parts)
+}
+
+/// `key<TAB>value` lines of every part file of `dir`, in part order.
+fn part_lines(dir: &Path) -> Result<Vec<String>> {
     let mut lines = Vec::new();
-    for p in parts {
+    for p in part_files(dir)? {
         lines.extend(std::fs::read_to_string(&p)?.lines().map(str::to_string));
     }
     Ok(lines)
@@ -344,6 +356,8 @@ fn main() -> Result<()> {
         args.size_mb = args.size_mb.min(4);
         args.records = args.records.min(200_000);
         args.parquet_rows = args.parquet_rows.min(200_000);
+        args.sort_records = args.sort_records.min(300_000);
+        args.sort_memory_mib = args.sort_memory_mib.min(8);
         args.keys = args.keys.min(20_000);
         args.runs = 1;
         args.tasks = args.tasks.min(500);
@@ -376,6 +390,9 @@ fn main() -> Result<()> {
     }
     if wanted("tables") {
         figures.extend(tables::tables(&args, &spindle, scratch.path())?);
+    }
+    if wanted("spill") {
+        figures.extend(spill::spill(&args, &spindle, scratch.path())?);
     }
     report(&args, &rows, &figures)
 }

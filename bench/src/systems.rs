@@ -89,6 +89,17 @@ impl Cluster {
         Self::start_configured(spindle, executors, slots, cache, "")
     }
 
+    /// [`start`](Self::start) with `flags` given to every executor.
+    pub fn start_with_executor_flags(
+        spindle: &Spindle,
+        executors: usize,
+        slots: u32,
+        cache: &Path,
+        flags: &[String],
+    ) -> Result<Cluster> {
+        Self::launch(spindle, executors, slots, cache, "", flags)
+    }
+
     /// [`start`](Self::start) with a driver config file of `config` (TOML; empty: defaults).
     pub fn start_configured(
         spindle: &Spindle,
@@ -96,6 +107,17 @@ impl Cluster {
         slots: u32,
         cache: &Path,
         config: &str,
+    ) -> Result<Cluster> {
+        Self::launch(spindle, executors, slots, cache, config, &[])
+    }
+
+    fn launch(
+        spindle: &Spindle,
+        executors: usize,
+        slots: u32,
+        cache: &Path,
+        config: &str,
+        flags: &[String],
     ) -> Result<Cluster> {
         let mut driver = Command::new(&spindle.bin);
         driver.args(["driver", "--listen", "127.0.0.1:0"]);
@@ -114,6 +136,7 @@ impl Cluster {
         for i in 0..executors {
             let child = Command::new(&spindle.bin)
                 .args(["executor", "--driver", &cluster.url, "--slots", &slots.to_string()])
+                .args(flags)
                 .env("SPINDLE_CACHE_DIR", cache.join(format!("exec-{i}")))
                 .stdout(Stdio::null())
                 .spawn()?;
@@ -138,9 +161,12 @@ impl Cluster {
     /// The driver process's peak resident memory so far, in KiB (Linux's
     /// `VmHWM`); `None` where `/proc` does not tell.
     pub fn driver_peak_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.procs[0].id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
+        peak_kib(self.procs[0].id())
+    }
+
+    /// Executor `i`'s peak resident memory so far, in KiB.
+    pub fn executor_peak_kib(&self, i: usize) -> Option<u64> {
+        peak_kib(self.procs.get(i + 1)?.id())
     }
 
     /// `spindle submit`.
@@ -149,6 +175,13 @@ impl Cluster {
         cmd.args(["submit", "--driver", &self.url]).arg(spindle.job(job)).arg("--").args(args);
         run_cli(&mut cmd)
     }
+}
+
+/// A process's peak resident memory (Linux's `VmHWM`), in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Spark timings for one workload and API.

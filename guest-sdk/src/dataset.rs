@@ -8,7 +8,7 @@ use spindle_frame::{BatchReader, BatchWriter};
 
 use crate::__private::bindings::spindle::job::context;
 use crate::codec::{self, RecordBuf};
-use crate::pipeline::{self, conjure, make_op};
+use crate::pipeline::{self, PartitionIter, conjure, make_op};
 use crate::{Data, Error, Line, Result};
 
 /// Where a persisted dataset's partitions are kept (see [`Dataset::persist`]).
@@ -183,24 +183,46 @@ impl<T: Data> Dataset<T> {
         Self::wrap(self.handle.repartition(partitions))
     }
 
-    /// Calls `f` once per partition with all of its elements (buffered in the
-    /// task's memory) and the partition's index.
-    pub fn map_partitions_with_index<U: Data, I: IntoIterator<Item = U>, F: Fn(u32, Vec<T>) -> I + Copy + 'static>(
+    /// Calls `f` once per partition with an iterator over its elements and the
+    /// partition's index. The elements are read from the task's input as `f`
+    /// asks for them, so a partition larger than the task's memory flows through
+    /// (one `map_partitions` of a pipeline streams; another one in the same run
+    /// of narrow operations gets its elements from a buffer).
+    pub fn map_partitions_with_index<
+        U: Data,
+        I: IntoIterator<Item = U>,
+        F: Fn(u32, PartitionIter<T>) -> I + Copy + 'static,
+    >(
         &self,
         _f: F,
     ) -> Dataset<U> {
         crate::__no_capture!(F);
-        self.map_partitions_with(&(), move |_: &(), p: u32, items: Vec<T>| conjure::<F>()(p, items))
+        self.map_partitions_with(&(), move |_: &(), p: u32, items: PartitionIter<T>| conjure::<F>()(p, items))
     }
 
-    /// Calls `f` once per partition with all of its elements (buffered in the
-    /// task's memory).
-    pub fn map_partitions<U: Data, I: IntoIterator<Item = U>, F: Fn(Vec<T>) -> I + Copy + 'static>(
+    /// Calls `f` once per partition with an iterator over its elements, read
+    /// from the task's input as `f` asks for them (Spark's `mapPartitions`).
+    ///
+    /// ```ignore
+    /// let sums = numbers.map_partitions(|items: spindle::PartitionIter<i64>| [items.sum::<i64>()]);
+    /// ```
+    pub fn map_partitions<U: Data, I: IntoIterator<Item = U>, F: Fn(PartitionIter<T>) -> I + Copy + 'static>(
         &self,
         _f: F,
     ) -> Dataset<U> {
         crate::__no_capture!(F);
-        self.map_partitions_with(&(), move |_: &(), _p: u32, items: Vec<T>| conjure::<F>()(items))
+        self.map_partitions_with(&(), move |_: &(), _p: u32, items: PartitionIter<T>| conjure::<F>()(items))
+    }
+
+    /// Calls `f` once per partition with all of its elements in a `Vec`
+    /// (buffered in the task's memory): a convenience where the whole partition
+    /// is needed at once (to sort it, say).
+    pub fn map_partitions_vec<U: Data, I: IntoIterator<Item = U>, F: Fn(Vec<T>) -> I + Copy + 'static>(
+        &self,
+        _f: F,
+    ) -> Dataset<U> {
+        crate::__no_capture!(F);
+        self.map_partitions_with(&(), move |_: &(), _p: u32, items: PartitionIter<T>| conjure::<F>()(items.collect()))
     }
 
     /// [`map_partitions_with_index`](Self::map_partitions_with_index) with an
@@ -209,7 +231,7 @@ impl<T: Data> Dataset<T> {
         C: Data,
         U: Data,
         I: IntoIterator<Item = U>,
-        F: Fn(&C, u32, Vec<T>) -> I + Copy + 'static,
+        F: Fn(&C, u32, PartitionIter<T>) -> I + Copy + 'static,
     >(
         &self,
         value: &C,
@@ -263,9 +285,8 @@ impl<T: Data> Dataset<T> {
         T: Ord,
     {
         let mut got = self
-            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
-                smallest(&mut items, *n as usize, T::cmp);
-                items
+            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, items: PartitionIter<T>| {
+                smallest_of(items, *n as usize, T::cmp)
             })
             .collect()?;
         smallest(&mut got, n, T::cmp);
@@ -279,9 +300,8 @@ impl<T: Data> Dataset<T> {
         T: Ord,
     {
         let mut got = self
-            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
-                smallest(&mut items, *n as usize, |a: &T, b: &T| b.cmp(a));
-                items
+            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, items: PartitionIter<T>| {
+                smallest_of(items, *n as usize, |a: &T, b: &T| b.cmp(a))
             })
             .collect()?;
         smallest(&mut got, n, |a, b| b.cmp(a));
@@ -299,9 +319,9 @@ impl<T: Data> Dataset<T> {
         crate::__no_capture!(S);
         crate::__no_capture!(C);
         let parts = self
-            .map_partitions_with(&zero, |zero: &U, _p: u32, items: Vec<T>| {
+            .map_partitions_with(&zero, |zero: &U, _p: u32, items: PartitionIter<T>| {
                 let seq = conjure::<S>();
-                [items.into_iter().fold(zero.clone(), seq)]
+                [items.fold(zero.clone(), seq)]
             })
             .collect()?;
         let comb = conjure::<C>();
@@ -320,7 +340,7 @@ impl<T: Data> Dataset<T> {
     /// Action: merges every element with `f`; `None` for an empty dataset.
     pub fn reduce<F: Fn(T, T) -> T + Copy + 'static>(&self, _f: F) -> Result<Option<T>> {
         crate::__no_capture!(F);
-        let parts = self.map_partitions(|items: Vec<T>| items.into_iter().reduce(conjure::<F>())).collect()?;
+        let parts = self.map_partitions(|items: PartitionIter<T>| items.reduce(conjure::<F>())).collect()?;
         Ok(parts.into_iter().reduce(conjure::<F>()))
     }
 }
@@ -346,6 +366,25 @@ pub(crate) fn smallest<T>(items: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -
         items.truncate(n);
     }
     items.sort_by(order);
+}
+
+/// The `n` smallest of a stream under `order`, sorted, holding no more than
+/// about `2n` (at least 1024) of its elements at a time.
+pub(crate) fn smallest_of<T>(
+    items: impl Iterator<Item = T>,
+    n: usize,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    let cap = n.saturating_mul(2).max(1024);
+    let mut kept = Vec::new();
+    for t in items {
+        kept.push(t);
+        if kept.len() >= cap {
+            smallest(&mut kept, n, &order);
+        }
+    }
+    smallest(&mut kept, n, &order);
+    kept
 }
 
 fn to_line<T: Line + 'static>(t: T) -> String {

@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use crate::dataset::{Dataset, captured, smallest};
-use crate::pipeline::{self, CrossSpec, SplitMix, SplitSpec, conjure, make_op};
+use crate::dataset::{Dataset, captured, smallest, smallest_of};
+use crate::pipeline::{self, CrossSpec, PartitionIter, SplitMix, SplitSpec, conjure, make_op};
 use crate::{Data, Result};
 
 impl<T: Data> Dataset<T> {
@@ -19,7 +19,7 @@ impl<T: Data> Dataset<T> {
         if parts > 1 {
             let counts = self
                 .map(|_: T| ())
-                .map_partitions_with_index(|p: u32, items: Vec<()>| [(p, items.len() as u64)])
+                .map_partitions_with_index(|p: u32, items: PartitionIter<()>| [(p, items.count() as u64)])
                 .collect()?;
             let mut sizes = vec![0u64; parts as usize];
             for (p, n) in counts {
@@ -179,9 +179,8 @@ impl<T: Data> Dataset<T> {
     pub fn take_ordered_by<F: Fn(&T, &T) -> Ordering + Copy + 'static>(&self, n: usize, _order: F) -> Result<Vec<T>> {
         crate::__no_capture!(F);
         let mut got = self
-            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
-                smallest(&mut items, *n as usize, conjure::<F>());
-                items
+            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, items: PartitionIter<T>| {
+                smallest_of(items, *n as usize, conjure::<F>())
             })
             .collect()?;
         smallest(&mut got, n, conjure::<F>());
@@ -192,9 +191,8 @@ impl<T: Data> Dataset<T> {
     pub fn top_by<F: Fn(&T, &T) -> Ordering + Copy + 'static>(&self, n: usize, _order: F) -> Result<Vec<T>> {
         crate::__no_capture!(F);
         let mut got = self
-            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, mut items: Vec<T>| {
-                smallest(&mut items, *n as usize, |a: &T, b: &T| conjure::<F>()(b, a));
-                items
+            .map_partitions_with(&(n as u64), |n: &u64, _p: u32, items: PartitionIter<T>| {
+                smallest_of(items, *n as usize, |a: &T, b: &T| conjure::<F>()(b, a))
             })
             .collect()?;
         smallest(&mut got, n, |a: &T, b: &T| conjure::<F>()(b, a));

@@ -105,9 +105,15 @@ impl<V> KeyTable<V> {
         KeyTable { slots: free_slots(INITIAL_SLOTS), len: 0, arena: Vec::new(), seed }
     }
 
+    /// Keys held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Bytes the table takes in memory (values that own heap memory hold more).
+    pub(crate) fn footprint(&self) -> usize {
+        std::mem::size_of_val(&*self.slots) + self.arena.capacity()
     }
 
     #[inline]

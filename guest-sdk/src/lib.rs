@@ -97,6 +97,7 @@ pub use error::{Error, Result};
 pub use grouped::{CoGrouped, CoGrouped3, CoGrouped4, OuterJoined};
 pub use line::Line;
 pub use numeric::{Numeric, Stats};
+pub use pipeline::PartitionIter;
 pub use shared::{Accumulator, AccumulatorValue, Broadcast, accumulator, broadcast};
 pub use table::{
     ColumnType, CompareOp, ParquetCompression, Scalar, Table, TableFormat, TableSave, column, read_csv, read_json,

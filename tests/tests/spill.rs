@@ -198,3 +198,74 @@ fn an_executor_killed_while_spilling_leaves_no_files_once_started_again() -> Res
     await_no_spill_files(&cluster)?;
     Ok(())
 }
+
+/// `map_partitions` hands its function an iterator that reads the input as it is
+/// asked: a 64 MB partition goes through a task whose memory limit is 32 MiB,
+/// which the buffered form (`map_partitions_vec`) cannot hold.
+#[test]
+fn map_partitions_streams_a_partition_larger_than_the_task_memory() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("lines.txt");
+    let mut text = String::new();
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    for i in 0..1_000_000u64 {
+        let line = format!("line {i:>9} {}", "x".repeat((mix(i) % 80) as usize));
+        bytes += line.len() as u64;
+        lines += 1;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&input, text)?;
+    let run = |form: &str| {
+        std::process::Command::new(spindle_tests::spindle_bin())
+            .args(["run", "--slots", "1", "--task-memory", "32MiB"])
+            .arg(example("bench-jobs"))
+            .args(["--", "partition-lines", input.to_str().unwrap(), form])
+            .env("SPINDLE_CACHE_DIR", dir.path().join("cache"))
+            .output()
+    };
+    let out = run("iter")?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("lines {lines} bytes {bytes}")), "{}", describe(&out));
+    let out = run("vec")?;
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("sandbox memory limit of 32 MiB exceeded"),
+        "the buffered form cannot hold the partition: {}",
+        describe(&out)
+    );
+    Ok(())
+}
+
+/// `reduce_by_key` over millions of keys with a small memory budget: the map
+/// side hands its table on in parts, the host sorts each large reduce partition
+/// by key through runs on disk, and the guest combines one key at a time. The
+/// counts per key are checked through a checksum that any wrong grouping
+/// changes.
+#[test]
+fn reduce_by_key_over_millions_of_keys_combines_sorted_partitions() -> Result<()> {
+    const N: u64 = 6_000_000;
+    const KEYS: u64 = 6_000_000;
+    let mut counts: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for i in 0..N {
+        *counts.entry(mix(i) % KEYS).or_default() += 1;
+    }
+    let check = counts.iter().fold(0u64, |c, (&k, &n)| c.wrapping_add(mix(k ^ mix(n))));
+    let dir = tempfile::tempdir()?;
+    let out = std::process::Command::new(spindle_tests::spindle_bin())
+        .args(["run", "--slots", "2", "--memory", "64MiB"])
+        .arg(example("bench-jobs"))
+        .args(["--", "spill-reduce", &N.to_string(), &KEYS.to_string(), "2"])
+        .env("SPINDLE_CACHE_DIR", dir.path().join("cache"))
+        .output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let want = format!("keys {} total {N} check {check}", counts.len());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&want), "want `{want}`: {}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("spilled to disk"),
+        "sorted through runs: {}",
+        describe(&out)
+    );
+    Ok(())
+}

@@ -20,7 +20,14 @@
 //!   - `spill-join N KEYS PARTS OUTPUT_DIR`: joined with `(k, name-k)` for every
 //!     `k < KEYS`, written as `key<TAB>rows<TAB>sum of i`.
 //!
+//!   - `spill-reduce N KEYS PARTS`: `reduce_by_key` counting the records of
+//!     each key `mix(i) % KEYS`; prints `keys K total T check C`, where C sums
+//!     `mix(key ^ mix(count))` over the keys (wrapping).
+//!
 //!   Each prints `seconds S` for its action.
+//! - `partition-lines INPUT iter|vec`: the lines and bytes of INPUT counted per
+//!   partition by `map_partitions` (streamed) or `map_partitions_vec` (each
+//!   partition buffered in the task's memory); prints `lines N bytes B`.
 
 use std::time::Instant;
 
@@ -126,10 +133,46 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
             rows.save_as_text_file(output)?;
             println!("seconds {:.6}", start.elapsed().as_secs_f64());
         }
+        ["spill-reduce", n, keys, parts] => {
+            let keys: u64 = keys.parse()?;
+            let (records, parts) = generated(n, parts)?;
+            let counts = records
+                .map_with(&keys, |keys: &u64, (i, _): (u64, String)| (mix(i) % keys, 1u64))
+                .reduce_by_key_into(|a, b| a + b, parts);
+            let start = Instant::now();
+            let (k, total, check) = counts.aggregate(
+                (0u64, 0u64, 0u64),
+                |acc: (u64, u64, u64), (key, n): (u64, u64)| {
+                    (acc.0 + 1, acc.1 + n, acc.2.wrapping_add(mix(key ^ mix(n))))
+                },
+                |a: (u64, u64, u64), b: (u64, u64, u64)| (a.0 + b.0, a.1 + b.1, a.2.wrapping_add(b.2)),
+            )?;
+            println!("keys {k} total {total} check {check}");
+            println!("seconds {:.6}", start.elapsed().as_secs_f64());
+        }
+        ["partition-lines", input, form] => {
+            let lines = spindle::text_file(input)?;
+            let counts = match *form {
+                "iter" => lines.map_partitions(|items: spindle::PartitionIter<String>| {
+                    let (mut n, mut bytes) = (0u64, 0u64);
+                    for line in items {
+                        n += 1;
+                        bytes += line.len() as u64;
+                    }
+                    [(n, bytes)]
+                }),
+                _ => lines.map_partitions_vec(|items: Vec<String>| {
+                    [(items.len() as u64, items.iter().map(|l| l.len() as u64).sum::<u64>())]
+                }),
+            };
+            let (n, bytes) = counts.collect()?.into_iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            println!("lines {n} bytes {bytes}");
+        }
         _ => {
             return Err(spindle::Error::msg(
                 "usage: bench-jobs (noop TASKS | tiny RUNS | wordcount INPUT OUTPUT_DIR | scan|split|combine INPUT | \
-                 spill-sort N PARTS OUTPUT_DIR | spill-group|spill-join N KEYS PARTS OUTPUT_DIR)",
+                 spill-sort N PARTS OUTPUT_DIR | spill-group|spill-join N KEYS PARTS OUTPUT_DIR | \
+                 spill-reduce N KEYS PARTS | partition-lines INPUT iter|vec)",
             ));
         }
     }

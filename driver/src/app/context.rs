@@ -222,6 +222,7 @@ impl task_io::Host for AppState {
         fn read() -> Option<Vec<u8>>;
         fn input_utf8() -> bool;
         fn input_is_text() -> bool;
+        fn input_sorted() -> bool;
         fn read_lines() -> Option<Vec<u8>>;
         fn write(records: Vec<u8>) -> ();
         fn output_counted() -> bool;

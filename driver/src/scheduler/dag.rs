@@ -204,7 +204,8 @@ fn pipes(l: &Lineage, node: NodeId, p: u32, out: &mut Vec<PipePlan>) {
         }
         Node::Shuffle { shuffles, kind, .. } => {
             let mode = match kind {
-                ShuffleKind::Combine(_) | ShuffleKind::Repartition | ShuffleKind::Prefix => ReduceMode::AsFetched,
+                ShuffleKind::Combine(_) => ReduceMode::Combine,
+                ShuffleKind::Repartition | ShuffleKind::Prefix => ReduceMode::AsFetched,
                 ShuffleKind::Group => ReduceMode::Group,
                 ShuffleKind::Sort { ascending: true, .. } => ReduceMode::SortAscending,
                 ShuffleKind::Sort { ascending: false, .. } => ReduceMode::SortDescending,

@@ -46,13 +46,15 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("values_sum: {}", pairs.values().fold(0, |a: i64, b: i64| a + b)?);
     let spread = numbers.repartition(7);
     println!("repartition: {} {}", spread.num_partitions(), spread.count()?);
-    let mut spread_sizes = spread.map_partitions(|items: Vec<i64>| [items.len() as u64]).collect()?;
+    let mut spread_sizes =
+        spread.map_partitions(|items: spindle::PartitionIter<i64>| [items.count() as u64]).collect()?;
     spread_sizes.sort();
     println!("repartition_sizes: {spread_sizes:?}");
     let merged = numbers.coalesce(2);
     println!("coalesce: {} {}", merged.num_partitions(), merged.count()?);
-    let mut per_partition =
-        numbers.map_partitions_with_index(|i: u32, items: Vec<i64>| [(i, items.len() as u64)]).collect()?;
+    let mut per_partition = numbers
+        .map_partitions_with_index(|i: u32, items: spindle::PartitionIter<i64>| [(i, items.count() as u64)])
+        .collect()?;
     per_partition.sort();
     println!("map_partitions: {per_partition:?}");
     let sample = numbers.sample(false, 0.1, 42);

@@ -81,6 +81,10 @@ impl task_io::Host for TaskState {
         Ok(self.input.is_text())
     }
 
+    async fn input_sorted(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.input.is_sorted())
+    }
+
     async fn read_lines(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
         if self.output.is_full() {
             return Ok(None);

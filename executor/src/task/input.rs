@@ -11,8 +11,20 @@ use spindle_proto::{Pipeline, ReduceMode, TaskInput, TaskSpec, task_input};
 use super::reduce::{Arranger, Merged};
 use super::table_reader::TableReader;
 use super::text_reader::TextReader;
+use crate::memory::TaskMemory;
 use crate::shuffle::ShuffleReader;
 use crate::{Executor, ExecutorError};
+
+/// Where a combine's reduce partition stands.
+pub enum Combining {
+    /// Not fetched yet.
+    Fetching,
+    /// Fetched, small enough: handed over as fetched (their memory held until
+    /// the input is dropped).
+    AsFetched { chunks: VecDeque<Bytes>, _memory: TaskMemory },
+    /// Fetched, sorted by key.
+    Sorted(Merged),
+}
 
 /// Where a pipeline's records come from.
 pub enum Input {
@@ -36,6 +48,11 @@ pub enum Input {
         batch_bytes: usize,
         records: u64,
     },
+    /// The reduce side of a combine: the records as fetched, or, once they pass
+    /// `threshold` bytes, sorted by key through runs on disk (the guest is told,
+    /// and combines one key at a time). Every record is fetched before the first
+    /// batch.
+    Combine { reader: ShuffleReader, state: Combining, threshold: u64, batch_bytes: usize, records: u64 },
     /// A kept partition (not counted as input read).
     Block(VecDeque<Bytes>),
     /// Inputs read one after the other (a coalesced partition's), with the
@@ -100,6 +117,13 @@ impl Input {
                     return Err(ExecutorError::BadSpec("a shuffle read with no shuffle".into()));
                 } else if mode == ReduceMode::AsFetched && readers.len() == 1 {
                     Input::Shuffle { reader: readers.pop().expect("one side"), records: 0 }
+                } else if mode == ReduceMode::Combine && readers.len() == 1 {
+                    // The guest's table of keys must fit in its memory, with room
+                    // for the rest: a quarter of it, at most the task's share here.
+                    let guest = super::task_limits(&exec.config.limits, spec.limits.as_ref()).memory_bytes as u64;
+                    let threshold = (guest / 4).min(exec.memory.task_share());
+                    let reader = readers.pop().expect("one side");
+                    Input::Combine { reader, state: Combining::Fetching, threshold, batch_bytes, records: 0 }
                 } else if mode == ReduceMode::AsFetched {
                     let parts = readers.into_iter().map(|reader| Input::Shuffle { reader, records: 0 }).collect();
                     Input::Chain { parts, records: 0, skipped: Vec::new() }
@@ -163,6 +187,16 @@ impl Input {
                 }
                 merged.as_mut().expect("merged above").next_batch()
             }
+            Input::Combine { reader, state, threshold, batch_bytes, records } => {
+                if matches!(state, Combining::Fetching) {
+                    *state = gather_combine(reader, *threshold, *batch_bytes, records).await?;
+                }
+                match state {
+                    Combining::AsFetched { chunks, .. } => Ok(chunks.pop_front().map(|b| b.to_vec())),
+                    Combining::Sorted(merged) => merged.next_batch(),
+                    Combining::Fetching => unreachable!("gathered above"),
+                }
+            }
             Input::Block(batches) => Ok(batches.pop_front().map(|b| b.to_vec())),
             Input::Channel(rx) => Ok(rx.recv().await),
             Input::Chain { parts, records, skipped } => loop {
@@ -192,9 +226,19 @@ impl Input {
     /// The shuffle this input was reading when it failed, if it reads shuffles.
     fn shuffle(&self) -> Option<ShuffleId> {
         match self {
-            Input::Shuffle { reader, .. } => Some(reader.shuffle()),
+            Input::Shuffle { reader, .. } | Input::Combine { reader, .. } => Some(reader.shuffle()),
             Input::Arranged { readers, reading, .. } => readers.get(*reading).map(ShuffleReader::shuffle),
             _ => None,
+        }
+    }
+
+    /// Whether the records come in ascending order of key bytes (known once the
+    /// first batch was read).
+    pub fn is_sorted(&self) -> bool {
+        match self {
+            Input::Combine { state, .. } => matches!(state, Combining::Sorted(_)),
+            Input::Arranged { mode, .. } => *mode != ReduceMode::SortDescending,
+            _ => false,
         }
     }
 
@@ -251,7 +295,8 @@ impl Input {
             Input::Records { records, .. }
             | Input::Range { records, .. }
             | Input::Shuffle { records, .. }
-            | Input::Arranged { records, .. } => *records,
+            | Input::Arranged { records, .. }
+            | Input::Combine { records, .. } => *records,
             Input::Block(_) | Input::Channel(_) => 0,
             Input::Chain { parts, records, .. } => records + parts.iter().map(Input::records_in).sum::<u64>(),
             Input::Table(t) => t.records(),
@@ -262,6 +307,7 @@ impl Input {
     pub fn spilled_bytes(&self) -> u64 {
         match self {
             Input::Arranged { merged, .. } => merged.as_ref().map_or(0, Merged::spilled_bytes),
+            Input::Combine { state: Combining::Sorted(merged), .. } => merged.spilled_bytes(),
             Input::Chain { parts, .. } => parts.iter().map(Input::spilled_bytes).sum(),
             _ => 0,
         }
@@ -278,6 +324,45 @@ impl Input {
             _ => Vec::new(),
         }
     }
+}
+
+/// Fetches a combine's reduce partition: kept as fetched while it stays under
+/// `threshold` bytes (and the task's memory allows), sorted by key past it.
+async fn gather_combine(
+    reader: &mut ShuffleReader,
+    threshold: u64,
+    batch_bytes: usize,
+    records: &mut u64,
+) -> Result<Combining, ExecutorError> {
+    let exec = reader.executor().clone();
+    let mut memory = TaskMemory::new(exec.clone());
+    let mut fetched = VecDeque::new();
+    let mut held = 0u64;
+    let mut sorting: Option<Arranger> = None;
+    while let Some(c) = reader.next_chunk().await? {
+        if let Some(arranger) = &mut sorting {
+            *records += arranger.add(c, 0)?;
+            continue;
+        }
+        held += c.len() as u64;
+        if held <= threshold && memory.grow(c.len() as u64) {
+            *records += count_records(&c).unwrap_or(0);
+            fetched.push_back(c);
+            continue;
+        }
+        tracing::debug!(bytes = held, threshold, "a combine's reduce partition is large: sorting it by key");
+        let mut arranger = Arranger::new(exec.clone(), ReduceMode::SortAscending);
+        for f in fetched.drain(..) {
+            arranger.add(f, 0)?;
+        }
+        memory.release_all();
+        *records += arranger.add(c, 0)?;
+        sorting = Some(arranger);
+    }
+    Ok(match sorting {
+        Some(arranger) => Combining::Sorted(arranger.finish(1, batch_bytes)?),
+        None => Combining::AsFetched { chunks: fetched, _memory: memory },
+    })
 }
 
 /// Whether `pipe` only reads an input (no steps, nothing kept, no pipelines of its

@@ -86,7 +86,6 @@ impl Buffer {
     }
 }
 
-
 /// A fetched record of one side.
 struct Rec {
     key: Bytes,

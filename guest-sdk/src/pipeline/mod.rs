@@ -23,6 +23,7 @@ mod decode;
 mod encode;
 mod ops;
 mod rows;
+mod stream;
 
 pub(crate) use combine::build_combine;
 use decode::{Decode, DecodeStrings};
@@ -31,6 +32,8 @@ pub(crate) use encode::Output;
 use encode::{CountOnly, CountRaw, Encode, PassThrough};
 pub(crate) use ops::*;
 pub(crate) use rows::{build_decode_rows, build_encode_rows};
+pub use stream::PartitionIter;
+use stream::StreamRunner;
 
 const OP_VERSION: u8 = 1;
 
@@ -136,6 +139,30 @@ fn frame_error(e: spindle_frame::FrameError) -> Error {
 pub(crate) enum Built {
     Typed(Box<dyn Any>),
     Raw(Box<dyn RawSink>),
+    /// A streaming op (`stream.rs`): what the op before it feeds (itself a
+    /// `Typed` or, for the first op, a `Raw` build), and the op, which drives
+    /// the task.
+    Stream(Box<Built>, Box<dyn StreamRunner>),
+}
+
+/// A task's chain: its head, and the streaming op that drives it, if one does
+/// (then the head is the ops before that op).
+pub(crate) struct Chain {
+    pub(crate) head: Box<dyn RawSink>,
+    pub(crate) runner: Option<Box<dyn StreamRunner>>,
+}
+
+impl Chain {
+    /// Runs the task: the input through the chain, then its end.
+    pub(crate) fn run(self) -> Result<()> {
+        let Chain { mut head, runner } = self;
+        if let Some(mut runner) = runner {
+            return runner.run(head);
+        }
+        let lines = stream::reads_lines(&*head);
+        while stream::pump(&mut *head, lines)? {}
+        head.finish()
+    }
 }
 
 /// Builds one op's sink from its captured bytes and the next op's sink (`None`:
@@ -261,21 +288,29 @@ impl Sink<String> for Collect {
 }
 
 /// Builds the chain for a task's ops, back to front.
-pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Box<dyn RawSink>> {
+pub(crate) fn build_chain(ops: &[&[u8]]) -> Result<Chain> {
     if ops.is_empty() {
-        if crate::host::output_counted() {
-            return Ok(Box::new(CountRaw(0)));
-        }
-        return Ok(Box::new(PassThrough(Output::new())));
+        let head: Box<dyn RawSink> =
+            if crate::host::output_counted() { Box::new(CountRaw(0)) } else { Box::new(PassThrough(Output::new())) };
+        return Ok(Chain { head, runner: None });
     }
+    stream::reset();
     let mut next = None;
+    let mut runner = None;
     for (i, op) in ops.iter().enumerate().rev() {
         let (build, captured) = read_op(op)?;
         crate::host::building_step(i);
-        match build(captured, next.take(), i == 0)? {
+        let mut built = build(captured, next.take(), i == 0)?;
+        if let Built::Stream(upstream, r) = built {
+            runner = Some(r);
+            built = *upstream;
+        }
+        match built {
             Built::Typed(b) => next = Some(b),
-            Built::Raw(head) if i == 0 => return Ok(head),
-            Built::Raw(_) => return Err(Error::msg("an op built a chain head in the middle of a chain")),
+            Built::Raw(head) if i == 0 => return Ok(Chain { head, runner }),
+            Built::Raw(_) | Built::Stream(..) => {
+                return Err(Error::msg("an op built a chain head in the middle of a chain"));
+            }
         }
     }
     Err(Error::msg("the first op did not build a chain head"))

@@ -1,7 +1,11 @@
 //! The build fns of ops that work element by element or on whole partitions.
 
 use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 
+use super::stream::{self, ApplyAll, Buffered, Collector, PartitionIter, Streamed};
 use super::{BATCH, Built, Emit, Sink, conjure, downstream, hand_on, narrow, push_all, wrap};
 use crate::codec;
 use crate::{Data, Result};
@@ -166,42 +170,13 @@ where
     narrow(next, first, move |(k, v): (K, V), out| out.push((k, f(v))))
 }
 
-/// Emits elements for a whole partition's elements.
-type ApplyAll<T, U> = Box<dyn FnMut(Vec<T>, &mut Emit<'_, U>) -> Result<()>>;
-
-/// Buffers a partition's elements and hands them to a function at its end.
-struct Partition<T, U> {
-    items: Vec<T>,
-    apply: ApplyAll<T, U>,
-    next: Box<dyn Sink<U>>,
-}
-
-impl<T, U> Sink<T> for Partition<T, U> {
-    fn push(&mut self, item: T) -> Result<()> {
-        self.items.push(item);
-        Ok(())
-    }
-    fn push_batch(&mut self, items: &mut Vec<T>) -> Result<()> {
-        self.items.append(items);
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<()> {
-        let items = std::mem::take(&mut self.items);
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut out = Emit { batch: &mut batch, next: &mut *self.next };
-        (self.apply)(items, &mut out)?;
-        out.flush()?;
-        self.next.finish()
-    }
-}
-
 pub(crate) fn build_map_partitions_with<F, C, T, U, I>(
     captured: &[u8],
     next: Option<Box<dyn Any>>,
     first: bool,
 ) -> Result<Built>
 where
-    F: Fn(&C, u32, Vec<T>) -> I + Copy + 'static,
+    F: Fn(&C, u32, PartitionIter<T>) -> I + Copy + 'static,
     I: IntoIterator<Item = U>,
     C: Data,
     T: Data,
@@ -210,12 +185,15 @@ where
     let f = conjure::<F>();
     let c: C = codec::decode_top(captured)?;
     let partition = crate::host::partition();
-    let sink = Partition::<T, U> {
-        items: Vec::new(),
-        apply: Box::new(move |items, out| push_all(f(&c, partition, items), out)),
-        next: downstream::<U>(next)?,
-    };
-    Ok(wrap::<T>(Box::new(sink), first))
+    let apply: ApplyAll<T, U> = Box::new(move |items, out| push_all(f(&c, partition, items), out));
+    let next = downstream::<U>(next)?;
+    if stream::take_streaming() {
+        let queue = Rc::new(RefCell::new(VecDeque::new()));
+        let collector: Box<dyn Sink<T>> = Box::new(Collector(queue.clone()));
+        let runner = Box::new(Streamed { queue, apply, next });
+        return Ok(Built::Stream(Box::new(wrap::<T>(collector, first)), runner));
+    }
+    Ok(wrap::<T>(Box::new(Buffered { items: Vec::new(), apply, next }), first))
 }
 
 /// A small, fast generator (SplitMix64) for sampling; seeded per partition.

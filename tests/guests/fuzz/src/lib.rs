@@ -107,10 +107,12 @@ fn build(node: &Node, built: &[D], data: &str) -> spindle::Result<D> {
         Node::WithIndex { of, count } => {
             let d = get(of)?.plain();
             D::Plain(if *count {
-                d.map_partitions_with_index(|p: u32, items: Vec<V>| [V::pair(V::I(p.into()), V::I(items.len() as i64))])
+                d.map_partitions_with_index(|p: u32, items: spindle::PartitionIter<V>| {
+                    [V::pair(V::I(p.into()), V::I(items.count() as i64))]
+                })
             } else {
-                d.map_partitions_with_index(|p: u32, items: Vec<V>| {
-                    items.into_iter().map(move |v| V::pair(V::I(p.into()), v)).collect::<Vec<_>>()
+                d.map_partitions_with_index(|p: u32, items: spindle::PartitionIter<V>| {
+                    items.map(move |v| V::pair(V::I(p.into()), v))
                 })
             })
         }
