@@ -186,6 +186,11 @@ impl BatchWriter {
         self.records += 1;
     }
 
+    /// Reserves room for at least `n` more bytes.
+    pub fn reserve(&mut self, n: usize) {
+        self.buf.reserve(n);
+    }
+
     /// Bytes written so far.
     pub fn len(&self) -> usize {
         self.buf.len()

@@ -102,11 +102,17 @@ struct Bucket {
 }
 
 impl Bucket {
+    /// Ends the open chunk. Its buffer leaves with it (the next one is
+    /// allocated when the bucket gets a record), trimmed if a large record made
+    /// it grow past what it holds: held chunks take the memory they count.
     fn seal(&mut self) {
         if !self.open.is_empty() {
-            let chunk = Bytes::from(self.open.take());
+            let mut chunk = std::mem::take(&mut self.open).finish();
+            if chunk.capacity() - chunk.len() > chunk.len() / 8 {
+                chunk.shrink_to_fit();
+            }
             self.bytes += chunk.len() as u64;
-            self.done.push(chunk);
+            self.done.push(Bytes::from(chunk));
         }
     }
 }
@@ -175,6 +181,11 @@ impl MapOutput {
         for rec in BatchReader::new(batch) {
             let rec = rec.map_err(malformed)?;
             let b = &mut self.buckets[self.partitioner.bucket(rec.key, n) as usize];
+            if b.open.is_empty() {
+                // Room for a whole chunk and its last record, so that it never
+                // doubles (its unused half would be held, uncounted).
+                b.open.reserve(BUCKET_CHUNK + BUCKET_CHUNK / 16);
+            }
             b.open.push(rec.key, rec.value);
             if b.open.len() >= BUCKET_CHUNK {
                 b.seal();
