@@ -120,7 +120,7 @@ impl Cluster {
         flags: &[String],
     ) -> Result<Cluster> {
         let mut driver = Command::new(&spindle.bin);
-        driver.args(["driver", "--listen", "127.0.0.1:0"]);
+        driver.args(["driver", "--listen", "127.0.0.1:0", "--ui-listen", "none"]);
         if !config.is_empty() {
             std::fs::create_dir_all(cache)?;
             let file = cache.join("driver.toml");

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures::{Stream, StreamExt};
+use spindle_driver::api::model::{ApplicationDetail, ClusterView};
 use spindle_proto::auth::{AuthChannel, Credentials};
 use spindle_proto::driver_client::DriverClient;
 use spindle_proto::tls::Tls;
-use spindle_proto::{AppDetailRequest, AppEvent, StatusRequest, SubmitRequest, TaskLimits, app_event};
+use spindle_proto::{
+    AppDetailRequest, AppEvent, ApplicationState, KillAppRequest, StatusRequest, SubmitRequest, TaskLimits, app_event,
+};
 
 /// Reads a job component, with a clear error for a missing file.
 pub fn read_job(job: &Path) -> Result<Vec<u8>> {
@@ -41,9 +44,36 @@ async fn connect(url: &str, who: Who) -> Result<DriverClient<AuthChannel>> {
 
 /// Prints an application's events as they come: job progress on stderr, then what
 /// `main` printed, then the result. Exit code 0 only if the application succeeded.
-pub async fn follow(mut events: impl Stream<Item = Result<AppEvent, String>> + Unpin) -> Result<ExitCode> {
+///
+/// With a `driver` to ask, Ctrl-C asks it to kill the application (and goes on
+/// following it to its end); a second Ctrl-C stops following and leaves.
+pub async fn follow(
+    mut events: impl Stream<Item = Result<AppEvent, String>> + Unpin,
+    mut driver: Option<DriverClient<AuthChannel>>,
+) -> Result<ExitCode> {
     let mut app_id = String::new();
-    while let Some(event) = events.next().await {
+    let mut interrupts = 0;
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event,
+            _ = tokio::signal::ctrl_c(), if driver.is_some() => {
+                interrupts += 1;
+                if interrupts > 1 || app_id.is_empty() {
+                    eprintln!(
+                        "spindle: detached; {} may still be running (`spindle kill` stops it)",
+                        if app_id.is_empty() { "the application" } else { &app_id }
+                    );
+                    return Ok(ExitCode::from(130));
+                }
+                let client = driver.as_mut().expect("checked by the select");
+                match client.kill(KillAppRequest { app_id: app_id.clone() }).await {
+                    Ok(_) => eprintln!("spindle: asked the driver to kill {app_id} (Ctrl-C again to detach)"),
+                    Err(s) => eprintln!("spindle: could not kill {app_id}: {} (Ctrl-C again to detach)", s.message()),
+                }
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
         let event = event.map_err(|e| anyhow::anyhow!("lost the driver while following {app_id}: {e}"))?;
         match event.event {
             Some(app_event::Event::Accepted(a)) => {
@@ -103,7 +133,24 @@ pub async fn submit(
         Ok(s) => s.into_inner(),
         Err(status) => bail!("the driver refused {}: {}{}", job.display(), status.message(), tls_hint(url, &status)),
     };
-    follow(stream.map(|r| r.map_err(|s| s.message().to_string()))).await
+    follow(stream.map(|r| r.map_err(|s| s.message().to_string())), Some(client)).await
+}
+
+/// `spindle kill APP`: stops a running application and its tasks.
+pub async fn kill(url: &str, who: Who, app: &str) -> Result<ExitCode> {
+    let r = connect(url, who)
+        .await?
+        .kill(KillAppRequest { app_id: app.to_string() })
+        .await
+        .map_err(|s| refused(url, &format!("asking the driver to kill {app}"), s))?
+        .into_inner();
+    if r.killed {
+        eprintln!("spindle: killed {app}");
+    } else {
+        let state = ApplicationState::try_from(r.state).unwrap_or_default();
+        eprintln!("spindle: {app} had already finished ({}); nothing to kill", state.label());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn refused(url: &str, what: &str, s: tonic::Status) -> anyhow::Error {
@@ -130,51 +177,7 @@ pub async fn status(url: &str, who: Who, json: bool) -> Result<ExitCode> {
         .map_err(|s| refused(url, "asking the driver for its status", s))?
         .into_inner();
     if json {
-        let executors: Vec<_> = s
-            .executors
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "id": e.executor_id, "address": e.address, "slots": e.slots,
-                    "running_tasks": e.running_tasks, "tasks_finished": e.tasks_finished,
-                    "tasks_failed": e.tasks_failed, "artifacts_compiled": e.artifacts_compiled,
-                    "artifacts_loaded_from_disk": e.artifacts_loaded_from_disk,
-                    "artifacts_fetched": e.artifacts_fetched, "blocks": e.blocks, "block_bytes": e.block_bytes,
-                    "memory_bytes": e.memory_bytes, "state": e.state().label(), "last_heartbeat_ms": e.last_heartbeat_ms,
-                    "reason": e.reason,
-                    "cache": {
-                        "budget_bytes": e.cache_budget_bytes, "blocks_memory": e.cache_blocks_memory,
-                        "blocks_disk": e.cache_blocks_disk, "bytes_memory": e.cache_bytes_memory,
-                        "bytes_disk": e.cache_bytes_disk, "hits": e.cache_hits, "misses": e.cache_misses,
-                        "evictions": e.cache_evictions,
-                    },
-                    "memory": {
-                        "budget_bytes": e.memory_budget, "execution_bytes": e.memory_execution,
-                        "shuffle_bytes": e.memory_shuffle, "storage_bytes": e.memory_storage,
-                        "shuffle_bytes_disk": e.shuffle_bytes_disk, "spilled_bytes": e.spilled_bytes,
-                        "spill_files": e.spill_files,
-                    },
-                    "input_records": e.input_records, "output_bytes": e.output_bytes, "broadcasts": e.broadcasts,
-                })
-            })
-            .collect();
-        let apps: Vec<_> = s
-            .applications
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state().label(), "error": a.error,
-                    "jobs": a.jobs, "tasks_failed": a.tasks_failed, "stages_resubmitted": a.stages_resubmitted,
-                    "stages": a.stages.iter().map(|st| serde_json::json!({
-                        "job": st.job_id, "stage": st.stage_id, "kind": st.kind, "tasks": st.tasks,
-                        "done": st.done, "running": st.running, "attempt": st.attempt,
-                        "spilled_bytes": st.spilled_bytes,
-                    })).collect::<Vec<_>>(),
-                    "excluded_executors": excluded_json(&a.excluded_executors),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::json!({ "executors": executors, "applications": apps }));
+        println!("{}", serde_json::to_string(&ClusterView::from(&s))?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -273,33 +276,12 @@ async fn app_detail(url: &str, who: Who, app: &str) -> Result<spindle_proto::App
 /// `spindle status --app APP`: one application and its kept task attempts.
 pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<ExitCode> {
     let d = app_detail(url, who, app).await?;
-    let a = d.app.unwrap_or_default();
-    let limits = a.limits.unwrap_or_default();
     if json {
-        let tasks: Vec<_> = d
-            .tasks
-            .iter()
-            .map(|t| {
-                serde_json::json!({
-                    "job": t.job_id, "stage": t.stage_id, "partition": t.partition, "attempt": t.attempt,
-                    "executor": t.executor_id, "ok": t.ok, "failure_kind": t.failure_kind().label(), "error": t.error,
-                    "duration_us": t.duration_us, "log_bytes": t.logs.len(),
-                    "logs": String::from_utf8_lossy(&t.logs),
-                })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "id": a.app_id, "name": a.name, "tenant": a.tenant, "state": a.state().label(), "error": a.error, "jobs": a.jobs,
-            "tasks_failed": a.tasks_failed, "tasks_dropped": d.tasks_dropped,
-            "stages_resubmitted": a.stages_resubmitted,
-            "excluded_executors": excluded_json(&a.excluded_executors),
-            "limits": {"memory_bytes": limits.memory_bytes, "wall_time_ms": limits.wall_time_ms,
-                       "fuel": limits.fuel, "output_bytes": limits.output_bytes},
-            "tasks": tasks,
-        });
-        println!("{v}");
+        println!("{}", serde_json::to_string(&ApplicationDetail::from(&d))?);
         return Ok(ExitCode::SUCCESS);
     }
+    let a = d.app.unwrap_or_default();
+    let limits = a.limits.unwrap_or_default();
     println!("{} ({}) of tenant {}: {}, {} jobs", a.app_id, a.name, a.tenant, a.state().label(), a.jobs);
     println!(
         "task limits: memory {}, wall time {} ms, fuel {}, output {}",
@@ -336,13 +318,6 @@ pub async fn app_status(url: &str, who: Who, app: &str, json: bool) -> Result<Ex
         println!("({} more task attempts not kept: the application's log budget is spent)", d.tasks_dropped);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn excluded_json(excluded: &[spindle_proto::ExcludedExecutor]) -> serde_json::Value {
-    excluded
-        .iter()
-        .map(|x| serde_json::json!({"executor": x.executor_id, "reason": x.reason, "remaining_ms": x.remaining_ms}))
-        .collect()
 }
 
 /// `spindle logs APP`.

@@ -17,5 +17,5 @@ pub async fn run(job: &Path, options: LocalOptions, args: Vec<String>) -> Result
         Err(e) => anyhow::bail!("cannot run {}: {e}", job.display()),
     };
     let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(events);
-    crate::client::follow(futures::StreamExt::map(stream, Ok)).await
+    crate::client::follow(futures::StreamExt::map(stream, Ok), None).await
 }

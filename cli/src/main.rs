@@ -145,6 +145,10 @@ enum Command {
         /// The driver's TOML config file.
         #[arg(long, env = "SPINDLE_CONFIG")]
         config: Option<PathBuf>,
+        /// Where the web UI, the JSON API (/api/v1/) and /metrics listen, or
+        /// `none` (default: 127.0.0.1:4040, or the next free port up to 4056).
+        #[arg(long, value_name = "ADDR")]
+        ui_listen: Option<String>,
         #[command(flatten)]
         tls: TlsArgs,
     },
@@ -200,6 +204,10 @@ enum Command {
         /// keep trying for ever, so the driver may start later).
         #[arg(long, value_name = "DURATION")]
         register_timeout: Option<humantime::Duration>,
+        /// Where to serve Prometheus metrics at /metrics, e.g. 127.0.0.1:9101;
+        /// port 0 picks a free port, shown by `spindle status` (default: nowhere).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<String>,
         /// Set by the driver's launcher (dynamic allocation): names this launch.
         #[arg(long, hide = true, default_value = "")]
         launch_id: String,
@@ -243,6 +251,16 @@ enum Command {
         /// Spindle (default: the checkout this spindle was built from).
         #[arg(long, value_name = "PATH_OR_URL")]
         sdk: Option<String>,
+    },
+    /// Stop a running application: its main and every task it has running.
+    Kill {
+        /// The driver's URL, e.g. http://127.0.0.1:7077.
+        #[arg(long, env = "SPINDLE_DRIVER")]
+        driver: String,
+        #[command(flatten)]
+        who: TenantArgs,
+        /// The application id (as `spindle submit` and `spindle status` show it).
+        app: String,
     },
     /// Print an application's output: what main printed, then every kept task log.
     Logs {
@@ -303,7 +321,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             local::run(&job, options, args).await
         }
-        Command::Driver { listen, compiled_cache_dir, config, tls } => {
+        Command::Driver { listen, compiled_cache_dir, config, ui_listen, tls } => {
             let mut driver_config = match &config {
                 Some(path) => spindle_driver::DriverConfig::load(path)?,
                 None => spindle_driver::DriverConfig::default(),
@@ -323,8 +341,33 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let server_tls = driver_config.tls.server(Clients::Anyone);
             let url = driver_config.tls.url(&addr.to_string());
             let driver = spindle_driver::Driver::new(driver_config, cache)?;
-            // Tests and scripts read this line to find the port.
+            // A given address must bind; the default ports may all be taken (by
+            // other drivers on this host): then the driver runs without them.
+            let ui = match ui_listen.as_deref() {
+                Some("none") => None,
+                Some(addr) => Some(spindle_driver::http::bind(Some(addr)).await.with_context(|| {
+                    format!("binding the driver's HTTP server to {addr}; choose another --ui-listen, or `none`")
+                })?),
+                None => match spindle_driver::http::bind(None).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ports 4040-4056 are taken: no web UI, API or /metrics (--ui-listen)");
+                        None
+                    }
+                },
+            };
+            // Tests and scripts read these lines to find the ports.
             println!("spindle driver listening on {url}");
+            if let Some(ui) = ui {
+                println!("spindle driver UI on http://{}", ui.local_addr()?);
+                let d = driver.clone();
+                // It serves until the process ends, after the gRPC server.
+                tokio::spawn(async move {
+                    if let Err(e) = spindle_driver::http::serve(d, ui, std::future::pending()).await {
+                        tracing::error!(error = %e, "the driver's HTTP server stopped");
+                    }
+                });
+            }
             let _allocation = spindle_driver::allocation::start_for(&driver, &url).await?;
             // No Nagle delay: task launches and results are small messages, several in flight.
             let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -361,6 +404,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             cache_memory,
             spill_dir,
             register_timeout,
+            metrics_listen,
             launch_id,
             tls,
         } => {
@@ -388,6 +432,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 tls: tls.load()?,
                 register_timeout: register_timeout.map(Into::into),
                 launch_id,
+                metrics_listen,
                 ..Default::default()
             };
             if chaos_failure_rate > 0.0 {
@@ -408,6 +453,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             client::app_status(&driver, who.who()?, &app, json).await
         }
         Command::Logs { driver, who, app } => client::logs(&driver, who.who()?, &app).await,
+        Command::Kill { driver, who, app } => client::kill(&driver, who.who()?, &app).await,
         Command::New { name, sdk } => {
             let sdk = new::Sdk::from_arg(sdk.as_deref())?;
             new::new_job(&name, &sdk)?;

@@ -20,6 +20,8 @@ use wasmtime::component::Linker;
 pub use spindle_proto::AppEvent;
 
 use crate::access::DataAccess;
+use crate::api::AppHistory;
+use crate::api::model::{JobData, StageData, TaskData};
 use crate::app::shared::Broadcasts;
 use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::{ArtifactPin, ArtifactStore};
@@ -55,6 +57,15 @@ struct AppRecord {
     exclusions: Arc<Exclusions>,
     /// When it finished (kept until `application_retention` after).
     finished_at: Option<std::time::Instant>,
+    /// Set by [`Driver::kill`]: it ends as killed, not failed.
+    killed: bool,
+    /// When it was submitted (ms since the Unix epoch, and on this clock).
+    submitted_ms: u64,
+    started: std::time::Instant,
+    /// How long it ran, once it finished.
+    duration_ms: Option<u64>,
+    /// Its jobs, stages and tasks.
+    history: AppHistory,
 }
 
 impl AppRecord {
@@ -71,6 +82,8 @@ impl AppRecord {
             stages: self.progress.stages(),
             stages_resubmitted: self.progress.resubmitted(),
             excluded_executors: self.exclusions.status(),
+            submitted_ms: self.submitted_ms,
+            duration_ms: self.duration_ms.unwrap_or_else(|| self.started.elapsed().as_millis() as u64),
         }
     }
 }
@@ -162,6 +175,53 @@ impl Driver {
         if let Some(r) = self.apps.lock().expect("apps lock").get_mut(app) {
             r.jobs += 1;
         }
+    }
+
+    /// Folds what `app`'s scheduler did into its history.
+    pub(crate) fn record_event(&self, app: &AppId, event: crate::api::Event) {
+        if let Some(r) = self.apps.lock().expect("apps lock").get_mut(app) {
+            r.history.apply(event);
+        }
+    }
+
+    /// Reads one application `viewer` may see.
+    fn with_app<T>(
+        &self,
+        viewer: Option<&Tenant>,
+        id: &AppId,
+        f: impl FnOnce(&AppRecord) -> T,
+    ) -> Result<T, DriverError> {
+        let apps = self.apps.lock().expect("apps lock");
+        let r = apps.get(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::UnknownApp {
+            app: id.0.clone(),
+            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
+        })?;
+        Ok(f(r))
+    }
+
+    /// An application's jobs, oldest first.
+    pub fn jobs(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<Vec<JobData>, DriverError> {
+        self.with_app(viewer, id, |r| r.history.jobs())
+    }
+
+    /// One job of an application.
+    pub fn job(&self, viewer: Option<&Tenant>, id: &AppId, job: u64) -> Result<Option<JobData>, DriverError> {
+        self.with_app(viewer, id, |r| r.history.job(job))
+    }
+
+    /// An application's stages, oldest first.
+    pub fn stages(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<Vec<StageData>, DriverError> {
+        self.with_app(viewer, id, |r| r.history.stages(&r.progress.stages()))
+    }
+
+    /// One stage of an application, with its kept task attempts.
+    pub fn stage(
+        &self,
+        viewer: Option<&Tenant>,
+        id: &AppId,
+        stage: u64,
+    ) -> Result<Option<(StageData, Vec<TaskData>)>, DriverError> {
+        self.with_app(viewer, id, |r| r.history.stage(stage, &r.progress.stages()))
     }
 
     /// Keeps a task attempt for `spindle status`/`spindle logs` when it failed or
@@ -281,6 +341,8 @@ impl Driver {
         let quota = tenant.start_app()?;
         let rules = tenant.rules(&self.config);
         let (artifact, compile_us, pin) = self.prepare(component, what, rules.max_component_bytes).await?;
+        crate::metrics::component_prepared(compile_us);
+        crate::metrics::app_submitted();
         self.prune_finished();
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
         let progress = Arc::new(AppProgress::default());
@@ -306,6 +368,11 @@ impl Driver {
             broadcasts: broadcasts.clone(),
             exclusions: exclusions.clone(),
             finished_at: None,
+            killed: false,
+            submitted_ms: crate::api::history::now_ms(),
+            started: std::time::Instant::now(),
+            duration_ms: None,
+            history: AppHistory::default(),
         };
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
         let shared = SharedWithRecord { progress, broadcasts, exclusions };
@@ -372,13 +439,21 @@ impl Driver {
             drop(quota);
             drop(pin);
             if let Some(r) = driver.apps.lock().expect("apps lock").get_mut(&id) {
-                r.state = if finished.succeeded { ApplicationState::Succeeded } else { ApplicationState::Failed };
+                r.state = if finished.succeeded {
+                    ApplicationState::Succeeded
+                } else if r.killed {
+                    ApplicationState::Killed
+                } else {
+                    ApplicationState::Failed
+                };
                 r.error = finished.error.clone();
                 r.stdout = finished.stdout.clone();
                 r.stderr = finished.stderr.clone();
                 r.cancel = None;
                 r.broadcasts = Arc::default();
                 r.finished_at = Some(std::time::Instant::now());
+                r.duration_ms = Some(r.started.elapsed().as_millis() as u64);
+                crate::metrics::app_finished(r.state);
             }
             driver.prune_finished();
             tracing::info!(app = %id, succeeded = finished.succeeded, error = %finished.error, "application finished");
@@ -428,7 +503,14 @@ impl Driver {
     /// (it should register again): no executor has its id, or one at another
     /// `address` has (given out again by a restarted driver).
     pub fn heartbeat(&self, executor: &ExecutorId, address: &str, status: Option<ExecutorStatus>) -> bool {
-        self.cluster.heartbeat(executor, address, status)
+        let known = self.cluster.heartbeat(executor, address, status);
+        crate::metrics::heartbeat(known);
+        known
+    }
+
+    /// Applications running now.
+    pub fn running_apps(&self) -> usize {
+        self.apps.lock().expect("apps lock").values().filter(|r| r.cancel.is_some()).count()
     }
 
     /// Stops every running application with `reason` (their tasks are cancelled
@@ -453,6 +535,28 @@ impl Driver {
         }
     }
 
+    /// Stops a running application `viewer` may see: its `main` is dropped and
+    /// its tasks are cancelled on every executor at once. Returns whether it was
+    /// running (killing a finished application changes nothing) and its state.
+    pub fn kill(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<(bool, ApplicationState), DriverError> {
+        let mut apps = self.apps.lock().expect("apps lock");
+        let r = apps.get_mut(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::UnknownApp {
+            app: id.0.clone(),
+            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
+        })?;
+        let Some(cancel) = &r.cancel else { return Ok((false, r.state)) };
+        crate::metrics::app_killed();
+        let by = match viewer {
+            None => "the cluster's operator".to_string(),
+            Some(t) if self.tenants.configured() => format!("tenant `{}`", t.name()),
+            Some(_) => "a client".to_string(),
+        };
+        r.killed = true;
+        cancel.send_replace(Some(format!("killed on request of {by}")));
+        tracing::warn!(app = %id, %by, "application killed");
+        Ok((true, r.state))
+    }
+
     fn may_see(&self, viewer: Option<&Tenant>, r: &AppRecord) -> bool {
         match viewer {
             None => true,
@@ -463,12 +567,7 @@ impl Driver {
     /// One application `viewer` may see (as for [`Driver::status`]): its state,
     /// what `main` printed, and its failed or talkative task attempts.
     pub fn app_detail(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<AppDetail, DriverError> {
-        let apps = self.apps.lock().expect("apps lock");
-        let r = apps.get(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::UnknownApp {
-            app: id.0.clone(),
-            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
-        })?;
-        Ok(AppDetail {
+        self.with_app(viewer, id, |r| AppDetail {
             app: Some(r.status(id)),
             stdout: r.stdout.clone(),
             stderr: r.stderr.clone(),

@@ -17,17 +17,25 @@
 //! - [`tenants`]: who may submit, their tokens, quotas and task limits.
 //! - [`access`]: the host directories a tenant's jobs may read and write.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Driver`].
+//! - [`api`]: the JSON types of the HTTP API and `spindle status --json`, and
+//!   each application's history of jobs, stages and tasks.
+//! - [`http`]: the HTTP server: the JSON API, its OpenAPI schema, the kill
+//!   endpoint and `/metrics`.
+//! - [`metrics`]: the driver's Prometheus metrics.
 
 #![warn(missing_docs)]
 
 pub mod access;
 pub mod allocation;
+pub mod api;
 pub mod app;
 pub mod artifacts;
 pub mod cluster;
 pub mod config;
 pub mod driver;
 pub mod gate;
+pub mod http;
+pub mod metrics;
 pub mod scheduler;
 pub mod service;
 pub mod sources;
@@ -89,6 +97,12 @@ pub enum DriverError {
     #[error("refused: {0}")]
     /// A submission or request the driver will not run.
     Refused(String),
+    #[error("{0}")]
+    /// Something asked for that does not exist (a job or stage of an application).
+    NotFound(String),
+    #[error("forbidden: {0}")]
+    /// A caller that may not do what it asked.
+    Forbidden(String),
     #[error("driver configuration: {0}")]
     /// Settings the driver cannot run with.
     Config(String),

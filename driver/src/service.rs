@@ -11,7 +11,8 @@ use spindle_proto::ids::{AppId, ExecutorId};
 use spindle_proto::{
     AppDetail, AppDetailRequest, AppEvent, ArtifactChunk, ClusterStatus, DeregisterExecutorRequest,
     DeregisterExecutorResponse, FetchArtifactRequest, FetchBroadcastRequest, FetchBroadcastResponse, HeartbeatRequest,
-    HeartbeatResponse, RegisterExecutorRequest, RegisterExecutorResponse, StatusRequest, SubmitRequest,
+    HeartbeatResponse, KillAppRequest, KillAppResponse, RegisterExecutorRequest, RegisterExecutorResponse,
+    StatusRequest, SubmitRequest,
 };
 use spindle_sandbox::{ArtifactHash, SandboxError};
 use tonic::metadata::MetadataMap;
@@ -70,11 +71,13 @@ impl DriverService {
 fn to_status(e: DriverError) -> Status {
     match e {
         DriverError::Sandbox(_) | DriverError::Refused(_) => Status::invalid_argument(e.to_string()),
-        DriverError::UnknownArtifact(_) | DriverError::UnknownApp { .. } | DriverError::UnknownBroadcast { .. } => {
-            Status::not_found(e.to_string())
-        }
+        DriverError::UnknownArtifact(_)
+        | DriverError::UnknownApp { .. }
+        | DriverError::UnknownBroadcast { .. }
+        | DriverError::NotFound(_) => Status::not_found(e.to_string()),
         DriverError::Quota(_) => Status::resource_exhausted(e.to_string()),
         DriverError::Auth(_) => Status::unauthenticated(e.to_string()),
+        DriverError::Forbidden(_) => Status::permission_denied(e.to_string()),
         _ => Status::internal(e.to_string()),
     }
 }
@@ -182,5 +185,12 @@ impl DriverRpc for DriverService {
         let viewer = self.viewer(req.metadata())?;
         let id = AppId(req.into_inner().app_id);
         Ok(Response::new(self.driver.app_detail(viewer.as_deref(), &id).map_err(to_status)?))
+    }
+
+    async fn kill(&self, req: Request<KillAppRequest>) -> Result<Response<KillAppResponse>, Status> {
+        let viewer = self.viewer(req.metadata())?;
+        let id = AppId(req.into_inner().app_id);
+        let (killed, state) = self.driver.kill(viewer.as_deref(), &id).map_err(to_status)?;
+        Ok(Response::new(KillAppResponse { killed, state: state.into() }))
     }
 }

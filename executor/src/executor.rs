@@ -69,6 +69,9 @@ pub struct ExecutorConfig {
     /// not fit in memory go to a directory of this process under it (`None`:
     /// `spindle-spill` under the system's temporary directory).
     pub spill_dir: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (`/metrics`), e.g. `127.0.0.1:9101`
+    /// (`None`: nowhere, the default).
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for ExecutorConfig {
@@ -89,6 +92,7 @@ impl Default for ExecutorConfig {
             tls: Tls::default(),
             register_timeout: None,
             launch_id: String::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -201,6 +205,8 @@ pub struct Executor {
     streams_closed: watch::Sender<bool>,
     id: Mutex<Option<ExecutorId>>,
     address: OnceLock<String>,
+    /// Where its metrics are served, once they are.
+    pub(crate) metrics_address: OnceLock<String>,
 }
 
 impl Executor {
@@ -236,6 +242,7 @@ impl Executor {
             counters: TaskCounters::default(),
             id: Mutex::new(None),
             address: OnceLock::new(),
+            metrics_address: OnceLock::new(),
         }))
     }
 
@@ -265,6 +272,7 @@ impl Executor {
         if self.is_stopping() {
             return self.handed_back(&spec, "the executor is stopping and takes no new tasks");
         }
+        let kind = crate::metrics::task_kind(&spec);
         let (tx, mut cancelled) = watch::channel(None);
         // Unlisted when this future ends or is dropped (the driver hung up).
         let _listed = self.running.list(AttemptKey::of(&spec), tx);
@@ -279,6 +287,7 @@ impl Executor {
                 permit = self.slots.acquire() => permit.expect("slot semaphore is never closed"),
             };
             on_start();
+            crate::metrics::task_started(kind);
             let _running = Gauge::up(&self.counters.running);
             // Boxed: a run's future is kilobytes, and this one (small, then) is
             // moved several times on its way into a tokio task, each move a
@@ -292,6 +301,7 @@ impl Executor {
                 };
                 let counter = if r.ok { &self.counters.finished } else { &self.counters.failed };
                 counter.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::task_finished(kind, &r);
                 r
             }
             // A cancelled attempt neither finished nor failed here: it was stopped.
@@ -462,6 +472,7 @@ impl Executor {
             input_records: self.counters.input_records.load(Ordering::Relaxed),
             output_bytes: self.counters.output_bytes.load(Ordering::Relaxed),
             broadcasts: self.broadcasts.len() as u64,
+            metrics_address: self.metrics_address.get().cloned().unwrap_or_default(),
             ..Default::default()
         }
     }

@@ -20,6 +20,7 @@
 //! - [`remote`]: running as a process: registration, heartbeats, graceful stop,
 //!   pulling artifacts from the driver.
 //! - [`service`]: the gRPC service; it only translates to calls on [`Executor`].
+//! - [`metrics`]: the executor's Prometheus metrics (`--metrics-listen`).
 
 #![warn(missing_docs)]
 
@@ -30,6 +31,7 @@ pub mod broadcasts;
 pub mod cache;
 pub mod executor;
 pub mod memory;
+pub mod metrics;
 pub mod remote;
 pub mod service;
 pub mod shuffle;

@@ -92,7 +92,18 @@ pub async fn serve(
     let server_tls = config.tls.server(Clients::Members);
     let source = Arc::new(DriverArtifacts { url: driver_url.to_string(), client: driver.clone() });
     let grace = config.grace_period;
+    let metrics = match &config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            ExecutorError::BadConfig(format!(
+                "binding the metrics listener {addr}: {e}; choose another --metrics-listen"
+            ))
+        })?),
+        None => None,
+    };
     let exec = Executor::new(config, source)?;
+    if let Some(listener) = metrics {
+        crate::metrics::serve(exec.clone(), listener);
+    }
     let port = listener
         .local_addr()
         .map_err(|e| ExecutorError::Driver { url: driver_url.into(), reason: e.to_string() })?

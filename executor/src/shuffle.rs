@@ -156,6 +156,7 @@ impl ShuffleReader {
                 match stream.message().await {
                     Ok(Some(chunk)) => {
                         if !chunk.data.is_empty() {
+                            crate::metrics::shuffle_fetched(chunk.data.len());
                             return Ok(Some(chunk.data.into()));
                         }
                         continue;

@@ -122,6 +122,12 @@ impl SecretCheck {
         self.expected.is_some() && self.check(md).is_ok()
     }
 
+    /// Whether `given` is the secret of a cluster that has one (HTTP callers
+    /// present it as a bearer token).
+    pub fn is_secret(&self, given: &str) -> bool {
+        self.expected.as_ref().is_some_and(|e| e.matches(given))
+    }
+
     /// Refuses metadata without the right secret.
     pub fn check(&self, md: &MetadataMap) -> Result<(), Status> {
         let Some(expected) = &self.expected else { return Ok(()) };

@@ -7,6 +7,7 @@
 //! - [`auth`]: credentials on the wire: the cluster secret between cluster members,
 //!   tenant tokens from clients.
 //! - [`tls`]: TLS settings for servers and clients (rustls).
+//! - [`metrics`]: the process's Prometheus recorder and its `/metrics` route.
 
 #![warn(missing_docs)]
 
@@ -24,6 +25,8 @@ pub mod error;
 pub use error::SettingsError;
 
 pub mod tls;
+
+pub mod metrics;
 
 pub use generated::*;
 
@@ -55,6 +58,7 @@ impl ApplicationState {
             ApplicationState::Running => "running",
             ApplicationState::Succeeded => "succeeded",
             ApplicationState::Failed => "failed",
+            ApplicationState::Killed => "killed",
         }
     }
 }

@@ -81,6 +81,19 @@ pub enum LimitHit {
     Stack(usize),
 }
 
+impl LimitHit {
+    /// The limit's short name: `memory`, `table`, `wall-time`, `fuel`, `stack`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LimitHit::Memory { .. } => "memory",
+            LimitHit::Table { .. } => "table",
+            LimitHit::WallTime(_) => "wall-time",
+            LimitHit::Fuel(_) => "fuel",
+            LimitHit::Stack(_) => "stack",
+        }
+    }
+}
+
 impl fmt::Display for LimitHit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 pub mod differential;
+pub mod http;
 pub mod python;
 pub mod s3;
 
@@ -95,6 +96,8 @@ pub struct Tenant<'a> {
 pub struct Cluster {
     /// The driver's URL.
     pub url: String,
+    /// Its HTTP server (API, metrics), e.g. `http://127.0.0.1:PORT`.
+    pub ui: String,
     driver: Proc,
     _driver_stdout: BufReader<std::process::ChildStdout>,
     /// The executor processes.
@@ -121,9 +124,9 @@ struct DriverLaunch {
 
 impl DriverLaunch {
     /// Starts the driver listening on `listen`; the process, its stdout, its URL.
-    fn spawn(&self, listen: &str) -> Result<(Proc, BufReader<std::process::ChildStdout>, String)> {
+    fn spawn(&self, listen: &str) -> Result<(Proc, BufReader<std::process::ChildStdout>, String, String)> {
         let mut cmd = Command::new(spindle_bin());
-        cmd.args(["driver", "--listen", listen])
+        cmd.args(["driver", "--listen", listen, "--ui-listen", "127.0.0.1:0"])
             .env("SPINDLE_CACHE_DIR", self.caches.join("driver-cache"))
             .env_remove("SPINDLE_SECRET")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -143,7 +146,10 @@ impl DriverLaunch {
         stdout.read_line(&mut line)?;
         let url = line.trim().rsplit(' ').next().context("driver address line")?.to_string();
         anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "unexpected driver output: {line}");
-        Ok((driver, stdout, url))
+        line.clear();
+        stdout.read_line(&mut line)?;
+        let ui = line.trim().strip_prefix("spindle driver UI on ").context("driver UI line")?.to_string();
+        Ok((driver, stdout, url, ui))
     }
 
     /// The command that starts an executor of this cluster (with its secret).
@@ -263,8 +269,8 @@ impl Cluster {
 
     fn launch_with(executors: usize, slots: u32, launch: DriverLaunch, dir: tempfile::TempDir) -> Result<Cluster> {
         let caches = launch.caches.clone();
-        let (driver, stdout, url) = launch.spawn("127.0.0.1:0")?;
-        let mut cluster = Cluster { url, driver, _driver_stdout: stdout, executors: Vec::new(), dir, launch };
+        let (driver, stdout, url, ui) = launch.spawn("127.0.0.1:0")?;
+        let mut cluster = Cluster { url, ui, driver, _driver_stdout: stdout, executors: Vec::new(), dir, launch };
         for i in 0..executors {
             cluster.add_executor(slots, &caches.join(format!("exec-cache-{i}")))?;
         }
@@ -295,8 +301,8 @@ impl Cluster {
                 .all(|l| std::fs::read_to_string(l).is_ok_and(|t| t.contains("cannot register with the driver")))
                 .then_some(())
         })?;
-        let (driver, stdout, url) = launch.spawn(&listen)?;
-        let cluster = Cluster { url, driver, _driver_stdout: stdout, executors: procs, dir, launch };
+        let (driver, stdout, url, ui) = launch.spawn(&listen)?;
+        let cluster = Cluster { url, ui, driver, _driver_stdout: stdout, executors: procs, dir, launch };
         cluster.wait_for_executors(executors)?;
         Ok(cluster)
     }
@@ -307,8 +313,9 @@ impl Cluster {
         self.signal_driver(libc::SIGKILL);
         self.wait_driver(Duration::from_secs(10))?;
         let listen = self.url.rsplit("://").next().context("driver URL")?.to_string();
-        let (driver, stdout, url) = self.launch.spawn(&listen)?;
+        let (driver, stdout, url, ui) = self.launch.spawn(&listen)?;
         anyhow::ensure!(url == self.url, "the driver came back at {url}, not {}", self.url);
+        self.ui = ui;
         self.driver = driver;
         self._driver_stdout = stdout;
         Ok(())

@@ -18,7 +18,7 @@ fn a_driver_with_tenants_and_no_cluster_secret_refuses_to_start() -> Result<()> 
     let config = dir.path().join("driver.toml");
     std::fs::write(&config, "[[tenants]]\nname = \"alice\"\ntoken = \"alice-token-1\"\n")?;
     let out = std::process::Command::new(spindle_bin())
-        .args(["driver", "--listen", "127.0.0.1:0", "--config"])
+        .args(["driver", "--ui-listen", "none", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .env_remove("SPINDLE_SECRET")
         .output()?;

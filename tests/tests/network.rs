@@ -41,7 +41,7 @@ impl NetCluster {
         let config = dir.path().join("driver.toml");
         std::fs::write(&config, CONFIG)?;
         let mut cmd = net.command(0, &spindle_bin());
-        cmd.args(["driver", "--listen", &format!("{}:0", net.hosts[0].ip), "--config"])
+        cmd.args(["driver", "--ui-listen", "none", "--listen", &format!("{}:0", net.hosts[0].ip), "--config"])
             .arg(&config)
             .env("SPINDLE_SECRET", SECRET)
             .env("SPINDLE_CACHE_DIR", dir.path().join("driver-cache"))

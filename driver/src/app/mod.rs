@@ -22,6 +22,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::access::DataAccess;
+use crate::api::Event;
 use crate::cluster::SlotClaim;
 use crate::scheduler::cache_locations::CacheLocations;
 use crate::scheduler::dag::{Action, plan_job};
@@ -146,7 +147,14 @@ impl AppCtx {
         };
         let started = Instant::now();
         tracing::info!(app = %self.id, %job, action = action.name(), "job started");
-        let (output, stats) = run_job(&ctx, &plan).await?;
+        let now_ms = crate::api::history::now_ms;
+        self.driver
+            .record_event(&self.id, Event::JobStart { job: job.0, action: action.name().into(), time_ms: now_ms() });
+        let outcome = run_job(&ctx, &plan).await;
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        crate::metrics::job_finished(error.is_none());
+        self.driver.record_event(&self.id, Event::JobEnd { job: job.0, time_ms: now_ms(), error });
+        let (output, stats) = outcome?;
         self.driver.note_job(&self.id);
         let _ = self.events.send(AppEvent {
             event: Some(app_event::Event::JobDone(JobDone {

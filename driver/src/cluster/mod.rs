@@ -510,6 +510,16 @@ impl Cluster {
         self.state.lock().expect("cluster lock").executors.values().map(|s| s.entry.slots).sum()
     }
 
+    /// Per tenant: tasks waiting for a slot, and slots leased (running or
+    /// queued on executors), for metrics.
+    pub fn tenant_queues(&self) -> Vec<(String, usize, u32)> {
+        let st = self.state.lock().expect("cluster lock");
+        st.queues
+            .iter()
+            .map(|(t, q)| (t.clone(), q.waiters.iter().filter(|w| !w.tx.is_closed()).count(), q.running))
+            .collect()
+    }
+
     /// All registered executors.
     pub fn executors(&self) -> Vec<ExecutorEntry> {
         self.state.lock().expect("cluster lock").executors.values().map(|s| s.entry.clone()).collect()

@@ -21,6 +21,8 @@ use super::dag::{Action, Partitioner, PipeInput, PipePlan, StageOutput};
 use super::progress::StageGuard;
 use super::stage::{JobContext, Lost, Stage};
 use crate::DriverError;
+use crate::api::Event;
+use crate::api::model::TaskData;
 use crate::cluster::{ExecutorEntry, SlotLease};
 
 /// The executor a task succeeded on.
@@ -283,6 +285,7 @@ async fn attempt(
     }
     let mut result = {
         let (told, mut started) = oneshot::channel();
+        crate::metrics::task_launched(stage.kind());
         let launch = executor.handle.launch(spec, told);
         tokio::pin!(launch);
         // Counted as running from when it takes a slot, not while it waits in the
@@ -319,6 +322,31 @@ async fn attempt(
     }
     drop(lease);
     let placement = Placement { executor_id: executor.id.to_string(), address: executor.address.clone() };
+    let shuffle_write_bytes = result.bucket_bytes.iter().sum();
+    crate::metrics::task_finished(stage.kind(), &result, shuffle_write_bytes);
+    ctx.driver.record_event(
+        ctx.app,
+        Event::TaskEnd {
+            job: ctx.job.0,
+            stage: stage.id.0,
+            task: TaskData {
+                partition,
+                attempt: number,
+                stage_attempt: stage.round(),
+                executor: placement.executor_id.clone(),
+                state: if result.ok { "succeeded" } else { "failed" }.into(),
+                failure_kind: result.failure_kind().label().into(),
+                error: result.error.lines().next().unwrap_or_default().into(),
+                finished_ms: crate::api::history::now_ms(),
+                duration_ms: result.duration_us as f64 / 1000.0,
+                records_in: result.records_in,
+                records_out: result.records_out,
+                shuffle_write_bytes,
+                spilled_bytes: result.spilled_bytes,
+                cache_hit: result.cache_hits > 0,
+            },
+        },
+    );
     ctx.driver.record_task(
         ctx.app,
         TaskRecord {

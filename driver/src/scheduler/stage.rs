@@ -192,6 +192,11 @@ impl<'p> Stage<'p> {
         self.durations.lock().expect("stage lock").clear();
         self.rounds.fetch_add(1, Ordering::Relaxed) + 1
     }
+
+    /// The current round's number (1 the first time).
+    pub fn round(&self) -> u32 {
+        self.rounds.load(Ordering::Relaxed)
+    }
 }
 
 /// Why a stage's round ended before all its tasks were done: shuffle input it

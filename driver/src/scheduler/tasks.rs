@@ -23,6 +23,7 @@ use super::dag::{Action, JobPlan, StageOutput};
 pub use super::stage::JobContext;
 use super::stage::{Lost, Stage};
 use crate::DriverError;
+use crate::api::Event;
 
 /// What an action produced.
 #[derive(Debug)]
@@ -203,9 +204,21 @@ async fn run_round(
         attempt: round,
         spilled_bytes: 0,
     });
+    let now_ms = crate::api::history::now_ms;
+    ctx.driver.record_event(
+        ctx.app,
+        Event::StageStart {
+            job: ctx.job.0,
+            stage: stage.id.0,
+            kind: stage.kind().into(),
+            attempt: round,
+            tasks: partitions.len() as u32,
+            time_ms: now_ms(),
+        },
+    );
     let span = tracing::info_span!("driver.stage.run", app = %ctx.app, job = %ctx.job, stage = %stage.id, round, tasks = partitions.len());
     let progress = &progress;
-    async {
+    let outcome = async {
         let start = |p: u32| async move { (p, run_task(ctx, stage, progress, p).await) };
         let mut waiting = partitions.iter().copied();
         let mut tasks = FuturesUnordered::new();
@@ -245,7 +258,10 @@ async fn run_round(
         Ok((done, lost))
     }
     .instrument(span)
-    .await
+    .await;
+    ctx.driver
+        .record_event(ctx.app, Event::StageEnd { stage: stage.id.0, time_ms: now_ms(), failed: outcome.is_err() });
+    outcome
 }
 
 /// Tasks of one stage round that may be under way at once (running, queued at an

@@ -100,6 +100,9 @@ fn failure_kind(failure: &Failure) -> FailureKind {
 }
 
 pub(crate) fn failed(failure: Failure, logs: Vec<u8>, compiled: bool) -> TaskResult {
+    if let Failure::Limit(hit) = &failure {
+        crate::metrics::limit_broken(hit);
+    }
     TaskResult {
         ok: false,
         retryable: failure.retryable(),

@@ -1,0 +1,8 @@
+//! What the driver shows of itself: the JSON types of its HTTP API and of
+//! `spindle status --json` ([`model`]), and the per-application record of jobs,
+//! stages and tasks they are read from ([`history`]).
+
+pub mod history;
+pub mod model;
+
+pub use history::{AppHistory, Event};
