@@ -19,5 +19,8 @@ if ! command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >
     echo "==> installing iproute2 for the network tests"
     apt-get install -y -qq iproute2 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq iproute2) || true
 fi
+# The browser test of the web UI drives Debian's Chromium with playwright-core
+# (installed with SPINDLE_INSTALL_TOOLCHAINS=1; skipped without them otherwise).
+tests/browser/install.sh
 echo "==> running tests"
 cargo nextest run --no-fail-fast "$@"

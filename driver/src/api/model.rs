@@ -201,7 +201,7 @@ pub struct TaskAttemptLog {
     pub stage: u64,
     /// Its partition.
     pub partition: u32,
-    /// Its attempt (1 the first time).
+    /// Its attempt (0 the first time).
     pub attempt: u32,
     /// Where it ran.
     pub executor: String,
@@ -304,7 +304,7 @@ pub struct TaskMetricsSummary {
 pub struct TaskData {
     /// Its partition.
     pub partition: u32,
-    /// Its attempt (1 the first time).
+    /// Its attempt (0 the first time).
     pub attempt: u32,
     /// Its stage's round.
     pub stage_attempt: u32,

@@ -1,5 +1,5 @@
-//! The driver's HTTP server (`--ui-listen`): the JSON API under `/api/v1/`
-//! ([`api`]), its OpenAPI schema, and `/metrics`.
+//! The driver's HTTP server (`--ui-listen`): the web UI ([`ui`]), the JSON API
+//! under `/api/v1/` ([`api`]) with its OpenAPI schema, and `/metrics`.
 //!
 //! Who calls is read as the gRPC API reads it. With tenants configured, a caller
 //! presents `TENANT:TOKEN` as a bearer token, as HTTP basic credentials (user
@@ -9,6 +9,7 @@
 //! caller sees everything.
 
 pub mod api;
+pub mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -135,7 +136,7 @@ pub fn router(driver: Arc<Driver>) -> Router {
             }),
         )
         .with_state(());
-    api::routes().with_state(shared).merge(metrics)
+    api::routes().merge(ui::routes()).with_state(shared).merge(metrics)
 }
 
 /// Serves the driver's HTTP API on `listener` until `shutdown` completes.
