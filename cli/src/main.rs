@@ -149,8 +149,26 @@ enum Command {
         /// `none` (default: 127.0.0.1:4040, or the next free port up to 4056).
         #[arg(long, value_name = "ADDR")]
         ui_listen: Option<String>,
+        /// Log every application's events here, for `spindle history`
+        /// (overrides `event_log_dir` in the config file).
+        #[arg(long, value_name = "DIR")]
+        event_log_dir: Option<PathBuf>,
         #[command(flatten)]
         tls: TlsArgs,
+    },
+    /// Serve the web UI and JSON API of finished applications from the event
+    /// logs drivers wrote (--event-log-dir).
+    History {
+        /// The drivers' event-log directory.
+        #[arg(long, value_name = "DIR")]
+        event_log_dir: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:18080")]
+        listen: String,
+        /// A driver config file whose tenants (and SPINDLE_SECRET) decide who
+        /// sees which application (default: everyone sees all).
+        #[arg(long, env = "SPINDLE_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Run an executor process that joins a driver.
     Executor {
@@ -321,11 +339,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             local::run(&job, options, args).await
         }
-        Command::Driver { listen, compiled_cache_dir, config, ui_listen, tls } => {
+        Command::Driver { listen, compiled_cache_dir, config, ui_listen, event_log_dir, tls } => {
             let mut driver_config = match &config {
                 Some(path) => spindle_driver::DriverConfig::load(path)?,
                 None => spindle_driver::DriverConfig::default(),
             };
+            if event_log_dir.is_some() {
+                driver_config.event_log_dir = event_log_dir;
+            }
             if let Ok(secret) = std::env::var("SPINDLE_SECRET") {
                 driver_config.secret = Some(secret);
             }
@@ -443,6 +464,25 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
             config.engine.fuel = fuel_metering;
             spindle_executor::remote::serve(config, listener, &driver, &host, shutdown_signal()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::History { event_log_dir, listen, config } => {
+            let driver_config = match &config {
+                Some(path) => spindle_driver::DriverConfig::load(path)?,
+                None => spindle_driver::DriverConfig::default(),
+            };
+            let secret = std::env::var("SPINDLE_SECRET").ok().or(driver_config.secret.clone());
+            anyhow::ensure!(
+                event_log_dir.is_dir(),
+                "{} is not a directory: give the --event-log-dir the drivers write to",
+                event_log_dir.display()
+            );
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+            let history = spindle_driver::history::History::open(event_log_dir, &driver_config.tenants);
+            // Tests and scripts read this line to find the port.
+            println!("spindle history server on http://{}", listener.local_addr()?);
+            let router = spindle_driver::http::router(history, secret.as_deref());
+            axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Submit { driver, who, limits, job, args } => {

@@ -102,6 +102,11 @@ pub struct DriverConfig {
     pub retained_applications: usize,
     /// ... and none longer than this after it finished. Default 1 h.
     pub application_retention: Duration,
+    /// Where every application's events are logged, for `spindle history`
+    /// (`None`: nowhere, the default).
+    pub event_log_dir: Option<std::path::PathBuf>,
+    /// JSON bytes per part of an event log before it is rotated. Default 128 MiB.
+    pub event_log_rotate_bytes: u64,
     /// Tenants allowed to submit. Empty: no authentication, one `default` tenant.
     pub tenants: Vec<TenantConfig>,
     /// Object-store options by URL prefix (`[[stores]]`), over the driver's
@@ -150,6 +155,8 @@ impl Default for DriverConfig {
             component_budget: 1 << 30,
             retained_applications: 100,
             application_retention: Duration::from_secs(3600),
+            event_log_dir: None,
+            event_log_rotate_bytes: 128 << 20,
             engine: EngineConfig::default(),
             tls: spindle_proto::tls::Tls::default(),
         }
@@ -243,6 +250,8 @@ struct File {
     retained_applications: Option<usize>,
     #[serde(default, with = "humantime_serde")]
     application_retention: Option<Duration>,
+    event_log_dir: Option<std::path::PathBuf>,
+    event_log_rotate: Option<ByteSize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -436,6 +445,12 @@ impl DriverConfig {
         }
         if let Some(d) = file.application_retention {
             c.application_retention = d;
+        }
+        if let Some(d) = file.event_log_dir {
+            c.event_log_dir = Some(d);
+        }
+        if let Some(s) = file.event_log_rotate {
+            c.event_log_rotate_bytes = s.as_u64().max(1 << 20);
         }
         if let Some(n) = file.fallback_parallelism {
             c.fallback_parallelism = n.max(1);

@@ -20,12 +20,14 @@ use wasmtime::component::Linker;
 pub use spindle_proto::AppEvent;
 
 use crate::access::DataAccess;
-use crate::api::AppHistory;
+use crate::api::history::AppEnd;
 use crate::api::model::{JobData, StageData, TaskData};
+use crate::api::{AppHistory, Event};
 use crate::app::shared::Broadcasts;
 use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::{ArtifactPin, ArtifactStore};
-use crate::cluster::{Cluster, SlotClaim};
+use crate::cluster::{Cluster, Membership, SlotClaim};
+use crate::history::event_log::AppLog;
 use crate::scheduler::exclusions::Exclusions;
 use crate::scheduler::progress::AppProgress;
 use crate::tenants::{Tenant, Tenants};
@@ -66,6 +68,37 @@ struct AppRecord {
     duration_ms: Option<u64>,
     /// Its jobs, stages and tasks.
     history: AppHistory,
+    /// Its event log, while it runs (with `event_log_dir`).
+    log: Option<AppLog>,
+}
+
+impl AppRecord {
+    /// Appends `event` to its event log; a log that fails is closed, with a warning.
+    fn log(&mut self, event: &Event) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.append(event)
+        {
+            tracing::warn!(error = %e, name = %self.name, "the event log failed: no more events are logged for it");
+            self.log = None;
+        }
+    }
+
+    /// Its end, for the event log.
+    fn end(&self) -> Event {
+        Event::AppEnd(Box::new(AppEnd {
+            time_ms: crate::api::history::now_ms(),
+            state: self.state.label().into(),
+            error: self.error.clone(),
+            duration_ms: self.duration_ms.unwrap_or_default(),
+            jobs: self.jobs,
+            tasks_failed: self.tasks_failed,
+            stages_resubmitted: self.progress.resubmitted(),
+            stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
+            tasks: self.tasks.iter().map(Into::into).collect(),
+            tasks_dropped: self.tasks_dropped,
+        }))
+    }
 }
 
 impl AppRecord {
@@ -134,7 +167,12 @@ impl Driver {
             Credentials::cluster(config.secret.as_deref()).map_err(|e| DriverError::Config(e.to_string()))?;
         let cluster = Arc::new(Cluster::with_launch_ahead(config.liveness, config.effective_launch_ahead()));
         cluster.spawn_monitor();
-        Ok(Arc::new(Driver {
+        if let Some(dir) = &config.event_log_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DriverError::Config(format!("event log directory {}: {e}; create it or choose another", dir.display()))
+            })?;
+        }
+        let driver = Arc::new(Driver {
             tenants: Tenants::new(&config.tenants),
             credentials,
             artifacts: ArtifactStore::new(config.component_budget),
@@ -148,7 +186,9 @@ impl Driver {
             apps: Mutex::default(),
             app_finished: Notify::new(),
             next_app: AtomicU64::new(1),
-        }))
+        });
+        driver.log_membership();
+        Ok(driver)
     }
 
     /// A broadcast value of a running application, for an executor.
@@ -178,10 +218,40 @@ impl Driver {
     }
 
     /// Folds what `app`'s scheduler did into its history.
-    pub(crate) fn record_event(&self, app: &AppId, event: crate::api::Event) {
+    pub(crate) fn record_event(&self, app: &AppId, event: Event) {
         if let Some(r) = self.apps.lock().expect("apps lock").get_mut(app) {
+            r.log(&event);
             r.history.apply(event);
         }
+    }
+
+    /// Logs executors joining and leaving in the event log of every running
+    /// application, for as long as the driver lives.
+    fn log_membership(self: &Arc<Self>) {
+        let mut membership = self.cluster.membership();
+        let driver = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let m = match membership.recv().await {
+                    Ok(m) => m,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(driver) = driver.upgrade() else { return };
+                let time_ms = crate::api::history::now_ms();
+                let event = match m {
+                    Membership::Added { executor, address, slots } => {
+                        Event::ExecutorAdded { executor, address, slots, time_ms }
+                    }
+                    Membership::Removed { executor, address, state, reason } => {
+                        Event::ExecutorRemoved { executor, address, state, reason, time_ms }
+                    }
+                };
+                for r in driver.apps.lock().expect("apps lock").values_mut().filter(|r| r.cancel.is_some()) {
+                    r.log(&event);
+                }
+            }
+        });
     }
 
     /// Reads one application `viewer` may see.
@@ -373,7 +443,38 @@ impl Driver {
             started: std::time::Instant::now(),
             duration_ms: None,
             history: AppHistory::default(),
+            log: None,
         };
+        let mut record = record;
+        if let Some(dir) = &self.config.event_log_dir {
+            match AppLog::create(dir, &id.0, record.submitted_ms, self.config.event_log_rotate_bytes) {
+                Ok(log) => record.log = Some(log),
+                Err(e) => tracing::warn!(app = %id, dir = %dir.display(), error = %e, "cannot start the event log"),
+            }
+        }
+        record.log(&Event::AppStart {
+            app: id.0.clone(),
+            name: name.clone(),
+            tenant: tenant.name().to_string(),
+            submitted_ms: record.submitted_ms,
+            limits: crate::api::model::LimitsSummary {
+                memory_bytes: limits.memory_bytes,
+                wall_time_ms: limits.wall_time_ms,
+                fuel: limits.fuel,
+                output_bytes: limits.output_bytes,
+            },
+        });
+        // The executors it starts with, as if they joined (as the history
+        // server learns of executors from the log alone).
+        for e in self.cluster.executors() {
+            let time_ms = record.submitted_ms;
+            record.log(&Event::ExecutorAdded {
+                executor: e.id.to_string(),
+                address: e.address,
+                slots: e.slots,
+                time_ms,
+            });
+        }
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
         let shared = SharedWithRecord { progress, broadcasts, exclusions };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -454,6 +555,14 @@ impl Driver {
                 r.finished_at = Some(std::time::Instant::now());
                 r.duration_ms = Some(r.started.elapsed().as_millis() as u64);
                 crate::metrics::app_finished(r.state);
+                let end = r.end();
+                r.history.close(crate::api::history::now_ms(), &r.error);
+                r.log(&end);
+                if let Some(log) = r.log.take()
+                    && let Err(e) = log.finish()
+                {
+                    tracing::warn!(app = %id, error = %e, "cannot complete the event log");
+                }
             }
             driver.prune_finished();
             tracing::info!(app = %id, succeeded = finished.succeeded, error = %finished.error, "application finished");

@@ -22,6 +22,8 @@
 //! - [`http`]: the HTTP server: the JSON API, its OpenAPI schema, the kill
 //!   endpoint and `/metrics`.
 //! - [`metrics`]: the driver's Prometheus metrics.
+//! - [`history`]: event logs of applications (`--event-log-dir`), and the
+//!   history server that serves finished ones from them.
 
 #![warn(missing_docs)]
 
@@ -34,6 +36,7 @@ pub mod cluster;
 pub mod config;
 pub mod driver;
 pub mod gate;
+pub mod history;
 pub mod http;
 pub mod metrics;
 pub mod scheduler;

@@ -42,6 +42,24 @@ pub fn example(name: &str) -> PathBuf {
     p
 }
 
+/// Starts `spindle history` over `event_log_dir` (extra arguments after) on a
+/// free port; the process and its URL.
+pub fn start_history(event_log_dir: &Path, extra: &[&str]) -> Result<(Proc, String)> {
+    let mut child = Command::new(spindle_bin())
+        .args(["history", "--listen", "127.0.0.1:0", "--event-log-dir"])
+        .arg(event_log_dir)
+        .args(extra)
+        .env_remove("SPINDLE_SECRET")
+        .env_remove("SPINDLE_CONFIG")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the history server")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("history stdout")?).read_line(&mut line)?;
+    let url = line.trim().strip_prefix("spindle history server on ").context("history address line")?.to_string();
+    Ok((Proc(child), url))
+}
+
 /// Polls `cond` every 20 ms until it returns `Some`, or fails after `timeout`.
 pub fn await_condition<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> Result<T> {
     let start = Instant::now();

@@ -58,6 +58,9 @@ fn kill_stops_an_application_and_its_tasks_within_a_second() -> Result<()> {
     })?;
     eprintln!("kill: application and tasks stopped {stopped:?} after the kill command started");
     assert!(stopped < Duration::from_secs(1), "stopping took {stopped:?}");
+    let jobs = http::get(&c.ui, &format!("/api/v1/applications/{app}/jobs"), None)?.json()?;
+    let jobs = jobs.as_array().unwrap();
+    assert!(!jobs.is_empty() && jobs.iter().all(|j| j["state"] == "failed"), "its running job ended: {jobs:?}");
     let submitted = child.wait_with_output()?;
     assert!(!submitted.status.success(), "a killed application's submit succeeded");
     let stderr = String::from_utf8_lossy(&submitted.stderr);

@@ -1,8 +1,9 @@
 //! The web UI in a real browser: headless Chromium, driven by playwright-core
 //! (`tests/browser/walk.mjs`), walks the pages of a live cluster running a real
 //! job: from the application list to an application, one of its stages and its
-//! tasks sorted by duration, the executors and the logs. Screenshots are kept
-//! under `TARGET/ui-screenshots/`.
+//! tasks sorted by duration, the executors and the logs; then the same pages of
+//! the history server, from the driver's event logs. Screenshots are kept under
+//! `TARGET/ui-screenshots/`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -41,7 +42,8 @@ fn a_browser_walks_the_ui_of_a_live_cluster() -> Result<()> {
     };
     let work = tempfile::tempdir()?;
     let files = write_text_inputs(&work.path().join("in"), 4, 2000, 3);
-    let c = Cluster::start(2, 2)?;
+    let logs = work.path().join("events");
+    let c = Cluster::start_configured(2, 2, "ui-secret", &format!("event_log_dir = {:?}\n", logs.to_str().unwrap()))?;
     let out = c.submit(
         &example("wordcount"),
         &[work.path().join("in").to_str().unwrap(), work.path().join("out").to_str().unwrap()],
@@ -69,20 +71,43 @@ fn a_browser_walks_the_ui_of_a_live_cluster() -> Result<()> {
 
     let shots = target_dir().join("ui-screenshots");
     std::fs::create_dir_all(&shots)?;
-    let walk = Command::new("node")
-        .arg(root().join("tests/browser/walk.mjs"))
-        .args([tools.to_str().unwrap(), &c.ui, &finished, &running, shots.to_str().unwrap()])
-        .output()?;
+    let walk = |ui: &str, finished: &str, running: &str, prefix: &str| -> Result<()> {
+        let out = Command::new("node")
+            .arg(root().join("tests/browser/walk.mjs"))
+            .args([tools.to_str().unwrap(), ui, finished, running, shots.to_str().unwrap(), prefix])
+            .env("HOME", work.path())
+            .output()?;
+        anyhow::ensure!(out.status.success(), "the browser walk of {ui} failed: {}", describe(&out));
+        eprintln!("browser walk of {ui}: {}", String::from_utf8_lossy(&out.stdout).trim());
+        Ok(())
+    };
+    let live = walk(&c.ui, &finished, &running, "");
     let _ = c.command("kill", None).arg(&running).output();
     let _ = slow.kill();
     let _ = slow.wait();
-    assert!(walk.status.success(), "the browser walk failed: {}", describe(&walk));
-    eprintln!("browser walk: {}", String::from_utf8_lossy(&walk.stdout).trim());
+    live?;
+
+    // The history server, once both applications' logs are complete.
+    await_condition("the killed application's log to complete", Duration::from_secs(10), || {
+        let s = c.status().ok()?;
+        let apps = s["applications"].as_array()?;
+        apps.iter().all(|a| a["state"] != "running").then_some(())
+    })?;
+    let (_history, history) = start_history(&logs, &[])?;
+    let apps = spindle_tests::http::get(&history, "/api/v1/applications", None)?.json()?;
+    let key = apps
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["id"].as_str().is_some_and(|id| id.starts_with(&format!("{finished}-")))))
+        .and_then(|a| a["id"].as_str())
+        .context("the finished application in history")?
+        .to_string();
+    walk(&history, &key, "-", "history-")?;
     for name in
         ["applications", "application", "stage", "stage-tasks-by-duration", "executors", "logs", "running-application"]
     {
         let png = std::fs::read(shots.join(format!("{name}.png")))?;
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}.png is a screenshot");
     }
+    assert!(shots.join("history-stage-tasks-by-duration.png").exists());
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use spindle_proto::StageProgress;
 
-use super::model::{JobData, StageData, TaskData, TaskMetricsSummary};
+use super::model::{JobData, LimitsSummary, StageData, TaskAttemptLog, TaskData, TaskMetricsSummary};
 
 /// Task attempts one application keeps for the API (the counts and sums of
 /// stages go on past it; its quantiles are over the kept ones).
@@ -15,10 +15,50 @@ pub const MAX_TASKS_KEPT: usize = 100_000;
 /// The quantiles of [`TaskMetricsSummary`].
 const QUANTILES: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 
-/// Something an application's scheduler did.
+/// Something that happened to an application: what its scheduler did, and
+/// (for the event log) its start, its end and executors joining and leaving.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
+    /// It was accepted.
+    AppStart {
+        /// Its id on the driver that ran it.
+        app: String,
+        /// The component's name.
+        name: String,
+        /// Who submitted it.
+        tenant: String,
+        /// When.
+        submitted_ms: u64,
+        /// Its tasks' limits.
+        limits: LimitsSummary,
+    },
+    /// It ended.
+    AppEnd(Box<AppEnd>),
+    /// An executor joined the cluster while it ran.
+    ExecutorAdded {
+        /// The executor.
+        executor: String,
+        /// Where it serves.
+        address: String,
+        /// Its slots.
+        slots: u32,
+        /// When.
+        time_ms: u64,
+    },
+    /// An executor left the cluster while it ran.
+    ExecutorRemoved {
+        /// The executor.
+        executor: String,
+        /// Where it served.
+        address: String,
+        /// `lost`, `stopped` or `released`.
+        state: String,
+        /// Why.
+        reason: String,
+        /// When.
+        time_ms: u64,
+    },
     /// An action started a job.
     JobStart {
         /// The job.
@@ -70,6 +110,33 @@ pub enum Event {
         /// The attempt.
         task: TaskData,
     },
+}
+
+/// How an application ended, with what its record keeps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AppEnd {
+    /// When.
+    pub time_ms: u64,
+    /// `succeeded`, `failed` or `killed`.
+    pub state: String,
+    /// Why it failed.
+    pub error: String,
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// Jobs it ran.
+    pub jobs: u32,
+    /// Task attempts that failed.
+    pub tasks_failed: u32,
+    /// Map stages run again.
+    pub stages_resubmitted: u32,
+    /// What `main` printed.
+    pub stdout: String,
+    /// What `main` printed to stderr.
+    pub stderr: String,
+    /// Kept task attempts (failed or talkative) with their logs.
+    pub tasks: Vec<TaskAttemptLog>,
+    /// Attempts not kept.
+    pub tasks_dropped: u64,
 }
 
 struct StageEntry {
@@ -159,6 +226,23 @@ impl AppHistory {
                     s.tasks.push(task);
                 }
             }
+            // Kept by the application's record and the event log, not here.
+            Event::AppStart { .. } | Event::AppEnd(_) | Event::ExecutorAdded { .. } | Event::ExecutorRemoved { .. } => {
+            }
+        }
+    }
+
+    /// Ends what still runs when the application ends (it was killed, or its
+    /// `main` failed): running jobs and stages become `failed`.
+    pub fn close(&mut self, time_ms: u64, reason: &str) {
+        for j in self.jobs.values_mut().filter(|j| j.state == "running") {
+            j.state = "failed".into();
+            j.error = reason.into();
+            j.duration_ms = time_ms.saturating_sub(j.submitted_ms);
+        }
+        for s in self.stages.values_mut().filter(|s| s.data.state == "running") {
+            s.data.state = "failed".into();
+            s.data.duration_ms = time_ms.saturating_sub(s.data.submitted_ms);
         }
     }
 

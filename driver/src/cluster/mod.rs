@@ -94,6 +94,31 @@ struct Slots {
     idle_since: Option<Instant>,
 }
 
+/// An executor joining or leaving the cluster.
+#[derive(Debug, Clone)]
+pub enum Membership {
+    /// It registered.
+    Added {
+        /// Its id.
+        executor: String,
+        /// Where it serves.
+        address: String,
+        /// Its slots.
+        slots: u32,
+    },
+    /// It was lost, stopped or released.
+    Removed {
+        /// Its id.
+        executor: String,
+        /// Where it served.
+        address: String,
+        /// `lost`, `stopped` or `released`.
+        state: String,
+        /// Why.
+        reason: String,
+    },
+}
+
 /// What the cluster is doing, for dynamic allocation.
 #[derive(Debug, Default)]
 pub struct Load {
@@ -262,6 +287,8 @@ const GONE_KEPT: usize = 64;
 /// another's small one: the small job's tasks get the next free slots.
 pub struct Cluster {
     state: Mutex<State>,
+    /// Executors joining and leaving, for the event log.
+    membership: tokio::sync::broadcast::Sender<Membership>,
     settings: LivenessSettings,
     /// Most tasks leased per slot of an executor in another process beyond the
     /// one it runs (see [`Cluster::with_launch_ahead`]).
@@ -341,9 +368,15 @@ impl Cluster {
                 gone: VecDeque::new(),
                 empty_since: Some(Instant::now()),
             }),
+            membership: tokio::sync::broadcast::channel(256).0,
             settings,
             launch_ahead: 0,
         }
+    }
+
+    /// Executors joining and leaving from now on.
+    pub fn membership(&self) -> tokio::sync::broadcast::Receiver<Membership> {
+        self.membership.subscribe()
     }
 
     /// An empty registry that leases up to `launch_ahead` more tasks per slot of
@@ -392,6 +425,11 @@ impl Cluster {
             let now = Instant::now();
             let s =
                 Slots { entry, leased: 0, lost, heartbeats, last_seen: now, last_status: None, idle_since: Some(now) };
+            let _ = self.membership.send(Membership::Added {
+                executor: id.to_string(),
+                address: s.entry.address.clone(),
+                slots: s.entry.slots,
+            });
             st.executors.insert(key, s);
             st.empty_since = None;
             id
@@ -493,6 +531,12 @@ impl Cluster {
         status.slots = s.entry.slots;
         status.set_state(state);
         status.reason = reason.into();
+        let _ = self.membership.send(Membership::Removed {
+            executor: id.to_string(),
+            address: s.entry.address.clone(),
+            state: state.label().to_string(),
+            reason: reason.into(),
+        });
         status.running_tasks = 0;
         status.last_heartbeat_ms = s.last_seen.elapsed().as_millis() as u64;
         st.gone.push_back(status);

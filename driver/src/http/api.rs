@@ -74,7 +74,7 @@ fn not_found(what: String) -> HttpError {
     (status = 200, body = ClusterView), (status = 401, body = ApiError)))]
 async fn cluster(State(s): State<Shared>, headers: HeaderMap) -> Answer<ClusterView> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json((&s.driver.status(viewer.as_deref()).await).into()))
+    Ok(Json((&s.source.status(viewer.as_deref()).await).into()))
 }
 
 /// The applications the caller may see: running ones and retained finished ones.
@@ -82,7 +82,7 @@ async fn cluster(State(s): State<Shared>, headers: HeaderMap) -> Answer<ClusterV
     (status = 200, body = [ApplicationSummary]), (status = 401, body = ApiError)))]
 async fn applications(State(s): State<Shared>, headers: HeaderMap) -> Answer<Vec<ApplicationSummary>> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json(s.driver.status(viewer.as_deref()).await.applications.iter().map(Into::into).collect()))
+    Ok(Json(s.source.status(viewer.as_deref()).await.applications.iter().map(Into::into).collect()))
 }
 
 /// One application, with its failed and talkative task attempts and their logs.
@@ -94,7 +94,7 @@ async fn application(
     Path(app): Path<String>,
 ) -> Answer<ApplicationDetail> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json((&s.driver.app_detail(viewer.as_deref(), &AppId(app))?).into()))
+    Ok(Json((&s.source.app_detail(viewer.as_deref(), &AppId(app))?).into()))
 }
 
 /// An application's jobs, oldest first.
@@ -102,7 +102,7 @@ async fn application(
     responses((status = 200, body = [JobData]), (status = 404, body = ApiError)))]
 async fn jobs(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Answer<Vec<JobData>> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json(s.driver.jobs(viewer.as_deref(), &AppId(app))?))
+    Ok(Json(s.source.jobs(viewer.as_deref(), &AppId(app))?))
 }
 
 /// One job.
@@ -111,7 +111,7 @@ async fn jobs(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<Strin
 async fn job(State(s): State<Shared>, headers: HeaderMap, Path((app, job)): Path<(String, u64)>) -> Answer<JobData> {
     let viewer = s.viewer(&headers)?;
     let id = AppId(app);
-    s.driver
+    s.source
         .job(viewer.as_deref(), &id, job)?
         .map(Json)
         .ok_or_else(|| not_found(format!("application {id} has no job {job}")))
@@ -122,7 +122,7 @@ async fn job(State(s): State<Shared>, headers: HeaderMap, Path((app, job)): Path
     responses((status = 200, body = [StageData]), (status = 404, body = ApiError)))]
 async fn stages(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Answer<Vec<StageData>> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json(s.driver.stages(viewer.as_deref(), &AppId(app))?))
+    Ok(Json(s.source.stages(viewer.as_deref(), &AppId(app))?))
 }
 
 /// One stage.
@@ -136,7 +136,7 @@ async fn stage(
 ) -> Answer<StageData> {
     let viewer = s.viewer(&headers)?;
     let id = AppId(app);
-    s.driver
+    s.source
         .stage(viewer.as_deref(), &id, stage)?
         .map(|(data, _)| Json(data))
         .ok_or_else(|| not_found(format!("application {id} has no stage {stage}")))
@@ -165,7 +165,7 @@ async fn tasks(
     let viewer = s.viewer(&headers)?;
     let id = AppId(app);
     let (_, mut tasks) = s
-        .driver
+        .source
         .stage(viewer.as_deref(), &id, stage)?
         .ok_or_else(|| not_found(format!("application {id} has no stage {stage}")))?;
     match q.sort.as_deref() {
@@ -187,7 +187,7 @@ async fn tasks(
     (status = 200, body = [ExecutorSummary]), (status = 401, body = ApiError)))]
 async fn executors(State(s): State<Shared>, headers: HeaderMap) -> Answer<Vec<ExecutorSummary>> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json(s.driver.status(viewer.as_deref()).await.executors.iter().map(Into::into).collect()))
+    Ok(Json(s.source.status(viewer.as_deref()).await.executors.iter().map(Into::into).collect()))
 }
 
 /// Stops a running application: its main and all its tasks.
@@ -195,6 +195,6 @@ async fn executors(State(s): State<Shared>, headers: HeaderMap) -> Answer<Vec<Ex
     responses((status = 200, body = KillResult), (status = 404, body = ApiError)))]
 async fn kill(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Answer<KillResult> {
     let viewer = s.viewer(&headers)?;
-    let (killed, state) = s.driver.kill(viewer.as_deref(), &AppId(app))?;
+    let (killed, state) = s.source.kill(viewer.as_deref(), &AppId(app))?;
     Ok(Json(KillResult { killed, state: state.label().into() }))
 }

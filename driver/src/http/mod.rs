@@ -5,10 +5,12 @@
 //! presents `TENANT:TOKEN` as a bearer token, as HTTP basic credentials (user
 //! TENANT, password TOKEN; what a browser asks for), or in the `spindle_token`
 //! cookie, and sees only its tenant's applications; the cluster secret as a
-//! bearer token sees everything and may read `/metrics`. On an open driver every
+//! bearer token (or as the password of basic credentials) sees everything and
+//! may read `/metrics`. On an open driver every
 //! caller sees everything.
 
 pub mod api;
+pub mod source;
 pub mod ui;
 
 use std::future::Future;
@@ -25,6 +27,7 @@ use spindle_proto::auth::SecretCheck;
 use crate::api::model::ApiError;
 use crate::tenants::Tenant;
 use crate::{Driver, DriverError};
+pub use source::Source;
 
 /// The cookie a browser may carry `TENANT:TOKEN` in.
 pub const TOKEN_COOKIE: &str = "spindle_token";
@@ -32,7 +35,7 @@ pub const TOKEN_COOKIE: &str = "spindle_token";
 /// What every handler gets.
 #[derive(Clone)]
 pub(crate) struct Shared {
-    pub(crate) driver: Arc<Driver>,
+    pub(crate) source: Arc<dyn Source>,
     secret: SecretCheck,
 }
 
@@ -43,8 +46,9 @@ impl Shared {
     /// Authenticates a request from its headers.
     pub(crate) fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, HttpError> {
         let given = credentials(headers);
+        // The secret alone, or as the password of any user (what a browser sends).
         if let Some(c) = &given
-            && self.secret.is_secret(c)
+            && (self.secret.is_secret(c) || c.split_once(':').is_some_and(|(_, p)| self.secret.is_secret(p)))
         {
             return Ok(None);
         }
@@ -53,13 +57,13 @@ impl Shared {
             Some(None) => (None, given.as_deref()),
             None => (None, None),
         };
-        Ok(Some(self.driver.tenants.authenticate(tenant, token).map_err(|e| HttpError(e.into()))?))
+        Ok(Some(self.source.authenticate(tenant, token).map_err(|e| HttpError(e.into()))?))
     }
 
     /// Refuses a caller without the cluster secret when the driver has tenants
     /// (metrics name tenants).
     fn operator(&self, headers: &HeaderMap) -> Result<(), HttpError> {
-        if !self.driver.tenants.configured() || self.viewer(headers)?.is_none() {
+        if !self.source.tenants_configured() || self.viewer(headers)?.is_none() {
             return Ok(());
         }
         Err(HttpError(DriverError::Forbidden(
@@ -115,10 +119,10 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// Every route of the driver's HTTP server.
-pub fn router(driver: Arc<Driver>) -> Router {
-    let secret = SecretCheck::new(driver.config.secret.as_deref());
-    let shared = Shared { driver, secret };
+/// Every route of the HTTP server, over `source`; `secret` is the cluster
+/// secret that sees everything.
+pub fn router(source: Arc<dyn Source>, secret: Option<&str>) -> Router {
+    let shared = Shared { source, secret: SecretCheck::new(secret) };
     let metrics_shared = shared.clone();
     let metrics = Router::new()
         .route(
@@ -127,7 +131,7 @@ pub fn router(driver: Arc<Driver>) -> Router {
                 let shared = metrics_shared.clone();
                 async move {
                     shared.operator(&headers)?;
-                    crate::metrics::snapshot(&shared.driver);
+                    shared.source.before_scrape();
                     Ok::<_, HttpError>((
                         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         spindle_proto::metrics::handle().render(),
@@ -139,14 +143,16 @@ pub fn router(driver: Arc<Driver>) -> Router {
     api::routes().merge(ui::routes()).with_state(shared).merge(metrics)
 }
 
-/// Serves the driver's HTTP API on `listener` until `shutdown` completes.
+/// Serves the driver's web UI, API and metrics on `listener` until `shutdown`
+/// completes.
 pub async fn serve(
     driver: Arc<Driver>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     spindle_proto::metrics::handle();
-    axum::serve(listener, router(driver)).with_graceful_shutdown(shutdown).await
+    let secret = driver.config.secret.clone();
+    axum::serve(listener, router(driver, secret.as_deref())).with_graceful_shutdown(shutdown).await
 }
 
 /// Binds the driver's HTTP server: `addr`, or with `None` the default

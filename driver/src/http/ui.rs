@@ -95,7 +95,7 @@ fn clock(epoch_ms: u64) -> String {
 
 async fn applications(State(s): State<Shared>, headers: HeaderMap) -> Page {
     let viewer = s.viewer(&headers)?;
-    let status = s.driver.status(viewer.as_deref()).await;
+    let status = s.source.status(viewer.as_deref()).await;
     let apps: Vec<ApplicationSummary> = status.applications.iter().map(Into::into).collect();
     let mut body = String::from("<h1>Applications</h1>");
     if apps.is_empty() {
@@ -131,7 +131,7 @@ async fn applications(State(s): State<Shared>, headers: HeaderMap) -> Page {
 
 async fn executors(State(s): State<Shared>, headers: HeaderMap) -> Page {
     let viewer = s.viewer(&headers)?;
-    let status = s.driver.status(viewer.as_deref()).await;
+    let status = s.source.status(viewer.as_deref()).await;
     let executors: Vec<ExecutorSummary> = status.executors.iter().map(Into::into).collect();
     let mut body = String::from(
         "<h1>Executors</h1><table><tr><th>Executor</th><th>Address</th><th>State</th><th>Slots</th><th>Running</th>\
@@ -186,9 +186,9 @@ fn lane(body: &mut String, label: &str, class: &str, start: u64, length: u64, sp
 async fn application(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Page {
     let viewer = s.viewer(&headers)?;
     let id = AppId(app);
-    let detail = s.driver.app_detail(viewer.as_deref(), &id)?;
-    let jobs = s.driver.jobs(viewer.as_deref(), &id)?;
-    let stages = s.driver.stages(viewer.as_deref(), &id)?;
+    let detail = s.source.app_detail(viewer.as_deref(), &id)?;
+    let jobs = s.source.jobs(viewer.as_deref(), &id)?;
+    let stages = s.source.stages(viewer.as_deref(), &id)?;
     let a: ApplicationSummary = detail.app.as_ref().map(Into::into).unwrap_or_default();
     let mut body = format!(
         r#"<h1>{id} <span class="muted">{name}</span></h1><p>Tenant <b>{tenant}</b> · {state} · submitted {submitted} · {duration} · {jobs} jobs · {failed} failed task attempts · <a href="/applications/{id}/logs">logs</a></p>"#,
@@ -308,11 +308,11 @@ async fn stage(
     let viewer = s.viewer(&headers)?;
     let id = AppId(app);
     let (st, mut tasks) = s
-        .driver
+        .source
         .stage(viewer.as_deref(), &id, stage)?
         .ok_or_else(|| HttpError(DriverError::NotFound(format!("application {id} has no stage {stage}"))))?;
     let running = s
-        .driver
+        .source
         .app_detail(viewer.as_deref(), &id)?
         .app
         .is_some_and(|a| a.state() == spindle_proto::ApplicationState::Running);
@@ -403,7 +403,7 @@ fn task_row(body: &mut String, t: &TaskData) {
 async fn logs(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Page {
     let viewer = s.viewer(&headers)?;
     let id = AppId(app);
-    let d = s.driver.app_detail(viewer.as_deref(), &id)?;
+    let d = s.source.app_detail(viewer.as_deref(), &id)?;
     let mut body = format!(
         r#"<p><a href="/applications/{0}">← {0}</a></p><h1>Logs of {0}</h1><h2>main</h2><pre>{1}{2}</pre>"#,
         esc(&id.0),
