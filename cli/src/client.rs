@@ -10,6 +10,8 @@ use anyhow::{Context, Result, bail};
 use futures::{Stream, StreamExt};
 use spindle_driver::api::model::{ApplicationDetail, ClusterView};
 use spindle_proto::auth::{AuthChannel, Credentials};
+
+use crate::progress::{Mode, Progress};
 use spindle_proto::driver_client::DriverClient;
 use spindle_proto::tls::Tls;
 use spindle_proto::{
@@ -42,23 +44,30 @@ async fn connect(url: &str, who: Who) -> Result<DriverClient<AuthChannel>> {
         .max_encoding_message_size(spindle_proto::MAX_MESSAGE_BYTES))
 }
 
-/// Prints an application's events as they come: job progress on stderr, then what
-/// `main` printed, then the result. Exit code 0 only if the application succeeded.
+/// Prints an application's events as they come: progress of its stages and its
+/// jobs on stderr (bars on a terminal, lines otherwise, none with `quiet`), what
+/// `main` prints as it prints it, then the result. Exit code 0 only if the
+/// application succeeded.
 ///
 /// With a `driver` to ask, Ctrl-C asks it to kill the application (and goes on
 /// following it to its end); a second Ctrl-C stops following and leaves.
 pub async fn follow(
     mut events: impl Stream<Item = Result<AppEvent, String>> + Unpin,
     mut driver: Option<DriverClient<AuthChannel>>,
+    quiet: bool,
 ) -> Result<ExitCode> {
     let mut app_id = String::new();
     let mut interrupts = 0;
+    let mut progress = Progress::new(Mode::detect(quiet));
+    // Bytes of main's stdout and stderr printed as they came.
+    let (mut out, mut err) = (0, 0);
     loop {
         let event = tokio::select! {
             event = events.next() => event,
             _ = tokio::signal::ctrl_c(), if driver.is_some() => {
                 interrupts += 1;
                 if interrupts > 1 || app_id.is_empty() {
+                    progress.clear();
                     eprintln!(
                         "spindle: detached; {} may still be running (`spindle kill` stops it)",
                         if app_id.is_empty() { "the application" } else { &app_id }
@@ -67,8 +76,8 @@ pub async fn follow(
                 }
                 let client = driver.as_mut().expect("checked by the select");
                 match client.kill(KillAppRequest { app_id: app_id.clone() }).await {
-                    Ok(_) => eprintln!("spindle: asked the driver to kill {app_id} (Ctrl-C again to detach)"),
-                    Err(s) => eprintln!("spindle: could not kill {app_id}: {} (Ctrl-C again to detach)", s.message()),
+                    Ok(_) => progress.println(&format!("spindle: asked the driver to kill {app_id} (Ctrl-C again to detach)")),
+                    Err(s) => progress.println(&format!("spindle: could not kill {app_id}: {} (Ctrl-C again to detach)", s.message())),
                 }
                 continue;
             }
@@ -91,19 +100,31 @@ pub async fn follow(
                 } else {
                     String::new()
                 };
-                eprintln!(
+                progress.job_done(j.job_id);
+                progress.println(&format!(
                     "spindle: job {} ({}) done: {} stages, {} tasks, {:.3} s{spilled}",
                     j.job_id,
                     j.action,
                     j.stages,
                     j.tasks,
                     j.duration_us as f64 / 1e6
-                );
+                ));
+            }
+            Some(app_event::Event::Progress(p)) => progress.update(&p.stages),
+            Some(app_event::Event::Output(o)) => {
+                out += o.stdout.len();
+                err += o.stderr.len();
+                progress.suspend(|| -> std::io::Result<()> {
+                    std::io::stdout().write_all(&o.stdout)?;
+                    std::io::stdout().flush()?;
+                    std::io::stderr().write_all(&o.stderr)
+                })?;
             }
             Some(app_event::Event::Finished(f)) => {
-                std::io::stdout().write_all(&f.stdout)?;
+                progress.clear();
+                std::io::stdout().write_all(f.stdout.get(out..).unwrap_or_default())?;
                 std::io::stdout().flush()?;
-                std::io::stderr().write_all(&f.stderr)?;
+                std::io::stderr().write_all(f.stderr.get(err..).unwrap_or_default())?;
                 let secs = f.duration_us as f64 / 1e6;
                 if f.succeeded {
                     eprintln!("spindle: application {app_id} succeeded in {secs:.3} s");
@@ -115,6 +136,7 @@ pub async fn follow(
             None => {}
         }
     }
+    progress.clear();
     bail!("the driver closed the stream of {app_id} before it finished")
 }
 
@@ -125,6 +147,7 @@ pub async fn submit(
     limits: Option<TaskLimits>,
     job: &Path,
     args: Vec<String>,
+    quiet: bool,
 ) -> Result<ExitCode> {
     let component = read_job(job)?;
     let mut client = connect(url, who).await?;
@@ -133,7 +156,7 @@ pub async fn submit(
         Ok(s) => s.into_inner(),
         Err(status) => bail!("the driver refused {}: {}{}", job.display(), status.message(), tls_hint(url, &status)),
     };
-    follow(stream.map(|r| r.map_err(|s| s.message().to_string())), Some(client)).await
+    follow(stream.map(|r| r.map_err(|s| s.message().to_string())), Some(client), quiet).await
 }
 
 /// `spindle kill APP`: stops a running application and its tasks.

@@ -4,6 +4,7 @@
 mod client;
 mod local;
 mod new;
+mod progress;
 
 use std::path::PathBuf;
 
@@ -129,6 +130,10 @@ enum Command {
         /// (default: 40% of the machine's memory).
         #[arg(long, value_name = "SIZE")]
         memory: Option<ByteSize>,
+        /// No progress bars or stage lines (what main prints and the result
+        /// still show).
+        #[arg(long, short)]
+        quiet: bool,
         /// Arguments passed to the job's main.
         #[arg(last = true)]
         args: Vec<String>,
@@ -241,6 +246,10 @@ enum Command {
         who: TenantArgs,
         #[command(flatten)]
         limits: LimitArgs,
+        /// No progress bars or stage lines (what main prints and the result
+        /// still show).
+        #[arg(long, short)]
+        quiet: bool,
         /// The job component (.wasm).
         job: PathBuf,
         /// Arguments passed to the job's main.
@@ -327,7 +336,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.command {
-        Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, memory, args } => {
+        Command::Run { job, slots, compiled_cache_dir, limits, fuel_metering, cache_memory, memory, quiet, args } => {
             let cache = compiled_cache_dir.or_else(spindle_sandbox::artifact::default_compiled_cache_dir);
             let options = spindle_local::LocalOptions {
                 slots,
@@ -337,7 +346,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 memory: memory.map(|m| m.as_u64()),
                 limits: limits.to_proto()?,
             };
-            local::run(&job, options, args).await
+            local::run(&job, options, args, quiet).await
         }
         Command::Driver { listen, compiled_cache_dir, config, ui_listen, event_log_dir, tls } => {
             let mut driver_config = match &config {
@@ -485,8 +494,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Submit { driver, who, limits, job, args } => {
-            client::submit(&driver, who.who()?, limits.to_proto()?, &job, args).await
+        Command::Submit { driver, who, limits, quiet, job, args } => {
+            client::submit(&driver, who.who()?, limits.to_proto()?, &job, args, quiet).await
         }
         Command::Status { driver, who, app: None, json } => client::status(&driver, who.who()?, json).await,
         Command::Status { driver, who, app: Some(app), json } => {

@@ -58,6 +58,13 @@ impl BoundedOutput {
         out
     }
 
+    /// The kept bytes from `offset` on (no marker): what was written since a
+    /// reader last saw `offset` bytes.
+    pub fn kept_from(&self, offset: usize) -> Vec<u8> {
+        let inner = self.inner.lock().expect("output lock");
+        inner.kept.get(offset..).map(<[u8]>::to_vec).unwrap_or_default()
+    }
+
     /// Bytes written past the bound.
     pub fn dropped(&self) -> u64 {
         self.inner.lock().expect("output lock").dropped

@@ -28,6 +28,12 @@ impl CapturedOutput {
     pub fn stderr(&self) -> Vec<u8> {
         self.stderr.contents()
     }
+
+    /// What the guest wrote to stdout and to stderr past the given offsets,
+    /// within the bound: for streaming the output as it is written.
+    pub fn since(&self, stdout: usize, stderr: usize) -> (Vec<u8>, Vec<u8>) {
+        (self.stdout.kept_from(stdout), self.stderr.kept_from(stderr))
+    }
 }
 
 /// WASI for a sandbox: no preopened directories, no environment, no arguments, no

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use spindle_proto::ids::{AppId, JobId};
-use spindle_proto::{AppEvent, AppFinished, JobDone, TaskLimits, app_event};
+use spindle_proto::{AppEvent, AppFinished, JobDone, MainOutput, Progress, TaskLimits, app_event};
 use spindle_sandbox::{
-    ArtifactHash, CompiledArtifact, Failure, Limiter, SandboxLimits, arm, sandbox_wasi, within_wall_time,
+    ArtifactHash, CapturedOutput, CompiledArtifact, Failure, Limiter, SandboxLimits, arm, sandbox_wasi,
+    within_wall_time,
 };
 use tokio::sync::mpsc::UnboundedSender;
 use wasmtime::Store;
@@ -190,6 +191,39 @@ pub fn add_to_linker(linker: &mut Linker<AppState>) -> wasmtime::Result<()> {
     spindle_sandbox::bindings::Job::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
 }
 
+/// How often a running application's client hears of new output and progress.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Tells the client what `main` printed and which stages run, as they change,
+/// until aborted (or the client is gone). The final event carries all of the
+/// output again, so a client that missed these misses nothing.
+async fn watch(events: UnboundedSender<AppEvent>, progress: Arc<AppProgress>, captured: CapturedOutput) {
+    let (mut out, mut err) = (0, 0);
+    let mut last: Vec<spindle_proto::StageProgress> = Vec::new();
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (stdout, stderr) = captured.since(out, err);
+        out += stdout.len();
+        err += stderr.len();
+        let mut sent = true;
+        if !stdout.is_empty() || !stderr.is_empty() {
+            let output = MainOutput { stdout, stderr };
+            sent &= events.send(AppEvent { event: Some(app_event::Event::Output(output)) }).is_ok();
+        }
+        let stages = progress.stages();
+        if stages != last {
+            let event = app_event::Event::Progress(Progress { stages: stages.clone() });
+            sent &= events.send(AppEvent { event: Some(event) }).is_ok();
+            last = stages;
+        }
+        if !sent {
+            return;
+        }
+    }
+}
+
 /// Runs `main(args)` to completion within `limits` and reports how it ended.
 pub(crate) async fn run_main(
     app: Arc<AppCtx>,
@@ -200,6 +234,7 @@ pub(crate) async fn run_main(
     let started = Instant::now();
     let driver = app.driver.clone();
     let (wasi, captured) = sandbox_wasi(&limits);
+    let watcher = tokio::spawn(watch(app.events.clone(), app.progress.clone(), captured.clone()));
     let state = AppState { wasi, table: ResourceTable::new(), limiter: limits.limiter(), app };
     let mut store = Store::new(driver.engine(), state);
     store.limiter(|s| &mut s.limiter);
@@ -223,6 +258,7 @@ pub(crate) async fn run_main(
             }
         }
     };
+    watcher.abort();
     AppFinished {
         succeeded: error.is_none(),
         error: error.unwrap_or_default(),

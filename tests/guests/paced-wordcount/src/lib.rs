@@ -29,6 +29,8 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     }
     let partitions = number(&args, 2, "PARTITIONS")? as u32;
     let (map_us, reduce_us) = (number(&args, 3, "MAP_US")?, number(&args, 4, "REDUCE_US")?);
+    // Printed before the job runs: a client sees it while the job runs.
+    println!("paced word count: {partitions} partitions");
     spindle::text_file_with_partitions(&args[0], partitions)?
         .flat_map_with(&map_us, paced_words)
         .map(|word: String| (word, 1u64))
