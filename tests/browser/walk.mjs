@@ -77,6 +77,12 @@ found.alive = await page.locator("td span.alive").count();
 check(found.alive === 2, `two executors alive (${found.alive})`);
 await shot("executors");
 
+// The environment: the effective configuration.
+await page.click("header a:text-is('Environment')");
+await page.waitForURL("**/environment");
+check(await page.locator("#environment tr").count() > (live ? 10 : 2), "the settings are listed");
+await shot("environment");
+
 // Logs: what main printed.
 await page.goto(`${ui}/applications/${finished}/logs`);
 check((await page.textContent("main")).includes("distinct words"), "main's output in the logs");

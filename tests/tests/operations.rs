@@ -170,6 +170,10 @@ fn the_api_shows_jobs_stages_and_tasks_that_match_the_schema_and_the_data() -> R
     let records: u64 = tasks.iter().map(|t| t["records_in"].as_u64().unwrap()).sum();
     assert_eq!(records, lines as u64);
 
+    let environment = get("/api/v1/environment", "/api/v1/environment")?;
+    let setting =
+        |key: &str| environment.as_array().unwrap().iter().find(|e| e["key"] == key).map(|e| e["value"].clone());
+    assert_eq!(setting("retained_applications"), Some(serde_json::json!("100")));
     let executors = get("/api/v1/executors", "/api/v1/executors")?;
     assert_eq!(executors.as_array().unwrap().iter().filter(|e| e["state"] == "alive").count(), 2);
     let cluster = get("/api/v1/cluster", "/api/v1/cluster")?;
@@ -231,6 +235,11 @@ fn over_http_a_tenant_sees_only_its_own_applications() -> Result<()> {
     fails_with(&kill, &format!("tenant `mallory` has no application {app}"));
     // Metrics name tenants: for the operator only.
     assert_eq!(http::get(&c.ui, "/metrics", mallory)?.status, 403);
+    assert_eq!(http::get(&c.ui, "/api/v1/environment", mallory)?.status, 403);
+    let environment = http::get(&c.ui, "/api/v1/environment", Some(&format!("Bearer {secret}")))?;
+    assert_eq!(environment.status, 200);
+    assert!(environment.body.contains("alice") && !environment.body.contains("alice-token-1"), "{}", environment.body);
+    assert!(!environment.body.contains(secret), "the secret is redacted");
     assert_eq!(http::get(&c.ui, "/metrics", Some(&format!("Bearer {secret}")))?.status, 200);
     Ok(())
 }

@@ -341,6 +341,15 @@ pub struct KillResult {
     pub state: String,
 }
 
+/// One setting of the driver's effective configuration (secrets redacted).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ConfigEntry {
+    /// Its key, as in the config file (a key may repeat: one per tenant or store).
+    pub key: String,
+    /// Its value.
+    pub value: String,
+}
+
 /// An error answer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ApiError {

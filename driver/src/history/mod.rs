@@ -18,7 +18,7 @@ use spindle_proto::{
     TaskRecord,
 };
 
-use crate::api::model::{JobData, StageData, TaskData};
+use crate::api::model::{ConfigEntry, JobData, StageData, TaskData};
 use crate::api::{AppHistory, Event};
 
 use crate::DriverError;
@@ -238,5 +238,11 @@ impl Source for History {
     }
     fn tenants_configured(&self) -> bool {
         self.tenants.configured()
+    }
+    fn environment(&self) -> Vec<ConfigEntry> {
+        vec![
+            ConfigEntry { key: "server".into(), value: "history".into() },
+            ConfigEntry { key: "event_log_dir".into(), value: self.root.display().to_string() },
+        ]
     }
 }

@@ -14,9 +14,9 @@ use utoipa::OpenApi;
 use super::{HttpError, Shared};
 use crate::DriverError;
 use crate::api::model::{
-    ApiError, ApplicationDetail, ApplicationSummary, CacheSummary, ClusterView, ExcludedSummary, ExecutorSummary,
-    JobData, KillResult, LimitsSummary, MemorySummary, RunningStage, StageData, TaskAttemptLog, TaskData,
-    TaskMetricsSummary,
+    ApiError, ApplicationDetail, ApplicationSummary, CacheSummary, ClusterView, ConfigEntry, ExcludedSummary,
+    ExecutorSummary, JobData, KillResult, LimitsSummary, MemorySummary, RunningStage, StageData, TaskAttemptLog,
+    TaskData, TaskMetricsSummary,
 };
 
 /// The API's OpenAPI document.
@@ -26,7 +26,7 @@ use crate::api::model::{
         title = "Spindle driver API",
         description = "Applications, jobs, stages, tasks and executors of a Spindle driver."
     ),
-    paths(cluster, applications, application, jobs, job, stages, stage, tasks, executors, kill),
+    paths(cluster, applications, application, jobs, job, stages, stage, tasks, executors, environment, kill),
     components(schemas(
         ApiError,
         ApplicationDetail,
@@ -61,6 +61,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/applications/{app}/stages/{stage}/tasks", get(tasks))
         .route("/api/v1/applications/{app}/kill", post(kill))
         .route("/api/v1/executors", get(executors))
+        .route("/api/v1/environment", get(environment))
 }
 
 type Answer<T> = Result<Json<T>, HttpError>;
@@ -188,6 +189,15 @@ async fn tasks(
 async fn executors(State(s): State<Shared>, headers: HeaderMap) -> Answer<Vec<ExecutorSummary>> {
     let viewer = s.viewer(&headers)?;
     Ok(Json(s.source.status(viewer.as_deref()).await.executors.iter().map(Into::into).collect()))
+}
+
+/// The driver's effective configuration, secrets redacted. On a driver with
+/// tenants, for the cluster's operator only.
+#[utoipa::path(get, path = "/api/v1/environment", responses(
+    (status = 200, body = [ConfigEntry]), (status = 403, body = ApiError)))]
+async fn environment(State(s): State<Shared>, headers: HeaderMap) -> Answer<Vec<ConfigEntry>> {
+    s.operator(&headers)?;
+    Ok(Json(s.source.environment()))
 }
 
 /// Stops a running application: its main and all its tasks.

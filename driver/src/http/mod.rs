@@ -61,13 +61,13 @@ impl Shared {
     }
 
     /// Refuses a caller without the cluster secret when the driver has tenants
-    /// (metrics name tenants).
-    fn operator(&self, headers: &HeaderMap) -> Result<(), HttpError> {
+    /// (metrics and the configuration name tenants).
+    pub(crate) fn operator(&self, headers: &HeaderMap) -> Result<(), HttpError> {
         if !self.source.tenants_configured() || self.viewer(headers)?.is_none() {
             return Ok(());
         }
         Err(HttpError(DriverError::Forbidden(
-            "metrics are for the cluster's operators: present the cluster secret as a bearer token".into(),
+            "metrics and the configuration are for the cluster's operators: present the cluster secret as a bearer token".into(),
         )))
     }
 }

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use spindle_proto::ids::AppId;
 use spindle_proto::{AppDetail, ApplicationState, ClusterStatus};
 
-use crate::api::model::{JobData, StageData, TaskData};
+use crate::api::model::{ConfigEntry, JobData, StageData, TaskData};
 use crate::tenants::{AuthError, Tenant};
 use crate::{Driver, DriverError};
 
@@ -40,6 +40,8 @@ pub trait Source: Send + Sync + 'static {
     fn tenants_configured(&self) -> bool;
     /// Sets the gauges read at a scrape of `/metrics`.
     fn before_scrape(&self) {}
+    /// The effective configuration (secrets redacted).
+    fn environment(&self) -> Vec<ConfigEntry>;
 }
 
 impl Source for Driver {
@@ -77,5 +79,8 @@ impl Source for Driver {
     }
     fn before_scrape(&self) {
         crate::metrics::snapshot(self);
+    }
+    fn environment(&self) -> Vec<ConfigEntry> {
+        crate::api::environment::environment(&self.config)
     }
 }

@@ -21,6 +21,7 @@ pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(applications))
         .route("/executors", get(executors))
+        .route("/environment", get(environment))
         .route("/applications/{app}", get(application))
         .route("/applications/{app}/logs", get(logs))
         .route("/applications/{app}/stages/{stage}", get(stage))
@@ -70,7 +71,7 @@ fn page(title: &str, refresh: bool, body: &str) -> Html<String> {
     Html(format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8">{refresh}<title>{title} · Spindle</title>
 <style>{STYLE}</style></head><body><header><b>Spindle</b><a href="/">Applications</a><a href="/executors">Executors</a>
-<a href="/api/v1/openapi.json">API</a></header><main>{body}</main></body></html>"#,
+<a href="/environment">Environment</a><a href="/api/v1/openapi.json">API</a></header><main>{body}</main></body></html>"#,
         title = esc(title)
     ))
 }
@@ -170,6 +171,19 @@ async fn executors(State(s): State<Shared>, headers: HeaderMap) -> Page {
     }
     body.push_str("</table>");
     Ok(page("Executors", true, &body))
+}
+
+async fn environment(State(s): State<Shared>, headers: HeaderMap) -> Page {
+    s.operator(&headers)?;
+    let mut body = String::from(
+        "<h1>Environment</h1><p class=\"muted\">The effective configuration; secrets are redacted.</p>\
+         <table id=\"environment\"><tr><th>Setting</th><th>Value</th></tr>",
+    );
+    for e in s.source.environment() {
+        let _ = write!(body, "<tr><td>{}</td><td>{}</td></tr>", esc(&e.key), esc(&e.value));
+    }
+    body.push_str("</table>");
+    Ok(page("Environment", false, &body))
 }
 
 /// One lane of the timeline: `start`..`start + length` within `span`, all ms.
