@@ -407,7 +407,9 @@ impl Driver {
         limits: Option<TaskLimits>,
     ) -> Result<mpsc::UnboundedReceiver<AppEvent>, DriverError> {
         let what = if name.is_empty() { "the submitted component".to_string() } else { format!("component `{name}`") };
+        let asked_memory = limits.as_ref().map_or(0, |l| l.memory_bytes);
         let limits = tenant.task_limits(limits.as_ref(), &self.config.task_limits)?;
+        self.check_executors_give(asked_memory)?;
         let quota = tenant.start_app()?;
         let rules = tenant.rules(&self.config);
         let (artifact, compile_us, pin) = self.prepare(component, what, rules.max_component_bytes).await?;
@@ -615,6 +617,27 @@ impl Driver {
         let known = self.cluster.heartbeat(executor, address, status);
         crate::metrics::heartbeat(known);
         known
+    }
+
+    /// Refuses task memory asked for (`asked`, 0: not asked) that a registered
+    /// executor would lower without a word (its `--max-task-memory` is less).
+    fn check_executors_give(&self, asked: u64) -> Result<(), DriverError> {
+        let (live, _) = self.cluster.statuses();
+        let short = live
+            .iter()
+            .filter_map(|(e, s)| s.as_ref().map(|s| (e, s.max_task_memory)))
+            .filter(|(_, max)| *max > 0 && asked > *max)
+            .min_by_key(|(_, max)| *max);
+        match short {
+            Some((e, max)) => Err(DriverError::Refused(format!(
+                "task memory of {} is more than executor {} gives a task ({}, its --max-task-memory); ask for at most \
+                 that, or start executors with a larger --max-task-memory",
+                spindle_sandbox::limits::bytes(asked),
+                e.id,
+                spindle_sandbox::limits::bytes(max)
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Applications running now.

@@ -473,6 +473,7 @@ impl Executor {
             output_bytes: self.counters.output_bytes.load(Ordering::Relaxed),
             broadcasts: self.broadcasts.len() as u64,
             metrics_address: self.metrics_address.get().cloned().unwrap_or_default(),
+            max_task_memory: self.config.limits.memory_bytes as u64,
             ..Default::default()
         }
     }

@@ -71,6 +71,13 @@ fn kill_stops_an_application_and_its_tasks_within_a_second() -> Result<()> {
     let unknown = c.command("kill", None).arg("app-9999").output()?;
     fails_with(&unknown, "has no application app-9999");
 
+    // Task memory over what executors give (their default --max-task-memory,
+    // 256 MiB) is refused at submit, not lowered on the executor.
+    let work_dir = work.path().to_str().unwrap();
+    let mut big = c.command("submit", None);
+    big.args(["--task-memory", "1GiB"]).arg(example("wordcount")).args(["--", work_dir, work_dir]);
+    fails_with(&big.output()?, "task memory of 1 GiB is more than executor");
+
     // Ctrl-C on `spindle submit` asks the driver to kill its application.
     let mut child = start_long_job(&c, work.path(), "b")?;
     let app = running_app(&c)?;
