@@ -117,6 +117,8 @@ impl DriverRpc for DriverService {
         let handle = RemoteExecutor::new(&req.address, self.driver.credentials.clone(), &self.driver.config.tls)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let id = self.driver.cluster.register_launched(req.address, req.slots, Arc::new(handle), true, req.launch_id);
+        // What it reports at once, until its first heartbeat (its task memory cap).
+        self.driver.cluster.heartbeat(&id, "", req.status);
         let interval = self.driver.cluster.settings().heartbeat_interval;
         Ok(Response::new(RegisterExecutorResponse {
             executor_id: id.to_string(),

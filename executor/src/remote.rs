@@ -206,6 +206,7 @@ impl DriverLink {
                 address: self.address.clone(),
                 slots: self.exec.slots(),
                 launch_id: self.exec.config.launch_id.clone(),
+                status: Some(self.exec.status()),
             })
             .await?
             .into_inner();
