@@ -262,10 +262,7 @@ impl Driver {
         f: impl FnOnce(&AppRecord) -> T,
     ) -> Result<T, DriverError> {
         let apps = self.apps.lock().expect("apps lock");
-        let r = apps.get(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::UnknownApp {
-            app: id.0.clone(),
-            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
-        })?;
+        let r = apps.get(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::unknown_app(id, viewer))?;
         Ok(f(r))
     }
 
@@ -422,7 +419,7 @@ impl Driver {
         let broadcasts = Arc::new(Broadcasts::default());
         let excluded = Arc::new(crate::cluster::Excluded::default());
         let exclusions = Arc::new(Exclusions::new(self.config.exclude_on_failure, excluded.clone()));
-        let record = AppRecord {
+        let mut record = AppRecord {
             name: name.clone(),
             tenant: tenant.name().to_string(),
             limits,
@@ -447,7 +444,6 @@ impl Driver {
             history: AppHistory::default(),
             log: None,
         };
-        let mut record = record;
         if let Some(dir) = &self.config.event_log_dir {
             match AppLog::create(dir, &id.0, record.submitted_ms, self.config.event_log_rotate_bytes) {
                 Ok(log) => record.log = Some(log),
@@ -579,7 +575,6 @@ impl Driver {
     /// applications `viewer` may see: a tenant sees its own (every one on an open
     /// driver); `None`, a cluster member (holder of the cluster secret), sees all.
     pub async fn status(&self, viewer: Option<&Tenant>) -> ClusterStatus {
-        self.prune_finished();
         let (live, gone) = self.cluster.statuses();
         let asked = futures::future::join_all(
             live.iter().map(|(e, _)| tokio::time::timeout(std::time::Duration::from_millis(500), e.handle.status())),
@@ -599,15 +594,15 @@ impl Driver {
             executors.push(s);
         }
         executors.extend(gone);
-        let applications = self
-            .apps
-            .lock()
-            .expect("apps lock")
-            .iter()
-            .filter(|(_, r)| self.may_see(viewer, r))
-            .map(|(id, r)| r.status(id))
-            .collect();
-        ClusterStatus { executors, applications }
+        ClusterStatus { executors, applications: self.applications(viewer) }
+    }
+
+    /// The applications `viewer` may see (as for [`Driver::status`]), without
+    /// asking executors anything.
+    pub fn applications(&self, viewer: Option<&Tenant>) -> Vec<AppStatus> {
+        self.prune_finished();
+        let apps = self.apps.lock().expect("apps lock");
+        apps.iter().filter(|(_, r)| self.may_see(viewer, r)).map(|(id, r)| r.status(id)).collect()
     }
 
     /// A registered executor's heartbeat; false if the driver does not know it
@@ -672,10 +667,8 @@ impl Driver {
     /// running (killing a finished application changes nothing) and its state.
     pub fn kill(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<(bool, ApplicationState), DriverError> {
         let mut apps = self.apps.lock().expect("apps lock");
-        let r = apps.get_mut(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::UnknownApp {
-            app: id.0.clone(),
-            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
-        })?;
+        let r =
+            apps.get_mut(id).filter(|r| self.may_see(viewer, r)).ok_or_else(|| DriverError::unknown_app(id, viewer))?;
         let Some(cancel) = &r.cancel else { return Ok((false, r.state)) };
         crate::metrics::app_killed();
         let by = match viewer {
@@ -690,10 +683,7 @@ impl Driver {
     }
 
     fn may_see(&self, viewer: Option<&Tenant>, r: &AppRecord) -> bool {
-        match viewer {
-            None => true,
-            Some(t) => self.config.tenants.is_empty() || r.tenant == t.name(),
-        }
+        self.tenants.may_see(viewer, &r.tenant)
     }
 
     /// One application `viewer` may see (as for [`Driver::status`]): its state,

@@ -47,6 +47,13 @@ pub mod tables;
 pub mod tenants;
 
 pub use cluster::{ExecutorHandle, RemoteExecutor};
+
+impl DriverError {
+    /// Application `id`, which `viewer` does not have (or may not see).
+    pub fn unknown_app(id: &spindle_proto::ids::AppId, viewer: Option<&tenants::Tenant>) -> Self {
+        DriverError::UnknownApp { app: id.0.clone(), tenant: viewer.map_or("(cluster)", |t| t.name()).to_string() }
+    }
+}
 pub use config::DriverConfig;
 pub use driver::{AppEvent, Driver};
 

@@ -132,6 +132,13 @@ impl Tenants {
         self.configured
     }
 
+    /// Whether `viewer` may see an application of tenant `owner`: the cluster's
+    /// operator (`None`) sees every one, and so does everyone on an open
+    /// driver; a tenant sees its own.
+    pub fn may_see(&self, viewer: Option<&Tenant>, owner: &str) -> bool {
+        viewer.is_none_or(|t| !self.configured || owner == t.name())
+    }
+
     /// The tenant a client's credentials name, if they are right.
     pub fn authenticate(&self, tenant: Option<&str>, token: Option<&str>) -> Result<Arc<Tenant>, AuthError> {
         let mut tenants = self.tenants.lock().expect("tenants lock");

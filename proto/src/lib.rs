@@ -36,7 +36,8 @@ pub const MAX_MESSAGE_BYTES: usize = 512 * 1024 * 1024;
 impl FailureKind {
     /// The kind named by [`FailureKind::label`] (`None` for others).
     pub fn from_label(label: &str) -> Self {
-        (0..=8).filter_map(|n| Self::try_from(n).ok()).find(|k| k.label() == label).unwrap_or_default()
+        // Every kind: the enum's values run from 0 without gaps.
+        (0..).map_while(|n| Self::try_from(n).ok()).find(|k| k.label() == label).unwrap_or_default()
     }
 
     /// The kind's name as `spindle status`, logs and docs show it.
@@ -58,10 +59,8 @@ impl FailureKind {
 impl ApplicationState {
     /// The state named by [`ApplicationState::label`] (unspecified for others).
     pub fn from_label(label: &str) -> Self {
-        [Self::Running, Self::Succeeded, Self::Failed, Self::Killed]
-            .into_iter()
-            .find(|s| s.label() == label)
-            .unwrap_or_default()
+        // Every state: the enum's values run from 0 without gaps.
+        (0..).map_while(|n| Self::try_from(n).ok()).find(|s| s.label() == label).unwrap_or_default()
     }
 
     /// The state's name as `spindle status` shows it.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -42,8 +43,13 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// `GET /metrics` in Prometheus' text format. `before` runs first, to set gauges
-/// read from state at scrape time.
+/// Every metric of the process, as a `/metrics` answer in Prometheus' text format.
+pub fn exposition() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
+}
+
+/// `GET /metrics`. `before` runs first, to set gauges read from state at
+/// scrape time.
 pub fn router(before: impl Fn() + Clone + Send + Sync + 'static) -> Router {
     Router::new().route(
         "/metrics",
@@ -51,7 +57,7 @@ pub fn router(before: impl Fn() + Clone + Send + Sync + 'static) -> Router {
             let before = before.clone();
             async move {
                 before();
-                ([(CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
+                exposition()
             }
         }),
     )

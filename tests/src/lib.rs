@@ -445,6 +445,17 @@ impl Cluster {
         Ok(serde_json::from_slice(&out.stdout)?)
     }
 
+    /// `spindle submit` of the word count of `work/in` (made of `files`) into
+    /// `work/out`; checks that it succeeded with exactly the counts of `files`
+    /// and returns its application's id.
+    pub fn word_count(&self, work: &Path, files: &[PathBuf]) -> Result<String> {
+        let (input, output) = (work.join("in"), work.join("out"));
+        let out = self.submit(&example("wordcount"), &[input.to_str().unwrap(), output.to_str().unwrap()])?;
+        anyhow::ensure!(out.status.success(), "the word count failed: {}", describe(&out));
+        anyhow::ensure!(read_counts(&output)? == reference_counts(files), "the word count's counts are wrong");
+        app_id(&out).context("the word count's application id")
+    }
+
     /// `spindle submit` of a component with arguments (on an open cluster).
     pub fn submit(&self, job: &Path, args: &[&str]) -> Result<Output> {
         let mut cmd = self.command("submit", None);

@@ -19,13 +19,7 @@ fn the_history_server_shows_what_the_driver_showed_after_the_driver_forgot_it() 
     assert!(!failed.status.success());
     let failed = app_id(&failed).context("app id")?;
     let files = write_text_inputs(&work.path().join("in"), 4, 2000, 17);
-    let out = c.submit(
-        &example("wordcount"),
-        &[work.path().join("in").to_str().unwrap(), work.path().join("out").to_str().unwrap()],
-    )?;
-    assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(read_counts(&work.path().join("out"))?, reference_counts(&files));
-    let app = app_id(&out).context("app id")?;
+    let app = c.word_count(work.path(), &files)?;
 
     // The live driver kept only the newer one (retained_applications = 1).
     let live = http::get(&c.ui, "/api/v1/applications", secret)?.json()?;

@@ -114,12 +114,7 @@ fn the_api_shows_jobs_stages_and_tasks_that_match_the_schema_and_the_data() -> R
     let lines: usize = files.iter().map(|f| std::fs::read_to_string(f).unwrap().lines().count()).sum();
     let words = reference_counts(&files).len();
     let c = Cluster::start(2, 2)?;
-    let out = c.submit(
-        &example("wordcount"),
-        &[work.path().join("in").to_str().unwrap(), work.path().join("out").to_str().unwrap()],
-    )?;
-    assert!(out.status.success(), "{}", describe(&out));
-    let app = app_id(&out).context("app id")?;
+    let app = c.word_count(work.path(), &files)?;
 
     let openapi = http::get(&c.ui, "/api/v1/openapi.json", None)?.json()?;
     let get = |path: &str, template: &str| -> Result<serde_json::Value> {
@@ -285,13 +280,7 @@ fn prometheus_metrics_move_with_a_job_on_the_driver_and_the_executors() -> Resul
     let driver_before = scrape(&c.ui)?;
     let executor_tasks_before = executor_sum("spindle_executor_tasks_finished_total")?;
 
-    let out = c.submit(
-        &example("wordcount"),
-        &[work.path().join("in").to_str().unwrap(), work.path().join("out").to_str().unwrap()],
-    )?;
-    assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(read_counts(&work.path().join("out"))?, reference_counts(&files));
-    let app = app_id(&out).context("app id")?;
+    let app = c.word_count(work.path(), &files)?;
     let stages = http::get(&c.ui, &format!("/api/v1/applications/{app}/stages"), None)?.json()?;
     let tasks: u64 = stages.as_array().unwrap().iter().map(|s| s["tasks_succeeded"].as_u64().unwrap()).sum();
     let maps: u64 = stages

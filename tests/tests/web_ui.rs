@@ -44,13 +44,7 @@ fn a_browser_walks_the_ui_of_a_live_cluster() -> Result<()> {
     let files = write_text_inputs(&work.path().join("in"), 4, 2000, 3);
     let logs = work.path().join("events");
     let c = Cluster::start_configured(2, 2, "ui-secret", &format!("event_log_dir = {:?}\n", logs.to_str().unwrap()))?;
-    let out = c.submit(
-        &example("wordcount"),
-        &[work.path().join("in").to_str().unwrap(), work.path().join("out").to_str().unwrap()],
-    )?;
-    assert!(out.status.success(), "{}", describe(&out));
-    assert_eq!(read_counts(&work.path().join("out"))?, reference_counts(&files));
-    let finished = app_id(&out).context("app id")?;
+    let finished = c.word_count(work.path(), &files)?;
 
     // A second application that runs until it is killed: paced map tasks of 10 s.
     let input = work.path().join("slow-in");

@@ -175,10 +175,7 @@ impl History {
     }
 
     fn may_see(&self, viewer: Option<&Tenant>, app: &Replayed) -> bool {
-        match viewer {
-            None => true,
-            Some(t) => !self.tenants.configured() || app.status.tenant == t.name(),
-        }
+        self.tenants.may_see(viewer, &app.status.tenant)
     }
 
     fn with_app<T>(
@@ -188,27 +185,22 @@ impl History {
         f: impl FnOnce(&Replayed) -> T,
     ) -> Result<T, DriverError> {
         let apps = self.apps.lock().expect("history lock");
-        let app = apps.get(&id.0).filter(|a| self.may_see(viewer, a)).ok_or_else(|| DriverError::UnknownApp {
-            app: id.0.clone(),
-            tenant: viewer.map_or("(cluster)", |t| t.name()).to_string(),
-        })?;
+        let app =
+            apps.get(&id.0).filter(|a| self.may_see(viewer, a)).ok_or_else(|| DriverError::unknown_app(id, viewer))?;
         Ok(f(app))
     }
 }
 
 impl Source for History {
     fn status<'a>(&'a self, viewer: Option<&'a Tenant>) -> BoxFuture<'a, ClusterStatus> {
-        self.rescan();
-        let applications = self
-            .apps
-            .lock()
-            .expect("history lock")
-            .values()
-            .filter(|a| self.may_see(viewer, a))
-            .map(|a| a.status.clone())
-            .collect();
+        let applications = self.applications(viewer);
         let executors = self.executors.lock().expect("history lock").values().cloned().collect();
         Box::pin(std::future::ready(ClusterStatus { executors, applications }))
+    }
+    fn applications(&self, viewer: Option<&Tenant>) -> Vec<AppStatus> {
+        self.rescan();
+        let apps = self.apps.lock().expect("history lock");
+        apps.values().filter(|a| self.may_see(viewer, a)).map(|a| a.status.clone()).collect()
     }
     fn app_detail(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<AppDetail, DriverError> {
         self.with_app(viewer, id, |a| AppDetail { app: Some(a.status.clone()), ..a.detail.clone() })

@@ -83,7 +83,7 @@ async fn cluster(State(s): State<Shared>, headers: HeaderMap) -> Answer<ClusterV
     (status = 200, body = [ApplicationSummary]), (status = 401, body = ApiError)))]
 async fn applications(State(s): State<Shared>, headers: HeaderMap) -> Answer<Vec<ApplicationSummary>> {
     let viewer = s.viewer(&headers)?;
-    Ok(Json(s.source.status(viewer.as_deref()).await.applications.iter().map(Into::into).collect()))
+    Ok(Json(s.source.applications(viewer.as_deref()).iter().map(Into::into).collect()))
 }
 
 /// One application, with its failed and talkative task attempts and their logs.

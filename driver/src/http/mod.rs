@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -123,24 +124,14 @@ impl IntoResponse for HttpError {
 /// secret that sees everything.
 pub fn router(source: Arc<dyn Source>, secret: Option<&str>) -> Router {
     let shared = Shared { source, secret: SecretCheck::new(secret) };
-    let metrics_shared = shared.clone();
-    let metrics = Router::new()
-        .route(
-            "/metrics",
-            axum::routing::get(move |headers: HeaderMap| {
-                let shared = metrics_shared.clone();
-                async move {
-                    shared.operator(&headers)?;
-                    shared.source.before_scrape();
-                    Ok::<_, HttpError>((
-                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        spindle_proto::metrics::handle().render(),
-                    ))
-                }
-            }),
-        )
-        .with_state(());
-    api::routes().merge(ui::routes()).with_state(shared).merge(metrics)
+    api::routes().merge(ui::routes()).route("/metrics", axum::routing::get(metrics)).with_state(shared)
+}
+
+/// `GET /metrics`: the process's Prometheus metrics, for the operator.
+async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Result<impl IntoResponse, HttpError> {
+    s.operator(&headers)?;
+    s.source.before_scrape();
+    Ok(spindle_proto::metrics::exposition())
 }
 
 /// Serves the driver's web UI, API and metrics on `listener` until `shutdown`

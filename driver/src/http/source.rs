@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use spindle_proto::ids::AppId;
-use spindle_proto::{AppDetail, ApplicationState, ClusterStatus};
+use spindle_proto::{AppDetail, AppStatus, ApplicationState, ClusterStatus};
 
 use crate::api::model::{ConfigEntry, JobData, StageData, TaskData};
 use crate::tenants::{AuthError, Tenant};
@@ -17,6 +17,8 @@ use crate::{Driver, DriverError};
 pub trait Source: Send + Sync + 'static {
     /// Executors and applications.
     fn status<'a>(&'a self, viewer: Option<&'a Tenant>) -> BoxFuture<'a, ClusterStatus>;
+    /// Applications alone (no executor is asked anything).
+    fn applications(&self, viewer: Option<&Tenant>) -> Vec<AppStatus>;
     /// One application with its kept task attempts.
     fn app_detail(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<AppDetail, DriverError>;
     /// Its jobs.
@@ -47,6 +49,9 @@ pub trait Source: Send + Sync + 'static {
 impl Source for Driver {
     fn status<'a>(&'a self, viewer: Option<&'a Tenant>) -> BoxFuture<'a, ClusterStatus> {
         Box::pin(Driver::status(self, viewer))
+    }
+    fn applications(&self, viewer: Option<&Tenant>) -> Vec<AppStatus> {
+        Driver::applications(self, viewer)
     }
     fn app_detail(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<AppDetail, DriverError> {
         Driver::app_detail(self, viewer, id)

@@ -96,8 +96,7 @@ fn clock(epoch_ms: u64) -> String {
 
 async fn applications(State(s): State<Shared>, headers: HeaderMap) -> Page {
     let viewer = s.viewer(&headers)?;
-    let status = s.source.status(viewer.as_deref()).await;
-    let apps: Vec<ApplicationSummary> = status.applications.iter().map(Into::into).collect();
+    let apps: Vec<ApplicationSummary> = s.source.applications(viewer.as_deref()).iter().map(Into::into).collect();
     let mut body = String::from("<h1>Applications</h1>");
     if apps.is_empty() {
         body.push_str(r#"<p class="muted">No applications yet: submit one with <code>spindle submit</code>.</p>"#);
@@ -325,11 +324,12 @@ async fn stage(
         .source
         .stage(viewer.as_deref(), &id, stage)?
         .ok_or_else(|| HttpError(DriverError::NotFound(format!("application {id} has no stage {stage}"))))?;
+    // Its application's state alone (its detail would copy every kept log).
     let running = s
         .source
-        .app_detail(viewer.as_deref(), &id)?
-        .app
-        .is_some_and(|a| a.state() == spindle_proto::ApplicationState::Running);
+        .applications(viewer.as_deref())
+        .iter()
+        .any(|a| a.app_id == id.0 && a.state() == spindle_proto::ApplicationState::Running);
     // The duration header toggles: longest first, then shortest first.
     let (next, arrow) = match order.sort.as_deref() {
         Some("duration") => {
