@@ -61,7 +61,7 @@ impl Spindle {
     /// `spindle run` in local mode with `slots` slots.
     pub fn run_local(&self, job: &str, slots: u32, cache: &Path, args: &[&str]) -> Result<(SpindleRun, String)> {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(["run", "--slots", &slots.to_string()]).arg(self.job(job)).arg("--").args(args);
+        cmd.args(["run", "--ui-listen", "none", "--slots", &slots.to_string()]).arg(self.job(job)).arg("--").args(args);
         cmd.env("SPINDLE_CACHE_DIR", cache);
         run_cli(&mut cmd)
     }

@@ -113,8 +113,8 @@ pub struct DriverConfig {
     /// environment: what an open driver's applications, and tenants' locations
     /// under them, reach stores with.
     pub stores: Vec<spindle_store::Grant>,
-    /// The file this config was read from: no job may read it (it holds tokens).
-    pub config_file: Option<std::path::PathBuf>,
+    /// The files this config was read from: no job may read them (they hold tokens).
+    pub config_files: Vec<std::path::PathBuf>,
     /// Engine settings.
     pub engine: EngineConfig,
     /// TLS for the driver's server and its connections to executors (set from
@@ -147,7 +147,7 @@ impl Default for DriverConfig {
             secret: None,
             tenants: Vec::new(),
             stores: Vec::new(),
-            config_file: None,
+            config_files: Vec::new(),
             max_lineage_depth: 1000,
             max_task_pipelines: 10_000,
             max_shuffle_memory: 4 << 30,
@@ -351,7 +351,7 @@ impl DriverConfig {
             }
             read => read,
         })?;
-        c.config_file = Some(path.to_path_buf());
+        c.config_files = vec![path.to_path_buf()];
         Ok(c)
     }
 
@@ -359,6 +359,18 @@ impl DriverConfig {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let file: File =
             toml::from_str(text).map_err(|error| ConfigError::Syntax { path: None, error: Box::new(error) })?;
+        Self::from_file(file)
+    }
+
+    /// Reads a TOML table (the layered configuration's cluster keys) over the defaults.
+    pub fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
+        let file: File = toml::Value::Table(table)
+            .try_into()
+            .map_err(|error| ConfigError::Syntax { path: None, error: Box::new(error) })?;
+        Self::from_file(file)
+    }
+
+    fn from_file(file: File) -> Result<Self, ConfigError> {
         let mut c = DriverConfig { secret: file.secret, ..DriverConfig::default() };
         if let Some(n) = file.max_task_attempts {
             c.max_task_attempts = n.max(1);

@@ -21,13 +21,14 @@ pub use spindle_proto::AppEvent;
 
 use crate::access::DataAccess;
 use crate::api::history::AppEnd;
-use crate::api::model::{JobData, StageData, TaskData};
+use crate::api::model::{DatasetStorage, JobData, StageData, TaskData};
 use crate::api::{AppHistory, Event};
 use crate::app::shared::Broadcasts;
 use crate::app::{self, AppCtx, AppState, SharedWithRecord};
 use crate::artifacts::{ArtifactPin, ArtifactStore};
 use crate::cluster::{Cluster, Membership, SlotClaim};
 use crate::history::event_log::AppLog;
+use crate::scheduler::cache_locations::CacheLocations;
 use crate::scheduler::exclusions::Exclusions;
 use crate::scheduler::progress::AppProgress;
 use crate::tenants::{Tenant, Tenants};
@@ -57,6 +58,8 @@ struct AppRecord {
     broadcasts: Arc<Broadcasts>,
     /// Executors excluded from it.
     exclusions: Arc<Exclusions>,
+    /// Where its kept partitions are, while it runs.
+    cache_locations: Arc<CacheLocations>,
     /// When it finished (kept until `application_retention` after).
     finished_at: Option<std::time::Instant>,
     /// Set by [`Driver::kill`]: it ends as killed, not failed.
@@ -271,6 +274,11 @@ impl Driver {
         self.with_app(viewer, id, |r| r.history.jobs())
     }
 
+    /// An application's kept partitions, by dataset.
+    pub fn storage(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<Vec<DatasetStorage>, DriverError> {
+        self.with_app(viewer, id, |r| r.cache_locations.summary())
+    }
+
     /// One job of an application.
     pub fn job(&self, viewer: Option<&Tenant>, id: &AppId, job: u64) -> Result<Option<JobData>, DriverError> {
         self.with_app(viewer, id, |r| r.history.job(job))
@@ -415,6 +423,7 @@ impl Driver {
         self.prune_finished();
         let id = AppId(format!("app-{:04}", self.next_app.fetch_add(1, Ordering::Relaxed)));
         let progress = Arc::new(AppProgress::default());
+        let cache_locations = Arc::new(CacheLocations::default());
         let (cancel, mut cancelled) = watch::channel(None);
         let broadcasts = Arc::new(Broadcasts::default());
         let excluded = Arc::new(crate::cluster::Excluded::default());
@@ -436,6 +445,7 @@ impl Driver {
             cancel: Some(cancel),
             broadcasts: broadcasts.clone(),
             exclusions: exclusions.clone(),
+            cache_locations: cache_locations.clone(),
             finished_at: None,
             killed: false,
             submitted_ms: crate::api::history::now_ms(),
@@ -474,7 +484,7 @@ impl Driver {
             });
         }
         self.apps.lock().expect("apps lock").insert(id.clone(), record);
-        let shared = SharedWithRecord { progress, broadcasts, exclusions };
+        let shared = SharedWithRecord { progress, broadcasts, exclusions, cache_locations };
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(AppEvent {
             event: Some(app_event::Event::Accepted(AppAccepted {
@@ -487,7 +497,7 @@ impl Driver {
         let driver = self.clone();
         let access = if self.tenants.configured() {
             let engine: Vec<PathBuf> =
-                self.config.config_file.iter().chain(&self.compiled_cache_dir).cloned().collect();
+                self.config.config_files.iter().chain(&self.compiled_cache_dir).cloned().collect();
             DataAccess::roots(tenant.name(), &tenant.config.roots, &engine, tenant.config.locations.clone())
         } else {
             DataAccess::open(crate::stores::open_grants(&self.config.stores))
@@ -550,6 +560,8 @@ impl Driver {
                 r.stderr = finished.stderr.clone();
                 r.cancel = None;
                 r.broadcasts = Arc::default();
+                // Its executors free its kept partitions as it ends.
+                r.cache_locations = Arc::default();
                 r.finished_at = Some(std::time::Instant::now());
                 r.duration_ms = Some(r.started.elapsed().as_millis() as u64);
                 crate::metrics::app_finished(r.state);

@@ -54,7 +54,7 @@ impl DriverError {
         DriverError::UnknownApp { app: id.0.clone(), tenant: viewer.map_or("(cluster)", |t| t.name()).to_string() }
     }
 }
-pub use config::DriverConfig;
+pub use config::{ConfigError, DriverConfig};
 pub use driver::{AppEvent, Driver};
 
 use spindle_sandbox::SandboxError;

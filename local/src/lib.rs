@@ -98,6 +98,8 @@ pub struct LocalOptions {
     pub memory: Option<u64>,
     /// Limits the application's tasks ask for: the one executor allows them.
     pub limits: Option<TaskLimits>,
+    /// The driver's settings (its tenants are not used: local mode has one).
+    pub driver_config: DriverConfig,
 }
 
 /// Why a local cluster could not start.
@@ -129,8 +131,11 @@ impl LocalCluster {
         if options.slots == 0 {
             return Err(LocalError::Options("a local executor needs at least one slot"));
         }
-        let mut driver_config = DriverConfig::default();
-        driver_config.engine.fuel = options.fuel_metering;
+        let mut driver_config = options.driver_config.clone();
+        driver_config.engine.fuel |= options.fuel_metering;
+        // One local tenant, which submits without credentials.
+        driver_config.tenants.clear();
+        let task_limits = driver_config.task_limits.clone();
         let driver = Driver::new(driver_config, options.compiled_cache_dir.clone())?;
         let mut config = ExecutorConfig {
             slots: options.slots,
@@ -140,7 +145,10 @@ impl LocalCluster {
             ..Default::default()
         };
         config.engine.fuel = options.fuel_metering;
-        // Local mode has one tenant and one executor: the executor allows what is asked.
+        // Local mode has one tenant and one executor: the executor allows what is
+        // asked, and the driver's defaults.
+        config.limits.memory_bytes = config.limits.memory_bytes.max(task_limits.memory_bytes);
+        config.limits.output_bytes = config.limits.output_bytes.max(task_limits.output_bytes);
         if let Some(l) = &options.limits {
             config.limits.memory_bytes = config.limits.memory_bytes.max(l.memory_bytes as usize);
             config.limits.output_bytes = config.limits.output_bytes.max(l.output_bytes as usize);

@@ -184,6 +184,41 @@ fn the_api_shows_jobs_stages_and_tasks_that_match_the_schema_and_the_data() -> R
     check_schema(&openapi, "get", "/api/v1/cluster", &c.status()?)?;
     check_schema(&openapi, "get", "/api/v1/applications/{app}", &c.app_status(&app, None)?)?;
 
+    // Storage: an application pausing between rounds over a persisted dataset
+    // keeps its 8 partitions, whose records hold at least every line's bytes.
+    let line_bytes: u64 = files
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| l.len() as u64).collect::<Vec<_>>())
+        .sum();
+    let mut pausing = c.submit_background(
+        &example("cache-check"),
+        &[work.path().join("in").to_str().unwrap(), "memory", "2", "60000"],
+    )?;
+    let (kept_app, _) = await_condition("kept partitions in the storage API", Duration::from_secs(60), || {
+        let apps = http::get(&c.ui, "/api/v1/applications", None).ok()?.json().ok()?;
+        let running = apps.as_array()?.iter().find(|a| a["state"] == "running")?["id"].as_str()?.to_string();
+        let storage = http::get(&c.ui, &format!("/api/v1/applications/{running}/storage"), None).ok()?.json().ok()?;
+        (storage.as_array()?.first()?["partitions"] == 8).then_some((running, storage))
+    })?;
+    let storage = get(&format!("/api/v1/applications/{kept_app}/storage"), "/api/v1/applications/{app}/storage")?;
+    let d = &storage[0];
+    assert_eq!((d["level"].as_str(), d["blocks"].as_u64()), (Some("memory-only"), Some(8)), "{storage}");
+    assert!(d["bytes"].as_u64().unwrap() >= line_bytes, "{storage}");
+    let holders: Vec<&str> = d["executors"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
+    let ids: Vec<&str> = executors.as_array().unwrap().iter().filter_map(|e| e["id"].as_str()).collect();
+    assert!(!holders.is_empty() && holders.iter().all(|h| ids.contains(h)), "{holders:?} of {ids:?}");
+    let page = http::get(&c.ui, &format!("/applications/{kept_app}"), None)?;
+    assert!(page.body.contains("Storage") && page.body.contains("memory-only"), "the application page shows storage");
+    let out = c.command("kill", None).arg(&kept_app).output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let _ = pausing.kill();
+    let _ = pausing.wait();
+    // The application ends a moment after the kill is answered.
+    await_condition("the killed application's storage to empty", Duration::from_secs(10), || {
+        let s = http::get(&c.ui, &format!("/api/v1/applications/{kept_app}/storage"), None).ok()?.json().ok()?;
+        (s == serde_json::json!([])).then_some(())
+    })?;
+
     let killed = http::request("POST", &c.ui, &format!("/api/v1/applications/{app}/kill"), None)?;
     assert_eq!(killed.status, 200);
     assert_eq!(killed.json()?, serde_json::json!({"killed": false, "state": "succeeded"}));

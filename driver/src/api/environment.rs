@@ -13,7 +13,14 @@ pub fn environment(config: &DriverConfig) -> Vec<ConfigEntry> {
     let bytes = |b: u64| spindle_sandbox::limits::bytes(b);
     let duration = |d: std::time::Duration| spindle_sandbox::limits::duration(d);
     let mut e = vec![
-        ("config_file", config.config_file.as_ref().map_or("(none)".into(), |p| p.display().to_string())),
+        (
+            "config_files",
+            if config.config_files.is_empty() {
+                "(none)".into()
+            } else {
+                config.config_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            },
+        ),
         ("secret", if config.secret.is_some() { REDACTED.into() } else { "(none: an open cluster)".into() }),
         ("tls", format!("{:?}", config.tls)),
         ("max_task_attempts", config.max_task_attempts.to_string()),

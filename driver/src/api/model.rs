@@ -341,6 +341,25 @@ pub struct KillResult {
     pub state: String,
 }
 
+/// The kept (persisted) partitions of one dataset of a running application,
+/// as executors reported them when they stored them (an executor may have
+/// dropped some since, to make room: those are recomputed when read).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DatasetStorage {
+    /// The dataset's id within its application.
+    pub dataset: u32,
+    /// The storage level it was persisted with: `memory-only`, `memory-and-disk`, `disk-only`.
+    pub level: String,
+    /// Partitions of it kept somewhere.
+    pub partitions: u64,
+    /// Blocks kept (a partition read in several pieces is several blocks).
+    pub blocks: u64,
+    /// Bytes of the kept records.
+    pub bytes: u64,
+    /// The executors holding them.
+    pub executors: Vec<String>,
+}
+
 /// One setting of the driver's effective configuration (secrets redacted).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ConfigEntry {

@@ -45,6 +45,8 @@ pub struct SharedWithRecord {
     pub broadcasts: Arc<Broadcasts>,
     /// The executors its tasks avoid.
     pub exclusions: Arc<Exclusions>,
+    /// Where its kept partitions are.
+    pub cache_locations: Arc<CacheLocations>,
 }
 
 /// Application-wide state, shared by `main`'s host calls and its jobs.
@@ -64,7 +66,7 @@ pub struct AppCtx {
     pub(crate) rules: AppRules,
     pub(crate) lineage: Mutex<Lineage>,
     map_outputs: MapOutputs,
-    pub(crate) cache_locations: CacheLocations,
+    pub(crate) cache_locations: Arc<CacheLocations>,
     /// Broadcast values, served to executors.
     pub broadcasts: Arc<Broadcasts>,
     pub(crate) accumulators: Accumulators,
@@ -89,7 +91,7 @@ impl AppCtx {
         access: DataAccess,
         rules: AppRules,
     ) -> Self {
-        let SharedWithRecord { progress, broadcasts, exclusions } = shared;
+        let SharedWithRecord { progress, broadcasts, exclusions, cache_locations } = shared;
         AppCtx {
             id,
             artifact,
@@ -100,7 +102,7 @@ impl AppCtx {
             rules,
             lineage: Mutex::default(),
             map_outputs: MapOutputs::default(),
-            cache_locations: CacheLocations::default(),
+            cache_locations,
             broadcasts,
             accumulators: Accumulators::default(),
             progress,

@@ -18,7 +18,7 @@ use spindle_proto::{
     TaskRecord,
 };
 
-use crate::api::model::{ConfigEntry, JobData, StageData, TaskData};
+use crate::api::model::{ConfigEntry, DatasetStorage, JobData, StageData, TaskData};
 use crate::api::{AppHistory, Event};
 
 use crate::DriverError;
@@ -221,6 +221,10 @@ impl Source for History {
         stage: u64,
     ) -> Result<Option<(StageData, Vec<TaskData>)>, DriverError> {
         self.with_app(viewer, id, |a| a.history.stage(stage, &[]))
+    }
+    fn storage(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<Vec<DatasetStorage>, DriverError> {
+        // A logged application has ended, and its kept partitions with it.
+        self.with_app(viewer, id, |_| Vec::new())
     }
     fn kill(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<(bool, ApplicationState), DriverError> {
         self.with_app(viewer, id, |a| (false, a.status.state()))

@@ -14,9 +14,9 @@ use utoipa::OpenApi;
 use super::{HttpError, Shared};
 use crate::DriverError;
 use crate::api::model::{
-    ApiError, ApplicationDetail, ApplicationSummary, CacheSummary, ClusterView, ConfigEntry, ExcludedSummary,
-    ExecutorSummary, JobData, KillResult, LimitsSummary, MemorySummary, RunningStage, StageData, TaskAttemptLog,
-    TaskData, TaskMetricsSummary,
+    ApiError, ApplicationDetail, ApplicationSummary, CacheSummary, ClusterView, ConfigEntry, DatasetStorage,
+    ExcludedSummary, ExecutorSummary, JobData, KillResult, LimitsSummary, MemorySummary, RunningStage, StageData,
+    TaskAttemptLog, TaskData, TaskMetricsSummary,
 };
 
 /// The API's OpenAPI document.
@@ -26,13 +26,14 @@ use crate::api::model::{
         title = "Spindle driver API",
         description = "Applications, jobs, stages, tasks and executors of a Spindle driver."
     ),
-    paths(cluster, applications, application, jobs, job, stages, stage, tasks, executors, environment, kill),
+    paths(cluster, applications, application, jobs, job, stages, stage, tasks, storage, executors, environment, kill),
     components(schemas(
         ApiError,
         ApplicationDetail,
         ApplicationSummary,
         CacheSummary,
         ClusterView,
+        DatasetStorage,
         ExcludedSummary,
         ExecutorSummary,
         JobData,
@@ -59,6 +60,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/applications/{app}/stages", get(stages))
         .route("/api/v1/applications/{app}/stages/{stage}", get(stage))
         .route("/api/v1/applications/{app}/stages/{stage}/tasks", get(tasks))
+        .route("/api/v1/applications/{app}/storage", get(storage))
         .route("/api/v1/applications/{app}/kill", post(kill))
         .route("/api/v1/executors", get(executors))
         .route("/api/v1/environment", get(environment))
@@ -124,6 +126,15 @@ async fn job(State(s): State<Shared>, headers: HeaderMap, Path((app, job)): Path
 async fn stages(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Answer<Vec<StageData>> {
     let viewer = s.viewer(&headers)?;
     Ok(Json(s.source.stages(viewer.as_deref(), &AppId(app))?))
+}
+
+/// An application's kept (persisted) partitions, by dataset, while it runs
+/// (its executors free them when it ends).
+#[utoipa::path(get, path = "/api/v1/applications/{app}/storage", params(("app" = String, Path)),
+    responses((status = 200, body = [DatasetStorage]), (status = 404, body = ApiError)))]
+async fn storage(State(s): State<Shared>, headers: HeaderMap, Path(app): Path<String>) -> Answer<Vec<DatasetStorage>> {
+    let viewer = s.viewer(&headers)?;
+    Ok(Json(s.source.storage(viewer.as_deref(), &AppId(app))?))
 }
 
 /// One stage.

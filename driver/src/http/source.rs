@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use spindle_proto::ids::AppId;
 use spindle_proto::{AppDetail, AppStatus, ApplicationState, ClusterStatus};
 
-use crate::api::model::{ConfigEntry, JobData, StageData, TaskData};
+use crate::api::model::{ConfigEntry, DatasetStorage, JobData, StageData, TaskData};
 use crate::tenants::{AuthError, Tenant};
 use crate::{Driver, DriverError};
 
@@ -34,6 +34,8 @@ pub trait Source: Send + Sync + 'static {
         id: &AppId,
         stage: u64,
     ) -> Result<Option<(StageData, Vec<TaskData>)>, DriverError>;
+    /// Its kept partitions, by dataset (none once it has ended).
+    fn storage(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<Vec<DatasetStorage>, DriverError>;
     /// Stops a running application.
     fn kill(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<(bool, ApplicationState), DriverError>;
     /// Who presents `tenant` and `token`.
@@ -72,6 +74,9 @@ impl Source for Driver {
         stage: u64,
     ) -> Result<Option<(StageData, Vec<TaskData>)>, DriverError> {
         Driver::stage(self, viewer, id, stage)
+    }
+    fn storage(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<Vec<DatasetStorage>, DriverError> {
+        Driver::storage(self, viewer, id)
     }
     fn kill(&self, viewer: Option<&Tenant>, id: &AppId) -> Result<(bool, ApplicationState), DriverError> {
         Driver::kill(self, viewer, id)

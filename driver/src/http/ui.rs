@@ -15,7 +15,7 @@ use spindle_proto::ids::AppId;
 
 use super::{HttpError, Shared};
 use crate::DriverError;
-use crate::api::model::{ApplicationSummary, ExecutorSummary, StageData, TaskData};
+use crate::api::model::{ApplicationSummary, DatasetStorage, ExecutorSummary, StageData, TaskData};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
@@ -265,6 +265,8 @@ async fn application(State(s): State<Shared>, headers: HeaderMap, Path(app): Pat
     }
     body.push_str("</table>");
     stage_table(&mut body, &a.id, &stages);
+    let storage = s.source.storage(viewer.as_deref(), &id)?;
+    storage_table(&mut body, &storage, a.state == "running");
 
     let stdout = String::from_utf8_lossy(&detail.stdout);
     let stderr = String::from_utf8_lossy(&detail.stderr);
@@ -301,6 +303,36 @@ fn stage_table(body: &mut String, app: &str, stages: &[StageData]) {
             rout = st.records_out,
             write = bytes(st.shuffle_write_bytes),
             spilled = bytes(st.spilled_bytes),
+        );
+    }
+    body.push_str("</table>");
+}
+
+/// The kept partitions of each persisted dataset (Spark's storage tab).
+fn storage_table(body: &mut String, storage: &[DatasetStorage], running: bool) {
+    body.push_str(r#"<h2 id="storage">Storage</h2>"#);
+    if storage.is_empty() {
+        let why = if running {
+            "No persisted partitions are kept."
+        } else {
+            "Kept partitions were freed when the application ended."
+        };
+        let _ = write!(body, r#"<p class="muted">{why}</p>"#);
+        return;
+    }
+    body.push_str(
+        "<table><tr><th>Dataset</th><th>Level</th><th>Partitions kept</th><th>Blocks</th><th>Size</th><th>Executors</th></tr>",
+    );
+    for d in storage {
+        let _ = write!(
+            body,
+            r#"<tr><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
+            d.dataset,
+            esc(&d.level),
+            d.partitions,
+            d.blocks,
+            bytes(d.bytes),
+            esc(&d.executors.join(", ")),
         );
     }
     body.push_str("</table>");

@@ -323,8 +323,16 @@ impl<'a> Segment<'a> {
             got.add_skipped(used.skipped_rows());
             let batches = buffer.into_batches();
             let level = StorageLevel::try_from(c.level).unwrap_or(StorageLevel::MemoryOnly);
+            let bytes = batches.iter().map(|b| b.len() as u64).sum();
             let stored = exec.cache.put(key(c), batches.clone(), level);
-            got.cached.push(CachedBlock { dataset: c.dataset, partition: c.partition, piece: c.piece, stored });
+            got.cached.push(CachedBlock {
+                dataset: c.dataset,
+                partition: c.partition,
+                piece: c.piece,
+                stored,
+                bytes,
+                level: c.level,
+            });
             input = input::Input::Block(batches.into());
             from = after;
         }
