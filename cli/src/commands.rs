@@ -187,20 +187,23 @@ async fn executor(s: &Settings, launch_id: String) -> Result<ExitCode> {
         "listening on {ip}: give --advertise-host (executor.advertise_host) so the driver and peers know where to connect"
     );
     let host = advertise_host.unwrap_or_else(|| ip.to_string());
+    // Every key read below has a registry default; the executor's own
+    // defaults stand behind them rather than a second copy here.
+    let defaults = spindle_executor::ExecutorConfig::default();
     let mut config = spindle_executor::ExecutorConfig {
         slots,
         compiled_cache_dir: s.path("cache_dir"),
         secret: s.text("secret"),
-        grace_period: s.duration("executor.grace_period").unwrap_or_default(),
+        grace_period: s.duration("executor.grace_period").unwrap_or(defaults.grace_period),
         chaos_failure_rate,
-        cache_memory: s.size("executor.cache_memory").unwrap_or(1 << 30),
-        memory: s.size("executor.memory").unwrap_or_else(spindle_executor::memory::default_budget),
+        cache_memory: s.size("executor.cache_memory").unwrap_or(defaults.cache_memory),
+        memory: s.size("executor.memory").unwrap_or(defaults.memory),
         spill_dir: s.path("executor.spill_dir"),
         tls: member_tls(s)?,
         register_timeout: s.duration("executor.register_timeout"),
         launch_id,
         metrics_listen: s.text("executor.metrics_listen"),
-        ..Default::default()
+        ..defaults
     };
     if chaos_failure_rate > 0.0 {
         tracing::warn!(chaos_failure_rate, "chaos: failing task attempts on purpose");

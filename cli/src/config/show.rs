@@ -38,7 +38,7 @@ pub fn rows(settings: &Settings) -> Vec<Row> {
 }
 
 /// A value as a person writes it: text unquoted, the rest as TOML.
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -87,10 +87,4 @@ pub fn docs() -> String {
         out.push_str(&format!("| `{}` | {} | {default} | {env} | {} |\n", key.name, key.kind.name(), key.doc));
     }
     out
-}
-
-/// [`text`], for the layers' tests.
-#[cfg(test)]
-pub fn tests_text(v: &Value) -> String {
-    text(v)
 }

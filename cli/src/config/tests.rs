@@ -74,7 +74,7 @@ fn layers_override_in_order_and_name_their_source() {
     )
     .unwrap();
     assert_eq!(s.files(), [system.clone(), user.clone(), given.clone()]);
-    let at = |key: &str| (s.value(key).map(super::show::tests_text), s.source(key));
+    let at = |key: &str| (s.value(key).map(super::show::text), s.source(key));
     assert_eq!(at("max_task_attempts"), (Some("2".into()), Source::File(system)));
     assert_eq!(at("locality_wait"), (Some("2s".into()), Source::File(user)));
     assert_eq!(at("executor.cache_memory"), (Some("64MiB".into()), Source::File(given)));
