@@ -133,7 +133,7 @@ impl<T: Data> Dataset<T> {
     where
         T: Line,
     {
-        self.map(to_line::<T>).handle.save_as_text_file(path).map_err(Error::msg)
+        self.save_as_text_file_with(path, SaveOptions::default())
     }
 
     /// Action: [`save_as_text_file`](Dataset::save_as_text_file) with options:
@@ -145,7 +145,12 @@ impl<T: Data> Dataset<T> {
         T: Line,
     {
         let options = context::SaveOptions { compression: options.compression.wit() };
-        self.map(to_line::<T>).handle.save_as_text_file_with(path, options).map_err(Error::msg)
+        match T::line_layout() {
+            // Plain values: the host formats the records it is handed.
+            Some(layout) => self.handle.save_as_lines(path, options, layout),
+            None => self.map(to_line::<T>).handle.save_as_text_file_with(path, options),
+        }
+        .map_err(Error::msg)
     }
 
     /// Keeps this dataset's partitions in executor memory once an action has

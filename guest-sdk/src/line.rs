@@ -3,11 +3,47 @@
 
 use std::fmt::Write;
 
+use crate::__private::bindings::spindle::job::context::{LineField, LineLayout};
+
 /// An element that can be written as one line: plain values in their `Display`
 /// form, tuples as their fields separated by tabs, `None` as an empty field.
+///
+/// Strings, integers, `bool` and pairs of them are written by the host from
+/// their encoded records (`save-as-lines`), without a formatting step in the
+/// guest; the host writes them exactly as [`write_line`](Line::write_line) does.
 pub trait Line {
     /// Appends the line (without `\n`).
     fn write_line(&self, out: &mut String);
+
+    /// The field the host writes this value as, at the top of a key or value,
+    /// when it is a plain value the host can format (`None`: the guest formats
+    /// it).
+    #[doc(hidden)]
+    fn line_field() -> Option<LineField>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
+    /// How the host writes this element's record as a line (`None`: the guest
+    /// formats it).
+    #[doc(hidden)]
+    fn line_layout() -> Option<LineLayout>
+    where
+        Self: Sized,
+    {
+        Self::line_field().map(|value| LineLayout { key: None, value })
+    }
+}
+
+/// `Line::line_field` for types the host writes as `field`.
+macro_rules! host_field {
+    ($field:ident) => {
+        fn line_field() -> Option<LineField> {
+            Some(LineField::$field)
+        }
+    };
 }
 
 macro_rules! display_lines {
@@ -20,7 +56,28 @@ macro_rules! display_lines {
     )*};
 }
 
-display_lines!(bool, u128, i128, f32, f64);
+display_lines!(f32, f64);
+
+impl Line for bool {
+    fn write_line(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+    host_field!(Boolean);
+}
+
+impl Line for u128 {
+    fn write_line(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+    host_field!(Unsigned);
+}
+
+impl Line for i128 {
+    fn write_line(&self, out: &mut String) {
+        let _ = write!(out, "{self}");
+    }
+    host_field!(Signed);
+}
 
 // Text and integers are written directly, not through `core::fmt` (its
 // machinery was a tenth of a sort's instructions, writing `key<TAB>value` lines).
@@ -29,12 +86,14 @@ impl Line for String {
     fn write_line(&self, out: &mut String) {
         out.push_str(self);
     }
+    host_field!(Text);
 }
 
 impl Line for &'static str {
     fn write_line(&self, out: &mut String) {
         out.push_str(self);
     }
+    host_field!(Text);
 }
 
 impl Line for char {
@@ -65,6 +124,7 @@ macro_rules! unsigned_lines {
             fn write_line(&self, out: &mut String) {
                 push_u64(out, *self as u64);
             }
+            host_field!(Unsigned);
         }
     )*};
 }
@@ -78,6 +138,7 @@ macro_rules! signed_lines {
                 }
                 push_u64(out, self.unsigned_abs() as u64);
             }
+            host_field!(Signed);
         }
     )*};
 }
@@ -109,7 +170,19 @@ macro_rules! tuple_lines {
     };
 }
 
-tuple_lines!(A, B);
+/// A pair is a keyed record: the host writes it when both halves are plain.
+impl<A: Line, B: Line> Line for (A, B) {
+    fn write_line(&self, out: &mut String) {
+        self.0.write_line(out);
+        out.push('\t');
+        self.1.write_line(out);
+    }
+
+    fn line_layout() -> Option<LineLayout> {
+        Some(LineLayout { key: Some(A::line_field()?), value: B::line_field()? })
+    }
+}
+
 tuple_lines!(A, B, C);
 tuple_lines!(A, B, C, D);
 
@@ -121,6 +194,22 @@ mod tests {
         let mut out = String::new();
         t.write_line(&mut out);
         out
+    }
+
+    /// The host writes plain values and pairs of them; everything else is the
+    /// guest's to format.
+    #[test]
+    fn plain_values_and_pairs_of_them_have_a_host_layout() {
+        use crate::__private::bindings::spindle::job::context::LineField as F;
+        let layout = |l: Option<super::LineLayout>| l.map(|l| (l.key.map(|k| k as u8), l.value as u8));
+        assert_eq!(layout(String::line_layout()), Some((None, F::Text as u8)));
+        assert_eq!(layout(<i32>::line_layout()), Some((None, F::Signed as u8)));
+        assert_eq!(layout(<(String, u64)>::line_layout()), Some((Some(F::Text as u8), F::Unsigned as u8)));
+        assert_eq!(layout(<(bool, i128)>::line_layout()), Some((Some(F::Boolean as u8), F::Signed as u8)));
+        assert_eq!(layout(<(u64, f64)>::line_layout()), None);
+        assert_eq!(layout(<(u64, u64, String)>::line_layout()), None);
+        assert_eq!(layout(<Option<u64>>::line_layout()), None);
+        assert_eq!(layout(<((u64, u64), u64)>::line_layout()), None);
     }
 
     #[test]

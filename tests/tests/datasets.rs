@@ -36,6 +36,33 @@ fn check_output(dir: &std::path::Path, n: u64) {
     assert_eq!(lines, want);
     assert_eq!(part_files(dir).len(), 3);
     assert!(dir.join("_SUCCESS").exists());
+    check_typed_lines(dir, n);
+}
+
+/// The typed saves beside the output: the host formats the lines of plain
+/// values and pairs, the guest the others; every line must read as Rust's
+/// `Display` writes the values (pairs and triples tab-separated), in order.
+fn check_typed_lines(dir: &std::path::Path, n: u64) {
+    /// A saved dataset's directory suffix, and x's line in it.
+    type Lines = (&'static str, fn(u64) -> String);
+    let want: Vec<Lines> = vec![
+        ("signed-unsigned", |x| format!("{}\t{}", x as i64 - 5_000, x * x)),
+        ("bool-text", |x| format!("{}\tn{x}", x % 2 == 0)),
+        ("i32", |x| format!("{}", -(x as i32))),
+        ("u8-i16", |x| format!("{}\t{}", (x % 256) as u8, (x as i16).wrapping_mul(-7))),
+        ("text-u128", |x| format!("k{x}\t{}", u128::from(x) << 70)),
+        ("i128-bool", |x| format!("{}\t{}", -(i128::from(x) << 80), x % 3 == 0)),
+        ("text", |x| format!("s{x}")),
+        ("u64-f64", |x| format!("{x}\t{}", x as f64 / 4.0)),
+        ("triple", |x| format!("{x}\t{}\tt{x}", x + 1)),
+    ];
+    for (name, line) in want {
+        let out = dir.with_extension(name);
+        assert!(out.join("_SUCCESS").exists(), "{name}: no _SUCCESS");
+        let got: String = part_files(&out).iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+        let want: String = (1..=n).map(|x| line(x) + "\n").collect();
+        assert!(got == want, "{name}: the lines differ from Display's, first: {:?}", got.lines().next());
+    }
 }
 
 #[test]

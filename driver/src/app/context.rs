@@ -7,9 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_frame::{BatchReader, BatchWriter};
 use spindle_proto::{
-    AccumulatorUpdate, Column, ColumnType, CompareOp, Compression, CsvOptions, ParquetCompression, Predicate, Scalar,
-    StorageLevel, TableFormat, TableRead, TableWrite, TextRecords, UnpersistRequest, accumulator_update, scalar,
-    unpersist_request,
+    AccumulatorUpdate, Column, ColumnType, CompareOp, Compression, CsvOptions, LineField, LineLayout,
+    ParquetCompression, Predicate, Scalar, StorageLevel, TableFormat, TableRead, TableWrite, TextRecords,
+    UnpersistRequest, accumulator_update, scalar, unpersist_request,
 };
 use spindle_sandbox::DatasetRef;
 use spindle_sandbox::bindings::spindle::job::{context, task_io, types};
@@ -114,10 +114,23 @@ impl AppState {
         compression: Compression,
         table: Option<TableWrite>,
     ) -> wasmtime::Result<Result<(), String>> {
-        let output = match commit::prepare_job(&path, &self.app.access, compression, table).await {
+        self.save_text_as(ds, path, compression, table, None).await
+    }
+
+    /// `save_text`, with the host formatting lines by `line_layout` if set.
+    async fn save_text_as(
+        &mut self,
+        ds: Handle,
+        path: String,
+        compression: Compression,
+        table: Option<TableWrite>,
+        line_layout: Option<LineLayout>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let mut output = match commit::prepare_job(&path, &self.app.access, compression, table).await {
             Ok(output) => output,
             Err(e) => return Ok(Err(e.to_string())),
         };
+        output.line_layout = line_layout;
         let result = self.act(&ds, Action::SaveText(output.clone()))?.await;
         if result.is_err() {
             // A job that never started (refused at planning) has not aborted yet.
@@ -577,6 +590,24 @@ impl context::HostDataset for AppState {
         options: context::SaveOptions,
     ) -> wasmtime::Result<Result<(), String>> {
         self.save_text(ds, path, compression(options.compression), None).await
+    }
+
+    async fn save_as_lines(
+        &mut self,
+        ds: Handle,
+        path: String,
+        options: context::SaveOptions,
+        layout: context::LineLayout,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let field = |f: context::LineField| match f {
+            context::LineField::Text => LineField::Text,
+            context::LineField::Unsigned => LineField::Unsigned,
+            context::LineField::Signed => LineField::Signed,
+            context::LineField::Boolean => LineField::Boolean,
+        };
+        let layout =
+            LineLayout { key: layout.key.map_or(LineField::Absent, field).into(), value: field(layout.value).into() };
+        self.save_text_as(ds, path, compression(options.compression), None, Some(layout)).await
     }
 
     async fn save_as_table(

@@ -169,6 +169,7 @@ fn task_spec(ctx: &JobContext<'_>, stage: &Stage<'_>, partition: u32, attempt: u
             temp_path: output.attempt_path(stage.id, partition, attempt),
             compression: output.compression.into(),
             table: output.table.clone(),
+            line_layout: output.line_layout,
         }),
     };
     Some(TaskSpec {

@@ -31,7 +31,7 @@
 use std::path::Path;
 
 use spindle_proto::ids::StageId;
-use spindle_proto::{Compression, TableFormat, TableWrite};
+use spindle_proto::{Compression, LineLayout, TableFormat, TableWrite};
 use spindle_store::Object;
 
 use crate::DriverError;
@@ -60,7 +60,7 @@ pub async fn prepare_job(
             Ok(true) => return Err(DriverError::OutputExists { path: shown }),
             Err(e) => return Err(DriverError::Output { path: shown, reason: e.to_string() }),
         }
-        return Ok(TextOutput { dir: shown, store: Some(dir), compression, table });
+        return Ok(TextOutput { dir: shown, store: Some(dir), compression, table, line_layout: None });
     };
     let abs = access.writable(Path::new(host))?;
     let shown = abs.display().to_string();
@@ -68,7 +68,7 @@ pub async fn prepare_job(
         return Err(DriverError::OutputExists { path: shown });
     }
     std::fs::create_dir_all(&abs).map_err(|e| DriverError::Output { path: shown.clone(), reason: e.to_string() })?;
-    Ok(TextOutput { dir: shown, store: None, compression, table })
+    Ok(TextOutput { dir: shown, store: None, compression, table, line_layout: None })
 }
 
 /// A text output being written: its directory (made by [`prepare_job`]) or
@@ -83,6 +83,8 @@ pub struct TextOutput {
     pub compression: Compression,
     /// Set: records are rows, written as a table (CSV, JSON lines, Parquet).
     pub table: Option<TableWrite>,
+    /// Set: the host formats each record as a line (`save-as-lines`).
+    pub line_layout: Option<LineLayout>,
 }
 
 fn output_err(path: impl Into<String>, reason: impl std::fmt::Display) -> DriverError {

@@ -7,7 +7,9 @@
 //!   shipped with `map_with` (`reduce_by_key` into 3 partitions, `collect`);
 //! - `classes_by_sum_digit`: a second shuffle over the first one's result;
 //! - `tagged`: how many records a `flat_map` into structs produced;
-//! - it also saves `residue<TAB>sum` lines into OUTPUT_DIR.
+//! - it also saves `residue<TAB>sum` lines into OUTPUT_DIR, and lines of typed
+//!   values of x (pairs of integers, bools and strings, strings, floats, triples)
+//!   into `OUTPUT_DIR.NAME` directories beside it.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,19 @@ fn run(args: Vec<String>) -> spindle::Result<()> {
     println!("tagged: {}", tagged.count()?);
 
     sums.map(|(r, s): (u64, u64)| format!("{r}\t{s}")).save_as_text_file(output)?;
+
+    // Lines of plain values and pairs of them are formatted by the host, the
+    // rest (floats, triples) by the guest: each must read as `Line` writes it.
+    let typed = |name: &str| format!("{output}.{name}");
+    ds.map(|x: u64| (x as i64 - 5_000, x * x)).save_as_text_file(&typed("signed-unsigned"))?;
+    ds.map(|x: u64| (x.is_multiple_of(2), format!("n{x}"))).save_as_text_file(&typed("bool-text"))?;
+    ds.map(|x: u64| -(x as i32)).save_as_text_file(&typed("i32"))?;
+    ds.map(|x: u64| ((x % 256) as u8, (x as i16).wrapping_mul(-7))).save_as_text_file(&typed("u8-i16"))?;
+    ds.map(|x: u64| (format!("k{x}"), u128::from(x) << 70)).save_as_text_file(&typed("text-u128"))?;
+    ds.map(|x: u64| (-(i128::from(x) << 80), x.is_multiple_of(3))).save_as_text_file(&typed("i128-bool"))?;
+    ds.map(|x: u64| format!("s{x}")).save_as_text_file(&typed("text"))?;
+    ds.map(|x: u64| (x, x as f64 / 4.0)).save_as_text_file(&typed("u64-f64"))?;
+    ds.map(|x: u64| (x, x + 1, format!("t{x}"))).save_as_text_file(&typed("triple"))?;
     Ok(())
 }
 

@@ -218,6 +218,12 @@ impl context::HostDataset for TaskState {
         fn count(ds: Ds) -> Result<u64, String>;
         fn save_as_text_file(ds: Ds, path: String) -> Result<(), String>;
         fn save_as_text_file_with(ds: Ds, path: String, options: context::SaveOptions) -> Result<(), String>;
+        fn save_as_lines(
+            ds: Ds,
+            path: String,
+            options: context::SaveOptions,
+            layout: context::LineLayout,
+        ) -> Result<(), String>;
         fn save_as_table(ds: Ds, path: String, options: context::TableSaveOptions) -> Result<(), String>;
     }
 

@@ -16,8 +16,10 @@
 
 mod host;
 mod input;
+mod lines;
 mod map_output;
 mod output;
+mod part_file;
 mod reduce;
 mod table_reader;
 mod text_reader;

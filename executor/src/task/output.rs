@@ -5,12 +5,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use spindle_formats::writer::{LineWriter, ParquetWriter};
 use spindle_frame::{BatchReader, BatchWriter};
-use spindle_proto::{Compression, TableFormat, TaskResult, TaskSpec, task_output};
+use spindle_proto::{Compression, LineLayout, TableFormat, TaskResult, TaskSpec, task_output};
 use spindle_sandbox::Failure;
 use spindle_sandbox::limits::bytes;
-use tokio::io::AsyncWriteExt;
 
 use super::map_output::MapOutput;
+use super::part_file::{CHUNK, PartFile};
 use crate::{Executor, ExecutorError};
 
 /// Where a task's output goes.
@@ -35,14 +35,16 @@ pub enum Output {
     /// commits.
     TextFile {
         path: String,
-        /// A buffered host file, or an object store's upload (completed when
-        /// shut down; until then the object does not exist).
-        file: Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+        file: PartFile,
+        /// Text not written yet: it goes out a [`CHUNK`] at a time.
+        pending: Vec<u8>,
         records: u64,
         /// Compresses the text before it is written, when the part is compressed.
         encoder: Option<Box<Encoder>>,
         /// Set: records are rows, written as CSV or JSON lines.
         lines: Option<Box<LineWriter>>,
+        /// Set: records are plain keys and values the host formats as lines.
+        layout: Option<LineLayout>,
     },
     /// Rows written as a Parquet file the driver commits.
     Parquet { writer: Box<ParquetWriter<Box<dyn tokio::io::AsyncWrite + Unpin + Send>>> },
@@ -74,24 +76,32 @@ impl Output {
             Some(task_output::Sink::TextFile(t)) => {
                 let path = t.temp_path.clone();
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
-                let file: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = if spindle_store::is_url(&path) {
-                    Box::new(crate::access::object(spec, &path)?.writer())
+                let file = if spindle_store::is_url(&path) {
+                    PartFile::Upload(Box::new(crate::access::object(spec, &path)?.writer()))
                 } else {
                     crate::access::check(exec, spec, &path, true)?;
                     // The driver creates each attempt's directory and removes them all
                     // when the job is done, so a late attempt cannot bring them back
                     // (the commit protocol: driver/src/scheduler/commit.rs).
                     let file = tokio::fs::File::create(&path).await.map_err(io)?;
-                    Box::new(tokio::io::BufWriter::with_capacity(1 << 20, file))
+                    PartFile::Host { file: Some(file.into_std().await), writing: None }
                 };
-                match &t.table {
-                    Some(table) if table.format() == TableFormat::Parquet => {
+                match (&t.table, file) {
+                    (Some(table), file) if table.format() == TableFormat::Parquet => {
+                        let file: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match file {
+                            PartFile::Upload(upload) => upload,
+                            PartFile::Host { file, .. } => Box::new(tokio::io::BufWriter::with_capacity(
+                                CHUNK,
+                                tokio::fs::File::from_std(file.expect("not written yet")),
+                            )),
+                        };
                         Output::Parquet { writer: Box::new(ParquetWriter::new(&path, table, file)) }
                     }
-                    table => {
+                    (table, file) => {
                         let encoder = Encoder::new(t.compression()).map_err(io)?;
                         let lines = table.as_ref().map(|table| Box::new(LineWriter::new(&path, table)));
-                        Output::TextFile { path, file, records: 0, encoder, lines }
+                        let pending = Vec::with_capacity(CHUNK + CHUNK / 4);
+                        Output::TextFile { path, file, pending, records: 0, encoder, lines, layout: t.line_layout }
                     }
                 }
             }
@@ -155,25 +165,34 @@ impl Output {
             Output::Parquet { writer, .. } => {
                 writer.write(&batch).await.map_err(|e| Failure::Refused(e.to_string()))?;
             }
-            Output::TextFile { path, file, records, encoder, lines } => {
-                let mut text = Vec::with_capacity(batch.len());
+            Output::TextFile { path, file, pending, records, encoder, lines, layout } => {
                 if let Some(lines) = lines {
                     let before = lines.records;
-                    text = lines.text(&batch).map_err(|e| Failure::Refused(e.to_string()))?;
+                    pending.extend(lines.text(&batch).map_err(|e| Failure::Refused(e.to_string()))?);
                     *records += lines.records - before;
+                } else if let Some(layout) = layout {
+                    *records += super::lines::format(&batch, layout, pending)
+                        .map_err(|e| Failure::Refused(format!("writing {path}: {e}")))?;
                 } else {
                     for rec in BatchReader::new(&batch) {
                         let rec = rec.map_err(malformed)?;
-                        text.extend_from_slice(rec.value);
-                        text.push(b'\n');
+                        pending.extend_from_slice(rec.value);
+                        pending.push(b'\n');
                         *records += 1;
                     }
                 }
-                let failed = |e: std::io::Error| Failure::Infrastructure(format!("writing {path}: {e}"));
-                if let Some(encoder) = encoder {
-                    text = encoder.compress(&text).map_err(failed)?;
+                if pending.len() >= CHUNK {
+                    let failed = |e: std::io::Error| Failure::Infrastructure(format!("writing {path}: {e}"));
+                    let chunk = match encoder {
+                        Some(encoder) => {
+                            let compressed = encoder.compress(pending).map_err(failed)?;
+                            pending.clear();
+                            compressed
+                        }
+                        None => std::mem::replace(pending, Vec::with_capacity(CHUNK + CHUNK / 4)),
+                    };
+                    file.write(chunk).await.map_err(failed)?;
                 }
-                file.write_all(&text).await.map_err(failed)?;
             }
         }
         Ok(())
@@ -205,22 +224,22 @@ impl Output {
                 // Writes the footer and completes the file (or the object's upload).
                 result.records_out = writer.finish().await?;
             }
-            Output::TextFile { path, mut file, records, mut encoder, lines } => {
+            Output::TextFile { path, mut file, mut pending, records, encoder, lines, .. } => {
                 let io = |source| ExecutorError::Output { path: path.clone(), source };
                 if let Some(mut lines) = lines {
-                    let mut tail = lines.finish();
-                    if let Some(encoder) = encoder.as_mut() {
-                        tail = encoder.compress(&tail).map_err(io)?;
+                    pending.extend(lines.finish());
+                }
+                let last = match encoder {
+                    Some(mut encoder) => {
+                        let mut last = encoder.compress(&pending).map_err(io)?;
+                        last.extend((*encoder).finish().map_err(io)?);
+                        last
                     }
-                    file.write_all(&tail).await.map_err(io)?;
-                }
-                if let Some(encoder) = encoder {
-                    file.write_all(&(*encoder).finish().map_err(io)?).await.map_err(io)?;
-                }
-                // Flushed, not fsynced (as Hadoop's local file system): the commit is
-                // the driver's rename, which makes the part visible atomically. An
-                // object's upload is completed here.
-                file.shutdown().await.map_err(io)?;
+                    None => pending,
+                };
+                file.write(last).await.map_err(io)?;
+                // An object's upload is completed here.
+                file.finish().await.map_err(io)?;
                 result.records_out = records;
             }
         }

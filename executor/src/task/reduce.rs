@@ -61,6 +61,25 @@ fn record_at(chunk: &[u8], start: u32) -> Record<'_> {
     r.next().expect("a record starts here").expect("checked when buffered")
 }
 
+/// How many entries ahead of the one being read the record is prefetched: the
+/// entries are in key order, so their records are scattered over the buffer and
+/// each one is a cache miss unless it was asked for early.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Asks the CPU to bring the record at `start` of `chunk` into the cache.
+#[inline(always)]
+fn prefetch(chunk: &[u8], start: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(p) = chunk.get(start as usize) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint: it reads nothing and cannot fault, and
+        // `p` points into `chunk` anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(p).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (chunk, start);
+}
+
 /// Records fetched and not yet written to a run: chunks with their side, and an
 /// entry per record.
 #[derive(Default)]
@@ -70,6 +89,14 @@ struct Buffer {
 }
 
 impl Buffer {
+    /// Prefetches the record of the entry `ahead` places after `at`, if any.
+    #[inline(always)]
+    fn prefetch(&self, at: usize) {
+        if let Some(e) = self.entries.get(at + PREFETCH_AHEAD) {
+            prefetch(&self.chunks[e.chunk as usize].0, e.start);
+        }
+    }
+
     fn key(&self, e: &Entry) -> &[u8] {
         record_at(&self.chunks[e.chunk as usize].0, e.start).key.unwrap_or_default()
     }
@@ -104,6 +131,7 @@ impl Source {
         match self {
             Source::Memory { buffer, at } => {
                 let Some(e) = buffer.entries.get(*at) else { return Ok(None) };
+                buffer.prefetch(*at);
                 *at += 1;
                 let (chunk, side) = &buffer.chunks[e.chunk as usize];
                 let rec = record_at(chunk, e.start);
@@ -195,21 +223,22 @@ impl Arranger {
             .run_file()
             .map_err(|source| ExecutorError::Spill { path: "a sorted run".into(), source })?;
         let io = |source| ExecutorError::Spill { path: path.display().to_string(), source };
-        let file =
+        // Blocks are written as they fill, straight from their buffer.
+        let mut file =
             std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path).map_err(io)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let cogroup = self.mode == ReduceMode::Cogroup;
         let mut block = BatchWriter::with_capacity(RUN_BLOCK + 1024);
         let mut value = Vec::new();
         let mut len = 0u64;
-        let mut flush = |block: &mut BatchWriter, out: &mut std::io::BufWriter<std::fs::File>| {
+        let mut flush = |block: &mut BatchWriter, out: &mut std::fs::File| {
             let b = block.take();
             out.write_all(&(b.len() as u32).to_le_bytes())?;
             out.write_all(&b)?;
             len += 4 + b.len() as u64;
             std::io::Result::Ok(())
         };
-        for e in &self.buffer.entries {
+        for (i, e) in self.buffer.entries.iter().enumerate() {
+            self.buffer.prefetch(i);
             let (chunk, side) = &self.buffer.chunks[e.chunk as usize];
             let rec = record_at(chunk, e.start);
             let key = Some(rec.key.unwrap_or_default());
@@ -222,13 +251,12 @@ impl Arranger {
                 block.push(key, rec.value);
             }
             if block.len() >= RUN_BLOCK {
-                flush(&mut block, &mut out).map_err(io)?;
+                flush(&mut block, &mut file).map_err(io)?;
             }
         }
         if !block.is_empty() {
-            flush(&mut block, &mut out).map_err(io)?;
+            flush(&mut block, &mut file).map_err(io)?;
         }
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         self.spilled += len;
         tracing::debug!(run = %path.display(), bytes = len, records = self.buffer.entries.len(), "spilled a sorted run");
         self.runs.push(SpillFile::new(path, file, len, &self.exec.memory.spills));
