@@ -46,38 +46,19 @@ macro_rules! host_field {
     };
 }
 
+/// `Line` through `Display`, for types the host writes as `field` if given.
 macro_rules! display_lines {
-    ($($t:ty),*) => {$(
+    ($($t:ty $(=> $field:ident)?),*) => {$(
         impl Line for $t {
             fn write_line(&self, out: &mut String) {
                 let _ = write!(out, "{self}");
             }
+            $(host_field!($field);)?
         }
     )*};
 }
 
-display_lines!(f32, f64);
-
-impl Line for bool {
-    fn write_line(&self, out: &mut String) {
-        out.push_str(if *self { "true" } else { "false" });
-    }
-    host_field!(Boolean);
-}
-
-impl Line for u128 {
-    fn write_line(&self, out: &mut String) {
-        let _ = write!(out, "{self}");
-    }
-    host_field!(Unsigned);
-}
-
-impl Line for i128 {
-    fn write_line(&self, out: &mut String) {
-        let _ = write!(out, "{self}");
-    }
-    host_field!(Signed);
-}
+display_lines!(bool => Boolean, u128 => Unsigned, i128 => Signed, f32, f64);
 
 // Text and integers are written directly, not through `core::fmt` (its
 // machinery was a tenth of a sort's instructions, writing `key<TAB>value` lines).

@@ -106,19 +106,9 @@ fn check_partitions(what: &str, n: u32) -> Result<u32, String> {
 
 impl AppState {
     /// `save-as-text-file`: prepares the output directory, runs the job, and
-    /// aborts the output if the job never ran to its own abort.
+    /// aborts the output if the job never ran to its own abort. With
+    /// `line_layout`, the executors format each record as a line.
     async fn save_text(
-        &mut self,
-        ds: Handle,
-        path: String,
-        compression: Compression,
-        table: Option<TableWrite>,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.save_text_as(ds, path, compression, table, None).await
-    }
-
-    /// `save_text`, with the host formatting lines by `line_layout` if set.
-    async fn save_text_as(
         &mut self,
         ds: Handle,
         path: String,
@@ -580,7 +570,7 @@ impl context::HostDataset for AppState {
     }
 
     async fn save_as_text_file(&mut self, ds: Handle, path: String) -> wasmtime::Result<Result<(), String>> {
-        self.save_text(ds, path, Compression::None, None).await
+        self.save_text(ds, path, Compression::None, None, None).await
     }
 
     async fn save_as_text_file_with(
@@ -589,7 +579,7 @@ impl context::HostDataset for AppState {
         path: String,
         options: context::SaveOptions,
     ) -> wasmtime::Result<Result<(), String>> {
-        self.save_text(ds, path, compression(options.compression), None).await
+        self.save_text(ds, path, compression(options.compression), None, None).await
     }
 
     async fn save_as_lines(
@@ -607,7 +597,7 @@ impl context::HostDataset for AppState {
         };
         let layout =
             LineLayout { key: layout.key.map_or(LineField::Absent, field).into(), value: field(layout.value).into() };
-        self.save_text_as(ds, path, compression(options.compression), None, Some(layout)).await
+        self.save_text(ds, path, compression(options.compression), None, Some(layout)).await
     }
 
     async fn save_as_table(
@@ -631,7 +621,7 @@ impl context::HostDataset for AppState {
             TableFormat::Parquet => Compression::None,
             _ => compression(options.compression),
         };
-        self.save_text(ds, path, codec, Some(table)).await
+        self.save_text(ds, path, codec, Some(table), None).await
     }
 
     async fn drop(&mut self, ds: Handle) -> wasmtime::Result<()> {

@@ -86,18 +86,11 @@ impl Output {
                     let file = tokio::fs::File::create(&path).await.map_err(io)?;
                     PartFile::Host { file: Some(file.into_std().await), writing: None }
                 };
-                match (&t.table, file) {
-                    (Some(table), file) if table.format() == TableFormat::Parquet => {
-                        let file: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match file {
-                            PartFile::Upload(upload) => upload,
-                            PartFile::Host { file, .. } => Box::new(tokio::io::BufWriter::with_capacity(
-                                CHUNK,
-                                tokio::fs::File::from_std(file.expect("not written yet")),
-                            )),
-                        };
-                        Output::Parquet { writer: Box::new(ParquetWriter::new(&path, table, file)) }
+                match &t.table {
+                    Some(table) if table.format() == TableFormat::Parquet => {
+                        Output::Parquet { writer: Box::new(ParquetWriter::new(&path, table, file.into_writer())) }
                     }
-                    (table, file) => {
+                    table => {
                         let encoder = Encoder::new(t.compression()).map_err(io)?;
                         let lines = table.as_ref().map(|table| Box::new(LineWriter::new(&path, table)));
                         let pending = Vec::with_capacity(CHUNK + CHUNK / 4);

@@ -40,6 +40,18 @@ impl PartFile {
         }
     }
 
+    /// The part as an async writer, for a writer of its own (Parquet's), before
+    /// anything was written: a host file behind a [`CHUNK`] buffer.
+    pub fn into_writer(self) -> Box<dyn AsyncWrite + Unpin + Send> {
+        match self {
+            PartFile::Host { file, .. } => Box::new(tokio::io::BufWriter::with_capacity(
+                CHUNK,
+                tokio::fs::File::from_std(file.expect("nothing written yet")),
+            )),
+            PartFile::Upload(upload) => upload,
+        }
+    }
+
     /// Waits for the last write and closes the file, or completes the upload.
     /// Flushed, not fsynced (as Hadoop's local file system): the commit is the
     /// driver's rename, which makes the part visible atomically.
